@@ -1,0 +1,126 @@
+//! Application state and router assembly (one line per area).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum_login::AuthManagerLayerBuilder;
+use serde_json::json;
+use sqlx::PgPool;
+use tower_http::services::ServeDir;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+use crate::platform::auth::session::Backend;
+use crate::platform::auth::tokens::JwtKeys;
+use crate::platform::clock::Clock;
+use crate::platform::config::Config;
+use crate::platform::{auth, jobs, mail, tenancy, web};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+    pub jwt: Arc<JwtKeys>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, config: Config, clock: Arc<dyn Clock>) -> Self {
+        let jwt = Arc::new(JwtKeys::new(&config.secret_key, &config.base_url));
+        AppState { pool, config: Arc::new(config), jwt, clock }
+    }
+}
+
+/// Creates the session table (idempotent).
+pub async fn prepare_sessions(pool: &PgPool) -> anyhow::Result<()> {
+    PostgresStore::new(pool.clone()).migrate().await?;
+    Ok(())
+}
+
+pub fn router(state: AppState) -> Router {
+    let store = PostgresStore::new(state.pool.clone());
+    let sessions = SessionManagerLayer::new(store)
+        .with_name("firelater_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
+    let auth_layer = AuthManagerLayerBuilder::new(Backend::new(state.pool.clone()), sessions).build();
+
+    let html = Router::new()
+        .merge(crate::identity::web_routes())
+        .merge(crate::admin::web_routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::csrf::verify))
+        .layer(auth_layer);
+
+    let api = Router::new()
+        .merge(crate::identity::api_routes())
+        .merge(crate::admin::api_routes())
+        .fallback(|| async { crate::platform::error::AppError::NotFound });
+
+    let static_dir = state.config.static_dir.clone().unwrap_or_else(default_static_dir);
+    let hsts = state.config.secure_cookies();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .nest("/v1", api)
+        .merge(html)
+        .nest_service("/static", ServeDir::new(static_dir))
+        .fallback(|| async { web::error_page(StatusCode::NOT_FOUND, "not_found", "There is nothing at this address.") })
+        .layer(DefaultBodyLimit::max(2 * 1024 * 1024))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(axum::middleware::from_fn(move |req, next| web::security_headers(hsts, req, next)))
+        .layer(axum::middleware::from_fn(web::request_id))
+        .with_state(state)
+}
+
+/// Static assets: `FIRELATER_STATIC_DIR`, else `static/` beside the binary's crate or the
+/// working directory, else `/usr/share/firelater/static` (the Docker image's location).
+fn default_static_dir() -> std::path::PathBuf {
+    let candidates = [
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")),
+        std::path::PathBuf::from("static"),
+        std::path::PathBuf::from("/usr/share/firelater/static"),
+    ];
+    candidates.iter().find(|p| p.join("app.css").exists()).cloned().unwrap_or_else(|| candidates[0].clone())
+}
+
+/// The process is alive.
+async fn healthz() -> impl IntoResponse {
+    axum::Json(json!({"status": "ok"}))
+}
+
+/// The database answers and every schema is migrated.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match tenancy::migrations_current(&state.pool).await {
+        Ok(true) => axum::Json(json!({"status": "ready", "database": "ok", "migrations": "current"})).into_response(),
+        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "not_ready", "database": "ok", "migrations": "pending"})))
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "not_ready", "database": "unreachable"}))).into_response()
+        }
+    }
+}
+
+/// Every background task this binary knows.
+pub fn job_registry(state: &AppState) -> anyhow::Result<jobs::Registry> {
+    let mut reg = jobs::Registry::default();
+    let subscribers: crate::platform::events::Subscribers = Arc::new(Vec::new());
+    reg.on(crate::platform::events::DISPATCH_TASK, move |ctx| crate::platform::events::dispatch(ctx, subscribers.clone()));
+    let transport: Arc<dyn mail::Transport> = match &state.config.smtp_url {
+        Some(url) => Arc::new(mail::SmtpTransport::from_url(url)?),
+        None => Arc::new(mail::LogTransport),
+    };
+    let from = state.config.mail_from.clone();
+    reg.on(mail::SEND_TASK, move |ctx| mail::send_job(ctx, transport.clone(), from.clone()));
+    reg.on(crate::admin::jobs::PROBE_TASK, crate::admin::jobs::probe_job);
+    reg.on(crate::admin::jobs::CLEANUP_TASK, crate::admin::jobs::cleanup_job);
+    Ok(reg)
+}

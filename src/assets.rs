@@ -1,0 +1,4 @@
+//! Integrity hashes of the vendored scripts, written by `.ci/assets` next to the files.
+
+/// sha384 (base64) of `static/vendor/htmx-2.0.11.min.js`.
+pub const HTMX_SRI: &str = include_str!("../static/vendor/htmx-2.0.11.min.js.sri");

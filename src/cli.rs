@@ -1,0 +1,218 @@
+//! The command line: serve | worker | migrate | tenant … | demo.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio::sync::watch;
+
+use crate::app::{self, AppState};
+use crate::platform::clock::SystemClock;
+use crate::platform::config::Config;
+use crate::platform::db::Database;
+use crate::platform::db::cluster::DataDirLock;
+use crate::platform::db::migrate;
+use crate::platform::jobs::Worker;
+use crate::platform::tenancy::{self, NewTenant, Slug};
+
+#[derive(Parser)]
+#[command(name = "firelater", version, about = "FireLater — lean IT Service Management")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server and background workers.
+    Serve,
+    /// Run background workers only.
+    Worker,
+    /// Upgrade `public`, then every tenant schema (resumable).
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+}
+
+#[derive(Subcommand)]
+enum TenantCmd {
+    /// Provision a tenant with its first admin.
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        admin_email: String,
+        #[arg(long, env = "FIRELATER_ADMIN_PASSWORD", hide_env_values = true)]
+        admin_password: Option<String>,
+        #[arg(long, default_value = "Administrator")]
+        admin_name: String,
+        #[arg(long, default_value = "professional")]
+        plan: String,
+    },
+    /// List tenants.
+    List,
+    /// Suspend a tenant: nobody can sign in until it is resumed.
+    Suspend { slug: String },
+    /// Resume a suspended tenant.
+    Resume { slug: String },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("firelater: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config.log);
+    if let Err(e) = config.ensure_secret_key() {
+        eprintln!("firelater: {e:#}");
+        return ExitCode::from(2);
+    }
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("firelater: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("firelater: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(config, true).await,
+        Command::Worker => serve(config, false).await,
+        Command::Migrate => {
+            let db = Database::open(&config, 4).await?;
+            let result = async {
+                let n = migrate::migrate_public(&db.pool).await?;
+                println!("public: {n} migration(s) applied");
+                app::prepare_sessions(&db.pool).await?;
+                let total = tenancy::migrate_all(&db.pool, |slug, n| println!("tenant {slug}: {n} migration(s) applied")).await?;
+                println!("done: {total} tenant migration(s) applied");
+                Ok(())
+            }
+            .await;
+            db.close(&config, false).await;
+            result
+        }
+        Command::Tenant(cmd) => {
+            let db = Database::open(&config, 4).await?;
+            let result = async {
+                migrate::migrate_public(&db.pool).await?;
+                tenant_command(&db.pool, cmd).await
+            }
+            .await;
+            db.close(&config, false).await;
+            result
+        }
+    }
+}
+
+async fn tenant_command(pool: &sqlx::PgPool, cmd: TenantCmd) -> anyhow::Result<()> {
+    match cmd {
+        TenantCmd::Create { slug, name, admin_email, admin_password, admin_name, plan } => {
+            let slug = Slug::parse(&slug).map_err(|p| anyhow::anyhow!("--slug: {p}"))?;
+            if let Err(m) = domain::identity::check_email(&admin_email) {
+                anyhow::bail!("--admin-email: {m}");
+            }
+            let (password, generated) = match admin_password {
+                Some(p) => {
+                    domain::identity::check_password(&p, &admin_email).map_err(|p| anyhow::anyhow!("--admin-password: {p}"))?;
+                    (p, false)
+                }
+                None => (crate::platform::auth::tokens::random_secret()[..20].to_string(), true),
+            };
+            let done = tenancy::provision(pool, &NewTenant { slug: slug.clone(), name, plan, admin_email: admin_email.clone(), admin_name, admin_password: password.clone() }).await?;
+            println!("tenant {slug} created in {} ms (id {})", done.elapsed.as_millis(), done.tenant_id);
+            if generated {
+                println!("admin login: organization {slug}, e-mail {admin_email}, password {password}  (shown once)");
+            }
+            Ok(())
+        }
+        TenantCmd::List => {
+            for t in tenancy::list(pool).await? {
+                println!("{:<24} {:<10} {:<13} {}", t.slug, t.status, t.plan.unwrap_or_default(), t.name);
+            }
+            Ok(())
+        }
+        TenantCmd::Suspend { slug } => {
+            let slug = Slug::parse(&slug).map_err(|p| anyhow::anyhow!("slug: {p}"))?;
+            tenancy::set_status(pool, &slug, "suspended").await?;
+            println!("tenant {slug} suspended");
+            Ok(())
+        }
+        TenantCmd::Resume { slug } => {
+            let slug = Slug::parse(&slug).map_err(|p| anyhow::anyhow!("slug: {p}"))?;
+            tenancy::set_status(pool, &slug, "active").await?;
+            println!("tenant {slug} resumed");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config, web: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let _lock = if web { Some(DataDirLock::acquire(&config.data_dir)?) } else { None };
+    let db = Database::open(&config, 20).await?;
+    let result = serve_on(&db, &config, web, started).await;
+    db.close(&config, web).await;
+    result
+}
+
+async fn serve_on(db: &Database, config: &Config, web: bool, started: Instant) -> anyhow::Result<()> {
+    migrate::migrate_public(&db.pool).await?;
+    app::prepare_sessions(&db.pool).await?;
+    tenancy::migrate_all(&db.pool, |slug, n| {
+        if n > 0 {
+            tracing::info!(tenant = slug, applied = n, "tenant migrated");
+        }
+    })
+    .await?;
+    if web && config.demo {
+        crate::cli_demo::ensure_demo(&db.pool, config).await?;
+    }
+    let state = AppState::new(db.pool.clone(), config.clone(), Arc::new(SystemClock));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = Arc::new(Worker::new(db.pool.clone(), app::job_registry(&state)?, state.clock.clone(), 4));
+    let worker_task = tokio::spawn(worker.run(stop_rx.clone()));
+    let shutdown = async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        tracing::info!("shutting down: no new connections, finishing in-flight requests");
+    };
+    if web {
+        let listener = tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("FIRELATER_ADDR: cannot listen on {}", config.addr))?;
+        tracing::info!(addr = %config.addr, startup_ms = started.elapsed().as_millis() as u64, "FireLater is listening on {}", config.base_url);
+        let router = app::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let server = axum::serve(listener, router).with_graceful_shutdown(shutdown);
+        server.await?;
+    } else {
+        tracing::info!("worker running");
+        shutdown.await;
+    }
+    let _ = stop_tx.send(true);
+    // In-flight jobs get a bounded time to finish; their transactions roll back otherwise.
+    let _ = tokio::time::timeout(Duration::from_secs(20), worker_task).await;
+    Ok(())
+}

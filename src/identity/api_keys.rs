@@ -1,0 +1,213 @@
+//! API keys for service accounts: `fl_<tenant>.<256-bit secret>`, stored as a SHA-256 hash,
+//! shown once, scoped to permissions the creator holds (and re-checked on every use).
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::users_api::parse_id;
+use crate::platform::audit::{self, Actor};
+use crate::platform::auth::api::ApiCtx;
+use crate::platform::auth::session::WebCtx;
+use crate::platform::auth::{Principal, tokens};
+use crate::platform::error::{AppError, WebError};
+use crate::platform::events;
+use crate::platform::json::ApiJson;
+use crate::platform::listing::Problems;
+use crate::platform::tenancy::TenantTx;
+use crate::platform::web::{Chrome, Hx};
+use crate::render_page;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub owner_name: String,
+    pub name: String,
+    pub key_prefix: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Everyone sees their own keys; `api_keys:manage` sees (and revokes) all of the tenant's.
+async fn visible(tx: &mut TenantTx, p: &Principal) -> Result<Vec<ApiKey>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT k.id, k.user_id, u.name AS owner_name, k.name, k.key_prefix, k.scopes, k.expires_at, k.last_used_at, k.revoked_at, k.created_at
+         FROM api_keys k JOIN users u ON u.id = k.user_id
+         WHERE k.user_id = $1 OR $2 ORDER BY k.created_at DESC",
+    )
+    .bind(p.user_id)
+    .bind(p.can("api_keys:manage"))
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+async fn create_in(tx: &mut TenantTx, p: &Principal, actor: &Actor, body: &CreateKey, now: DateTime<Utc>) -> Result<(ApiKey, String), AppError> {
+    let mut problems = Problems::default();
+    if body.name.trim().is_empty() || body.name.len() > 255 {
+        problems.add("name", "is required (at most 255 characters)");
+    }
+    if body.scopes.is_empty() {
+        problems.add("scopes", "choose at least one scope, such as issues:read");
+    } else if let Some(bad) = body.scopes.iter().find(|s| !p.can(s)) {
+        problems.add("scopes", format!("'{bad}' is not a permission you hold; a key cannot exceed its creator"));
+    }
+    if body.expires_at.is_some_and(|e| e <= now) {
+        problems.add("expires_at", "must be in the future");
+    }
+    problems.into_result()?;
+    let secret = tokens::random_secret();
+    let token = format!("fl_{}.{}", p.slug, secret);
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO api_keys (user_id, name, key_prefix, key_hash, scopes, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(p.user_id)
+    .bind(body.name.trim())
+    .bind(format!("fl_{}.{}…", p.slug, &secret[..6]))
+    .bind(tokens::hash_secret(&token))
+    .bind(&body.scopes)
+    .bind(body.expires_at)
+    .fetch_one(&mut **tx)
+    .await?;
+    let key = visible(tx, p).await?.into_iter().find(|k| k.id == id).ok_or(AppError::NotFound)?;
+    audit::record(tx, actor, "create", "api_key", id, json!({"name": {"old": null, "new": key.name}, "scopes": {"old": null, "new": key.scopes}})).await?;
+    events::emit(tx, &p.slug, actor, "api_key.created", "api_key", id, json!({"api_key": &key})).await?;
+    Ok((key, token))
+}
+
+async fn revoke_in(tx: &mut TenantTx, p: &Principal, actor: &Actor, id: Uuid, now: DateTime<Utc>) -> Result<(), AppError> {
+    let n = sqlx::query("UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND revoked_at IS NULL AND (user_id = $2 OR $4)")
+        .bind(id)
+        .bind(p.user_id)
+        .bind(now)
+        .bind(p.can("api_keys:manage"))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    audit::record(tx, actor, "revoke", "api_key", id, json!({"revoked_at": {"old": null, "new": now}})).await?;
+    events::emit(tx, &p.slug, actor, "api_key.revoked", "api_key", id, json!({"id": id})).await?;
+    Ok(())
+}
+
+pub async fn api_list(mut ctx: ApiCtx) -> Result<Json<Value>, AppError> {
+    ctx.require("api_keys:read")?;
+    let keys = visible(&mut ctx.tx, &ctx.principal).await?;
+    ctx.commit().await?;
+    Ok(Json(json!({"data": keys})))
+}
+
+/// Creates a key; the secret (`key`) is in this response only.
+pub async fn api_create(
+    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    mut ctx: ApiCtx,
+    ApiJson(body): ApiJson<CreateKey>,
+) -> Result<impl IntoResponse, AppError> {
+    ctx.require("api_keys:create")?;
+    let actor = ctx.actor();
+    let (key, token) = create_in(&mut ctx.tx, &ctx.principal, &actor, &body, state.clock.now()).await?;
+    ctx.commit().await?;
+    let mut body = serde_json::to_value(key).map_err(anyhow::Error::from)?;
+    body["key"] = json!(token);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+pub async fn api_revoke(
+    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    mut ctx: ApiCtx,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    ctx.require("api_keys:delete")?;
+    let actor = ctx.actor();
+    revoke_in(&mut ctx.tx, &ctx.principal, &actor, parse_id(&id)?, state.clock.now()).await?;
+    ctx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Template)]
+#[template(path = "identity/api_keys.html", blocks = ["content"])]
+struct KeysPage {
+    chrome: Chrome,
+    keys: Vec<ApiKey>,
+    scopes: Vec<String>,
+    created: Option<String>,
+    errors: crate::platform::web::Errors,
+    can_create: bool,
+}
+
+async fn page(mut ctx: WebCtx, hx: bool, created: Option<String>, errors: BTreeMap<String, String>, status: StatusCode) -> Result<Response, WebError> {
+    let keys = visible(&mut ctx.tx, &ctx.principal).await?;
+    ctx.tx.commit().await?;
+    let scopes = ctx.principal.permissions.iter().cloned().collect();
+    let can_create = ctx.principal.can("api_keys:create");
+    Ok(render_page!(hx, KeysPage { chrome: Chrome::new(&ctx.principal, &ctx.csrf, "api_keys"), keys, scopes, created, errors: errors.into(), can_create }, status))
+}
+
+pub async fn web_list(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
+    ctx.require("api_keys:read")?;
+    page(ctx, hx, None, BTreeMap::new(), StatusCode::OK).await
+}
+
+pub async fn web_create(
+    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    ctx.require("api_keys:create")?;
+    let mut name = String::new();
+    let mut scopes = Vec::new();
+    let mut expires_at = None;
+    for (k, v) in pairs {
+        match k.as_str() {
+            "name" => name = v,
+            "scopes" => scopes.push(v),
+            "expires_on" if !v.is_empty() => match chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
+                Ok(d) => expires_at = d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
+                Err(_) => return page(ctx, hx, None, BTreeMap::from([("expires_at".into(), "must be a date".into())]), StatusCode::UNPROCESSABLE_ENTITY).await,
+            },
+            _ => {}
+        }
+    }
+    let actor = ctx.actor();
+    let principal = ctx.principal.clone();
+    match create_in(&mut ctx.tx, &principal, &actor, &CreateKey { name, scopes, expires_at }, state.clock.now()).await {
+        Ok((_, token)) => page(ctx, hx, Some(token), BTreeMap::new(), StatusCode::CREATED).await,
+        Err(AppError::Validation { fields, .. }) => page(ctx, hx, None, fields, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn web_revoke(
+    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    ctx.require("api_keys:delete")?;
+    let actor = ctx.actor();
+    let principal = ctx.principal.clone();
+    revoke_in(&mut ctx.tx, &principal, &actor, parse_id(&id)?, state.clock.now()).await?;
+    page(ctx, hx, None, BTreeMap::new(), StatusCode::OK).await
+}

@@ -1,0 +1,302 @@
+//! `/v1/users…`: list, create, read, update, deactivate, change password, memberships.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::users_store::{self as store, NewUser, UserChanges};
+use crate::platform::audit::{self, Actor, diff};
+use crate::platform::auth::api::ApiCtx;
+use crate::platform::auth::password;
+use crate::platform::error::AppError;
+use crate::platform::events;
+use crate::platform::json::ApiJson;
+use crate::platform::listing::{self, Problems};
+use crate::platform::tenancy::{Slug, TenantTx};
+
+pub fn parse_id(raw: &str) -> Result<Uuid, AppError> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub email: String,
+    pub name: String,
+    pub password: Option<String>,
+    pub roles: Option<Vec<String>>,
+    pub timezone: Option<String>,
+    pub phone: Option<String>,
+}
+
+pub fn check_timezone(p: &mut Problems, field: &str, tz: &str) {
+    if tz.parse::<chrono_tz::Tz>().is_err() {
+        p.add(field, "must be an IANA time zone such as Europe/Berlin");
+    }
+}
+
+pub fn check_name(p: &mut Problems, name: &str) {
+    if name.trim().is_empty() {
+        p.add("name", "is required");
+    } else if name.chars().count() > 255 {
+        p.add("name", "must be at most 255 characters");
+    }
+}
+
+pub fn check_phone(p: &mut Problems, phone: Option<&str>) {
+    if let Some(phone) = phone {
+        if phone.len() > 50 || !phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
+            p.add("phone", "must be a phone number (digits, spaces, + - ( ) .)");
+        }
+    }
+}
+
+/// Creates a user with validation, roles, audit row and `user.created` — shared by API and UI.
+pub async fn create_user(tx: &mut TenantTx, tenant: &Slug, actor: &Actor, body: &CreateUser) -> Result<store::User, AppError> {
+    let mut p = Problems::default();
+    if let Err(m) = domain::identity::check_email(&body.email) {
+        p.add("email", m);
+    }
+    check_name(&mut p, &body.name);
+    if let Some(pw) = &body.password {
+        if let Err(problem) = domain::identity::check_password(pw, &body.email) {
+            p.add("password", problem.to_string());
+        }
+    }
+    let tz = body.timezone.as_deref().unwrap_or("UTC");
+    check_timezone(&mut p, "timezone", tz);
+    check_phone(&mut p, body.phone.as_deref());
+    p.into_result()?;
+    let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = $1)")
+        .bind(domain::identity::normalize_email(&body.email))
+        .fetch_one(&mut **tx)
+        .await?;
+    if taken {
+        return Err(AppError::conflict("a user with this e-mail already exists"));
+    }
+    let hash = match &body.password {
+        Some(pw) => Some(password::hash_blocking(pw.clone()).await?),
+        None => None,
+    };
+    let id = store::create(
+        tx,
+        NewUser { email: &body.email, name: &body.name, password_hash: hash, timezone: tz, phone: body.phone.as_deref() },
+    )
+    .await?;
+    let roles = body.roles.clone().unwrap_or_else(|| vec!["requester".into()]);
+    store::set_roles(tx, id, &roles, actor.user_id).await?;
+    let user = store::get(tx, id).await?;
+    audit::record(tx, actor, "create", "user", id, diff(None, Some(&user))).await?;
+    events::emit(tx, tenant, actor, "user.created", "user", id, json!({"user": &user})).await?;
+    Ok(user)
+}
+
+/// List users. Filters: `status`, `email`, `role`, `group_id`; `q` searches name and e-mail;
+/// `include=groups` adds memberships.
+pub async fn list(mut ctx: ApiCtx, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, AppError> {
+    ctx.require("users:read")?;
+    let params = listing::parse(&store::LIST_SPEC, &q)?;
+    let (users, total) = store::list(&mut ctx.tx, &params).await?;
+    let mut body = listing::page_body(users.clone(), &params, total);
+    if params.includes.iter().any(|i| i == "groups") {
+        let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+        let memberships = store::groups_of(&mut ctx.tx, &ids).await?;
+        if let Some(items) = body["data"].as_array_mut() {
+            for (item, user) in items.iter_mut().zip(&users) {
+                let groups: Vec<_> = memberships.iter().filter(|(uid, _)| *uid == user.id).map(|(_, m)| m).collect();
+                item["groups"] = json!(groups);
+            }
+        }
+    }
+    ctx.commit().await?;
+    Ok(Json(body))
+}
+
+/// Create a user (admin). `roles` defaults to `["requester"]`; without a password the user is
+/// `pending` until they set one through a reset.
+pub async fn create(mut ctx: ApiCtx, ApiJson(body): ApiJson<CreateUser>) -> Result<impl IntoResponse, AppError> {
+    ctx.require("users:create")?;
+    let actor = ctx.actor();
+    let user = create_user(&mut ctx.tx, &ctx.principal.slug, &actor, &body).await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<store::User>, AppError> {
+    ctx.require("users:read")?;
+    let user = store::get(&mut ctx.tx, parse_id(&id)?).await?;
+    ctx.commit().await?;
+    Ok(Json(user))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub timezone: Option<String>,
+    #[serde(default, with = "double_option")]
+    pub phone: Option<Option<String>>,
+    pub status: Option<String>,
+    pub roles: Option<Vec<String>>,
+}
+
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+        Ok(Some(Option::deserialize(d)?))
+    }
+}
+
+/// Applies a user update (validation, self-protection, audit, event) — shared by API and UI.
+pub async fn update_user(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    actor: &Actor,
+    id: Uuid,
+    body: &UpdateUser,
+) -> Result<store::User, AppError> {
+    let before = store::get(tx, id).await?;
+    let mut p = Problems::default();
+    if let Some(name) = &body.name {
+        check_name(&mut p, name);
+    }
+    if let Some(email) = &body.email {
+        if let Err(m) = domain::identity::check_email(email) {
+            p.add("email", m);
+        }
+    }
+    if let Some(tz) = &body.timezone {
+        check_timezone(&mut p, "timezone", tz);
+    }
+    check_phone(&mut p, body.phone.as_ref().and_then(|p| p.as_deref()));
+    if let Some(status) = &body.status {
+        if !matches!(status.as_str(), "active" | "inactive") {
+            p.add("status", "must be active or inactive");
+        } else if status == "inactive" && actor.user_id == Some(id) {
+            p.add("status", "you cannot deactivate yourself");
+        }
+    }
+    if let Some(roles) = &body.roles {
+        if actor.user_id == Some(id) && before.roles.iter().any(|r| r == "admin") && !roles.iter().any(|r| r == "admin") {
+            p.add("roles", "you cannot remove your own admin role");
+        }
+    }
+    p.into_result()?;
+    store::update(
+        tx,
+        id,
+        UserChanges {
+            name: body.name.as_deref(),
+            email: body.email.as_deref(),
+            timezone: body.timezone.as_deref(),
+            phone: body.phone.as_ref().map(|p| p.as_deref().filter(|s| !s.trim().is_empty())),
+            status: body.status.as_deref(),
+        },
+    )
+    .await?;
+    if let Some(roles) = &body.roles {
+        store::set_roles(tx, id, roles, actor.user_id).await?;
+    }
+    let after = store::get(tx, id).await?;
+    let changes = diff(Some(&before), Some(&after));
+    let deactivated = before.status != "inactive" && after.status == "inactive";
+    let action = if deactivated { "deactivate" } else { "update" };
+    audit::record(tx, actor, action, "user", id, changes.clone()).await?;
+    let event = if deactivated { "user.deactivated" } else { "user.updated" };
+    events::emit(tx, tenant, actor, event, "user", id, json!({"user": &after, "changes": changes})).await?;
+    Ok(after)
+}
+
+pub async fn update(mut ctx: ApiCtx, Path(id): Path<String>, ApiJson(body): ApiJson<UpdateUser>) -> Result<Json<store::User>, AppError> {
+    ctx.require("users:update")?;
+    let id = parse_id(&id)?;
+    let actor = ctx.actor();
+    let user = update_user(&mut ctx.tx, &ctx.principal.slug, &actor, id, &body).await?;
+    ctx.commit().await?;
+    Ok(Json(user))
+}
+
+/// Deactivate (users are never hard-deleted: their history stays attributable).
+pub async fn deactivate(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<store::User>, AppError> {
+    ctx.require("users:delete")?;
+    let id = parse_id(&id)?;
+    let actor = ctx.actor();
+    let body = UpdateUser { status: Some("inactive".into()), ..Default::default() };
+    let user = update_user(&mut ctx.tx, &ctx.principal.slug, &actor, id, &body).await?;
+    ctx.commit().await?;
+    Ok(Json(user))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: Option<String>,
+    pub new_password: String,
+}
+
+/// Changes a password: one's own (current password required) or, for admins, anyone's.
+/// Ends the user's other sessions and tokens.
+pub async fn change_password_in(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    actor: &Actor,
+    is_admin: bool,
+    id: Uuid,
+    body: &ChangePassword,
+) -> Result<(), AppError> {
+    let own = actor.user_id == Some(id);
+    if !own && !is_admin {
+        return Err(AppError::Forbidden);
+    }
+    let user = store::get(tx, id).await?;
+    if own {
+        let current = body.current_password.clone().unwrap_or_default();
+        let hash = store::password_hash(tx, id).await?;
+        if !password::verify_blocking(current, hash).await {
+            return Err(AppError::field("current_password", "is not your current password"));
+        }
+    }
+    if let Err(problem) = domain::identity::check_password(&body.new_password, &user.email) {
+        return Err(AppError::field("new_password", problem.to_string()));
+    }
+    let hash = password::hash_blocking(body.new_password.clone()).await?;
+    store::set_password(tx, id, &hash).await?;
+    audit::record(tx, actor, "change_password", "user", id, json!({"password": "changed"})).await?;
+    events::emit(tx, tenant, actor, "user.password_changed", "user", id, json!({"user_id": id})).await?;
+    Ok(())
+}
+
+pub async fn change_password(
+    mut ctx: ApiCtx,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ChangePassword>,
+) -> Result<StatusCode, AppError> {
+    let id = parse_id(&id)?;
+    if ctx.principal.user_id != id {
+        ctx.require("users:update")?;
+    }
+    let actor = ctx.actor();
+    let is_admin = ctx.principal.can("users:update");
+    change_password_in(&mut ctx.tx, &ctx.principal.slug, &actor, is_admin, id, &body).await?;
+    ctx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn groups(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    let id = parse_id(&id)?;
+    if ctx.principal.user_id != id {
+        ctx.require("users:read")?;
+    }
+    store::get(&mut ctx.tx, id).await?;
+    let memberships: Vec<_> = store::groups_of(&mut ctx.tx, &[id]).await?.into_iter().map(|(_, m)| m).collect();
+    ctx.commit().await?;
+    Ok(Json(json!({"data": memberships})))
+}
+

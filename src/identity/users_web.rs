@@ -1,0 +1,191 @@
+//! Admin pages for users: list with search, create, edit (roles, status).
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::users_api::{CreateUser, UpdateUser, create_user, parse_id, update_user};
+use super::users_store::{self as store, User};
+use crate::platform::auth::session::WebCtx;
+use crate::platform::error::{AppError, WebError};
+use crate::platform::listing;
+use crate::platform::web::{Chrome, Hx, see_other};
+use crate::render_page;
+
+#[derive(Template)]
+#[template(path = "identity/users.html", blocks = ["content"])]
+struct UsersPage {
+    chrome: Chrome,
+    users: Vec<User>,
+    q: String,
+    total: i64,
+    can_create: bool,
+}
+
+pub async fn list(mut ctx: WebCtx, Hx(hx): Hx, Query(q): Query<HashMap<String, String>>) -> Result<Response, WebError> {
+    ctx.require("users:read")?;
+    let search = q.get("q").cloned().unwrap_or_default();
+    let mut query = HashMap::from([("per_page".to_string(), "100".to_string())]);
+    if !search.trim().is_empty() {
+        query.insert("q".into(), search.clone());
+    }
+    let params = listing::parse(&store::LIST_SPEC, &query)?;
+    let (users, total) = store::list(&mut ctx.tx, &params).await?;
+    ctx.tx.commit().await?;
+    let can_create = ctx.principal.can("users:create");
+    Ok(render_page!(hx, UsersPage { chrome: Chrome::new(&ctx.principal, &ctx.csrf, "users"), users, q: search, total, can_create }))
+}
+
+#[derive(Template)]
+#[template(path = "identity/user_form.html", blocks = ["content"])]
+struct UserForm {
+    chrome: Chrome,
+    user: Option<User>,
+    email: String,
+    name: String,
+    timezone: String,
+    phone: String,
+    roles: Vec<String>,
+    all_roles: Vec<String>,
+    errors: crate::platform::web::Errors,
+}
+
+async fn role_names(ctx: &mut WebCtx) -> Result<Vec<String>, AppError> {
+    Ok(sqlx::query_scalar("SELECT name FROM roles ORDER BY is_system DESC, name").fetch_all(&mut *ctx.tx).await?)
+}
+
+pub async fn new_form(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
+    ctx.require("users:create")?;
+    let all_roles = role_names(&mut ctx).await?;
+    ctx.tx.commit().await?;
+    let chrome = Chrome::new(&ctx.principal, &ctx.csrf, "users");
+    Ok(render_page!(
+        hx,
+        UserForm {
+            chrome,
+            user: None,
+            email: String::new(),
+            name: String::new(),
+            timezone: "UTC".into(),
+            phone: String::new(),
+            roles: vec!["agent".into()],
+            all_roles,
+            errors: Default::default()
+        }
+    ))
+}
+
+struct Submitted {
+    email: String,
+    name: String,
+    timezone: String,
+    phone: String,
+    password: String,
+    status: String,
+    roles: Vec<String>,
+}
+
+fn submitted(pairs: Vec<(String, String)>) -> Submitted {
+    let mut s = Submitted {
+        email: String::new(),
+        name: String::new(),
+        timezone: String::new(),
+        phone: String::new(),
+        password: String::new(),
+        status: String::new(),
+        roles: vec![],
+    };
+    for (k, v) in pairs {
+        match k.as_str() {
+            "email" => s.email = v,
+            "name" => s.name = v,
+            "timezone" => s.timezone = v,
+            "phone" => s.phone = v,
+            "password" => s.password = v,
+            "status" => s.status = v,
+            "roles" => s.roles.push(v),
+            _ => {}
+        }
+    }
+    s
+}
+
+async fn rerender(mut ctx: WebCtx, hx: bool, user: Option<User>, s: Submitted, errors: BTreeMap<String, String>, status: StatusCode) -> Result<Response, WebError> {
+    let all_roles = role_names(&mut ctx).await?;
+    ctx.tx.commit().await?;
+    let chrome = Chrome::new(&ctx.principal, &ctx.csrf, "users");
+    let page = UserForm { chrome, user, email: s.email, name: s.name, timezone: s.timezone, phone: s.phone, roles: s.roles, all_roles, errors: errors.into() };
+    Ok(render_page!(hx, page, status))
+}
+
+pub async fn create(mut ctx: WebCtx, Hx(hx): Hx, Form(pairs): Form<Vec<(String, String)>>) -> Result<Response, WebError> {
+    ctx.require("users:create")?;
+    let s = submitted(pairs);
+    let body = CreateUser {
+        email: s.email.clone(),
+        name: s.name.clone(),
+        password: Some(s.password.clone()).filter(|p| !p.is_empty()),
+        roles: Some(s.roles.clone()),
+        timezone: Some(s.timezone.clone()).filter(|t| !t.is_empty()),
+        phone: Some(s.phone.clone()).filter(|p| !p.trim().is_empty()),
+    };
+    let actor = ctx.actor();
+    let slug = ctx.principal.slug.clone();
+    match create_user(&mut ctx.tx, &slug, &actor, &body).await {
+        Ok(_) => {
+            ctx.tx.commit().await?;
+            Ok(see_other(hx, "/admin/users"))
+        }
+        Err(AppError::Validation { fields, .. }) => rerender(ctx, hx, None, s, fields, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(AppError::Conflict { message, .. }) => {
+            rerender(ctx, hx, None, s, BTreeMap::from([("email".to_string(), message)]), StatusCode::CONFLICT).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn edit_form(mut ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>) -> Result<Response, WebError> {
+    ctx.require("users:update")?;
+    let user = store::get(&mut ctx.tx, parse_id(&id)?).await?;
+    let s = Submitted {
+        email: user.email.clone(),
+        name: user.name.clone(),
+        timezone: user.timezone.clone(),
+        phone: user.phone.clone().unwrap_or_default(),
+        password: String::new(),
+        status: user.status.clone(),
+        roles: user.roles.clone(),
+    };
+    rerender(ctx, hx, Some(user), s, BTreeMap::new(), StatusCode::OK).await
+}
+
+pub async fn update(mut ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>, Form(pairs): Form<Vec<(String, String)>>) -> Result<Response, WebError> {
+    ctx.require("users:update")?;
+    let id = parse_id(&id)?;
+    let s = submitted(pairs);
+    let body = UpdateUser {
+        name: Some(s.name.clone()),
+        email: Some(s.email.clone()),
+        timezone: Some(s.timezone.clone()),
+        phone: Some(Some(s.phone.clone())),
+        status: Some(s.status.clone()).filter(|v| !v.is_empty()),
+        roles: Some(s.roles.clone()),
+    };
+    let actor = ctx.actor();
+    let slug = ctx.principal.slug.clone();
+    match update_user(&mut ctx.tx, &slug, &actor, id, &body).await {
+        Ok(_) => {
+            ctx.tx.commit().await?;
+            Ok(see_other(hx, "/admin/users"))
+        }
+        Err(AppError::Validation { fields, .. }) => {
+            let user = store::get(&mut ctx.tx, id).await?;
+            rerender(ctx, hx, Some(user), s, fields, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}

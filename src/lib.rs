@@ -1,0 +1,11 @@
+//! FireLater: a lean IT Service Management platform. One binary serves the browser UI (askama +
+//! htmx), the JSON API under `/v1`, and the background workers. See DESIGN.md in the shared
+//! folder and README.md for the layout.
+
+pub mod admin;
+pub mod app;
+pub mod assets;
+pub mod cli;
+mod cli_demo;
+pub mod identity;
+pub mod platform;

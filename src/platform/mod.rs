@@ -1,0 +1,15 @@
+//! The platform every product area stands on.
+
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod jobs;
+pub mod json;
+pub mod listing;
+pub mod mail;
+pub mod tenancy;
+pub mod web;

@@ -1,0 +1,168 @@
+//! The web kit: rendering pages and htmx fragments, security headers, request ids, and the
+//! small extractors every HTML handler shares.
+
+use askama::Template;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::platform::auth::Principal;
+use crate::platform::error::{AppError, REQUEST_ID, WebError};
+
+/// True for htmx requests: handlers answer with the fragment instead of the whole page.
+pub struct Hx(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for Hx {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Hx(parts.headers.contains_key("hx-request")))
+    }
+}
+
+/// Renders a template with `Vary: HX-Request` (the same URL answers page or fragment).
+pub fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+    match body {
+        Ok(body) => {
+            let mut res = (status, Html(body)).into_response();
+            res.headers_mut().insert(header::VARY, HeaderValue::from_static("HX-Request"));
+            res
+        }
+        Err(e) => WebError(AppError::Internal(anyhow::anyhow!("template: {e}"))).into_response(),
+    }
+}
+
+/// Renders the whole page, or just its `content` block for htmx.
+#[macro_export]
+macro_rules! render_page {
+    ($hx:expr, $tpl:expr) => {
+        $crate::render_page!($hx, $tpl, axum::http::StatusCode::OK)
+    };
+    ($hx:expr, $tpl:expr, $status:expr) => {{
+        let tpl = $tpl;
+        let body = if $hx { askama::Template::render(&tpl.as_content()) } else { askama::Template::render(&tpl) };
+        $crate::platform::web::html($status, body)
+    }};
+}
+
+/// Navigation and identity shown on every signed-in page.
+pub struct Chrome {
+    pub user_name: String,
+    pub tenant: String,
+    pub csrf: String,
+    pub active: &'static str,
+    pub nav: Vec<NavItem>,
+}
+
+pub struct NavItem {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub href: &'static str,
+}
+
+impl Chrome {
+    /// Only what exists and what this user may open appears in the navigation.
+    pub fn new(p: &Principal, csrf: &str, active: &'static str) -> Self {
+        const ITEMS: &[(&str, &str, &str, Option<&str>)] = &[
+            ("dashboard", "Dashboard", "/", None),
+            ("users", "Users", "/admin/users", Some("users:read")),
+            ("groups", "Groups", "/admin/groups", Some("groups:read")),
+            ("roles", "Roles", "/admin/roles", Some("roles:read")),
+            ("api_keys", "API keys", "/api-keys", Some("api_keys:read")),
+            ("audit", "Audit log", "/admin/audit", Some("audit:read")),
+            ("jobs", "Jobs", "/admin/jobs", Some("jobs:read")),
+        ];
+        let nav = ITEMS
+            .iter()
+            .filter(|(_, _, _, perm)| perm.is_none_or(|perm| p.can(perm)))
+            .map(|(key, label, href, _)| NavItem { key, label, href })
+            .collect();
+        Chrome { user_name: p.name.clone(), tenant: p.slug.to_string(), csrf: csrf.to_string(), active, nav }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+pub fn error_page(status: StatusCode, _code: &str, message: &str) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let body = ErrorPage { status: status.as_u16(), title, message }.render();
+    html(status, body)
+}
+
+/// Strict CSP (no inline script, no eval), no framing, no sniffing; HSTS behind TLS.
+pub async fn security_headers(hsts: bool, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if hsts {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    }
+    res
+}
+
+/// Gives every request an id (echoing a sane incoming `X-Request-Id`), visible in error bodies,
+/// logs and the response header.
+pub async fn request_id(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+    let mut res = REQUEST_ID.scope(id.clone(), tracing::Instrument::instrument(next.run(req), span)).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+/// A 303 that also works for htmx (which wants `HX-Redirect` to navigate the page).
+pub fn see_other(hx: bool, to: &str) -> Response {
+    if hx {
+        ([("hx-redirect", to.to_string())], StatusCode::OK).into_response()
+    } else {
+        axum::response::Redirect::to(to).into_response()
+    }
+}
+
+/// Field errors as templates use them: `errors.has("email")`, `errors.get("email")`.
+#[derive(Debug, Default, Clone)]
+pub struct Errors(pub std::collections::BTreeMap<String, String>);
+
+impl Errors {
+    pub fn has<S: AsRef<str>>(&self, name: S) -> bool {
+        self.0.contains_key(name.as_ref())
+    }
+
+    pub fn get<S: AsRef<str>>(&self, name: S) -> Option<&String> {
+        self.0.get(name.as_ref())
+    }
+}
+
+impl From<std::collections::BTreeMap<String, String>> for Errors {
+    fn from(m: std::collections::BTreeMap<String, String>) -> Self {
+        Errors(m)
+    }
+}
+
+/// Membership test usable from templates: `roles.has(name)`.
+pub fn has<S: AsRef<str>, T: AsRef<str>>(list: &[S], item: T) -> bool {
+    list.iter().any(|x| x.as_ref() == item.as_ref())
+}

@@ -1,0 +1,46 @@
+// Behaviour attached with data- attributes (strict CSP: no inline script, no hx-on, no eval).
+(function () {
+  function toggleTheme() {
+    var dark = !document.documentElement.classList.contains("dark");
+    document.documentElement.classList.toggle("dark", dark);
+    try { localStorage.setItem("theme", dark ? "dark" : "light"); } catch (e) {}
+  }
+  function openJump() {
+    var d = document.getElementById("jump-dialog");
+    if (d && !d.open) { d.showModal(); document.getElementById("jump-input").focus(); }
+  }
+  document.addEventListener("click", function (e) {
+    if (e.target.closest("[data-theme-toggle]")) toggleTheme();
+    if (e.target.closest("[data-jump]")) openJump();
+  });
+  document.addEventListener("keydown", function (e) {
+    var typing = /INPUT|TEXTAREA|SELECT/.test(document.activeElement.tagName);
+    if (e.key === "/" && !typing) { e.preventDefault(); openJump(); }
+  });
+  document.addEventListener("change", function (e) {
+    if (e.target.id !== "jump-input") return;
+    var opts = document.querySelectorAll("#jump-targets option");
+    for (var i = 0; i < opts.length; i++) {
+      if (opts[i].value.toLowerCase() === e.target.value.toLowerCase()) { window.location = opts[i].dataset.href; }
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var msg = e.detail.xhr && e.detail.xhr.getResponseHeader("X-Toast");
+    if (!msg) return;
+    var t = document.createElement("div");
+    t.className = "rounded bg-slate-900 px-3 py-2 text-sm text-white shadow";
+    t.textContent = msg;
+    document.getElementById("toasts").appendChild(t);
+    setTimeout(function () { t.remove(); }, 4000);
+  });
+  if (window.htmx) {
+    // 422 (validation) and 409 (conflict) responses carry re-rendered forms: swap them.
+    htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "422", swap: true },
+      { code: "409", swap: true },
+      { code: "[45]..", swap: false, error: true }
+    ];
+  }
+})();
