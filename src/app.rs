@@ -33,7 +33,12 @@ pub struct AppState {
 impl AppState {
     pub fn new(pool: PgPool, config: Config, clock: Arc<dyn Clock>) -> Self {
         let jwt = Arc::new(JwtKeys::new(&config.secret_key, &config.base_url));
-        AppState { pool, config: Arc::new(config), jwt, clock }
+        AppState {
+            pool,
+            config: Arc::new(config),
+            jwt,
+            clock,
+        }
     }
 }
 
@@ -51,12 +56,16 @@ pub fn router(state: AppState) -> Router {
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.secure_cookies())
         .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
-    let auth_layer = AuthManagerLayerBuilder::new(Backend::new(state.pool.clone()), sessions).build();
+    let auth_layer =
+        AuthManagerLayerBuilder::new(Backend::new(state.pool.clone()), sessions).build();
 
     let html = Router::new()
         .merge(crate::identity::web_routes())
         .merge(crate::admin::web_routes())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::csrf::verify))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::csrf::verify,
+        ))
         .layer(auth_layer);
 
     let api = Router::new()
@@ -64,7 +73,11 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::admin::api_routes())
         .fallback(|| async { crate::platform::error::AppError::NotFound });
 
-    let static_dir = state.config.static_dir.clone().unwrap_or_else(default_static_dir);
+    let static_dir = state
+        .config
+        .static_dir
+        .clone()
+        .unwrap_or_else(default_static_dir);
     let hsts = state.config.secure_cookies();
     Router::new()
         .route("/healthz", get(healthz))
@@ -72,10 +85,21 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1", api)
         .merge(html)
         .nest_service("/static", ServeDir::new(static_dir))
-        .fallback(|| async { web::error_page(StatusCode::NOT_FOUND, "not_found", "There is nothing at this address.") })
+        .fallback(|| async {
+            web::error_page(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "There is nothing at this address.",
+            )
+        })
         .layer(DefaultBodyLimit::max(2 * 1024 * 1024))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
-        .layer(axum::middleware::from_fn(move |req, next| web::security_headers(hsts, req, next)))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            web::security_headers(hsts, req, next)
+        }))
         .layer(axum::middleware::from_fn(web::request_id))
         .with_state(state)
 }
@@ -88,7 +112,11 @@ fn default_static_dir() -> std::path::PathBuf {
         std::path::PathBuf::from("static"),
         std::path::PathBuf::from("/usr/share/firelater/static"),
     ];
-    candidates.iter().find(|p| p.join("app.css").exists()).cloned().unwrap_or_else(|| candidates[0].clone())
+    candidates
+        .iter()
+        .find(|p| p.join("app.css").exists())
+        .cloned()
+        .unwrap_or_else(|| candidates[0].clone())
 }
 
 /// The process is alive.
@@ -99,12 +127,22 @@ async fn healthz() -> impl IntoResponse {
 /// The database answers and every schema is migrated.
 async fn readyz(State(state): State<AppState>) -> Response {
     match tenancy::migrations_current(&state.pool).await {
-        Ok(true) => axum::Json(json!({"status": "ready", "database": "ok", "migrations": "current"})).into_response(),
-        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "not_ready", "database": "ok", "migrations": "pending"})))
+        Ok(true) => {
+            axum::Json(json!({"status": "ready", "database": "ok", "migrations": "current"}))
+                .into_response()
+        }
+        Ok(false) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "not_ready", "database": "ok", "migrations": "pending"})),
+        )
             .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "not_ready", "database": "unreachable"}))).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"status": "not_ready", "database": "unreachable"})),
+            )
+                .into_response()
         }
     }
 }
@@ -113,14 +151,24 @@ async fn readyz(State(state): State<AppState>) -> Response {
 pub fn job_registry(state: &AppState) -> anyhow::Result<jobs::Registry> {
     let mut reg = jobs::Registry::default();
     let subscribers: crate::platform::events::Subscribers = Arc::new(Vec::new());
-    reg.on(crate::platform::events::DISPATCH_TASK, move |ctx| crate::platform::events::dispatch(ctx, subscribers.clone()));
+    reg.on(crate::platform::events::DISPATCH_TASK, move |ctx| {
+        crate::platform::events::dispatch(ctx, subscribers.clone())
+    });
     let transport: Arc<dyn mail::Transport> = match &state.config.smtp_url {
         Some(url) => Arc::new(mail::SmtpTransport::from_url(url)?),
         None => Arc::new(mail::LogTransport),
     };
     let from = state.config.mail_from.clone();
-    reg.on(mail::SEND_TASK, move |ctx| mail::send_job(ctx, transport.clone(), from.clone()));
-    reg.on(crate::admin::jobs::PROBE_TASK, crate::admin::jobs::probe_job);
-    reg.on(crate::admin::jobs::CLEANUP_TASK, crate::admin::jobs::cleanup_job);
+    reg.on(mail::SEND_TASK, move |ctx| {
+        mail::send_job(ctx, transport.clone(), from.clone())
+    });
+    reg.on(
+        crate::admin::jobs::PROBE_TASK,
+        crate::admin::jobs::probe_job,
+    );
+    reg.on(
+        crate::admin::jobs::CLEANUP_TASK,
+        crate::admin::jobs::cleanup_job,
+    );
     Ok(reg)
 }

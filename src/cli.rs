@@ -18,7 +18,11 @@ use crate::platform::jobs::Worker;
 use crate::platform::tenancy::{self, NewTenant, Slug};
 
 #[derive(Parser)]
-#[command(name = "firelater", version, about = "FireLater — lean IT Service Management")]
+#[command(
+    name = "firelater",
+    version,
+    about = "FireLater — lean IT Service Management"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -93,8 +97,12 @@ pub fn main() -> ExitCode {
 }
 
 fn init_tracing(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
@@ -107,7 +115,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 let n = migrate::migrate_public(&db.pool).await?;
                 println!("public: {n} migration(s) applied");
                 app::prepare_sessions(&db.pool).await?;
-                let total = tenancy::migrate_all(&db.pool, |slug, n| println!("tenant {slug}: {n} migration(s) applied")).await?;
+                let total = tenancy::migrate_all(&db.pool, |slug, n| {
+                    println!("tenant {slug}: {n} migration(s) applied")
+                })
+                .await?;
                 println!("done: {total} tenant migration(s) applied");
                 Ok(())
             }
@@ -130,28 +141,62 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 async fn tenant_command(pool: &sqlx::PgPool, cmd: TenantCmd) -> anyhow::Result<()> {
     match cmd {
-        TenantCmd::Create { slug, name, admin_email, admin_password, admin_name, plan } => {
+        TenantCmd::Create {
+            slug,
+            name,
+            admin_email,
+            admin_password,
+            admin_name,
+            plan,
+        } => {
             let slug = Slug::parse(&slug).map_err(|p| anyhow::anyhow!("--slug: {p}"))?;
             if let Err(m) = domain::identity::check_email(&admin_email) {
                 anyhow::bail!("--admin-email: {m}");
             }
             let (password, generated) = match admin_password {
                 Some(p) => {
-                    domain::identity::check_password(&p, &admin_email).map_err(|p| anyhow::anyhow!("--admin-password: {p}"))?;
+                    domain::identity::check_password(&p, &admin_email)
+                        .map_err(|p| anyhow::anyhow!("--admin-password: {p}"))?;
                     (p, false)
                 }
-                None => (crate::platform::auth::tokens::random_secret()[..20].to_string(), true),
+                None => (
+                    crate::platform::auth::tokens::random_secret()[..20].to_string(),
+                    true,
+                ),
             };
-            let done = tenancy::provision(pool, &NewTenant { slug: slug.clone(), name, plan, admin_email: admin_email.clone(), admin_name, admin_password: password.clone() }).await?;
-            println!("tenant {slug} created in {} ms (id {})", done.elapsed.as_millis(), done.tenant_id);
+            let done = tenancy::provision(
+                pool,
+                &NewTenant {
+                    slug: slug.clone(),
+                    name,
+                    plan,
+                    admin_email: admin_email.clone(),
+                    admin_name,
+                    admin_password: password.clone(),
+                },
+            )
+            .await?;
+            println!(
+                "tenant {slug} created in {} ms (id {})",
+                done.elapsed.as_millis(),
+                done.tenant_id
+            );
             if generated {
-                println!("admin login: organization {slug}, e-mail {admin_email}, password {password}  (shown once)");
+                println!(
+                    "admin login: organization {slug}, e-mail {admin_email}, password {password}  (shown once)"
+                );
             }
             Ok(())
         }
         TenantCmd::List => {
             for t in tenancy::list(pool).await? {
-                println!("{:<24} {:<10} {:<13} {}", t.slug, t.status, t.plan.unwrap_or_default(), t.name);
+                println!(
+                    "{:<24} {:<10} {:<13} {}",
+                    t.slug,
+                    t.status,
+                    t.plan.unwrap_or_default(),
+                    t.name
+                );
             }
             Ok(())
         }
@@ -172,14 +217,23 @@ async fn tenant_command(pool: &sqlx::PgPool, cmd: TenantCmd) -> anyhow::Result<(
 
 async fn serve(config: Config, web: bool) -> anyhow::Result<()> {
     let started = Instant::now();
-    let _lock = if web { Some(DataDirLock::acquire(&config.data_dir)?) } else { None };
+    let _lock = if web {
+        Some(DataDirLock::acquire(&config.data_dir)?)
+    } else {
+        None
+    };
     let db = Database::open(&config, 20).await?;
     let result = serve_on(&db, &config, web, started).await;
     db.close(&config, web).await;
     result
 }
 
-async fn serve_on(db: &Database, config: &Config, web: bool, started: Instant) -> anyhow::Result<()> {
+async fn serve_on(
+    db: &Database,
+    config: &Config,
+    web: bool,
+    started: Instant,
+) -> anyhow::Result<()> {
     migrate::migrate_public(&db.pool).await?;
     app::prepare_sessions(&db.pool).await?;
     tenancy::migrate_all(&db.pool, |slug, n| {
@@ -193,18 +247,27 @@ async fn serve_on(db: &Database, config: &Config, web: bool, started: Instant) -
     }
     let state = AppState::new(db.pool.clone(), config.clone(), Arc::new(SystemClock));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = Arc::new(Worker::new(db.pool.clone(), app::job_registry(&state)?, state.clock.clone(), 4));
+    let worker = Arc::new(Worker::new(
+        db.pool.clone(),
+        app::job_registry(&state)?,
+        state.clock.clone(),
+        4,
+    ));
     let worker_task = tokio::spawn(worker.run(stop_rx.clone()));
     let shutdown = async {
         let ctrl_c = tokio::signal::ctrl_c();
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
         tracing::info!("shutting down: no new connections, finishing in-flight requests");
     };
     if web {
-        let listener = tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("FIRELATER_ADDR: cannot listen on {}", config.addr))?;
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("FIRELATER_ADDR: cannot listen on {}", config.addr))?;
         tracing::info!(addr = %config.addr, startup_ms = started.elapsed().as_millis() as u64, "FireLater is listening on {}", config.base_url);
-        let router = app::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let router =
+            app::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = axum::serve(listener, router).with_graceful_shutdown(shutdown);
         server.await?;
     } else {

@@ -9,7 +9,9 @@ use crate::platform::config::Config;
 use crate::platform::tenancy::{self, NewTenant, Slug};
 
 pub async fn ensure_demo(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result<()> {
-    let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.tenants)").fetch_one(pool).await?;
+    let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.tenants)")
+        .fetch_one(pool)
+        .await?;
     if any {
         return Ok(());
     }
@@ -35,22 +37,78 @@ pub async fn ensure_demo(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result
     let actor = Actor::system("demo-seed");
     let hash = crate::platform::auth::password::hash(&password)?;
     let people = [
-        ("manager@demo.firelater.test", "Max Manager", "manager", "Europe/Berlin"),
-        ("agent@demo.firelater.test", "Alex Agent", "agent", "America/New_York"),
-        ("agent2@demo.firelater.test", "Sam Support", "agent", "Europe/London"),
-        ("requester@demo.firelater.test", "Riley Requester", "requester", "UTC"),
+        (
+            "manager@demo.firelater.test",
+            "Max Manager",
+            "manager",
+            "Europe/Berlin",
+        ),
+        (
+            "agent@demo.firelater.test",
+            "Alex Agent",
+            "agent",
+            "America/New_York",
+        ),
+        (
+            "agent2@demo.firelater.test",
+            "Sam Support",
+            "agent",
+            "Europe/London",
+        ),
+        (
+            "requester@demo.firelater.test",
+            "Riley Requester",
+            "requester",
+            "UTC",
+        ),
     ];
     let mut ids = vec![done.admin_id];
     for (email, name, role, tz) in people {
-        let id = users_store::create(&mut tx, NewUser { email, name, password_hash: Some(hash.clone()), timezone: tz, phone: None }).await?;
+        let id = users_store::create(
+            &mut tx,
+            NewUser {
+                email,
+                name,
+                password_hash: Some(hash.clone()),
+                timezone: tz,
+                phone: None,
+            },
+        )
+        .await?;
         users_store::set_roles(&mut tx, id, &[role.to_string()], None).await?;
-        audit::record(&mut tx, &actor, "create", "user", id, json!({"email": {"old": null, "new": email}})).await?;
+        audit::record(
+            &mut tx,
+            &actor,
+            "create",
+            "user",
+            id,
+            json!({"email": {"old": null, "new": email}}),
+        )
+        .await?;
         ids.push(id);
     }
     let groups = [
-        ("IT Operations", "department", None::<usize>, Some(1usize), vec![(1usize, "lead"), (2, "member"), (3, "member")]),
-        ("Service Desk", "team", Some(0), Some(1), vec![(2, "lead"), (3, "member")]),
-        ("Infrastructure", "team", Some(0), Some(1), vec![(1, "lead"), (0, "member")]),
+        (
+            "IT Operations",
+            "department",
+            None::<usize>,
+            Some(1usize),
+            vec![(1usize, "lead"), (2, "member"), (3, "member")],
+        ),
+        (
+            "Service Desk",
+            "team",
+            Some(0),
+            Some(1),
+            vec![(2, "lead"), (3, "member")],
+        ),
+        (
+            "Infrastructure",
+            "team",
+            Some(0),
+            Some(1),
+            vec![(1, "lead"), (0, "member")],
+        ),
     ];
     let mut group_ids = Vec::new();
     for (name, kind, parent, manager, members) in groups {
@@ -69,7 +127,15 @@ pub async fn ensure_demo(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result
                 .execute(&mut *tx)
                 .await?;
         }
-        audit::record(&mut tx, &actor, "create", "group", id, json!({"name": {"old": null, "new": name}})).await?;
+        audit::record(
+            &mut tx,
+            &actor,
+            "create",
+            "group",
+            id,
+            json!({"name": {"old": null, "new": name}}),
+        )
+        .await?;
         group_ids.push(id);
     }
     tx.commit().await?;

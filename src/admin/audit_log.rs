@@ -37,24 +37,61 @@ pub struct AuditEntry {
 }
 
 pub const LIST_SPEC: ListSpec = ListSpec {
-    sorts: &[("created_at", "created_at"), ("action", "action"), ("entity_type", "entity_type")],
+    sorts: &[
+        ("created_at", "created_at"),
+        ("action", "action"),
+        ("entity_type", "entity_type"),
+    ],
     default_sort: "created_at",
-    filters: &[("actor", "user_id"), ("entity_type", "entity_type"), ("entity_id", "entity_id"), ("action", "action"), ("since", "since"), ("until", "until")],
-    fields: &["id", "user_id", "actor_name", "action", "entity_type", "entity_id", "changes", "ip_address", "user_agent", "created_at"],
+    filters: &[
+        ("actor", "user_id"),
+        ("entity_type", "entity_type"),
+        ("entity_id", "entity_id"),
+        ("action", "action"),
+        ("since", "since"),
+        ("until", "until"),
+    ],
+    fields: &[
+        "id",
+        "user_id",
+        "actor_name",
+        "action",
+        "entity_type",
+        "entity_id",
+        "changes",
+        "ip_address",
+        "user_agent",
+        "created_at",
+    ],
     includes: &[],
 };
 
-fn push_filters(qb: &mut QueryBuilder<'_, sqlx::Postgres>, params: &ListParams) -> Result<(), AppError> {
+fn push_filters(
+    qb: &mut QueryBuilder<'_, sqlx::Postgres>,
+    params: &ListParams,
+) -> Result<(), AppError> {
     qb.push(" WHERE true");
     for (col, v) in &params.filters {
         match *col {
             "user_id" | "entity_id" => {
-                let id: Uuid = v.parse().map_err(|_| AppError::BadRequest(format!("'{}' must be a UUID", if *col == "user_id" { "actor" } else { col })))?;
+                let id: Uuid = v.parse().map_err(|_| {
+                    AppError::BadRequest(format!(
+                        "'{}' must be a UUID",
+                        if *col == "user_id" { "actor" } else { col }
+                    ))
+                })?;
                 qb.push(format_args!(" AND {col} = ")).push_bind(id);
             }
             "since" | "until" => {
-                let t: DateTime<Utc> = v.parse().map_err(|_| AppError::BadRequest(format!("'{col}' must be an RFC 3339 time")))?;
-                qb.push(if *col == "since" { " AND created_at >= " } else { " AND created_at < " }).push_bind(t);
+                let t: DateTime<Utc> = v.parse().map_err(|_| {
+                    AppError::BadRequest(format!("'{col}' must be an RFC 3339 time"))
+                })?;
+                qb.push(if *col == "since" {
+                    " AND created_at >= "
+                } else {
+                    " AND created_at < "
+                })
+                .push_bind(t);
             }
             _ => {
                 qb.push(format_args!(" AND {col} = ")).push_bind(v.clone());
@@ -73,7 +110,10 @@ async fn query(tx: &mut TenantTx, params: &ListParams) -> Result<(Vec<AuditEntry
     );
     push_filters(&mut qb, params)?;
     qb.push(format_args!(" ORDER BY {}", params.order_by));
-    qb.push(" LIMIT ").push_bind(params.per_page).push(" OFFSET ").push_bind(params.offset());
+    qb.push(" LIMIT ")
+        .push_bind(params.per_page)
+        .push(" OFFSET ")
+        .push_bind(params.offset());
     Ok((qb.build_query_as().fetch_all(&mut **tx).await?, total))
 }
 
@@ -82,7 +122,10 @@ fn newest_first(mut q: HashMap<String, String>) -> HashMap<String, String> {
     q
 }
 
-pub async fn api_list(mut ctx: ApiCtx, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, AppError> {
+pub async fn api_list(
+    mut ctx: ApiCtx,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, AppError> {
     ctx.require("audit:read")?;
     let params = listing::parse(&LIST_SPEC, &newest_first(q))?;
     let (rows, total) = query(&mut ctx.tx, &params).await?;
@@ -90,7 +133,11 @@ pub async fn api_list(mut ctx: ApiCtx, Query(q): Query<HashMap<String, String>>)
     Ok(Json(listing::page_body(rows, &params, total)))
 }
 
-pub async fn api_entity(mut ctx: ApiCtx, Path((entity_type, id)): Path<(String, String)>, Query(mut q): Query<HashMap<String, String>>) -> Result<Json<Value>, AppError> {
+pub async fn api_entity(
+    mut ctx: ApiCtx,
+    Path((entity_type, id)): Path<(String, String)>,
+    Query(mut q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, AppError> {
     ctx.require("audit:read")?;
     q.insert("entity_type".into(), entity_type);
     q.insert("entity_id".into(), parse_id(&id)?.to_string());
@@ -112,7 +159,11 @@ struct AuditPage {
     action: String,
 }
 
-pub async fn web_list(mut ctx: WebCtx, Hx(hx): Hx, Query(q): Query<HashMap<String, String>>) -> Result<Response, WebError> {
+pub async fn web_list(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, WebError> {
     ctx.require("audit:read")?;
     // Empty form fields mean "any".
     let q: HashMap<String, String> = q.into_iter().filter(|(_, v)| !v.is_empty()).collect();

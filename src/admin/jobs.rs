@@ -24,8 +24,17 @@ pub const CLEANUP_TASK: &str = "platform.cleanup";
 /// which lets an operator (and the crash-recovery test) see a job in flight.
 pub async fn probe_job(mut ctx: JobCtx) -> (JobCtx, JobResult) {
     let result = async {
-        let hold = ctx.payload.get("hold_ms").and_then(Value::as_u64).unwrap_or(0).min(60_000);
-        let requested_by = ctx.payload.get("requested_by").and_then(Value::as_str).and_then(|s| s.parse::<uuid::Uuid>().ok());
+        let hold = ctx
+            .payload
+            .get("hold_ms")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            .min(60_000);
+        let requested_by = ctx
+            .payload
+            .get("requested_by")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<uuid::Uuid>().ok());
         sqlx::query("INSERT INTO job_probes (job_id, requested_by) VALUES ($1, $2)")
             .bind(ctx.id)
             .bind(requested_by)
@@ -53,27 +62,56 @@ pub async fn cleanup_job(mut ctx: JobCtx) -> (JobCtx, JobResult) {
     (ctx, result)
 }
 
-async fn enqueue_probe(tx: &mut TenantTx, slug: &Slug, actor: &Actor, hold_ms: u64) -> Result<(), AppError> {
+async fn enqueue_probe(
+    tx: &mut TenantTx,
+    slug: &Slug,
+    actor: &Actor,
+    hold_ms: u64,
+) -> Result<(), AppError> {
     let payload = json!({"hold_ms": hold_ms, "requested_by": actor.user_id});
-    jobs::enqueue(tx, Some(slug), PROBE_TASK, payload, JobOptions { max_attempts: Some(3), ..Default::default() }).await?;
+    jobs::enqueue(
+        tx,
+        Some(slug),
+        PROBE_TASK,
+        payload,
+        JobOptions {
+            max_attempts: Some(3),
+            ..Default::default()
+        },
+    )
+    .await?;
     Ok(())
 }
 
 async fn overview(tx: &mut TenantTx) -> Result<(Vec<TaskDepth>, Vec<FailedJob>, i64), AppError> {
     let depth = jobs::depth(tx).await?;
     let failed = jobs::failed(tx).await?;
-    let probes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_probes").fetch_one(&mut **tx).await?;
+    let probes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_probes")
+        .fetch_one(&mut **tx)
+        .await?;
     Ok((depth, failed, probes))
 }
 
 async fn act(tx: &mut TenantTx, actor: &Actor, id: i64, retry: bool) -> Result<(), AppError> {
-    let done = if retry { jobs::retry(tx, id).await? } else { jobs::discard(tx, id).await? };
+    let done = if retry {
+        jobs::retry(tx, id).await?
+    } else {
+        jobs::discard(tx, id).await?
+    };
     if !done {
         return Err(AppError::NotFound);
     }
     // Jobs have bigint ids; the audit row keys them under a name-based UUID.
     let entity = uuid::Uuid::from_u64_pair(0, id as u64);
-    audit::record(tx, actor, if retry { "retry" } else { "discard" }, "job", entity, json!({"job_id": id})).await?;
+    audit::record(
+        tx,
+        actor,
+        if retry { "retry" } else { "discard" },
+        "job",
+        entity,
+        json!({"job_id": id}),
+    )
+    .await?;
     Ok(())
 }
 
@@ -81,13 +119,23 @@ pub async fn api_overview(mut ctx: ApiCtx) -> Result<Json<Value>, AppError> {
     ctx.require("jobs:read")?;
     let (depth, failed, probes) = overview(&mut ctx.tx).await?;
     ctx.commit().await?;
-    Ok(Json(json!({"depth": depth, "failed": failed, "probes_completed": probes})))
+    Ok(Json(
+        json!({"depth": depth, "failed": failed, "probes_completed": probes}),
+    ))
 }
 
-pub async fn api_probe(mut ctx: ApiCtx, body: axum::body::Bytes) -> Result<impl IntoResponse, AppError> {
+pub async fn api_probe(
+    mut ctx: ApiCtx,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, AppError> {
     ctx.require("jobs:update")?;
     // An empty body is fine; otherwise `{"hold_ms": n}` keeps the probe running n ms.
-    let body: Value = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).map_err(|_| AppError::BadRequest("malformed JSON body".into()))? };
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|_| AppError::BadRequest("malformed JSON body".into()))?
+    };
     let hold = body.get("hold_ms").and_then(Value::as_u64).unwrap_or(0);
     let actor = ctx.actor();
     enqueue_probe(&mut ctx.tx, &ctx.principal.slug, &actor, hold).await?;
@@ -130,7 +178,16 @@ pub async fn web_page(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError>
     let (depth, failed, probes) = overview(&mut ctx.tx).await?;
     ctx.tx.commit().await?;
     let can_act = ctx.principal.can("jobs:update");
-    Ok(render_page!(hx, JobsPage { chrome: Chrome::new(&ctx.principal, &ctx.csrf, "jobs"), depth, failed, probes, can_act }))
+    Ok(render_page!(
+        hx,
+        JobsPage {
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "jobs"),
+            depth,
+            failed,
+            probes,
+            can_act
+        }
+    ))
 }
 
 pub async fn web_probe(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
@@ -150,10 +207,18 @@ async fn web_act(mut ctx: WebCtx, hx: bool, id: &str, retry: bool) -> Result<Res
     Ok(see_other(hx, "/admin/jobs"))
 }
 
-pub async fn web_retry(ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>) -> Result<Response, WebError> {
+pub async fn web_retry(
+    ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
     web_act(ctx, hx, &id, true).await
 }
 
-pub async fn web_discard(ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>) -> Result<Response, WebError> {
+pub async fn web_discard(
+    ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
     web_act(ctx, hx, &id, false).await
 }

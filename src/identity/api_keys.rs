@@ -61,7 +61,13 @@ pub struct CreateKey {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-async fn create_in(tx: &mut TenantTx, p: &Principal, actor: &Actor, body: &CreateKey, now: DateTime<Utc>) -> Result<(ApiKey, String), AppError> {
+async fn create_in(
+    tx: &mut TenantTx,
+    p: &Principal,
+    actor: &Actor,
+    body: &CreateKey,
+    now: DateTime<Utc>,
+) -> Result<(ApiKey, String), AppError> {
     let mut problems = Problems::default();
     if body.name.trim().is_empty() || body.name.len() > 255 {
         problems.add("name", "is required (at most 255 characters)");
@@ -69,7 +75,10 @@ async fn create_in(tx: &mut TenantTx, p: &Principal, actor: &Actor, body: &Creat
     if body.scopes.is_empty() {
         problems.add("scopes", "choose at least one scope, such as issues:read");
     } else if let Some(bad) = body.scopes.iter().find(|s| !p.can(s)) {
-        problems.add("scopes", format!("'{bad}' is not a permission you hold; a key cannot exceed its creator"));
+        problems.add(
+            "scopes",
+            format!("'{bad}' is not a permission you hold; a key cannot exceed its creator"),
+        );
     }
     if body.expires_at.is_some_and(|e| e <= now) {
         problems.add("expires_at", "must be in the future");
@@ -88,13 +97,40 @@ async fn create_in(tx: &mut TenantTx, p: &Principal, actor: &Actor, body: &Creat
     .bind(body.expires_at)
     .fetch_one(&mut **tx)
     .await?;
-    let key = visible(tx, p).await?.into_iter().find(|k| k.id == id).ok_or(AppError::NotFound)?;
-    audit::record(tx, actor, "create", "api_key", id, json!({"name": {"old": null, "new": key.name}, "scopes": {"old": null, "new": key.scopes}})).await?;
-    events::emit(tx, &p.slug, actor, "api_key.created", "api_key", id, json!({"api_key": &key})).await?;
+    let key = visible(tx, p)
+        .await?
+        .into_iter()
+        .find(|k| k.id == id)
+        .ok_or(AppError::NotFound)?;
+    audit::record(
+        tx,
+        actor,
+        "create",
+        "api_key",
+        id,
+        json!({"name": {"old": null, "new": key.name}, "scopes": {"old": null, "new": key.scopes}}),
+    )
+    .await?;
+    events::emit(
+        tx,
+        &p.slug,
+        actor,
+        "api_key.created",
+        "api_key",
+        id,
+        json!({"api_key": &key}),
+    )
+    .await?;
     Ok((key, token))
 }
 
-async fn revoke_in(tx: &mut TenantTx, p: &Principal, actor: &Actor, id: Uuid, now: DateTime<Utc>) -> Result<(), AppError> {
+async fn revoke_in(
+    tx: &mut TenantTx,
+    p: &Principal,
+    actor: &Actor,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     let n = sqlx::query("UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND revoked_at IS NULL AND (user_id = $2 OR $4)")
         .bind(id)
         .bind(p.user_id)
@@ -106,8 +142,25 @@ async fn revoke_in(tx: &mut TenantTx, p: &Principal, actor: &Actor, id: Uuid, no
     if n == 0 {
         return Err(AppError::NotFound);
     }
-    audit::record(tx, actor, "revoke", "api_key", id, json!({"revoked_at": {"old": null, "new": now}})).await?;
-    events::emit(tx, &p.slug, actor, "api_key.revoked", "api_key", id, json!({"id": id})).await?;
+    audit::record(
+        tx,
+        actor,
+        "revoke",
+        "api_key",
+        id,
+        json!({"revoked_at": {"old": null, "new": now}}),
+    )
+    .await?;
+    events::emit(
+        tx,
+        &p.slug,
+        actor,
+        "api_key.revoked",
+        "api_key",
+        id,
+        json!({"id": id}),
+    )
+    .await?;
     Ok(())
 }
 
@@ -126,7 +179,14 @@ pub async fn api_create(
 ) -> Result<impl IntoResponse, AppError> {
     ctx.require("api_keys:create")?;
     let actor = ctx.actor();
-    let (key, token) = create_in(&mut ctx.tx, &ctx.principal, &actor, &body, state.clock.now()).await?;
+    let (key, token) = create_in(
+        &mut ctx.tx,
+        &ctx.principal,
+        &actor,
+        &body,
+        state.clock.now(),
+    )
+    .await?;
     ctx.commit().await?;
     let mut body = serde_json::to_value(key).map_err(anyhow::Error::from)?;
     body["key"] = json!(token);
@@ -140,7 +200,14 @@ pub async fn api_revoke(
 ) -> Result<StatusCode, AppError> {
     ctx.require("api_keys:delete")?;
     let actor = ctx.actor();
-    revoke_in(&mut ctx.tx, &ctx.principal, &actor, parse_id(&id)?, state.clock.now()).await?;
+    revoke_in(
+        &mut ctx.tx,
+        &ctx.principal,
+        &actor,
+        parse_id(&id)?,
+        state.clock.now(),
+    )
+    .await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -156,12 +223,29 @@ struct KeysPage {
     can_create: bool,
 }
 
-async fn page(mut ctx: WebCtx, hx: bool, created: Option<String>, errors: BTreeMap<String, String>, status: StatusCode) -> Result<Response, WebError> {
+async fn page(
+    mut ctx: WebCtx,
+    hx: bool,
+    created: Option<String>,
+    errors: BTreeMap<String, String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     let keys = visible(&mut ctx.tx, &ctx.principal).await?;
     ctx.tx.commit().await?;
     let scopes = ctx.principal.permissions.iter().cloned().collect();
     let can_create = ctx.principal.can("api_keys:create");
-    Ok(render_page!(hx, KeysPage { chrome: Chrome::new(&ctx.principal, &ctx.csrf, "api_keys"), keys, scopes, created, errors: errors.into(), can_create }, status))
+    Ok(render_page!(
+        hx,
+        KeysPage {
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "api_keys"),
+            keys,
+            scopes,
+            created,
+            errors: errors.into(),
+            can_create
+        },
+        status
+    ))
 }
 
 pub async fn web_list(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
@@ -183,18 +267,43 @@ pub async fn web_create(
         match k.as_str() {
             "name" => name = v,
             "scopes" => scopes.push(v),
-            "expires_on" if !v.is_empty() => match chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
-                Ok(d) => expires_at = d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
-                Err(_) => return page(ctx, hx, None, BTreeMap::from([("expires_at".into(), "must be a date".into())]), StatusCode::UNPROCESSABLE_ENTITY).await,
-            },
+            "expires_on" if !v.is_empty() => {
+                match chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
+                    Ok(d) => expires_at = d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
+                    Err(_) => {
+                        return page(
+                            ctx,
+                            hx,
+                            None,
+                            BTreeMap::from([("expires_at".into(), "must be a date".into())]),
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                        )
+                        .await;
+                    }
+                }
+            }
             _ => {}
         }
     }
     let actor = ctx.actor();
     let principal = ctx.principal.clone();
-    match create_in(&mut ctx.tx, &principal, &actor, &CreateKey { name, scopes, expires_at }, state.clock.now()).await {
+    match create_in(
+        &mut ctx.tx,
+        &principal,
+        &actor,
+        &CreateKey {
+            name,
+            scopes,
+            expires_at,
+        },
+        state.clock.now(),
+    )
+    .await
+    {
         Ok((_, token)) => page(ctx, hx, Some(token), BTreeMap::new(), StatusCode::CREATED).await,
-        Err(AppError::Validation { fields, .. }) => page(ctx, hx, None, fields, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(AppError::Validation { fields, .. }) => {
+            page(ctx, hx, None, fields, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -208,6 +317,13 @@ pub async fn web_revoke(
     ctx.require("api_keys:delete")?;
     let actor = ctx.actor();
     let principal = ctx.principal.clone();
-    revoke_in(&mut ctx.tx, &principal, &actor, parse_id(&id)?, state.clock.now()).await?;
+    revoke_in(
+        &mut ctx.tx,
+        &principal,
+        &actor,
+        parse_id(&id)?,
+        state.clock.now(),
+    )
+    .await?;
     page(ctx, hx, None, BTreeMap::new(), StatusCode::OK).await
 }

@@ -29,7 +29,11 @@ pub struct LoginBody {
 
 /// Checks throttles, credentials, and records the outcome in the throttle buckets. Shared by the
 /// API and the login page.
-pub async fn throttled_login(state: &AppState, meta: &RequestMeta, creds: &Credentials) -> Result<(Slug, Uuid), AppError> {
+pub async fn throttled_login(
+    state: &AppState,
+    meta: &RequestMeta,
+    creds: &Credentials,
+) -> Result<(Slug, Uuid), AppError> {
     let now = state.clock.now();
     let account = throttle::account_bucket(&creds.tenant, &creds.email);
     let ip = throttle::ip_bucket(meta.ip);
@@ -45,13 +49,24 @@ pub async fn throttled_login(state: &AppState, meta: &RequestMeta, creds: &Crede
             if let Some(ip) = &ip {
                 throttle::record_failure(&state.pool, ip, &throttle::IP, now).await?;
             }
-            Err(AppError::InvalidCredentials("invalid organization, e-mail or password".into()))
+            Err(AppError::InvalidCredentials(
+                "invalid organization, e-mail or password".into(),
+            ))
         }
     }
 }
 
-async fn token_pair(state: &AppState, tx: &mut TenantTx, slug: &Slug, user_id: Uuid, family: Uuid) -> Result<Value, AppError> {
-    let user = load_user(tx, user_id).await?.filter(|u| u.status == "active").ok_or(AppError::Unauthorized)?;
+async fn token_pair(
+    state: &AppState,
+    tx: &mut TenantTx,
+    slug: &Slug,
+    user_id: Uuid,
+    family: Uuid,
+) -> Result<Value, AppError> {
+    let user = load_user(tx, user_id)
+        .await?
+        .filter(|u| u.status == "active")
+        .ok_or(AppError::Unauthorized)?;
     let now = state.clock.now();
     let claims = Claims {
         iss: state.jwt.issuer().to_string(),
@@ -76,8 +91,16 @@ async fn token_pair(state: &AppState, tx: &mut TenantTx, slug: &Slug, user_id: U
 
 /// Exchange tenant + e-mail + password for an access/refresh token pair. Unknown user and wrong
 /// password answer the same 401.
-pub async fn login(State(state): State<AppState>, meta: RequestMeta, ApiJson(body): ApiJson<LoginBody>) -> Result<Json<Value>, AppError> {
-    let creds = Credentials { tenant: body.tenant, email: body.email, password: body.password };
+pub async fn login(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Json<Value>, AppError> {
+    let creds = Credentials {
+        tenant: body.tenant,
+        email: body.email,
+        password: body.password,
+    };
     let (slug, user_id) = throttled_login(&state, &meta, &creds).await?;
     let mut tx = tenancy::begin(&state.pool, &slug).await?;
     let pair = token_pair(&state, &mut tx, &slug, user_id, Uuid::new_v4()).await?;
@@ -92,9 +115,18 @@ pub struct RefreshBody {
 
 /// Rotate: the presented refresh token is spent and a new pair is returned. A spent token
 /// presented again revokes its whole family (401).
-pub async fn refresh(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshBody>) -> Result<Json<Value>, AppError> {
-    let slug_raw = body.refresh_token.split_once('.').map(|(s, _)| s).ok_or(AppError::Unauthorized)?;
-    let slug = tenancy::find_active(&state.pool, slug_raw).await?.ok_or(AppError::Unauthorized)?;
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<Json<Value>, AppError> {
+    let slug_raw = body
+        .refresh_token
+        .split_once('.')
+        .map(|(s, _)| s)
+        .ok_or(AppError::Unauthorized)?;
+    let slug = tenancy::find_active(&state.pool, slug_raw)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
     let mut tx = tenancy::begin(&state.pool, &slug).await?;
     match auth_store::spend_refresh(&mut tx, &body.refresh_token, state.clock.now()).await? {
         Spend::Ok { user_id, family } => {
@@ -117,10 +149,23 @@ pub struct LogoutBody {
 }
 
 /// Revokes the refresh-token family of this login (access tokens expire within 15 minutes).
-pub async fn logout(State(state): State<AppState>, mut ctx: ApiCtx, body: axum::body::Bytes) -> Result<StatusCode, AppError> {
-    let body: Option<LogoutBody> =
-        if body.is_empty() { None } else { Some(serde_json::from_slice(&body).map_err(|_| AppError::BadRequest("malformed JSON body".into()))?) };
-    if let Some(LogoutBody { refresh_token: Some(token) }) = body {
+pub async fn logout(
+    State(state): State<AppState>,
+    mut ctx: ApiCtx,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, AppError> {
+    let body: Option<LogoutBody> = if body.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::from_slice(&body)
+                .map_err(|_| AppError::BadRequest("malformed JSON body".into()))?,
+        )
+    };
+    if let Some(LogoutBody {
+        refresh_token: Some(token),
+    }) = body
+    {
         if let Some(family) = auth_store::family_of(&mut ctx.tx, &token).await? {
             auth_store::revoke_family(&mut ctx.tx, family, state.clock.now()).await?;
         }
@@ -150,33 +195,70 @@ pub struct ForgotBody {
 
 /// Starts a reset: e-mails a single-use link valid for an hour. Always answers 202, so the
 /// endpoint does not reveal which addresses exist.
-pub async fn request_reset(state: &AppState, tenant: &str, email: &str, meta: &RequestMeta) -> Result<(), AppError> {
+pub async fn request_reset(
+    state: &AppState,
+    tenant: &str,
+    email: &str,
+    meta: &RequestMeta,
+) -> Result<(), AppError> {
     let now = state.clock.now();
     // Reset requests are throttled like logins (they send mail).
     let bucket = format!("reset:{}", throttle::account_bucket(tenant, email));
     throttle::check(&state.pool, std::slice::from_ref(&bucket), now).await?;
     throttle::record_failure(&state.pool, &bucket, &throttle::ACCOUNT, now).await?;
-    let Some(slug) = tenancy::find_active(&state.pool, tenant.trim()).await? else { return Ok(()) };
+    let Some(slug) = tenancy::find_active(&state.pool, tenant.trim()).await? else {
+        return Ok(());
+    };
     let mut tx = tenancy::begin(&state.pool, &slug).await?;
-    let user: Option<(Uuid, String, String)> = sqlx::query_as("SELECT id, email, name FROM users WHERE lower(email) = $1 AND status <> 'inactive'")
-        .bind(domain::identity::normalize_email(email))
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some((user_id, address, name)) = user else { return Ok(()) };
+    let user: Option<(Uuid, String, String)> = sqlx::query_as(
+        "SELECT id, email, name FROM users WHERE lower(email) = $1 AND status <> 'inactive'",
+    )
+    .bind(domain::identity::normalize_email(email))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((user_id, address, name)) = user else {
+        return Ok(());
+    };
     let token = auth_store::create_reset(&mut tx, &slug, user_id, now).await?;
     let link = format!("{}/reset-password?token={}", state.config.base_url, token);
     let body_text = format!(
         "Hello {name},\n\nSomeone (hopefully you) asked to reset your FireLater password for the organization '{slug}'.\n\nOpen this link within {} minutes to choose a new password:\n{link}\n\nIf you did not ask for this, ignore this message; your password stays unchanged.\n",
         auth_store::RESET_TTL_MINUTES
     );
-    mail::queue(&mut tx, &slug, Email { to: address, subject: "Reset your FireLater password".into(), body_text }).await?;
-    let actor = Actor { user_id: None, name: "anonymous".into(), ip: meta.ip, user_agent: meta.user_agent.clone() };
-    audit::record(&mut tx, &actor, "request_password_reset", "user", user_id, json!({})).await?;
+    mail::queue(
+        &mut tx,
+        &slug,
+        Email {
+            to: address,
+            subject: "Reset your FireLater password".into(),
+            body_text,
+        },
+    )
+    .await?;
+    let actor = Actor {
+        user_id: None,
+        name: "anonymous".into(),
+        ip: meta.ip,
+        user_agent: meta.user_agent.clone(),
+    };
+    audit::record(
+        &mut tx,
+        &actor,
+        "request_password_reset",
+        "user",
+        user_id,
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
-pub async fn forgot_password(State(state): State<AppState>, meta: RequestMeta, ApiJson(body): ApiJson<ForgotBody>) -> Result<StatusCode, AppError> {
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<ForgotBody>,
+) -> Result<StatusCode, AppError> {
     request_reset(&state, &body.tenant, &body.email, &meta).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -188,27 +270,66 @@ pub struct ResetBody {
 }
 
 /// Completes a reset with the token from the e-mail. Sets the password and ends every session.
-pub async fn complete_reset(state: &AppState, token: &str, new_password: &str, meta: &RequestMeta) -> Result<(), AppError> {
-    let invalid = || AppError::field("token", "this reset link is invalid, used or expired; ask for a new one");
+pub async fn complete_reset(
+    state: &AppState,
+    token: &str,
+    new_password: &str,
+    meta: &RequestMeta,
+) -> Result<(), AppError> {
+    let invalid = || {
+        AppError::field(
+            "token",
+            "this reset link is invalid, used or expired; ask for a new one",
+        )
+    };
     let slug_raw = token.split_once('.').map(|(s, _)| s).ok_or_else(invalid)?;
-    let slug = tenancy::find_active(&state.pool, slug_raw).await?.ok_or_else(invalid)?;
+    let slug = tenancy::find_active(&state.pool, slug_raw)
+        .await?
+        .ok_or_else(invalid)?;
     let mut tx = tenancy::begin(&state.pool, &slug).await?;
-    let user_id = auth_store::use_reset(&mut tx, token, state.clock.now()).await?.ok_or_else(invalid)?;
+    let user_id = auth_store::use_reset(&mut tx, token, state.clock.now())
+        .await?
+        .ok_or_else(invalid)?;
     let user = users_store::get(&mut tx, user_id).await?;
     if let Err(problem) = domain::identity::check_password(new_password, &user.email) {
         return Err(AppError::field("new_password", problem.to_string()));
     }
     let hash = password::hash_blocking(new_password.to_string()).await?;
     users_store::set_password(&mut tx, user_id, &hash).await?;
-    let actor = Actor { user_id: Some(user_id), name: user.name.clone(), ip: meta.ip, user_agent: meta.user_agent.clone() };
-    audit::record(&mut tx, &actor, "reset_password", "user", user_id, json!({"password": "changed"})).await?;
-    crate::platform::events::emit(&mut tx, &slug, &actor, "user.password_changed", "user", user_id, json!({"user_id": user_id})).await?;
+    let actor = Actor {
+        user_id: Some(user_id),
+        name: user.name.clone(),
+        ip: meta.ip,
+        user_agent: meta.user_agent.clone(),
+    };
+    audit::record(
+        &mut tx,
+        &actor,
+        "reset_password",
+        "user",
+        user_id,
+        json!({"password": "changed"}),
+    )
+    .await?;
+    crate::platform::events::emit(
+        &mut tx,
+        &slug,
+        &actor,
+        "user.password_changed",
+        "user",
+        user_id,
+        json!({"user_id": user_id}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
-pub async fn reset_password(State(state): State<AppState>, meta: RequestMeta, ApiJson(body): ApiJson<ResetBody>) -> Result<StatusCode, AppError> {
+pub async fn reset_password(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<ResetBody>,
+) -> Result<StatusCode, AppError> {
     complete_reset(&state, &body.token, &body.new_password, &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }
-

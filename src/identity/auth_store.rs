@@ -8,7 +8,13 @@ use crate::platform::error::AppError;
 use crate::platform::tenancy::{Slug, TenantTx};
 
 /// Mints a refresh token (`<slug>.<secret>`) in `family` (a new family on login).
-pub async fn mint_refresh(tx: &mut TenantTx, slug: &Slug, user_id: Uuid, family: Uuid, now: DateTime<Utc>) -> Result<String, AppError> {
+pub async fn mint_refresh(
+    tx: &mut TenantTx,
+    slug: &Slug,
+    user_id: Uuid,
+    family: Uuid,
+    now: DateTime<Utc>,
+) -> Result<String, AppError> {
     let token = format!("{}.{}", slug, tokens::random_secret());
     sqlx::query("INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(user_id)
@@ -22,7 +28,10 @@ pub async fn mint_refresh(tx: &mut TenantTx, slug: &Slug, user_id: Uuid, family:
 
 pub enum Spend {
     /// Valid and now spent: mint the successor in the same family.
-    Ok { user_id: Uuid, family: Uuid },
+    Ok {
+        user_id: Uuid,
+        family: Uuid,
+    },
     /// Already spent (replay): the family has been revoked.
     Reused,
     Invalid,
@@ -30,7 +39,11 @@ pub enum Spend {
 
 /// Spends a refresh token exactly once. Presenting a spent token revokes its whole family, so
 /// a stolen token stops working for the thief and the victim alike.
-pub async fn spend_refresh(tx: &mut TenantTx, token: &str, now: DateTime<Utc>) -> Result<Spend, AppError> {
+pub async fn spend_refresh(
+    tx: &mut TenantTx,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Spend, AppError> {
     let hash = tokens::hash_secret(token);
     let spent: Option<(Uuid, Uuid)> = sqlx::query_as(
         "UPDATE refresh_tokens SET spent_at = $2
@@ -44,10 +57,12 @@ pub async fn spend_refresh(tx: &mut TenantTx, token: &str, now: DateTime<Utc>) -
     if let Some((user_id, family)) = spent {
         return Ok(Spend::Ok { user_id, family });
     }
-    let family: Option<Uuid> = sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND spent_at IS NOT NULL")
-        .bind(&hash)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let family: Option<Uuid> = sqlx::query_scalar(
+        "SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND spent_at IS NOT NULL",
+    )
+    .bind(&hash)
+    .fetch_optional(&mut **tx)
+    .await?;
     match family {
         Some(family) => {
             revoke_family(tx, family, now).await?;
@@ -57,43 +72,64 @@ pub async fn spend_refresh(tx: &mut TenantTx, token: &str, now: DateTime<Utc>) -
     }
 }
 
-pub async fn revoke_family(tx: &mut TenantTx, family: Uuid, now: DateTime<Utc>) -> Result<(), AppError> {
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
-        .bind(family)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+pub async fn revoke_family(
+    tx: &mut TenantTx,
+    family: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(family)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
 pub async fn family_of(tx: &mut TenantTx, token: &str) -> Result<Option<Uuid>, AppError> {
-    Ok(sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
-        .bind(tokens::hash_secret(token))
-        .fetch_optional(&mut **tx)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
+            .bind(tokens::hash_secret(token))
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
 }
 
 pub const RESET_TTL_MINUTES: i64 = 60;
 
-pub async fn create_reset(tx: &mut TenantTx, slug: &Slug, user_id: Uuid, now: DateTime<Utc>) -> Result<String, AppError> {
+pub async fn create_reset(
+    tx: &mut TenantTx,
+    slug: &Slug,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<String, AppError> {
     let token = format!("{}.{}", slug, tokens::random_secret());
     // Only the newest link works.
-    sqlx::query("UPDATE password_reset_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("INSERT INTO password_reset_tokens (user_id, token_hash, expires_at) VALUES ($1, $2, $3)")
-        .bind(user_id)
-        .bind(tokens::hash_secret(&token))
-        .bind(now + Duration::minutes(RESET_TTL_MINUTES))
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE password_reset_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO password_reset_tokens (user_id, token_hash, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(user_id)
+    .bind(tokens::hash_secret(&token))
+    .bind(now + Duration::minutes(RESET_TTL_MINUTES))
+    .execute(&mut **tx)
+    .await?;
     Ok(token)
 }
 
 /// Uses a reset token once; `None` when unknown, used or expired.
-pub async fn use_reset(tx: &mut TenantTx, token: &str, now: DateTime<Utc>) -> Result<Option<Uuid>, AppError> {
+pub async fn use_reset(
+    tx: &mut TenantTx,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>, AppError> {
     Ok(sqlx::query_scalar(
         "UPDATE password_reset_tokens SET used_at = $2
          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id",

@@ -40,7 +40,11 @@ pub struct LoginQuery {
 
 /// Only same-site paths: never an open redirect.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") { next } else { "/" }
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+        next
+    } else {
+        "/"
+    }
 }
 
 /// The organization may come from the host when the base URL has a wildcard host
@@ -49,7 +53,9 @@ fn tenant_from_host(state: &AppState, headers: &axum::http::HeaderMap) -> Option
     let pattern = state.config.base_url.split("://").nth(1)?;
     let suffix = pattern.strip_prefix("*.")?;
     let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
-    host.strip_suffix(suffix)?.strip_suffix('.').map(str::to_string)
+    host.strip_suffix(suffix)?
+        .strip_suffix('.')
+        .map(str::to_string)
 }
 
 pub async fn login_page(
@@ -61,14 +67,20 @@ pub async fn login_page(
     if auth.user.is_some() {
         return Ok(see_other(false, safe_next(&q.next)));
     }
-    let tenant = if q.tenant.is_empty() { tenant_from_host(&state, &headers).unwrap_or_default() } else { q.tenant };
+    let tenant = if q.tenant.is_empty() {
+        tenant_from_host(&state, &headers).unwrap_or_default()
+    } else {
+        q.tenant
+    };
     let page = LoginPage {
         csrf: csrf::token(&auth.session).await?,
         next: q.next,
         tenant,
         email: String::new(),
         error: None,
-        notice: q.reset.map(|_| "Your password was changed. Sign in with the new one.".to_string()),
+        notice: q
+            .reset
+            .map(|_| "Your password was changed. Sign in with the new one.".to_string()),
     };
     Ok(html(StatusCode::OK, page.render()))
 }
@@ -88,12 +100,22 @@ pub async fn login_submit(
     meta: RequestMeta,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
-    let creds = Credentials { tenant: form.tenant.clone(), email: form.email.clone(), password: form.password };
+    let creds = Credentials {
+        tenant: form.tenant.clone(),
+        email: form.email.clone(),
+        password: form.password,
+    };
     match throttled_login(&state, &meta, &creds).await {
         Ok((slug, user_id)) => {
-            let user = auth.backend.session_user(slug, user_id).await?.ok_or(AppError::Unauthorized)?;
+            let user = auth
+                .backend
+                .session_user(slug, user_id)
+                .await?
+                .ok_or(AppError::Unauthorized)?;
             // login() cycles the session id (fixation defence).
-            auth.login(&user).await.map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
+            auth.login(&user)
+                .await
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
             Ok(see_other(false, safe_next(&form.next)))
         }
         Err(e @ (AppError::InvalidCredentials(_) | AppError::TooManyRequests { .. })) => {
@@ -107,7 +129,8 @@ pub async fn login_submit(
             };
             let mut res = html(e.status(), page.render());
             if let AppError::TooManyRequests { retry_after_secs } = e {
-                res.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+                res.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
             }
             Ok(res)
         }
@@ -116,7 +139,9 @@ pub async fn login_submit(
 }
 
 pub async fn logout(mut auth: AuthSession) -> Result<Response, WebError> {
-    auth.logout().await.map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
+    auth.logout()
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
     Ok(see_other(false, "/login"))
 }
 
@@ -129,7 +154,15 @@ struct ForgotPage {
 }
 
 pub async fn forgot_page(auth: AuthSession) -> Result<Response, WebError> {
-    Ok(html(StatusCode::OK, ForgotPage { csrf: csrf::token(&auth.session).await?, sent: false, error: None }.render()))
+    Ok(html(
+        StatusCode::OK,
+        ForgotPage {
+            csrf: csrf::token(&auth.session).await?,
+            sent: false,
+            error: None,
+        }
+        .render(),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -147,10 +180,24 @@ pub async fn forgot_submit(
 ) -> Result<Response, WebError> {
     let csrf = csrf::token(&auth.session).await?;
     match request_reset(&state, &form.tenant, &form.email, &meta).await {
-        Ok(()) => Ok(html(StatusCode::OK, ForgotPage { csrf, sent: true, error: None }.render())),
-        Err(e @ AppError::TooManyRequests { .. }) => {
-            Ok(html(e.status(), ForgotPage { csrf, sent: false, error: Some(e.public_message()) }.render()))
-        }
+        Ok(()) => Ok(html(
+            StatusCode::OK,
+            ForgotPage {
+                csrf,
+                sent: true,
+                error: None,
+            }
+            .render(),
+        )),
+        Err(e @ AppError::TooManyRequests { .. }) => Ok(html(
+            e.status(),
+            ForgotPage {
+                csrf,
+                sent: false,
+                error: Some(e.public_message()),
+            }
+            .render(),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -169,8 +216,15 @@ pub struct ResetQuery {
     token: String,
 }
 
-pub async fn reset_page(auth: AuthSession, Query(q): Query<ResetQuery>) -> Result<Response, WebError> {
-    let page = ResetPage { csrf: csrf::token(&auth.session).await?, token: q.token, errors: Default::default() };
+pub async fn reset_page(
+    auth: AuthSession,
+    Query(q): Query<ResetQuery>,
+) -> Result<Response, WebError> {
+    let page = ResetPage {
+        csrf: csrf::token(&auth.session).await?,
+        token: q.token,
+        errors: Default::default(),
+    };
     Ok(html(StatusCode::OK, page.render()))
 }
 
@@ -190,7 +244,11 @@ pub async fn reset_submit(
     match complete_reset(&state, &form.token, &form.new_password, &meta).await {
         Ok(()) => Ok(see_other(false, "/login?reset=done")),
         Err(AppError::Validation { fields, .. }) => {
-            let page = ResetPage { csrf: csrf::token(&auth.session).await?, token: form.token, errors: fields.into() };
+            let page = ResetPage {
+                csrf: csrf::token(&auth.session).await?,
+                token: form.token,
+                errors: fields.into(),
+            };
             Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()))
         }
         Err(e) => Err(e.into()),
@@ -245,7 +303,13 @@ struct ProfilePage {
     notice: Option<String>,
 }
 
-async fn profile(mut ctx: WebCtx, hx: bool, errors: BTreeMap<String, String>, notice: Option<&str>, status: StatusCode) -> Result<Response, WebError> {
+async fn profile(
+    mut ctx: WebCtx,
+    hx: bool,
+    errors: BTreeMap<String, String>,
+    notice: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     let me = users_store::get(&mut ctx.tx, ctx.principal.user_id).await?;
     ctx.tx.commit().await?;
     let page = ProfilePage {
@@ -272,7 +336,11 @@ pub struct ProfileForm {
     phone: String,
 }
 
-pub async fn profile_submit(mut ctx: WebCtx, Hx(hx): Hx, Form(form): Form<ProfileForm>) -> Result<Response, WebError> {
+pub async fn profile_submit(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Form(form): Form<ProfileForm>,
+) -> Result<Response, WebError> {
     let actor = ctx.actor();
     let id = ctx.principal.user_id;
     let body = UpdateUser {
@@ -285,8 +353,19 @@ pub async fn profile_submit(mut ctx: WebCtx, Hx(hx): Hx, Form(form): Form<Profil
     // Validation runs before any write, so on 422 the (unchanged) transaction is still usable
     // for re-rendering the form with the errors.
     match update_user(&mut ctx.tx, &slug, &actor, id, &body).await {
-        Ok(_) => profile(ctx, hx, BTreeMap::new(), Some("Profile saved."), StatusCode::OK).await,
-        Err(AppError::Validation { fields, .. }) => profile(ctx, hx, fields, None, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Ok(_) => {
+            profile(
+                ctx,
+                hx,
+                BTreeMap::new(),
+                Some("Profile saved."),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(AppError::Validation { fields, .. }) => {
+            profile(ctx, hx, fields, None, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -298,21 +377,33 @@ pub struct PasswordForm {
     new_password: String,
 }
 
-pub async fn password_submit(mut ctx: WebCtx, mut auth: AuthSession, Hx(hx): Hx, Form(form): Form<PasswordForm>) -> Result<Response, WebError> {
+pub async fn password_submit(
+    mut ctx: WebCtx,
+    mut auth: AuthSession,
+    Hx(hx): Hx,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, WebError> {
     let actor = ctx.actor();
     let id = ctx.principal.user_id;
     let slug = ctx.principal.slug.clone();
-    let body = ChangePassword { current_password: Some(form.current_password), new_password: form.new_password };
+    let body = ChangePassword {
+        current_password: Some(form.current_password),
+        new_password: form.new_password,
+    };
     match change_password_in(&mut ctx.tx, &slug, &actor, false, id, &body).await {
         Ok(()) => {
             ctx.tx.commit().await?;
             // The credential version moved; keep *this* session signed in with the new hash.
             if let Some(user) = auth.backend.session_user(slug, id).await? {
-                auth.login(&user).await.map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
+                auth.login(&user)
+                    .await
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
             }
             Ok(see_other(hx, "/profile"))
         }
-        Err(AppError::Validation { fields, .. }) => profile(ctx, hx, fields, None, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(AppError::Validation { fields, .. }) => {
+            profile(ctx, hx, fields, None, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
         Err(e) => Err(e.into()),
     }
 }

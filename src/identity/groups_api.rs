@@ -38,7 +38,13 @@ pub struct GroupBody {
     pub email: Option<String>,
 }
 
-async fn save_group(tx: &mut TenantTx, tenant: &Slug, actor: &Actor, id: Option<Uuid>, body: &GroupBody) -> Result<Group, AppError> {
+async fn save_group(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    actor: &Actor,
+    id: Option<Uuid>,
+    body: &GroupBody,
+) -> Result<Group, AppError> {
     let before = match id {
         Some(id) => Some(store::get(tx, id).await?),
         None => None,
@@ -49,11 +55,19 @@ async fn save_group(tx: &mut TenantTx, tenant: &Slug, actor: &Actor, id: Option<
     } else if body.name.chars().count() > 255 {
         p.add("name", "must be at most 255 characters");
     }
-    let group_type = body.group_type.as_deref().filter(|t| !t.is_empty()).unwrap_or("team");
+    let group_type = body
+        .group_type
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .unwrap_or("team");
     if !matches!(group_type, "team" | "department" | "distribution") {
         p.add("type", "must be team, department or distribution");
     }
-    let email = body.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    let email = body
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
     if let Some(e) = email {
         if let Err(m) = domain::identity::check_email(e) {
             p.add("email", m);
@@ -100,14 +114,34 @@ async fn save_group(tx: &mut TenantTx, tenant: &Slug, actor: &Actor, id: Option<
         None => store::create(tx, &input).await?,
     };
     let after = store::get(tx, id).await?;
-    let (action, event) = if before.is_some() { ("update", "group.updated") } else { ("create", "group.created") };
+    let (action, event) = if before.is_some() {
+        ("update", "group.updated")
+    } else {
+        ("create", "group.created")
+    };
     let changes = diff(before.as_ref(), Some(&after));
     audit::record(tx, actor, action, "group", id, changes.clone()).await?;
-    events::emit(tx, tenant, actor, event, "group", id, json!({"group": &after, "changes": changes})).await?;
+    events::emit(
+        tx,
+        tenant,
+        actor,
+        event,
+        "group",
+        id,
+        json!({"group": &after, "changes": changes}),
+    )
+    .await?;
     Ok(after)
 }
 
-async fn add_member_in(tx: &mut TenantTx, tenant: &Slug, actor: &Actor, group_id: Uuid, user_id: Uuid, role: &str) -> Result<(), AppError> {
+async fn add_member_in(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    actor: &Actor,
+    group_id: Uuid,
+    user_id: Uuid,
+    role: &str,
+) -> Result<(), AppError> {
     store::get(tx, group_id).await?;
     if !matches!(role, "member" | "lead") {
         return Err(AppError::field("role", "must be member or lead"));
@@ -118,21 +152,56 @@ async fn add_member_in(tx: &mut TenantTx, tenant: &Slug, actor: &Actor, group_id
     let before = store::upsert_member(tx, group_id, user_id, role).await?;
     let changes = json!({"member": {"old": before.as_ref().map(|r| json!({"user_id": user_id, "role": r})), "new": {"user_id": user_id, "role": role}}});
     audit::record(tx, actor, "add_member", "group", group_id, changes).await?;
-    events::emit(tx, tenant, actor, "group.member_added", "group", group_id, json!({"group_id": group_id, "user_id": user_id, "role": role})).await?;
+    events::emit(
+        tx,
+        tenant,
+        actor,
+        "group.member_added",
+        "group",
+        group_id,
+        json!({"group_id": group_id, "user_id": user_id, "role": role}),
+    )
+    .await?;
     Ok(())
 }
 
-async fn remove_member_in(tx: &mut TenantTx, tenant: &Slug, actor: &Actor, group_id: Uuid, user_id: Uuid) -> Result<(), AppError> {
+async fn remove_member_in(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    actor: &Actor,
+    group_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), AppError> {
     store::get(tx, group_id).await?;
     if !store::remove_member(tx, group_id, user_id).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(tx, actor, "remove_member", "group", group_id, json!({"member": {"old": {"user_id": user_id}, "new": null}})).await?;
-    events::emit(tx, tenant, actor, "group.member_removed", "group", group_id, json!({"group_id": group_id, "user_id": user_id})).await?;
+    audit::record(
+        tx,
+        actor,
+        "remove_member",
+        "group",
+        group_id,
+        json!({"member": {"old": {"user_id": user_id}, "new": null}}),
+    )
+    .await?;
+    events::emit(
+        tx,
+        tenant,
+        actor,
+        "group.member_removed",
+        "group",
+        group_id,
+        json!({"group_id": group_id, "user_id": user_id}),
+    )
+    .await?;
     Ok(())
 }
 
-pub async fn list(mut ctx: ApiCtx, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, AppError> {
+pub async fn list(
+    mut ctx: ApiCtx,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, AppError> {
     ctx.require("groups:read")?;
     let params = listing::parse(&store::LIST_SPEC, &q)?;
     let (groups, total) = store::list(&mut ctx.tx, &params).await?;
@@ -140,7 +209,10 @@ pub async fn list(mut ctx: ApiCtx, Query(q): Query<HashMap<String, String>>) -> 
     Ok(Json(listing::page_body(groups, &params, total)))
 }
 
-pub async fn create(mut ctx: ApiCtx, ApiJson(body): ApiJson<GroupBody>) -> Result<impl IntoResponse, AppError> {
+pub async fn create(
+    mut ctx: ApiCtx,
+    ApiJson(body): ApiJson<GroupBody>,
+) -> Result<impl IntoResponse, AppError> {
     ctx.require("groups:create")?;
     let actor = ctx.actor();
     let group = save_group(&mut ctx.tx, &ctx.principal.slug, &actor, None, &body).await?;
@@ -155,7 +227,11 @@ pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Group>,
     Ok(Json(group))
 }
 
-pub async fn update(mut ctx: ApiCtx, Path(id): Path<String>, ApiJson(body): ApiJson<GroupBody>) -> Result<Json<Group>, AppError> {
+pub async fn update(
+    mut ctx: ApiCtx,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<GroupBody>,
+) -> Result<Json<Group>, AppError> {
     ctx.require("groups:update")?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
@@ -170,8 +246,25 @@ pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCod
     let before = store::get(&mut ctx.tx, id).await?;
     store::delete(&mut ctx.tx, id).await?;
     let actor = ctx.actor();
-    audit::record(&mut ctx.tx, &actor, "delete", "group", id, diff(Some(&before), None)).await?;
-    events::emit(&mut ctx.tx, &ctx.principal.slug, &actor, "group.deleted", "group", id, json!({"group": before})).await?;
+    audit::record(
+        &mut ctx.tx,
+        &actor,
+        "delete",
+        "group",
+        id,
+        diff(Some(&before), None),
+    )
+    .await?;
+    events::emit(
+        &mut ctx.tx,
+        &ctx.principal.slug,
+        &actor,
+        "group.deleted",
+        "group",
+        id,
+        json!({"group": before}),
+    )
+    .await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -192,17 +285,32 @@ pub struct MemberBody {
     pub role: Option<String>,
 }
 
-pub async fn add_member(mut ctx: ApiCtx, Path(id): Path<String>, ApiJson(body): ApiJson<MemberBody>) -> Result<impl IntoResponse, AppError> {
+pub async fn add_member(
+    mut ctx: ApiCtx,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<MemberBody>,
+) -> Result<impl IntoResponse, AppError> {
     ctx.require("groups:update")?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
-    add_member_in(&mut ctx.tx, &ctx.principal.slug, &actor, id, body.user_id, body.role.as_deref().unwrap_or("member")).await?;
+    add_member_in(
+        &mut ctx.tx,
+        &ctx.principal.slug,
+        &actor,
+        id,
+        body.user_id,
+        body.role.as_deref().unwrap_or("member"),
+    )
+    .await?;
     let members = store::members(&mut ctx.tx, id).await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(json!({"data": members}))))
 }
 
-pub async fn remove_member(mut ctx: ApiCtx, Path((id, user_id)): Path<(String, String)>) -> Result<StatusCode, AppError> {
+pub async fn remove_member(
+    mut ctx: ApiCtx,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
     ctx.require("groups:update")?;
     let (id, user_id) = (parse_id(&id)?, parse_id(&user_id)?);
     let actor = ctx.actor();
@@ -223,12 +331,31 @@ struct GroupsPage {
     form_name: String,
 }
 
-async fn groups_page(mut ctx: WebCtx, hx: bool, errors: BTreeMap<String, String>, form_name: String, status: StatusCode) -> Result<Response, WebError> {
-    let params = listing::parse(&store::LIST_SPEC, &HashMap::from([("per_page".to_string(), "100".to_string())]))?;
+async fn groups_page(
+    mut ctx: WebCtx,
+    hx: bool,
+    errors: BTreeMap<String, String>,
+    form_name: String,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let params = listing::parse(
+        &store::LIST_SPEC,
+        &HashMap::from([("per_page".to_string(), "100".to_string())]),
+    )?;
     let (groups, _) = store::list(&mut ctx.tx, &params).await?;
     ctx.tx.commit().await?;
     let can_create = ctx.principal.can("groups:create");
-    Ok(render_page!(hx, GroupsPage { chrome: Chrome::new(&ctx.principal, &ctx.csrf, "groups"), groups, can_create, errors: errors.into(), form_name }, status))
+    Ok(render_page!(
+        hx,
+        GroupsPage {
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "groups"),
+            groups,
+            can_create,
+            errors: errors.into(),
+            form_name
+        },
+        status
+    ))
 }
 
 pub async fn web_list(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
@@ -251,7 +378,13 @@ pub struct GroupForm {
 impl GroupForm {
     fn into_body(self) -> Result<GroupBody, AppError> {
         let opt_id = |field: &str, v: &str| -> Result<Option<Uuid>, AppError> {
-            if v.is_empty() { Ok(None) } else { v.parse().map(Some).map_err(|_| AppError::field(field, "choose one from the list")) }
+            if v.is_empty() {
+                Ok(None)
+            } else {
+                v.parse()
+                    .map(Some)
+                    .map_err(|_| AppError::field(field, "choose one from the list"))
+            }
         };
         Ok(GroupBody {
             parent_id: opt_id("parent_id", &self.parent_id)?,
@@ -264,7 +397,11 @@ impl GroupForm {
     }
 }
 
-pub async fn web_create(mut ctx: WebCtx, Hx(hx): Hx, Form(form): Form<GroupForm>) -> Result<Response, WebError> {
+pub async fn web_create(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Form(form): Form<GroupForm>,
+) -> Result<Response, WebError> {
     ctx.require("groups:create")?;
     let name = form.name.clone();
     let actor = ctx.actor();
@@ -278,9 +415,18 @@ pub async fn web_create(mut ctx: WebCtx, Hx(hx): Hx, Form(form): Form<GroupForm>
             ctx.tx.commit().await?;
             Ok(see_other(hx, &format!("/admin/groups/{}", g.id)))
         }
-        Err(AppError::Validation { fields, .. }) => groups_page(ctx, hx, fields, name, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(AppError::Validation { fields, .. }) => {
+            groups_page(ctx, hx, fields, name, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
         Err(AppError::Conflict { message, .. }) => {
-            groups_page(ctx, hx, BTreeMap::from([("name".into(), message)]), name, StatusCode::CONFLICT).await
+            groups_page(
+                ctx,
+                hx,
+                BTreeMap::from([("name".into(), message)]),
+                name,
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -298,26 +444,62 @@ struct GroupPage {
     errors: crate::platform::web::Errors,
 }
 
-async fn group_page(mut ctx: WebCtx, hx: bool, id: Uuid, errors: BTreeMap<String, String>, status: StatusCode) -> Result<Response, WebError> {
+async fn group_page(
+    mut ctx: WebCtx,
+    hx: bool,
+    id: Uuid,
+    errors: BTreeMap<String, String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     let group = store::get(&mut ctx.tx, id).await?;
     let members = store::members(&mut ctx.tx, id).await?;
-    let all = listing::parse(&store::LIST_SPEC, &HashMap::from([("per_page".to_string(), "100".to_string())]))?;
+    let all = listing::parse(
+        &store::LIST_SPEC,
+        &HashMap::from([("per_page".to_string(), "100".to_string())]),
+    )?;
     let (groups, _) = store::list(&mut ctx.tx, &all).await?;
-    let user_params = listing::parse(&users_store::LIST_SPEC, &HashMap::from([("per_page".into(), "100".into()), ("status".into(), "active".into())]))?;
+    let user_params = listing::parse(
+        &users_store::LIST_SPEC,
+        &HashMap::from([
+            ("per_page".into(), "100".into()),
+            ("status".into(), "active".into()),
+        ]),
+    )?;
     let (users, _) = users_store::list(&mut ctx.tx, &user_params).await?;
     ctx.tx.commit().await?;
     let can_edit = ctx.principal.can("groups:update");
     let groups = groups.into_iter().filter(|g| g.id != id).collect();
-    Ok(render_page!(hx, GroupPage { chrome: Chrome::new(&ctx.principal, &ctx.csrf, "groups"), group, members, groups, users, can_edit, errors: errors.into() }, status))
+    Ok(render_page!(
+        hx,
+        GroupPage {
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "groups"),
+            group,
+            members,
+            groups,
+            users,
+            can_edit,
+            errors: errors.into()
+        },
+        status
+    ))
 }
 
-pub async fn web_detail(ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>) -> Result<Response, WebError> {
+pub async fn web_detail(
+    ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
     ctx.require("groups:read")?;
     let id = parse_id(&id)?;
     group_page(ctx, hx, id, BTreeMap::new(), StatusCode::OK).await
 }
 
-pub async fn web_update(mut ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>, Form(form): Form<GroupForm>) -> Result<Response, WebError> {
+pub async fn web_update(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+    Form(form): Form<GroupForm>,
+) -> Result<Response, WebError> {
     ctx.require("groups:update")?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
@@ -331,7 +513,9 @@ pub async fn web_update(mut ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>, For
             ctx.tx.commit().await?;
             Ok(see_other(hx, &format!("/admin/groups/{id}")))
         }
-        Err(AppError::Validation { fields, .. }) => group_page(ctx, hx, id, fields, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(AppError::Validation { fields, .. }) => {
+            group_page(ctx, hx, id, fields, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -343,14 +527,23 @@ pub struct MemberForm {
     role: String,
 }
 
-pub async fn web_add_member(mut ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>, Form(form): Form<MemberForm>) -> Result<Response, WebError> {
+pub async fn web_add_member(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+    Form(form): Form<MemberForm>,
+) -> Result<Response, WebError> {
     ctx.require("groups:update")?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
     let result = match form.user_id.parse::<Uuid>() {
         Ok(user_id) => {
-            let role = if form.role.is_empty() { "member" } else { form.role.as_str() };
+            let role = if form.role.is_empty() {
+                "member"
+            } else {
+                form.role.as_str()
+            };
             add_member_in(&mut ctx.tx, &slug, &actor, id, user_id, role).await
         }
         Err(_) => Err(AppError::field("user_id", "choose a user")),
@@ -360,12 +553,18 @@ pub async fn web_add_member(mut ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>,
             ctx.tx.commit().await?;
             Ok(see_other(hx, &format!("/admin/groups/{id}")))
         }
-        Err(AppError::Validation { fields, .. }) => group_page(ctx, hx, id, fields, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(AppError::Validation { fields, .. }) => {
+            group_page(ctx, hx, id, fields, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn web_remove_member(mut ctx: WebCtx, Hx(hx): Hx, Path((id, user_id)): Path<(String, String)>) -> Result<Response, WebError> {
+pub async fn web_remove_member(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<Response, WebError> {
     ctx.require("groups:update")?;
     let (id, user_id) = (parse_id(&id)?, parse_id(&user_id)?);
     let actor = ctx.actor();

@@ -28,10 +28,29 @@ const SELECT: &str = "SELECT g.id, g.name, g.description, g.type AS group_type, 
     (SELECT COUNT(*) FROM group_members gm WHERE gm.group_id = g.id) AS member_count, g.created_at, g.updated_at FROM groups g";
 
 pub const LIST_SPEC: ListSpec = ListSpec {
-    sorts: &[("name", "g.name"), ("created_at", "g.created_at"), ("type", "g.type")],
+    sorts: &[
+        ("name", "g.name"),
+        ("created_at", "g.created_at"),
+        ("type", "g.type"),
+    ],
     default_sort: "name",
-    filters: &[("type", "g.type"), ("parent_id", "g.parent_id"), ("manager_id", "g.manager_id")],
-    fields: &["id", "name", "description", "type", "parent_id", "manager_id", "email", "member_count", "created_at", "updated_at"],
+    filters: &[
+        ("type", "g.type"),
+        ("parent_id", "g.parent_id"),
+        ("manager_id", "g.manager_id"),
+    ],
+    fields: &[
+        "id",
+        "name",
+        "description",
+        "type",
+        "parent_id",
+        "manager_id",
+        "email",
+        "member_count",
+        "created_at",
+        "updated_at",
+    ],
     includes: &[],
 };
 
@@ -40,14 +59,21 @@ pub async fn list(tx: &mut TenantTx, params: &ListParams) -> Result<(Vec<Group>,
         qb.push(" WHERE true");
         for (col, value) in &params.filters {
             if col.ends_with("_id") {
-                let id: Uuid = value.parse().map_err(|_| AppError::BadRequest(format!("'{}' must be a UUID", col.trim_start_matches("g."))))?;
+                let id: Uuid = value.parse().map_err(|_| {
+                    AppError::BadRequest(format!(
+                        "'{}' must be a UUID",
+                        col.trim_start_matches("g.")
+                    ))
+                })?;
                 qb.push(format_args!(" AND {col} = ")).push_bind(id);
             } else {
-                qb.push(format_args!(" AND {col} = ")).push_bind(value.clone());
+                qb.push(format_args!(" AND {col} = "))
+                    .push_bind(value.clone());
             }
         }
         if let Some(q) = &params.q {
-            qb.push(" AND g.name ILIKE ").push_bind(format!("%{}%", q.replace('%', "\\%").replace('_', "\\_")));
+            qb.push(" AND g.name ILIKE ")
+                .push_bind(format!("%{}%", q.replace('%', "\\%").replace('_', "\\_")));
         }
         Ok(())
     };
@@ -56,13 +82,23 @@ pub async fn list(tx: &mut TenantTx, params: &ListParams) -> Result<(Vec<Group>,
     let total = qb.build_query_scalar().fetch_one(&mut **tx).await?;
     let mut qb = QueryBuilder::new(SELECT);
     build(&mut qb)?;
-    qb.push(format_args!(" ORDER BY {}", params.order_by.replace("id ", "g.id ")));
-    qb.push(" LIMIT ").push_bind(params.per_page).push(" OFFSET ").push_bind(params.offset());
+    qb.push(format_args!(
+        " ORDER BY {}",
+        params.order_by.replace("id ", "g.id ")
+    ));
+    qb.push(" LIMIT ")
+        .push_bind(params.per_page)
+        .push(" OFFSET ")
+        .push_bind(params.offset());
     Ok((qb.build_query_as().fetch_all(&mut **tx).await?, total))
 }
 
 pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Group, AppError> {
-    sqlx::query_as(&format!("{SELECT} WHERE g.id = $1")).bind(id).fetch_optional(&mut **tx).await?.ok_or(AppError::NotFound)
+    sqlx::query_as(&format!("{SELECT} WHERE g.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 pub struct GroupInput<'a> {
@@ -124,11 +160,17 @@ pub async fn exists(tx: &mut TenantTx, table: &str, id: Uuid) -> Result<bool, Ap
         "groups" => "SELECT EXISTS (SELECT 1 FROM groups WHERE id = $1)",
         _ => "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)",
     };
-    Ok(sqlx::query_scalar(sql).bind(id).fetch_one(&mut **tx).await?)
+    Ok(sqlx::query_scalar(sql)
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?)
 }
 
 pub async fn delete(tx: &mut TenantTx, id: Uuid) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM groups WHERE id = $1").bind(id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM groups WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -152,12 +194,18 @@ pub async fn members(tx: &mut TenantTx, group_id: Uuid) -> Result<Vec<Member>, A
 }
 
 /// Adds or updates a membership; returns the previous role, if any.
-pub async fn upsert_member(tx: &mut TenantTx, group_id: Uuid, user_id: Uuid, role: &str) -> Result<Option<String>, AppError> {
-    let before: Option<String> = sqlx::query_scalar("SELECT role FROM group_members WHERE group_id = $1 AND user_id = $2")
-        .bind(group_id)
-        .bind(user_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+pub async fn upsert_member(
+    tx: &mut TenantTx,
+    group_id: Uuid,
+    user_id: Uuid,
+    role: &str,
+) -> Result<Option<String>, AppError> {
+    let before: Option<String> =
+        sqlx::query_scalar("SELECT role FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind(group_id)
+            .bind(user_id)
+            .fetch_optional(&mut **tx)
+            .await?;
     sqlx::query(
         "INSERT INTO group_members (group_id, user_id, role) VALUES ($1, $2, $3)
          ON CONFLICT (group_id, user_id) DO UPDATE SET role = EXCLUDED.role",
@@ -170,12 +218,18 @@ pub async fn upsert_member(tx: &mut TenantTx, group_id: Uuid, user_id: Uuid, rol
     Ok(before)
 }
 
-pub async fn remove_member(tx: &mut TenantTx, group_id: Uuid, user_id: Uuid) -> Result<bool, AppError> {
-    Ok(sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
-        .bind(group_id)
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected()
-        > 0)
+pub async fn remove_member(
+    tx: &mut TenantTx,
+    group_id: Uuid,
+    user_id: Uuid,
+) -> Result<bool, AppError> {
+    Ok(
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind(group_id)
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+            > 0,
+    )
 }

@@ -41,11 +41,19 @@ const SELECT: &str = "SELECT r.id, r.name, r.display_name, r.description, COALES
     FROM roles r";
 
 async fn all(tx: &mut TenantTx) -> Result<Vec<Role>, AppError> {
-    Ok(sqlx::query_as(&format!("{SELECT} ORDER BY r.is_system DESC, r.name")).fetch_all(&mut **tx).await?)
+    Ok(
+        sqlx::query_as(&format!("{SELECT} ORDER BY r.is_system DESC, r.name"))
+            .fetch_all(&mut **tx)
+            .await?,
+    )
 }
 
 async fn one(tx: &mut TenantTx, id: Uuid) -> Result<Role, AppError> {
-    sqlx::query_as(&format!("{SELECT} WHERE r.id = $1")).bind(id).fetch_optional(&mut **tx).await?.ok_or(AppError::NotFound)
+    sqlx::query_as(&format!("{SELECT} WHERE r.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -74,7 +82,13 @@ pub struct RoleBody {
     pub permissions: Vec<String>,
 }
 
-async fn save(tx: &mut TenantTx, tenant: &Slug, actor: &Actor, id: Option<Uuid>, body: &RoleBody) -> Result<Role, AppError> {
+async fn save(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    actor: &Actor,
+    id: Option<Uuid>,
+    body: &RoleBody,
+) -> Result<Role, AppError> {
     let before = match id {
         Some(id) => Some(one(tx, id).await?),
         None => None,
@@ -88,9 +102,15 @@ async fn save(tx: &mut TenantTx, tenant: &Slug, actor: &Actor, id: Option<Uuid>,
         None => body.name.clone().unwrap_or_default().trim().to_lowercase(),
     };
     if before.is_none() {
-        let ok = (2..=50).contains(&name.len()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        let ok = (2..=50).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !ok {
-            p.add("name", "must be 2–50 lowercase letters, digits or underscores");
+            p.add(
+                "name",
+                "must be 2–50 lowercase letters, digits or underscores",
+            );
         }
     }
     if body.display_name.trim().is_empty() {
@@ -102,7 +122,10 @@ async fn save(tx: &mut TenantTx, tenant: &Slug, actor: &Actor, id: Option<Uuid>,
     }
     p.into_result()?;
     if before.is_none() {
-        let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM roles WHERE name = $1)").bind(&name).fetch_one(&mut **tx).await?;
+        let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM roles WHERE name = $1)")
+            .bind(&name)
+            .fetch_one(&mut **tx)
+            .await?;
         if taken {
             return Err(AppError::conflict("a role with this name already exists"));
         }
@@ -124,17 +147,33 @@ async fn save(tx: &mut TenantTx, tenant: &Slug, actor: &Actor, id: Option<Uuid>,
             .fetch_one(&mut **tx)
             .await?,
     };
-    sqlx::query("DELETE FROM role_permissions WHERE role_id = $1").bind(id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     sqlx::query("INSERT INTO role_permissions (role_id, permission_id) SELECT $1, id FROM permissions WHERE resource || ':' || action = ANY($2)")
         .bind(id)
         .bind(&body.permissions)
         .execute(&mut **tx)
         .await?;
     let after = one(tx, id).await?;
-    let (action, event) = if before.is_some() { ("update", "role.updated") } else { ("create", "role.created") };
+    let (action, event) = if before.is_some() {
+        ("update", "role.updated")
+    } else {
+        ("create", "role.created")
+    };
     let changes = diff(before.as_ref(), Some(&after));
     audit::record(tx, actor, action, "role", id, changes.clone()).await?;
-    events::emit(tx, tenant, actor, event, "role", id, json!({"role": &after, "changes": changes})).await?;
+    events::emit(
+        tx,
+        tenant,
+        actor,
+        event,
+        "role",
+        id,
+        json!({"role": &after, "changes": changes}),
+    )
+    .await?;
     Ok(after)
 }
 
@@ -152,7 +191,10 @@ pub async fn api_get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Rol
     Ok(Json(role))
 }
 
-pub async fn api_create(mut ctx: ApiCtx, ApiJson(body): ApiJson<RoleBody>) -> Result<impl IntoResponse, AppError> {
+pub async fn api_create(
+    mut ctx: ApiCtx,
+    ApiJson(body): ApiJson<RoleBody>,
+) -> Result<impl IntoResponse, AppError> {
     ctx.require("roles:create")?;
     let actor = ctx.actor();
     let role = save(&mut ctx.tx, &ctx.principal.slug, &actor, None, &body).await?;
@@ -160,10 +202,21 @@ pub async fn api_create(mut ctx: ApiCtx, ApiJson(body): ApiJson<RoleBody>) -> Re
     Ok((StatusCode::CREATED, Json(role)))
 }
 
-pub async fn api_update(mut ctx: ApiCtx, Path(id): Path<String>, ApiJson(body): ApiJson<RoleBody>) -> Result<Json<Role>, AppError> {
+pub async fn api_update(
+    mut ctx: ApiCtx,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RoleBody>,
+) -> Result<Json<Role>, AppError> {
     ctx.require("roles:update")?;
     let actor = ctx.actor();
-    let role = save(&mut ctx.tx, &ctx.principal.slug, &actor, Some(parse_id(&id)?), &body).await?;
+    let role = save(
+        &mut ctx.tx,
+        &ctx.principal.slug,
+        &actor,
+        Some(parse_id(&id)?),
+        &body,
+    )
+    .await?;
     ctx.commit().await?;
     Ok(Json(role))
 }
@@ -175,10 +228,30 @@ pub async fn api_delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Statu
     if role.is_system {
         return Err(AppError::conflict("system roles cannot be deleted"));
     }
-    sqlx::query("DELETE FROM roles WHERE id = $1").bind(id).execute(&mut *ctx.tx).await?;
+    sqlx::query("DELETE FROM roles WHERE id = $1")
+        .bind(id)
+        .execute(&mut *ctx.tx)
+        .await?;
     let actor = ctx.actor();
-    audit::record(&mut ctx.tx, &actor, "delete", "role", id, diff(Some(&role), None)).await?;
-    events::emit(&mut ctx.tx, &ctx.principal.slug, &actor, "role.deleted", "role", id, json!({"role": role})).await?;
+    audit::record(
+        &mut ctx.tx,
+        &actor,
+        "delete",
+        "role",
+        id,
+        diff(Some(&role), None),
+    )
+    .await?;
+    events::emit(
+        &mut ctx.tx,
+        &ctx.principal.slug,
+        &actor,
+        "role.deleted",
+        "role",
+        id,
+        json!({"role": role}),
+    )
+    .await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -201,7 +274,13 @@ struct RolesPage {
     errors: crate::platform::web::Errors,
 }
 
-async fn page(mut ctx: WebCtx, hx: bool, editing: Option<Uuid>, errors: BTreeMap<String, String>, status: StatusCode) -> Result<Response, WebError> {
+async fn page(
+    mut ctx: WebCtx,
+    hx: bool,
+    editing: Option<Uuid>,
+    errors: BTreeMap<String, String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     let roles = all(&mut ctx.tx).await?;
     let mut resources: Vec<(String, Vec<Permission>)> = Vec::new();
     for p in permissions(&mut ctx.tx).await? {
@@ -216,7 +295,18 @@ async fn page(mut ctx: WebCtx, hx: bool, editing: Option<Uuid>, errors: BTreeMap
     };
     ctx.tx.commit().await?;
     let can_edit = ctx.principal.can("roles:update") && ctx.principal.can("roles:create");
-    Ok(render_page!(hx, RolesPage { chrome: Chrome::new(&ctx.principal, &ctx.csrf, "roles"), roles, resources, editing, can_edit, errors: errors.into() }, status))
+    Ok(render_page!(
+        hx,
+        RolesPage {
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "roles"),
+            roles,
+            resources,
+            editing,
+            can_edit,
+            errors: errors.into()
+        },
+        status
+    ))
 }
 
 pub async fn web_list(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
@@ -224,9 +314,20 @@ pub async fn web_list(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
     page(ctx, hx, None, BTreeMap::new(), StatusCode::OK).await
 }
 
-pub async fn web_detail(ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>) -> Result<Response, WebError> {
+pub async fn web_detail(
+    ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
     ctx.require("roles:read")?;
-    page(ctx, hx, Some(parse_id(&id)?), BTreeMap::new(), StatusCode::OK).await
+    page(
+        ctx,
+        hx,
+        Some(parse_id(&id)?),
+        BTreeMap::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// Role forms post repeated `permissions` fields, so they are read as pairs.
@@ -248,7 +349,12 @@ fn role_form(pairs: Vec<(String, String)>) -> RoleBody {
     }
 }
 
-async fn web_save(mut ctx: WebCtx, hx: bool, id: Option<Uuid>, pairs: Vec<(String, String)>) -> Result<Response, WebError> {
+async fn web_save(
+    mut ctx: WebCtx,
+    hx: bool,
+    id: Option<Uuid>,
+    pairs: Vec<(String, String)>,
+) -> Result<Response, WebError> {
     let body = role_form(pairs);
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
@@ -257,18 +363,38 @@ async fn web_save(mut ctx: WebCtx, hx: bool, id: Option<Uuid>, pairs: Vec<(Strin
             ctx.tx.commit().await?;
             Ok(see_other(hx, &format!("/admin/roles/{}", role.id)))
         }
-        Err(AppError::Validation { fields, .. }) => page(ctx, hx, id, fields, StatusCode::UNPROCESSABLE_ENTITY).await,
-        Err(AppError::Conflict { message, .. }) => page(ctx, hx, id, BTreeMap::from([("name".to_string(), message)]), StatusCode::CONFLICT).await,
+        Err(AppError::Validation { fields, .. }) => {
+            page(ctx, hx, id, fields, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(AppError::Conflict { message, .. }) => {
+            page(
+                ctx,
+                hx,
+                id,
+                BTreeMap::from([("name".to_string(), message)]),
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn web_create(ctx: WebCtx, Hx(hx): Hx, Form(pairs): Form<Vec<(String, String)>>) -> Result<Response, WebError> {
+pub async fn web_create(
+    ctx: WebCtx,
+    Hx(hx): Hx,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
     ctx.require("roles:create")?;
     web_save(ctx, hx, None, pairs).await
 }
 
-pub async fn web_update(ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>, Form(pairs): Form<Vec<(String, String)>>) -> Result<Response, WebError> {
+pub async fn web_update(
+    ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
     ctx.require("roles:update")?;
     let id = parse_id(&id)?;
     web_save(ctx, hx, Some(id), pairs).await

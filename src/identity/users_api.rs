@@ -51,14 +51,26 @@ pub fn check_name(p: &mut Problems, name: &str) {
 
 pub fn check_phone(p: &mut Problems, phone: Option<&str>) {
     if let Some(phone) = phone {
-        if phone.len() > 50 || !phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
-            p.add("phone", "must be a phone number (digits, spaces, + - ( ) .)");
+        if phone.len() > 50
+            || !phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        {
+            p.add(
+                "phone",
+                "must be a phone number (digits, spaces, + - ( ) .)",
+            );
         }
     }
 }
 
 /// Creates a user with validation, roles, audit row and `user.created` — shared by API and UI.
-pub async fn create_user(tx: &mut TenantTx, tenant: &Slug, actor: &Actor, body: &CreateUser) -> Result<store::User, AppError> {
+pub async fn create_user(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    actor: &Actor,
+    body: &CreateUser,
+) -> Result<store::User, AppError> {
     let mut p = Problems::default();
     if let Err(m) = domain::identity::check_email(&body.email) {
         p.add("email", m);
@@ -73,10 +85,11 @@ pub async fn create_user(tx: &mut TenantTx, tenant: &Slug, actor: &Actor, body: 
     check_timezone(&mut p, "timezone", tz);
     check_phone(&mut p, body.phone.as_deref());
     p.into_result()?;
-    let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = $1)")
-        .bind(domain::identity::normalize_email(&body.email))
-        .fetch_one(&mut **tx)
-        .await?;
+    let taken: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = $1)")
+            .bind(domain::identity::normalize_email(&body.email))
+            .fetch_one(&mut **tx)
+            .await?;
     if taken {
         return Err(AppError::conflict("a user with this e-mail already exists"));
     }
@@ -86,20 +99,41 @@ pub async fn create_user(tx: &mut TenantTx, tenant: &Slug, actor: &Actor, body: 
     };
     let id = store::create(
         tx,
-        NewUser { email: &body.email, name: &body.name, password_hash: hash, timezone: tz, phone: body.phone.as_deref() },
+        NewUser {
+            email: &body.email,
+            name: &body.name,
+            password_hash: hash,
+            timezone: tz,
+            phone: body.phone.as_deref(),
+        },
     )
     .await?;
-    let roles = body.roles.clone().unwrap_or_else(|| vec!["requester".into()]);
+    let roles = body
+        .roles
+        .clone()
+        .unwrap_or_else(|| vec!["requester".into()]);
     store::set_roles(tx, id, &roles, actor.user_id).await?;
     let user = store::get(tx, id).await?;
     audit::record(tx, actor, "create", "user", id, diff(None, Some(&user))).await?;
-    events::emit(tx, tenant, actor, "user.created", "user", id, json!({"user": &user})).await?;
+    events::emit(
+        tx,
+        tenant,
+        actor,
+        "user.created",
+        "user",
+        id,
+        json!({"user": &user}),
+    )
+    .await?;
     Ok(user)
 }
 
 /// List users. Filters: `status`, `email`, `role`, `group_id`; `q` searches name and e-mail;
 /// `include=groups` adds memberships.
-pub async fn list(mut ctx: ApiCtx, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, AppError> {
+pub async fn list(
+    mut ctx: ApiCtx,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, AppError> {
     ctx.require("users:read")?;
     let params = listing::parse(&store::LIST_SPEC, &q)?;
     let (users, total) = store::list(&mut ctx.tx, &params).await?;
@@ -109,7 +143,11 @@ pub async fn list(mut ctx: ApiCtx, Query(q): Query<HashMap<String, String>>) -> 
         let memberships = store::groups_of(&mut ctx.tx, &ids).await?;
         if let Some(items) = body["data"].as_array_mut() {
             for (item, user) in items.iter_mut().zip(&users) {
-                let groups: Vec<_> = memberships.iter().filter(|(uid, _)| *uid == user.id).map(|(_, m)| m).collect();
+                let groups: Vec<_> = memberships
+                    .iter()
+                    .filter(|(uid, _)| *uid == user.id)
+                    .map(|(_, m)| m)
+                    .collect();
                 item["groups"] = json!(groups);
             }
         }
@@ -120,7 +158,10 @@ pub async fn list(mut ctx: ApiCtx, Query(q): Query<HashMap<String, String>>) -> 
 
 /// Create a user (admin). `roles` defaults to `["requester"]`; without a password the user is
 /// `pending` until they set one through a reset.
-pub async fn create(mut ctx: ApiCtx, ApiJson(body): ApiJson<CreateUser>) -> Result<impl IntoResponse, AppError> {
+pub async fn create(
+    mut ctx: ApiCtx,
+    ApiJson(body): ApiJson<CreateUser>,
+) -> Result<impl IntoResponse, AppError> {
     ctx.require("users:create")?;
     let actor = ctx.actor();
     let user = create_user(&mut ctx.tx, &ctx.principal.slug, &actor, &body).await?;
@@ -149,7 +190,9 @@ pub struct UpdateUser {
 
 mod double_option {
     use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
         Ok(Some(Option::deserialize(d)?))
     }
 }
@@ -184,7 +227,10 @@ pub async fn update_user(
         }
     }
     if let Some(roles) = &body.roles {
-        if actor.user_id == Some(id) && before.roles.iter().any(|r| r == "admin") && !roles.iter().any(|r| r == "admin") {
+        if actor.user_id == Some(id)
+            && before.roles.iter().any(|r| r == "admin")
+            && !roles.iter().any(|r| r == "admin")
+        {
             p.add("roles", "you cannot remove your own admin role");
         }
     }
@@ -196,7 +242,10 @@ pub async fn update_user(
             name: body.name.as_deref(),
             email: body.email.as_deref(),
             timezone: body.timezone.as_deref(),
-            phone: body.phone.as_ref().map(|p| p.as_deref().filter(|s| !s.trim().is_empty())),
+            phone: body
+                .phone
+                .as_ref()
+                .map(|p| p.as_deref().filter(|s| !s.trim().is_empty())),
             status: body.status.as_deref(),
         },
     )
@@ -209,12 +258,29 @@ pub async fn update_user(
     let deactivated = before.status != "inactive" && after.status == "inactive";
     let action = if deactivated { "deactivate" } else { "update" };
     audit::record(tx, actor, action, "user", id, changes.clone()).await?;
-    let event = if deactivated { "user.deactivated" } else { "user.updated" };
-    events::emit(tx, tenant, actor, event, "user", id, json!({"user": &after, "changes": changes})).await?;
+    let event = if deactivated {
+        "user.deactivated"
+    } else {
+        "user.updated"
+    };
+    events::emit(
+        tx,
+        tenant,
+        actor,
+        event,
+        "user",
+        id,
+        json!({"user": &after, "changes": changes}),
+    )
+    .await?;
     Ok(after)
 }
 
-pub async fn update(mut ctx: ApiCtx, Path(id): Path<String>, ApiJson(body): ApiJson<UpdateUser>) -> Result<Json<store::User>, AppError> {
+pub async fn update(
+    mut ctx: ApiCtx,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateUser>,
+) -> Result<Json<store::User>, AppError> {
     ctx.require("users:update")?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
@@ -224,11 +290,17 @@ pub async fn update(mut ctx: ApiCtx, Path(id): Path<String>, ApiJson(body): ApiJ
 }
 
 /// Deactivate (users are never hard-deleted: their history stays attributable).
-pub async fn deactivate(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<store::User>, AppError> {
+pub async fn deactivate(
+    mut ctx: ApiCtx,
+    Path(id): Path<String>,
+) -> Result<Json<store::User>, AppError> {
     ctx.require("users:delete")?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
-    let body = UpdateUser { status: Some("inactive".into()), ..Default::default() };
+    let body = UpdateUser {
+        status: Some("inactive".into()),
+        ..Default::default()
+    };
     let user = update_user(&mut ctx.tx, &ctx.principal.slug, &actor, id, &body).await?;
     ctx.commit().await?;
     Ok(Json(user))
@@ -260,7 +332,10 @@ pub async fn change_password_in(
         let current = body.current_password.clone().unwrap_or_default();
         let hash = store::password_hash(tx, id).await?;
         if !password::verify_blocking(current, hash).await {
-            return Err(AppError::field("current_password", "is not your current password"));
+            return Err(AppError::field(
+                "current_password",
+                "is not your current password",
+            ));
         }
     }
     if let Err(problem) = domain::identity::check_password(&body.new_password, &user.email) {
@@ -268,8 +343,25 @@ pub async fn change_password_in(
     }
     let hash = password::hash_blocking(body.new_password.clone()).await?;
     store::set_password(tx, id, &hash).await?;
-    audit::record(tx, actor, "change_password", "user", id, json!({"password": "changed"})).await?;
-    events::emit(tx, tenant, actor, "user.password_changed", "user", id, json!({"user_id": id})).await?;
+    audit::record(
+        tx,
+        actor,
+        "change_password",
+        "user",
+        id,
+        json!({"password": "changed"}),
+    )
+    .await?;
+    events::emit(
+        tx,
+        tenant,
+        actor,
+        "user.password_changed",
+        "user",
+        id,
+        json!({"user_id": id}),
+    )
+    .await?;
     Ok(())
 }
 
@@ -284,7 +376,15 @@ pub async fn change_password(
     }
     let actor = ctx.actor();
     let is_admin = ctx.principal.can("users:update");
-    change_password_in(&mut ctx.tx, &ctx.principal.slug, &actor, is_admin, id, &body).await?;
+    change_password_in(
+        &mut ctx.tx,
+        &ctx.principal.slug,
+        &actor,
+        is_admin,
+        id,
+        &body,
+    )
+    .await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -295,8 +395,11 @@ pub async fn groups(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Valu
         ctx.require("users:read")?;
     }
     store::get(&mut ctx.tx, id).await?;
-    let memberships: Vec<_> = store::groups_of(&mut ctx.tx, &[id]).await?.into_iter().map(|(_, m)| m).collect();
+    let memberships: Vec<_> = store::groups_of(&mut ctx.tx, &[id])
+        .await?
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect();
     ctx.commit().await?;
     Ok(Json(json!({"data": memberships})))
 }
-

@@ -30,10 +30,34 @@ const SELECT: &str = "SELECT u.id, u.email, u.name, u.status, u.phone, u.timezon
     FROM users u";
 
 pub const LIST_SPEC: crate::platform::listing::ListSpec = crate::platform::listing::ListSpec {
-    sorts: &[("name", "u.name"), ("email", "u.email"), ("created_at", "u.created_at"), ("status", "u.status"), ("last_login_at", "u.last_login_at")],
+    sorts: &[
+        ("name", "u.name"),
+        ("email", "u.email"),
+        ("created_at", "u.created_at"),
+        ("status", "u.status"),
+        ("last_login_at", "u.last_login_at"),
+    ],
     default_sort: "name",
-    filters: &[("status", "u.status"), ("email", "lower(u.email)"), ("role", "role"), ("group_id", "group_id")],
-    fields: &["id", "email", "name", "status", "phone", "timezone", "auth_provider", "roles", "last_login_at", "created_at", "updated_at", "groups"],
+    filters: &[
+        ("status", "u.status"),
+        ("email", "lower(u.email)"),
+        ("role", "role"),
+        ("group_id", "group_id"),
+    ],
+    fields: &[
+        "id",
+        "email",
+        "name",
+        "status",
+        "phone",
+        "timezone",
+        "auth_provider",
+        "roles",
+        "last_login_at",
+        "created_at",
+        "updated_at",
+        "groups",
+    ],
     includes: &["groups"],
 };
 
@@ -46,21 +70,34 @@ fn push_where(qb: &mut QueryBuilder<'_, Postgres>, params: &ListParams) -> Resul
                 qb.push_bind(value.clone()).push(")");
             }
             "group_id" => {
-                let gid: Uuid = value.parse().map_err(|_| AppError::BadRequest("'group_id' must be a UUID".into()))?;
+                let gid: Uuid = value
+                    .parse()
+                    .map_err(|_| AppError::BadRequest("'group_id' must be a UUID".into()))?;
                 qb.push(" AND EXISTS (SELECT 1 FROM group_members gm WHERE gm.user_id = u.id AND gm.group_id = ");
                 qb.push_bind(gid).push(")");
             }
             "lower(u.email)" => {
-                qb.push(" AND lower(u.email) = ").push_bind(value.to_lowercase());
+                qb.push(" AND lower(u.email) = ")
+                    .push_bind(value.to_lowercase());
             }
             col => {
-                qb.push(format_args!(" AND {col} = ")).push_bind(value.clone());
+                qb.push(format_args!(" AND {col} = "))
+                    .push_bind(value.clone());
             }
         }
     }
     if let Some(q) = &params.q {
-        let pattern = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        qb.push(" AND (u.name ILIKE ").push_bind(pattern.clone()).push(" OR u.email ILIKE ").push_bind(pattern).push(")");
+        let pattern = format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        qb.push(" AND (u.name ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" OR u.email ILIKE ")
+            .push_bind(pattern)
+            .push(")");
     }
     Ok(())
 }
@@ -71,14 +108,24 @@ pub async fn list(tx: &mut TenantTx, params: &ListParams) -> Result<(Vec<User>, 
     let total: i64 = qb.build_query_scalar().fetch_one(&mut **tx).await?;
     let mut qb = QueryBuilder::new(SELECT);
     push_where(&mut qb, params)?;
-    qb.push(format_args!(" ORDER BY {}", params.order_by.replace("id ", "u.id ")));
-    qb.push(" LIMIT ").push_bind(params.per_page).push(" OFFSET ").push_bind(params.offset());
+    qb.push(format_args!(
+        " ORDER BY {}",
+        params.order_by.replace("id ", "u.id ")
+    ));
+    qb.push(" LIMIT ")
+        .push_bind(params.per_page)
+        .push(" OFFSET ")
+        .push_bind(params.offset());
     let users = qb.build_query_as().fetch_all(&mut **tx).await?;
     Ok((users, total))
 }
 
 pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<User, AppError> {
-    sqlx::query_as(&format!("{SELECT} WHERE u.id = $1")).bind(id).fetch_optional(&mut **tx).await?.ok_or(AppError::NotFound)
+    sqlx::query_as(&format!("{SELECT} WHERE u.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 pub struct NewUser<'a> {
@@ -105,8 +152,16 @@ pub async fn create(tx: &mut TenantTx, new: NewUser<'_>) -> Result<Uuid, AppErro
 }
 
 /// Replaces the user's roles with `roles` (names). Unknown names → 422 on `roles`.
-pub async fn set_roles(tx: &mut TenantTx, user_id: Uuid, roles: &[String], granted_by: Option<Uuid>) -> Result<(), AppError> {
-    let known: Vec<String> = sqlx::query_scalar("SELECT name FROM roles WHERE name = ANY($1)").bind(roles).fetch_all(&mut **tx).await?;
+pub async fn set_roles(
+    tx: &mut TenantTx,
+    user_id: Uuid,
+    roles: &[String],
+    granted_by: Option<Uuid>,
+) -> Result<(), AppError> {
+    let known: Vec<String> = sqlx::query_scalar("SELECT name FROM roles WHERE name = ANY($1)")
+        .bind(roles)
+        .fetch_all(&mut **tx)
+        .await?;
     if let Some(bad) = roles.iter().find(|r| !known.contains(r)) {
         return Err(AppError::field("roles", format!("unknown role '{bad}'")));
     }
@@ -159,7 +214,11 @@ pub async fn update(tx: &mut TenantTx, id: Uuid, c: UserChanges<'_>) -> Result<(
     .await
     .map_err(|e| conflict_on_unique(e, "a user with this e-mail already exists"))?
     .rows_affected();
-    if n == 0 { Err(AppError::NotFound) } else { Ok(()) }
+    if n == 0 {
+        Err(AppError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 /// Sets a new password hash and moves the credential version (ends other sessions and tokens).
@@ -173,15 +232,23 @@ pub async fn set_password(tx: &mut TenantTx, id: Uuid, hash: &str) -> Result<(),
     .bind(hash)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = NOW() WHERE user_id = $1 AND revoked_at IS NULL")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = NOW() WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
 pub async fn password_hash(tx: &mut TenantTx, id: Uuid) -> Result<Option<String>, AppError> {
-    Ok(sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?.flatten())
+    Ok(
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .flatten(),
+    )
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -193,7 +260,10 @@ pub struct Membership {
     pub joined_at: DateTime<Utc>,
 }
 
-pub async fn groups_of(tx: &mut TenantTx, user_ids: &[Uuid]) -> Result<Vec<(Uuid, Membership)>, AppError> {
+pub async fn groups_of(
+    tx: &mut TenantTx,
+    user_ids: &[Uuid],
+) -> Result<Vec<(Uuid, Membership)>, AppError> {
     let rows: Vec<(Uuid, Uuid, String, String, String, DateTime<Utc>)> = sqlx::query_as(
         "SELECT gm.user_id, g.id, g.name, g.type, gm.role, gm.joined_at
          FROM group_members gm JOIN groups g ON g.id = gm.group_id
@@ -204,6 +274,17 @@ pub async fn groups_of(tx: &mut TenantTx, user_ids: &[Uuid]) -> Result<Vec<(Uuid
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(uid, group_id, group_name, group_type, role, joined_at)| (uid, Membership { group_id, group_name, group_type, role, joined_at }))
+        .map(|(uid, group_id, group_name, group_type, role, joined_at)| {
+            (
+                uid,
+                Membership {
+                    group_id,
+                    group_name,
+                    group_type,
+                    role,
+                    joined_at,
+                },
+            )
+        })
         .collect())
 }

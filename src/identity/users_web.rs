@@ -26,7 +26,11 @@ struct UsersPage {
     can_create: bool,
 }
 
-pub async fn list(mut ctx: WebCtx, Hx(hx): Hx, Query(q): Query<HashMap<String, String>>) -> Result<Response, WebError> {
+pub async fn list(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, WebError> {
     ctx.require("users:read")?;
     let search = q.get("q").cloned().unwrap_or_default();
     let mut query = HashMap::from([("per_page".to_string(), "100".to_string())]);
@@ -37,7 +41,16 @@ pub async fn list(mut ctx: WebCtx, Hx(hx): Hx, Query(q): Query<HashMap<String, S
     let (users, total) = store::list(&mut ctx.tx, &params).await?;
     ctx.tx.commit().await?;
     let can_create = ctx.principal.can("users:create");
-    Ok(render_page!(hx, UsersPage { chrome: Chrome::new(&ctx.principal, &ctx.csrf, "users"), users, q: search, total, can_create }))
+    Ok(render_page!(
+        hx,
+        UsersPage {
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "users"),
+            users,
+            q: search,
+            total,
+            can_create
+        }
+    ))
 }
 
 #[derive(Template)]
@@ -55,7 +68,11 @@ struct UserForm {
 }
 
 async fn role_names(ctx: &mut WebCtx) -> Result<Vec<String>, AppError> {
-    Ok(sqlx::query_scalar("SELECT name FROM roles ORDER BY is_system DESC, name").fetch_all(&mut *ctx.tx).await?)
+    Ok(
+        sqlx::query_scalar("SELECT name FROM roles ORDER BY is_system DESC, name")
+            .fetch_all(&mut *ctx.tx)
+            .await?,
+    )
 }
 
 pub async fn new_form(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
@@ -114,15 +131,36 @@ fn submitted(pairs: Vec<(String, String)>) -> Submitted {
     s
 }
 
-async fn rerender(mut ctx: WebCtx, hx: bool, user: Option<User>, s: Submitted, errors: BTreeMap<String, String>, status: StatusCode) -> Result<Response, WebError> {
+async fn rerender(
+    mut ctx: WebCtx,
+    hx: bool,
+    user: Option<User>,
+    s: Submitted,
+    errors: BTreeMap<String, String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     let all_roles = role_names(&mut ctx).await?;
     ctx.tx.commit().await?;
     let chrome = Chrome::new(&ctx.principal, &ctx.csrf, "users");
-    let page = UserForm { chrome, user, email: s.email, name: s.name, timezone: s.timezone, phone: s.phone, roles: s.roles, all_roles, errors: errors.into() };
+    let page = UserForm {
+        chrome,
+        user,
+        email: s.email,
+        name: s.name,
+        timezone: s.timezone,
+        phone: s.phone,
+        roles: s.roles,
+        all_roles,
+        errors: errors.into(),
+    };
     Ok(render_page!(hx, page, status))
 }
 
-pub async fn create(mut ctx: WebCtx, Hx(hx): Hx, Form(pairs): Form<Vec<(String, String)>>) -> Result<Response, WebError> {
+pub async fn create(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
     ctx.require("users:create")?;
     let s = submitted(pairs);
     let body = CreateUser {
@@ -140,15 +178,29 @@ pub async fn create(mut ctx: WebCtx, Hx(hx): Hx, Form(pairs): Form<Vec<(String, 
             ctx.tx.commit().await?;
             Ok(see_other(hx, "/admin/users"))
         }
-        Err(AppError::Validation { fields, .. }) => rerender(ctx, hx, None, s, fields, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(AppError::Validation { fields, .. }) => {
+            rerender(ctx, hx, None, s, fields, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
         Err(AppError::Conflict { message, .. }) => {
-            rerender(ctx, hx, None, s, BTreeMap::from([("email".to_string(), message)]), StatusCode::CONFLICT).await
+            rerender(
+                ctx,
+                hx,
+                None,
+                s,
+                BTreeMap::from([("email".to_string(), message)]),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn edit_form(mut ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>) -> Result<Response, WebError> {
+pub async fn edit_form(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
     ctx.require("users:update")?;
     let user = store::get(&mut ctx.tx, parse_id(&id)?).await?;
     let s = Submitted {
@@ -163,7 +215,12 @@ pub async fn edit_form(mut ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>) -> R
     rerender(ctx, hx, Some(user), s, BTreeMap::new(), StatusCode::OK).await
 }
 
-pub async fn update(mut ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>, Form(pairs): Form<Vec<(String, String)>>) -> Result<Response, WebError> {
+pub async fn update(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
     ctx.require("users:update")?;
     let id = parse_id(&id)?;
     let s = submitted(pairs);
@@ -184,7 +241,15 @@ pub async fn update(mut ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>, Form(pa
         }
         Err(AppError::Validation { fields, .. }) => {
             let user = store::get(&mut ctx.tx, id).await?;
-            rerender(ctx, hx, Some(user), s, fields, StatusCode::UNPROCESSABLE_ENTITY).await
+            rerender(
+                ctx,
+                hx,
+                Some(user),
+                s,
+                fields,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }

@@ -22,11 +22,21 @@ pub struct Actor {
 
 impl Actor {
     pub fn user(p: &Principal, meta: &RequestMeta) -> Self {
-        Actor { user_id: Some(p.user_id), name: p.name.clone(), ip: meta.ip, user_agent: meta.user_agent.clone() }
+        Actor {
+            user_id: Some(p.user_id),
+            name: p.name.clone(),
+            ip: meta.ip,
+            user_agent: meta.user_agent.clone(),
+        }
     }
 
     pub fn system(name: &str) -> Self {
-        Actor { user_id: None, name: format!("system:{name}"), ip: None, user_agent: None }
+        Actor {
+            user_id: None,
+            name: format!("system:{name}"),
+            ip: None,
+            user_agent: None,
+        }
     }
 }
 
@@ -41,10 +51,14 @@ pub fn diff<T: Serialize>(before: Option<&T>, after: Option<&T>) -> Value {
     let mut out = Map::new();
     let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
     for k in keys {
-        if k.contains("password") || k.contains("hash") || k.contains("secret") || k == "updated_at" {
+        if k.contains("password") || k.contains("hash") || k.contains("secret") || k == "updated_at"
+        {
             continue;
         }
-        let (old, new) = (b.get(k).cloned().unwrap_or(Value::Null), a.get(k).cloned().unwrap_or(Value::Null));
+        let (old, new) = (
+            b.get(k).cloned().unwrap_or(Value::Null),
+            a.get(k).cloned().unwrap_or(Value::Null),
+        );
         if old != new {
             out.insert(k.clone(), json!({"old": old, "new": new}));
         }
@@ -90,9 +104,20 @@ mod tests {
 
     #[test]
     fn diff_lists_changed_fields_only_and_hides_secrets() {
-        let a = S { name: "a", n: 1, password_hash: "x" };
-        let b = S { name: "b", n: 1, password_hash: "y" };
-        assert_eq!(diff(Some(&a), Some(&b)), json!({"name": {"old": "a", "new": "b"}}));
+        let a = S {
+            name: "a",
+            n: 1,
+            password_hash: "x",
+        };
+        let b = S {
+            name: "b",
+            n: 1,
+            password_hash: "y",
+        };
+        assert_eq!(
+            diff(Some(&a), Some(&b)),
+            json!({"name": {"old": "a", "new": "b"}})
+        );
         assert_eq!(diff(None, Some(&a))["n"], json!({"old": null, "new": 1}));
     }
 }

@@ -28,7 +28,8 @@ pub struct ShiftedClock {
 
 impl ShiftedClock {
     pub fn advance(&self, by: Duration) {
-        self.offset_ms.fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+        self.offset_ms
+            .fetch_add(by.num_milliseconds(), Ordering::SeqCst);
     }
 }
 

@@ -30,16 +30,23 @@ impl Config {
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let nonempty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        let data_dir = PathBuf::from(nonempty("FIRELATER_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let data_dir =
+            PathBuf::from(nonempty("FIRELATER_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let addr_raw = nonempty("FIRELATER_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into());
-        let addr: SocketAddr = addr_raw
-            .parse()
-            .map_err(|_| anyhow::anyhow!("FIRELATER_ADDR: '{addr_raw}' is not a socket address like 127.0.0.1:8080"))?;
+        let addr: SocketAddr = addr_raw.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "FIRELATER_ADDR: '{addr_raw}' is not a socket address like 127.0.0.1:8080"
+            )
+        })?;
         let base_url = nonempty("FIRELATER_BASE_URL").unwrap_or_else(|| format!("http://{addr}"));
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             bail!("FIRELATER_BASE_URL: '{base_url}' must start with http:// or https://");
         }
-        let demo = match nonempty("FIRELATER_DEMO").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let demo = match nonempty("FIRELATER_DEMO")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("1" | "true" | "on" | "yes") => true,
             Some("0" | "false" | "off" | "no") => false,
             Some(other) => bail!("FIRELATER_DEMO: '{other}' is not one of on/off/true/false/1/0"),
@@ -66,10 +73,13 @@ impl Config {
             secret_key,
             base_url: base_url.trim_end_matches('/').to_string(),
             demo,
-            log: nonempty("FIRELATER_LOG").or_else(|| nonempty("RUST_LOG")).unwrap_or_else(|| "info".into()),
+            log: nonempty("FIRELATER_LOG")
+                .or_else(|| nonempty("RUST_LOG"))
+                .unwrap_or_else(|| "info".into()),
             static_dir: nonempty("FIRELATER_STATIC_DIR").map(PathBuf::from),
             smtp_url: nonempty("FIRELATER_SMTP_URL"),
-            mail_from: nonempty("FIRELATER_MAIL_FROM").unwrap_or_else(|| "FireLater <no-reply@firelater.local>".into()),
+            mail_from: nonempty("FIRELATER_MAIL_FROM")
+                .unwrap_or_else(|| "FireLater <no-reply@firelater.local>".into()),
         })
     }
 
@@ -79,8 +89,12 @@ impl Config {
         if !self.secret_key.is_empty() {
             return Ok(());
         }
-        std::fs::create_dir_all(&self.data_dir)
-            .with_context(|| format!("FIRELATER_DATA_DIR: cannot create {}", self.data_dir.display()))?;
+        std::fs::create_dir_all(&self.data_dir).with_context(|| {
+            format!(
+                "FIRELATER_DATA_DIR: cannot create {}",
+                self.data_dir.display()
+            )
+        })?;
         let path = self.data_dir.join("secret.key");
         if let Ok(existing) = std::fs::read_to_string(&path) {
             let existing = existing.trim();
@@ -106,7 +120,12 @@ impl Config {
 fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(data)
 }
 
@@ -115,8 +134,10 @@ mod tests {
     use super::*;
 
     fn cfg(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
-        let map: std::collections::HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -134,9 +155,13 @@ mod tests {
         assert!(e.starts_with("FIRELATER_ADDR"), "{e}");
         let e = cfg(&[("FIRELATER_DEMO", "maybe")]).unwrap_err().to_string();
         assert!(e.starts_with("FIRELATER_DEMO"), "{e}");
-        let e = cfg(&[("FIRELATER_SECRET_KEY", "short")]).unwrap_err().to_string();
+        let e = cfg(&[("FIRELATER_SECRET_KEY", "short")])
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("FIRELATER_SECRET_KEY"), "{e}");
-        let e = cfg(&[("DATABASE_URL", "mysql://x")]).unwrap_err().to_string();
+        let e = cfg(&[("DATABASE_URL", "mysql://x")])
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("DATABASE_URL"), "{e}");
     }
 }

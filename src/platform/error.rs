@@ -31,9 +31,15 @@ pub enum AppError {
     #[error("not found")]
     NotFound,
     #[error("{message}")]
-    Conflict { message: String, details: serde_json::Value },
+    Conflict {
+        message: String,
+        details: serde_json::Value,
+    },
     #[error("{message}")]
-    Validation { message: String, fields: FieldErrors },
+    Validation {
+        message: String,
+        fields: FieldErrors,
+    },
     #[error("too many attempts; try again later")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("internal error")]
@@ -50,11 +56,17 @@ impl AppError {
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         let mut fields = FieldErrors::new();
         fields.insert(field.to_string(), message.into());
-        AppError::Validation { message: "validation failed".into(), fields }
+        AppError::Validation {
+            message: "validation failed".into(),
+            fields,
+        }
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {
-        AppError::Conflict { message: message.into(), details: serde_json::Value::Null }
+        AppError::Conflict {
+            message: message.into(),
+            details: serde_json::Value::Null,
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -95,7 +107,9 @@ impl AppError {
     /// Message safe to show: internals are logged, never rendered.
     pub fn public_message(&self) -> String {
         match self {
-            AppError::Internal(_) => "something went wrong on our side; the request id identifies it in the logs".into(),
+            AppError::Internal(_) => {
+                "something went wrong on our side; the request id identifies it in the logs".into()
+            }
             other => other.to_string(),
         }
     }
@@ -108,10 +122,12 @@ impl AppError {
 
     fn decorate(&self, mut res: Response) -> Response {
         if let AppError::TooManyRequests { retry_after_secs } = self {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         if matches!(self, AppError::Unauthorized) {
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res
     }

@@ -45,8 +45,17 @@ pub async fn emit(
         .bind(payload)
         .execute(&mut **tx)
         .await?;
-    jobs::enqueue(tx, Some(tenant), DISPATCH_TASK, Value::Null, JobOptions { key: Some(DISPATCH_TASK.into()), ..Default::default() })
-        .await?;
+    jobs::enqueue(
+        tx,
+        Some(tenant),
+        DISPATCH_TASK,
+        Value::Null,
+        JobOptions {
+            key: Some(DISPATCH_TASK.into()),
+            ..Default::default()
+        },
+    )
+    .await?;
     Ok(())
 }
 

@@ -64,7 +64,11 @@ pub async fn enqueue(
 }
 
 /// Cancels a pending keyed job (a running one finishes).
-pub async fn cancel(conn: &mut PgConnection, tenant: Option<&Slug>, key: &str) -> anyhow::Result<bool> {
+pub async fn cancel(
+    conn: &mut PgConnection,
+    tenant: Option<&Slug>,
+    key: &str,
+) -> anyhow::Result<bool> {
     let n = sqlx::query("DELETE FROM public.jobs WHERE tenant_slug IS NOT DISTINCT FROM $1 AND job_key = $2 AND locked_at IS NULL")
         .bind(tenant.map(Slug::as_str))
         .bind(key)
@@ -96,7 +100,11 @@ pub struct JobError {
 
 impl<E: std::fmt::Display> From<E> for JobError {
     fn from(e: E) -> Self {
-        JobError { message: e.to_string(), retry_after: None, permanent: false }
+        JobError {
+            message: e.to_string(),
+            retry_after: None,
+            permanent: false,
+        }
     }
 }
 
@@ -117,7 +125,8 @@ impl Registry {
         F: Fn(JobCtx) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = (JobCtx, JobResult)> + Send + 'static,
     {
-        self.handlers.insert(task, Arc::new(move |ctx| Box::pin(f(ctx))));
+        self.handlers
+            .insert(task, Arc::new(move |ctx| Box::pin(f(ctx))));
     }
 
     pub fn tasks(&self) -> Vec<&'static str> {
@@ -156,17 +165,35 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(pool: PgPool, registry: Registry, clock: Arc<dyn Clock>, concurrency: usize) -> Self {
-        let id = format!("{}-{}-{}", hostname(), std::process::id(), &uuid::Uuid::new_v4().to_string()[..8]);
-        Worker { id, pool, registry: Arc::new(registry), clock, concurrency: concurrency.max(1) }
+    pub fn new(
+        pool: PgPool,
+        registry: Registry,
+        clock: Arc<dyn Clock>,
+        concurrency: usize,
+    ) -> Self {
+        let id = format!(
+            "{}-{}-{}",
+            hostname(),
+            std::process::id(),
+            &uuid::Uuid::new_v4().to_string()[..8]
+        );
+        Worker {
+            id,
+            pool,
+            registry: Arc::new(registry),
+            clock,
+            concurrency: concurrency.max(1),
+        }
     }
 
     /// Runs until `shutdown` flips to true; in-flight jobs finish first.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let _ = sqlx::query("INSERT INTO public.job_workers (id) VALUES ($1) ON CONFLICT (id) DO NOTHING")
-            .bind(&self.id)
-            .execute(&self.pool)
-            .await;
+        let _ = sqlx::query(
+            "INSERT INTO public.job_workers (id) VALUES ($1) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&self.id)
+        .execute(&self.pool)
+        .await;
         let hb = {
             let me = self.clone();
             let mut sd = shutdown.clone();
@@ -209,7 +236,10 @@ impl Worker {
         }
         while slots.join_next().await.is_some() {}
         hb.abort();
-        let _ = sqlx::query("DELETE FROM public.job_workers WHERE id = $1").bind(&self.id).execute(&self.pool).await;
+        let _ = sqlx::query("DELETE FROM public.job_workers WHERE id = $1")
+            .bind(&self.id)
+            .execute(&self.pool)
+            .await;
     }
 
     /// Heartbeat, recovery of jobs held by dead workers, and recurring schedules.
@@ -252,7 +282,17 @@ impl Worker {
         .fetch_all(&mut *tx)
         .await?;
         for (name, task) in due {
-            enqueue(&mut tx, None, &task, Value::Null, JobOptions { key: Some(format!("schedule:{name}")), ..Default::default() }).await?;
+            enqueue(
+                &mut tx,
+                None,
+                &task,
+                Value::Null,
+                JobOptions {
+                    key: Some(format!("schedule:{name}")),
+                    ..Default::default()
+                },
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -303,10 +343,18 @@ impl Worker {
 
     async fn run_handler(&self, job: &Claimed) -> Result<(), JobError> {
         let Some(handler) = self.registry.handlers.get(job.task.as_str()).cloned() else {
-            return Err(JobError { message: format!("no handler for task '{}'", job.task), retry_after: None, permanent: true });
+            return Err(JobError {
+                message: format!("no handler for task '{}'", job.task),
+                retry_after: None,
+                permanent: true,
+            });
         };
         let tenant = match &job.tenant_slug {
-            Some(s) => Some(Slug::parse(s).map_err(|p| JobError { message: format!("bad tenant: {p}"), retry_after: None, permanent: true })?),
+            Some(s) => Some(Slug::parse(s).map_err(|p| JobError {
+                message: format!("bad tenant: {p}"),
+                retry_after: None,
+                permanent: true,
+            })?),
             None => None,
         };
         let mut tx = self.pool.begin().await?;
@@ -318,7 +366,14 @@ impl Worker {
                 .execute(&mut *tx)
                 .await?;
         }
-        let ctx = JobCtx { id: job.id, tenant, payload: job.payload.clone(), attempt: job.attempts, tx, clock: self.clock.clone() };
+        let ctx = JobCtx {
+            id: job.id,
+            tenant,
+            payload: job.payload.clone(),
+            attempt: job.attempts,
+            tx,
+            clock: self.clock.clone(),
+        };
         let (mut ctx, result) = handler(ctx).await;
         result?;
         // Completion commits with the handler's own writes. A keyed job re-requested while it
@@ -338,7 +393,9 @@ impl Worker {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "host".into())
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "host".into())
 }
 
 /// Queue depth and failures for the admin page and `/v1/jobs`.
@@ -394,10 +451,12 @@ pub async fn retry(conn: &mut PgConnection, id: i64) -> anyhow::Result<bool> {
 }
 
 pub async fn discard(conn: &mut PgConnection, id: i64) -> anyhow::Result<bool> {
-    Ok(sqlx::query("DELETE FROM public.jobs WHERE id = $1 AND status = 'failed'")
-        .bind(id)
-        .execute(conn)
-        .await?
-        .rows_affected()
-        > 0)
+    Ok(
+        sqlx::query("DELETE FROM public.jobs WHERE id = $1 AND status = 'failed'")
+            .bind(id)
+            .execute(conn)
+            .await?
+            .rows_affected()
+            > 0,
+    )
 }

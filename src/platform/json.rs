@@ -21,12 +21,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 let field = text.split('`').nth(1).unwrap_or("body").to_string();
                 let detail = text.rsplit(": ").next().unwrap_or(&text).to_string();
                 fields.insert(field, detail.clone());
-                Err(AppError::Validation { message: detail, fields })
+                Err(AppError::Validation {
+                    message: detail,
+                    fields,
+                })
             }
-            Err(JsonRejection::JsonSyntaxError(_)) => Err(AppError::BadRequest("malformed JSON body".into())),
-            Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(AppError::BadRequest("expected a JSON body with Content-Type: application/json".into()))
+            Err(JsonRejection::JsonSyntaxError(_)) => {
+                Err(AppError::BadRequest("malformed JSON body".into()))
             }
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::BadRequest(
+                "expected a JSON body with Content-Type: application/json".into(),
+            )),
             Err(other) => Err(AppError::BadRequest(other.body_text())),
         }
     }

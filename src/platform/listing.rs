@@ -41,7 +41,9 @@ pub fn parse(spec: &ListSpec, query: &HashMap<String, String>) -> Result<ListPar
     let int = |name: &str, default: i64| -> Result<i64, AppError> {
         match query.get(name) {
             None => Ok(default),
-            Some(v) => v.parse::<i64>().map_err(|_| AppError::BadRequest(format!("'{name}' must be a whole number"))),
+            Some(v) => v
+                .parse::<i64>()
+                .map_err(|_| AppError::BadRequest(format!("'{name}' must be a whole number"))),
         }
     };
     let page = int("page", 1)?;
@@ -50,9 +52,14 @@ pub fn parse(spec: &ListSpec, query: &HashMap<String, String>) -> Result<ListPar
         return Err(AppError::BadRequest("'page' must be 1 or more".into()));
     }
     if !(1..=100).contains(&per_page) {
-        return Err(AppError::BadRequest("'per_page' must be between 1 and 100".into()));
+        return Err(AppError::BadRequest(
+            "'per_page' must be between 1 and 100".into(),
+        ));
     }
-    let sort_name = query.get("sort").map(String::as_str).unwrap_or(spec.default_sort);
+    let sort_name = query
+        .get("sort")
+        .map(String::as_str)
+        .unwrap_or(spec.default_sort);
     let sort_sql = spec
         .sorts
         .iter()
@@ -62,11 +69,18 @@ pub fn parse(spec: &ListSpec, query: &HashMap<String, String>) -> Result<ListPar
     let dir = match query.get("order").map(String::as_str) {
         None | Some("asc") => "ASC",
         Some("desc") => "DESC",
-        Some(other) => return Err(AppError::BadRequest(format!("'order' must be asc or desc, not '{other}'"))),
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "'order' must be asc or desc, not '{other}'"
+            )));
+        }
     };
     let mut filters = Vec::new();
     for (k, v) in query {
-        if matches!(k.as_str(), "page" | "per_page" | "sort" | "order" | "fields" | "include" | "q") {
+        if matches!(
+            k.as_str(),
+            "page" | "per_page" | "sort" | "order" | "fields" | "include" | "q"
+        ) {
             continue;
         }
         let sql = spec
@@ -81,7 +95,11 @@ pub fn parse(spec: &ListSpec, query: &HashMap<String, String>) -> Result<ListPar
     let fields = match query.get("fields") {
         None => None,
         Some(list) => {
-            let names: Vec<String> = list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+            let names: Vec<String> = list
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
             if let Some(bad) = names.iter().find(|n| !spec.fields.contains(&n.as_str())) {
                 return Err(AppError::BadRequest(format!("unknown field '{bad}'")));
             }
@@ -90,28 +108,58 @@ pub fn parse(spec: &ListSpec, query: &HashMap<String, String>) -> Result<ListPar
     };
     let includes: Vec<String> = query
         .get("include")
-        .map(|l| l.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        .map(|l| {
+            l.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
-    if let Some(bad) = includes.iter().find(|n| !spec.includes.contains(&n.as_str())) {
+    if let Some(bad) = includes
+        .iter()
+        .find(|n| !spec.includes.contains(&n.as_str()))
+    {
         return Err(AppError::BadRequest(format!("unknown include '{bad}'")));
     }
     // Stable order: ties broken by id so pages never overlap.
     let order_by = format!("{sort_sql} {dir}, id {dir}");
-    let q = query.get("q").map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    Ok(ListParams { page, per_page, order_by, filters, fields, includes, q })
+    let q = query
+        .get("q")
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    Ok(ListParams {
+        page,
+        per_page,
+        order_by,
+        filters,
+        fields,
+        includes,
+        q,
+    })
 }
 
 /// Keeps only the requested fields of each object.
 pub fn project(value: Value, fields: &Option<Vec<String>>) -> Value {
     match (value, fields) {
-        (Value::Object(map), Some(fields)) => Value::Object(map.into_iter().filter(|(k, _)| fields.iter().any(|f| f == k)).collect()),
+        (Value::Object(map), Some(fields)) => Value::Object(
+            map.into_iter()
+                .filter(|(k, _)| fields.iter().any(|f| f == k))
+                .collect(),
+        ),
         (v, _) => v,
     }
 }
 
 pub fn page_body<T: Serialize>(items: Vec<T>, params: &ListParams, total: i64) -> Value {
-    let data: Vec<Value> =
-        items.into_iter().map(|i| project(serde_json::to_value(i).unwrap_or(Value::Null), &params.fields)).collect();
+    let data: Vec<Value> = items
+        .into_iter()
+        .map(|i| {
+            project(
+                serde_json::to_value(i).unwrap_or(Value::Null),
+                &params.fields,
+            )
+        })
+        .collect();
     json!({"data": data, "meta": {"page": params.page, "per_page": params.per_page, "total": total}})
 }
 
@@ -121,14 +169,19 @@ pub struct Problems(pub BTreeMap<String, String>);
 
 impl Problems {
     pub fn add(&mut self, field: &str, msg: impl Into<String>) {
-        self.0.entry(field.to_string()).or_insert_with(|| msg.into());
+        self.0
+            .entry(field.to_string())
+            .or_insert_with(|| msg.into());
     }
 
     pub fn into_result(self) -> Result<(), AppError> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(AppError::Validation { message: "validation failed".into(), fields: self.0 })
+            Err(AppError::Validation {
+                message: "validation failed".into(),
+                fields: self.0,
+            })
         }
     }
 }

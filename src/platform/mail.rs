@@ -23,14 +23,22 @@ pub struct Email {
 }
 
 pub trait Transport: Send + Sync {
-    fn send<'a>(&'a self, from: &'a str, email: &'a Email) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send + 'a>>;
+    fn send<'a>(
+        &'a self,
+        from: &'a str,
+        email: &'a Email,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send + 'a>>;
 }
 
 /// Development transport: the message goes to the log.
 pub struct LogTransport;
 
 impl Transport for LogTransport {
-    fn send<'a>(&'a self, from: &'a str, email: &'a Email) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send + 'a>> {
+    fn send<'a>(
+        &'a self,
+        from: &'a str,
+        email: &'a Email,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send + 'a>> {
         Box::pin(async move {
             tracing::info!(from, to = %email.to, subject = %email.subject, body = %email.body_text, "mail (log transport)");
             Ok(())
@@ -45,15 +53,28 @@ pub struct SmtpTransport {
 
 impl SmtpTransport {
     pub fn from_url(url: &str) -> anyhow::Result<Self> {
-        let rest = url.strip_prefix("smtp://").ok_or_else(|| anyhow::anyhow!("FIRELATER_SMTP_URL: must look like smtp://host:port"))?;
+        let rest = url.strip_prefix("smtp://").ok_or_else(|| {
+            anyhow::anyhow!("FIRELATER_SMTP_URL: must look like smtp://host:port")
+        })?;
         let (host, port) = rest.rsplit_once(':').unwrap_or((rest, "25"));
-        let port: u16 = port.trim_end_matches('/').parse().map_err(|_| anyhow::anyhow!("FIRELATER_SMTP_URL: bad port"))?;
-        Ok(SmtpTransport { inner: AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(port).build() })
+        let port: u16 = port
+            .trim_end_matches('/')
+            .parse()
+            .map_err(|_| anyhow::anyhow!("FIRELATER_SMTP_URL: bad port"))?;
+        Ok(SmtpTransport {
+            inner: AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                .port(port)
+                .build(),
+        })
     }
 }
 
 impl Transport for SmtpTransport {
-    fn send<'a>(&'a self, from: &'a str, email: &'a Email) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send + 'a>> {
+    fn send<'a>(
+        &'a self,
+        from: &'a str,
+        email: &'a Email,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send + 'a>> {
         Box::pin(async move {
             let msg = Message::builder()
                 .from(from.parse::<Mailbox>()?)
@@ -74,13 +95,24 @@ pub async fn queue(tx: &mut TenantTx, tenant: &Slug, email: Email) -> Result<Uui
         .bind(&email.body_text)
         .fetch_one(&mut **tx)
         .await?;
-    jobs::enqueue(tx, Some(tenant), SEND_TASK, json!({"email_id": id}), JobOptions::default()).await?;
+    jobs::enqueue(
+        tx,
+        Some(tenant),
+        SEND_TASK,
+        json!({"email_id": id}),
+        JobOptions::default(),
+    )
+    .await?;
     Ok(id)
 }
 
 /// The `mail.send` job. Sending happens before the status update commits; a crash in between
 /// re-sends at most once more (SMTP has no idempotency key), which beats losing a reset mail.
-pub async fn send_job(mut ctx: JobCtx, transport: Arc<dyn Transport>, from: String) -> (JobCtx, JobResult) {
+pub async fn send_job(
+    mut ctx: JobCtx,
+    transport: Arc<dyn Transport>,
+    from: String,
+) -> (JobCtx, JobResult) {
     let result = async {
         let id: Uuid = serde_json::from_value(ctx.payload["email_id"].clone())?;
         let row: Option<(String, String, String, String)> =

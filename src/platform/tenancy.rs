@@ -69,11 +69,16 @@ pub async fn find_active(pool: &PgPool, slug: &str) -> Result<Option<Slug>, AppE
     let Ok(slug) = Slug::parse(slug) else {
         return Ok(None);
     };
-    let active: Option<bool> = sqlx::query_scalar("SELECT status = 'active' FROM public.tenants WHERE slug = $1")
-        .bind(slug.as_str())
-        .fetch_optional(pool)
-        .await?;
-    Ok(if active == Some(true) { Some(slug) } else { None })
+    let active: Option<bool> =
+        sqlx::query_scalar("SELECT status = 'active' FROM public.tenants WHERE slug = $1")
+            .bind(slug.as_str())
+            .fetch_optional(pool)
+            .await?;
+    Ok(if active == Some(true) {
+        Some(slug)
+    } else {
+        None
+    })
 }
 
 pub async fn list(pool: &PgPool) -> anyhow::Result<Vec<Tenant>> {
@@ -86,12 +91,13 @@ pub async fn list(pool: &PgPool) -> anyhow::Result<Vec<Tenant>> {
 }
 
 pub async fn set_status(pool: &PgPool, slug: &Slug, status: &str) -> anyhow::Result<()> {
-    let n = sqlx::query("UPDATE public.tenants SET status = $2, updated_at = NOW() WHERE slug = $1")
-        .bind(slug.as_str())
-        .bind(status)
-        .execute(pool)
-        .await?
-        .rows_affected();
+    let n =
+        sqlx::query("UPDATE public.tenants SET status = $2, updated_at = NOW() WHERE slug = $1")
+            .bind(slug.as_str())
+            .bind(status)
+            .execute(pool)
+            .await?
+            .rows_affected();
     if n == 0 {
         bail!("no tenant with slug '{slug}'");
     }
@@ -130,6 +136,10 @@ pub async fn provision_with(
     let ident = quote_ident(&schema);
     let password_hash = crate::platform::auth::password::hash(&new.admin_password)?;
     let mut tx = pool.begin().await?;
+    // Role DDL (pg_auth_members) does not tolerate concurrent grants: provision one at a time.
+    sqlx::query("SELECT pg_advisory_xact_lock(7041982)")
+        .execute(&mut *tx)
+        .await?;
     let tenant_id: Uuid = sqlx::query_scalar(
         "INSERT INTO public.tenants (name, slug, plan_id, status, billing_email)
          VALUES ($1, $2, (SELECT id FROM public.plans WHERE name = $3), 'active', $4) RETURNING id",
@@ -141,7 +151,9 @@ pub async fn provision_with(
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => anyhow::anyhow!("a tenant with slug '{}' already exists", new.slug),
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            anyhow::anyhow!("a tenant with slug '{}' already exists", new.slug)
+        }
         _ => anyhow::Error::from(e),
     })?;
     // The role is cluster-wide and may survive from a database that shared this cluster; reuse it.
@@ -163,7 +175,9 @@ pub async fn provision_with(
         .bind(format!("{schema}, public"))
         .execute(&mut *tx)
         .await?;
-    migrate::apply(&mut tx, &migrate::TENANT).await.context("tenant migrations")?;
+    migrate::apply(&mut tx, &migrate::TENANT)
+        .await
+        .context("tenant migrations")?;
     grant_tenant_role(&mut tx, &schema).await?;
     let admin_id: Uuid = sqlx::query_scalar(
         "WITH u AS (INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id),
@@ -177,7 +191,11 @@ pub async fn provision_with(
     .await?;
     before_commit(&tenant_id)?;
     tx.commit().await?;
-    Ok(Provisioned { tenant_id, admin_id, elapsed: started.elapsed() })
+    Ok(Provisioned {
+        tenant_id,
+        admin_id,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// The tenant role may read and write its own schema's data, never its migration ledger.
@@ -197,8 +215,13 @@ async fn grant_tenant_role(conn: &mut sqlx::PgConnection, schema: &str) -> anyho
 
 /// Upgrades every tenant schema, one transaction per tenant, so an interrupted run resumes where
 /// it stopped. `progress` is told about each tenant.
-pub async fn migrate_all(pool: &PgPool, mut progress: impl FnMut(&str, usize)) -> anyhow::Result<usize> {
-    let slugs: Vec<String> = sqlx::query_scalar("SELECT slug FROM public.tenants ORDER BY slug").fetch_all(pool).await?;
+pub async fn migrate_all(
+    pool: &PgPool,
+    mut progress: impl FnMut(&str, usize),
+) -> anyhow::Result<usize> {
+    let slugs: Vec<String> = sqlx::query_scalar("SELECT slug FROM public.tenants ORDER BY slug")
+        .fetch_all(pool)
+        .await?;
     let mut total = 0;
     for raw in slugs {
         let slug = Slug::parse(&raw).map_err(|p| anyhow::anyhow!("tenant '{raw}': slug {p}"))?;
@@ -208,7 +231,9 @@ pub async fn migrate_all(pool: &PgPool, mut progress: impl FnMut(&str, usize)) -
             .bind(format!("{schema}, public"))
             .execute(&mut *tx)
             .await?;
-        let n = migrate::apply(&mut tx, &migrate::TENANT).await.with_context(|| format!("tenant {raw}"))?;
+        let n = migrate::apply(&mut tx, &migrate::TENANT)
+            .await
+            .with_context(|| format!("tenant {raw}"))?;
         if n > 0 {
             grant_tenant_role(&mut tx, &schema).await?;
         }
@@ -236,7 +261,10 @@ pub async fn migrations_current(pool: &PgPool) -> anyhow::Result<bool> {
         return Ok(false);
     }
     let latest = migrate::latest(&migrate::TENANT);
-    for slug in sqlx::query_scalar::<_, String>("SELECT slug FROM public.tenants").fetch_all(&mut *conn).await? {
+    for slug in sqlx::query_scalar::<_, String>("SELECT slug FROM public.tenants")
+        .fetch_all(&mut *conn)
+        .await?
+    {
         if migrate::current(&mut conn, &format!("tenant_{slug}")).await? < latest {
             return Ok(false);
         }

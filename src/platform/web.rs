@@ -26,7 +26,8 @@ pub fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response
     match body {
         Ok(body) => {
             let mut res = (status, Html(body)).into_response();
-            res.headers_mut().insert(header::VARY, HeaderValue::from_static("HX-Request"));
+            res.headers_mut()
+                .insert(header::VARY, HeaderValue::from_static("HX-Request"));
             res
         }
         Err(e) => WebError(AppError::Internal(anyhow::anyhow!("template: {e}"))).into_response(),
@@ -41,7 +42,11 @@ macro_rules! render_page {
     };
     ($hx:expr, $tpl:expr, $status:expr) => {{
         let tpl = $tpl;
-        let body = if $hx { askama::Template::render(&tpl.as_content()) } else { askama::Template::render(&tpl) };
+        let body = if $hx {
+            askama::Template::render(&tpl.as_content())
+        } else {
+            askama::Template::render(&tpl)
+        };
         $crate::platform::web::html($status, body)
     }};
 }
@@ -78,7 +83,13 @@ impl Chrome {
             .filter(|(_, _, _, perm)| perm.is_none_or(|perm| p.can(perm)))
             .map(|(key, label, href, _)| NavItem { key, label, href })
             .collect();
-        Chrome { user_name: p.name.clone(), tenant: p.slug.to_string(), csrf: csrf.to_string(), active, nav }
+        Chrome {
+            user_name: p.name.clone(),
+            tenant: p.slug.to_string(),
+            csrf: csrf.to_string(),
+            active,
+            nav,
+        }
     }
 }
 
@@ -92,7 +103,12 @@ struct ErrorPage<'a> {
 
 pub fn error_page(status: StatusCode, _code: &str, message: &str) -> Response {
     let title = status.canonical_reason().unwrap_or("Error");
-    let body = ErrorPage { status: status.as_u16(), title, message }.render();
+    let body = ErrorPage {
+        status: status.as_u16(),
+        title,
+        message,
+    }
+    .render();
     html(status, body)
 }
 
@@ -106,11 +122,20 @@ pub async fn security_headers(hsts: bool, req: Request, next: Next) -> Response 
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
         ),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if hsts {
-        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
     }
     res
 }
@@ -125,8 +150,14 @@ pub async fn request_id(req: Request, next: Next) -> Response {
         .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
-    let mut res = REQUEST_ID.scope(id.clone(), tracing::Instrument::instrument(next.run(req), span)).await;
+    let span =
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+    let mut res = REQUEST_ID
+        .scope(
+            id.clone(),
+            tracing::Instrument::instrument(next.run(req), span),
+        )
+        .await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);
     }

@@ -1,1 +1,5 @@
+//! The one integration-test binary, laid out like the areas.
 
+mod identity;
+mod platform;
+mod support;

@@ -38,29 +38,51 @@ impl ApiCtx {
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 impl FromRequestParts<AppState> for ApiCtx {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let meta = RequestMeta::from_request_parts(parts, state).await.unwrap_or_default();
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let meta = RequestMeta::from_request_parts(parts, state)
+            .await
+            .unwrap_or_default();
         let token = bearer(parts).ok_or(AppError::Unauthorized)?;
         let (principal, tx) = if token.starts_with("fl_") {
             authenticate_key(state, token).await?
         } else {
             authenticate_jwt(state, token).await?
         };
-        Ok(ApiCtx { principal, tx, meta })
+        Ok(ApiCtx {
+            principal,
+            tx,
+            meta,
+        })
     }
 }
 
-async fn authenticate_jwt(state: &AppState, token: &str) -> Result<(Principal, TenantTx), AppError> {
-    let claims = state.jwt.decode(token, state.clock.now().timestamp()).map_err(|_| AppError::Unauthorized)?;
-    let slug = tenancy::find_active(&state.pool, &claims.tid).await?.ok_or(AppError::Unauthorized)?;
+async fn authenticate_jwt(
+    state: &AppState,
+    token: &str,
+) -> Result<(Principal, TenantTx), AppError> {
+    let claims = state
+        .jwt
+        .decode(token, state.clock.now().timestamp())
+        .map_err(|_| AppError::Unauthorized)?;
+    let slug = tenancy::find_active(&state.pool, &claims.tid)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
     let mut tx = tenancy::begin(&state.pool, &slug).await?;
-    let user = load_user(&mut tx, claims.sub).await?.ok_or(AppError::Unauthorized)?;
+    let user = load_user(&mut tx, claims.sub)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
     // Tokens minted before a password change or deactivation carry an older credential version.
     if user.status != "active" || user.cv != claims.cv {
         return Err(AppError::Unauthorized);
@@ -85,9 +107,14 @@ struct KeyRow {
     usable: bool,
 }
 
-async fn authenticate_key(state: &AppState, token: &str) -> Result<(Principal, TenantTx), AppError> {
+async fn authenticate_key(
+    state: &AppState,
+    token: &str,
+) -> Result<(Principal, TenantTx), AppError> {
     let slug_raw = tokens::split_tenant(token, "fl_").ok_or(AppError::Unauthorized)?;
-    let slug: Slug = tenancy::find_active(&state.pool, slug_raw).await?.ok_or(AppError::Unauthorized)?;
+    let slug: Slug = tenancy::find_active(&state.pool, slug_raw)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
     let mut tx = tenancy::begin(&state.pool, &slug).await?;
     let key: KeyRow = sqlx::query_as(
         "SELECT id, user_id, scopes,
@@ -100,12 +127,18 @@ async fn authenticate_key(state: &AppState, token: &str) -> Result<(Principal, T
     .await?
     .filter(|k: &KeyRow| k.usable)
     .ok_or(AppError::Unauthorized)?;
-    let user = load_user(&mut tx, key.user_id).await?.ok_or(AppError::Unauthorized)?;
+    let user = load_user(&mut tx, key.user_id)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
     if user.status != "active" {
         return Err(AppError::Unauthorized);
     }
     // A key can never exceed its creator's permissions *now*: scopes ∩ current permissions.
-    let permissions = user.permissions.into_iter().filter(|p| key.scopes.contains(p)).collect();
+    let permissions = user
+        .permissions
+        .into_iter()
+        .filter(|p| key.scopes.contains(p))
+        .collect();
     // Recording use at most once a minute keeps reads from turning into writes on every call.
     sqlx::query(
         "UPDATE api_keys SET last_used_at = $2

@@ -19,11 +19,18 @@ const MAX_FORM: usize = 2 * 1024 * 1024;
 
 /// The session's CSRF token, created on first use.
 pub async fn token(session: &Session) -> Result<String, AppError> {
-    if let Some(t) = session.get::<String>(KEY).await.map_err(|e| anyhow::anyhow!(e))? {
+    if let Some(t) = session
+        .get::<String>(KEY)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?
+    {
         return Ok(t);
     }
     let t = super::tokens::random_secret();
-    session.insert(KEY, &t).await.map_err(|e| anyhow::anyhow!(e))?;
+    session
+        .insert(KEY, &t)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     Ok(t)
 }
 
@@ -36,7 +43,10 @@ fn same_origin(headers: &HeaderMap, base_url: &str) -> bool {
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         None => true, // older clients: the token still has to match
         Some(origin) => {
-            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let host = headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
             let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or_default();
             origin == base_url || (!host.is_empty() && origin_host == host)
         }
@@ -44,25 +54,43 @@ fn same_origin(headers: &HeaderMap, base_url: &str) -> bool {
 }
 
 fn form_field(body: &[u8], name: &str) -> Option<String> {
-    form_urlencoded_pairs(body).find(|(k, _)| k == name).map(|(_, v)| v)
+    form_urlencoded_pairs(body)
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 fn form_urlencoded_pairs(body: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default().into_iter()
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .unwrap_or_default()
+        .into_iter()
 }
 
-pub async fn verify(State(state): State<AppState>, session: Session, req: Request, next: Next) -> Response {
+pub async fn verify(
+    State(state): State<AppState>,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
-    let forbidden = || WebError(AppError::BadRequest("the form expired or came from another site; reload the page and try again".into())).into_response();
+    let forbidden = || {
+        WebError(AppError::BadRequest(
+            "the form expired or came from another site; reload the page and try again".into(),
+        ))
+        .into_response()
+    };
     if !same_origin(req.headers(), &state.config.base_url) {
         return forbidden();
     }
     let Ok(Some(expected)) = session.get::<String>(KEY).await else {
         return forbidden();
     };
-    let header_token = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header_token = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -75,7 +103,10 @@ pub async fn verify(State(state): State<AppState>, session: Session, req: Reques
             let Ok(bytes) = to_bytes(body, MAX_FORM).await else {
                 return forbidden();
             };
-            (form_field(&bytes, FIELD), Request::from_parts(parts, Body::from(bytes)))
+            (
+                form_field(&bytes, FIELD),
+                Request::from_parts(parts, Body::from(bytes)),
+            )
         }
         None => (None, req),
     };

@@ -46,7 +46,11 @@ impl Principal {
 
     /// The first line of every handler: refuse before anything is loaded.
     pub fn require(&self, perm: &str) -> Result<(), AppError> {
-        if self.can(perm) { Ok(()) } else { Err(AppError::Forbidden) }
+        if self.can(perm) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
     }
 }
 

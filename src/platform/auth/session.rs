@@ -53,9 +53,16 @@ impl Backend {
         Backend { pool }
     }
 
-    pub async fn session_user(&self, slug: Slug, user_id: Uuid) -> Result<Option<SessionUser>, AppError> {
+    pub async fn session_user(
+        &self,
+        slug: Slug,
+        user_id: Uuid,
+    ) -> Result<Option<SessionUser>, AppError> {
         let mut tx = tenancy::begin(&self.pool, &slug).await?;
-        let Some(user) = load_user(&mut tx, user_id).await?.filter(|u| u.status == "active") else {
+        let Some(user) = load_user(&mut tx, user_id)
+            .await?
+            .filter(|u| u.status == "active")
+        else {
             return Ok(None);
         };
         tx.commit().await?;
@@ -77,7 +84,10 @@ impl Backend {
 
 /// Checks a tenant/e-mail/password triple. Unknown tenant, unknown user, inactive user and wrong
 /// password all cost one argon2 verification and all answer `None`.
-pub async fn check_credentials(pool: &PgPool, creds: &Credentials) -> Result<Option<(Slug, Uuid)>, AppError> {
+pub async fn check_credentials(
+    pool: &PgPool,
+    creds: &Credentials,
+) -> Result<Option<(Slug, Uuid)>, AppError> {
     let Some(slug) = tenancy::find_active(pool, creds.tenant.trim()).await? else {
         password::verify_blocking(creds.password.clone(), None).await;
         return Ok(None);
@@ -97,7 +107,10 @@ pub async fn check_credentials(pool: &PgPool, creds: &Credentials) -> Result<Opt
         return Ok(None);
     }
     let Some(id) = id else { return Ok(None) };
-    sqlx::query("UPDATE users SET last_login_at = NOW() WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE users SET last_login_at = NOW() WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(Some((slug, id)))
 }
@@ -115,8 +128,13 @@ impl AuthnBackend for Backend {
     }
 
     async fn get_user(&self, key: &String) -> Result<Option<SessionUser>, AppError> {
-        let Some((slug, id)) = key.split_once(':') else { return Ok(None) };
-        let (Ok(id), Some(slug)) = (id.parse::<Uuid>(), tenancy::find_active(&self.pool, slug).await?) else {
+        let Some((slug, id)) = key.split_once(':') else {
+            return Ok(None);
+        };
+        let (Ok(id), Some(slug)) = (
+            id.parse::<Uuid>(),
+            tenancy::find_active(&self.pool, slug).await?,
+        ) else {
             return Ok(None);
         };
         self.session_user(slug, id).await
@@ -144,7 +162,11 @@ impl WebCtx {
 
 /// Where unauthenticated browser requests go: the login page, remembering the target.
 pub fn login_redirect(parts: &Parts) -> Response {
-    let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let target = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let url = format!("/login?next={}", urlencode(target));
     if parts.headers.contains_key("hx-request") {
         ([("hx-redirect", url)], axum::http::StatusCode::UNAUTHORIZED).into_response()
@@ -156,7 +178,9 @@ pub fn login_redirect(parts: &Parts) -> Response {
 pub fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -165,14 +189,30 @@ pub fn urlencode(s: &str) -> String {
 impl FromRequestParts<AppState> for WebCtx {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let auth = AuthSession::from_request_parts(parts, state).await.map_err(|e| e.into_response())?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = AuthSession::from_request_parts(parts, state)
+            .await
+            .map_err(|e| e.into_response())?;
         let Some(user) = auth.user else {
             return Err(login_redirect(parts));
         };
-        let csrf = super::csrf::token(&auth.session).await.map_err(|e| WebError(e).into_response())?;
-        let meta = RequestMeta::from_request_parts(parts, state).await.unwrap_or_default();
-        let tx = tenancy::begin(&state.pool, &user.principal.slug).await.map_err(|e| WebError(e).into_response())?;
-        Ok(WebCtx { principal: user.principal, tx, meta, csrf })
+        let csrf = super::csrf::token(&auth.session)
+            .await
+            .map_err(|e| WebError(e).into_response())?;
+        let meta = RequestMeta::from_request_parts(parts, state)
+            .await
+            .unwrap_or_default();
+        let tx = tenancy::begin(&state.pool, &user.principal.slug)
+            .await
+            .map_err(|e| WebError(e).into_response())?;
+        Ok(WebCtx {
+            principal: user.principal,
+            tx,
+            meta,
+            csrf,
+        })
     }
 }

@@ -28,7 +28,11 @@ pub const IP: Policy = Policy {
 };
 
 pub fn account_bucket(tenant: &str, email: &str) -> String {
-    format!("acct:{}:{}", tenant.trim().to_lowercase(), domain::identity::normalize_email(email))
+    format!(
+        "acct:{}:{}",
+        tenant.trim().to_lowercase(),
+        domain::identity::normalize_email(email)
+    )
 }
 
 pub fn ip_bucket(ip: Option<std::net::IpAddr>) -> Option<String> {
@@ -44,12 +48,19 @@ pub async fn check(pool: &PgPool, buckets: &[String], now: DateTime<Utc>) -> Res
             .fetch_one(pool)
             .await?;
     match until {
-        Some(until) => Err(AppError::TooManyRequests { retry_after_secs: (until - now).num_seconds().max(1) as u64 }),
+        Some(until) => Err(AppError::TooManyRequests {
+            retry_after_secs: (until - now).num_seconds().max(1) as u64,
+        }),
         None => Ok(()),
     }
 }
 
-pub async fn record_failure(pool: &PgPool, bucket: &str, policy: &Policy, now: DateTime<Utc>) -> Result<(), AppError> {
+pub async fn record_failure(
+    pool: &PgPool,
+    bucket: &str,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     let window_secs = policy.window.num_seconds() as f64;
     let failures: i32 = sqlx::query_scalar(
         "INSERT INTO public.login_attempts (bucket, failures, window_start) VALUES ($1, 1, $2)
@@ -81,7 +92,10 @@ fn block_for(policy: &Policy, failures: i32) -> Duration {
 }
 
 pub async fn clear(pool: &PgPool, bucket: &str) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM public.login_attempts WHERE bucket = $1").bind(bucket).execute(pool).await?;
+    sqlx::query("DELETE FROM public.login_attempts WHERE bucket = $1")
+        .bind(bucket)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 

@@ -50,9 +50,13 @@ pub struct JwtKeys {
 impl JwtKeys {
     pub fn new(secret: &[u8], issuer: &str) -> Self {
         // Derive a dedicated key so the JWT key is not the raw session/encryption secret.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC accepts any key length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC accepts any key length");
         mac.update(b"firelater:jwt:v1");
-        JwtKeys { key: mac.finalize().into_bytes().to_vec(), issuer: issuer.to_string() }
+        JwtKeys {
+            key: mac.finalize().into_bytes().to_vec(),
+            issuer: issuer.to_string(),
+        }
     }
 
     pub fn issuer(&self) -> &str {
@@ -78,11 +82,14 @@ impl JwtKeys {
     /// and type.
     pub fn decode(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(TokenError::Malformed);
         };
         let header: serde_json::Value =
-            serde_json::from_slice(&B64.decode(h).map_err(|_| TokenError::Malformed)?).map_err(|_| TokenError::Malformed)?;
+            serde_json::from_slice(&B64.decode(h).map_err(|_| TokenError::Malformed)?)
+                .map_err(|_| TokenError::Malformed)?;
         if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
             return Err(TokenError::Algorithm);
         }
@@ -93,7 +100,8 @@ impl JwtKeys {
         mac.update(p.as_bytes());
         mac.verify_slice(&sig).map_err(|_| TokenError::Signature)?;
         let claims: Claims =
-            serde_json::from_slice(&B64.decode(p).map_err(|_| TokenError::Malformed)?).map_err(|_| TokenError::Malformed)?;
+            serde_json::from_slice(&B64.decode(p).map_err(|_| TokenError::Malformed)?)
+                .map_err(|_| TokenError::Malformed)?;
         const LEEWAY: i64 = 30;
         if claims.exp <= now {
             return Err(TokenError::Expired);
@@ -158,7 +166,10 @@ mod tests {
         let now = 1_700_000_000;
         let t = keys.encode(&claims(now));
         assert_eq!(keys.decode(&t, now + 1).unwrap(), claims(now));
-        assert_eq!(keys.decode(&t, now + ACCESS_TTL_SECS), Err(TokenError::Expired));
+        assert_eq!(
+            keys.decode(&t, now + ACCESS_TTL_SECS),
+            Err(TokenError::Expired)
+        );
         assert_eq!(keys.decode(&t, now - 100), Err(TokenError::NotYetValid));
         let other = JwtKeys::new(b"another-key-another-key-another-k", "http://x");
         assert_eq!(other.decode(&t, now), Err(TokenError::Signature));
@@ -166,16 +177,28 @@ mod tests {
         assert_eq!(wrong_iss.decode(&t, now), Err(TokenError::Issuer));
         // alg:none with an empty signature
         let parts: Vec<&str> = t.split('.').collect();
-        let none = format!("{}.{}.", B64.encode(br#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+        let none = format!(
+            "{}.{}.",
+            B64.encode(br#"{"alg":"none","typ":"JWT"}"#),
+            parts[1]
+        );
         assert_eq!(keys.decode(&none, now), Err(TokenError::Algorithm));
-        let hs512 = format!("{}.{}.{}", B64.encode(br#"{"alg":"HS512"}"#), parts[1], parts[2]);
+        let hs512 = format!(
+            "{}.{}.{}",
+            B64.encode(br#"{"alg":"HS512"}"#),
+            parts[1],
+            parts[2]
+        );
         assert_eq!(keys.decode(&hs512, now), Err(TokenError::Algorithm));
         let mut c = claims(now);
         c.typ = "refresh".into();
         assert_eq!(keys.decode(&keys.encode(&c), now), Err(TokenError::Type));
         c = claims(now);
         c.aud = "other".into();
-        assert_eq!(keys.decode(&keys.encode(&c), now), Err(TokenError::Audience));
+        assert_eq!(
+            keys.decode(&keys.encode(&c), now),
+            Err(TokenError::Audience)
+        );
         assert_eq!(keys.decode("a.b", now), Err(TokenError::Malformed));
     }
 

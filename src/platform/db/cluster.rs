@@ -23,7 +23,9 @@ pub struct PrivateCluster {
 /// Finds the PostgreSQL server binaries: `pg_config --bindir`, else the newest
 /// `/usr/lib/postgresql/*/bin`.
 pub fn find_bindir() -> Option<PathBuf> {
-    let has_server = |p: &Path| p.join("pg_ctl").exists() && p.join("initdb").exists() && p.join("postgres").exists();
+    let has_server = |p: &Path| {
+        p.join("pg_ctl").exists() && p.join("initdb").exists() && p.join("postgres").exists()
+    };
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
         if out.status.success() {
             let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
@@ -58,9 +60,20 @@ impl PrivateCluster {
         let run_as = (unsafe { libc::geteuid() } == 0).then(|| SUPERUSER.to_string());
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let dir = dir.canonicalize()?;
-        let mut cluster = PrivateCluster { dir, bin, run_as, started_here: false };
+        let mut cluster = PrivateCluster {
+            dir,
+            bin,
+            run_as,
+            started_here: false,
+        };
         // Serialise initdb/start between concurrent commands on the same data directory.
-        let lock = File::create(cluster.dir.parent().unwrap_or(&cluster.dir).join(".pg-start.lock"))?;
+        let lock = File::create(
+            cluster
+                .dir
+                .parent()
+                .unwrap_or(&cluster.dir)
+                .join(".pg-start.lock"),
+        )?;
         flock(&lock, true)?;
         if !cluster.pgdata().join("PG_VERSION").exists() {
             cluster.initdb(for_tests)?;
@@ -102,7 +115,11 @@ impl PrivateCluster {
 
     fn hand_over(&self, path: &Path) -> anyhow::Result<()> {
         if let Some(user) = &self.run_as {
-            let status = Command::new("chown").arg("-R").arg(format!("{user}:")).arg(path).status()?;
+            let status = Command::new("chown")
+                .arg("-R")
+                .arg(format!("{user}:"))
+                .arg(path)
+                .status()?;
             if !status.success() {
                 bail!("cannot hand {} to the {user} user", path.display());
             }
@@ -130,13 +147,23 @@ impl PrivateCluster {
             }
         }
         let mut cmd = self.command("initdb");
-        cmd.arg("-D").arg(self.pgdata()).args(["-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C"]);
+        cmd.arg("-D").arg(self.pgdata()).args([
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ]);
         if for_tests {
             cmd.arg("-N");
         }
         let out = cmd.output().context("running initdb")?;
         if !out.status.success() {
-            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         // No TCP at all: the socket lives inside the (0700) data directory.
         let mut conf = format!(
@@ -155,7 +182,13 @@ impl PrivateCluster {
     }
 
     pub fn is_running(&self) -> bool {
-        self.command("pg_ctl").arg("status").arg("-D").arg(self.pgdata()).output().map(|o| o.status.success()).unwrap_or(false)
+        self.command("pg_ctl")
+            .arg("status")
+            .arg("-D")
+            .arg(self.pgdata())
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
     }
 
     fn pg_ctl_start(&self) -> anyhow::Result<()> {
@@ -174,13 +207,22 @@ impl PrivateCluster {
         if !out.status.success() {
             let tail = std::fs::read_to_string(&log).unwrap_or_default();
             let tail: Vec<&str> = tail.lines().rev().take(5).collect();
-            bail!("the private PostgreSQL did not start: {}", tail.into_iter().rev().collect::<Vec<_>>().join(" | "));
+            bail!(
+                "the private PostgreSQL did not start: {}",
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            );
         }
         Ok(())
     }
 
     pub fn stop(&self) {
-        let _ = self.command("pg_ctl").arg("stop").args(["-m", "fast", "-w"]).arg("-D").arg(self.pgdata()).output();
+        let _ = self
+            .command("pg_ctl")
+            .arg("stop")
+            .args(["-m", "fast", "-w"])
+            .arg("-D")
+            .arg(self.pgdata())
+            .output();
     }
 }
 

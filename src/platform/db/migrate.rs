@@ -29,7 +29,11 @@ pub async fn apply(conn: &mut PgConnection, migrator: &Migrator) -> anyhow::Resu
     for m in migrator.iter() {
         if let Some((_, checksum)) = applied.iter().find(|(v, _)| *v == m.version) {
             if checksum.as_slice() != &*m.checksum {
-                bail!("migration {} ({}) was changed after it was applied", m.version, m.description);
+                bail!(
+                    "migration {} ({}) was changed after it was applied",
+                    m.version,
+                    m.description
+                );
             }
             continue;
         }
@@ -37,12 +41,14 @@ pub async fn apply(conn: &mut PgConnection, migrator: &Migrator) -> anyhow::Resu
             .execute(&mut *conn)
             .await
             .with_context(|| format!("migration {} ({})", m.version, m.description))?;
-        sqlx::query("INSERT INTO firelater_migrations (version, description, checksum) VALUES ($1, $2, $3)")
-            .bind(m.version)
-            .bind(&*m.description)
-            .bind(&*m.checksum)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO firelater_migrations (version, description, checksum) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(&*m.description)
+        .bind(&*m.checksum)
+        .execute(&mut *conn)
+        .await?;
         count += 1;
     }
     Ok(count)
@@ -64,15 +70,22 @@ pub async fn current(conn: &mut PgConnection, schema: &str) -> anyhow::Result<i6
     if !exists {
         return Ok(0);
     }
-    let sql = format!("SELECT COALESCE(MAX(version), 0) FROM {}.firelater_migrations", super::quote_ident(schema));
+    let sql = format!(
+        "SELECT COALESCE(MAX(version), 0) FROM {}.firelater_migrations",
+        super::quote_ident(schema)
+    );
     Ok(sqlx::query_scalar(&sql).fetch_one(&mut *conn).await?)
 }
 
 /// Upgrades `public`. Serialised across processes by a transaction-scoped advisory lock.
 pub async fn migrate_public(pool: &sqlx::PgPool) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(7041981)").execute(&mut *tx).await?;
-    sqlx::query("SELECT set_config('search_path', 'public', true)").execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(7041981)")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SELECT set_config('search_path', 'public', true)")
+        .execute(&mut *tx)
+        .await?;
     // The group role every tenant role belongs to; cluster-wide, so created only if missing.
     sqlx::raw_sql(
         "DO $$ BEGIN

@@ -42,7 +42,8 @@ impl Database {
     pub async fn close(self, config: &Config, is_server: bool) {
         self.pool.close().await;
         if let Some(cluster) = self.cluster {
-            let server_running_elsewhere = !is_server && cluster::DataDirLock::is_held(&config.data_dir);
+            let server_running_elsewhere =
+                !is_server && cluster::DataDirLock::is_held(&config.data_dir);
             if (is_server || cluster.started_here()) && !server_running_elsewhere {
                 cluster.stop();
             }
@@ -60,7 +61,9 @@ pub fn cluster_options(cluster: &PrivateCluster, database: &str) -> PgConnectOpt
 
 /// Connects, creating the database first when it does not exist and the role may create it.
 pub async fn connect_creating(options: PgConnectOptions, pool_size: u32) -> anyhow::Result<PgPool> {
-    let options = options.log_statements(tracing::log::LevelFilter::Trace).application_name("firelater");
+    let options = options
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .application_name("firelater");
     let pool_opts = || {
         PgPoolOptions::new()
             .max_connections(pool_size)
@@ -71,9 +74,15 @@ pub async fn connect_creating(options: PgConnectOptions, pool_size: u32) -> anyh
         Ok(pool) => Ok(pool),
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
             let name = options.get_database().unwrap_or(DEFAULT_DB).to_string();
-            let admin = pool_opts().max_connections(1).connect_with(options.clone().database("postgres")).await?;
+            let admin = pool_opts()
+                .max_connections(1)
+                .connect_with(options.clone().database("postgres"))
+                .await?;
             let ident = quote_ident(&name);
-            match sqlx::raw_sql(&format!("CREATE DATABASE {ident}")).execute(&admin).await {
+            match sqlx::raw_sql(&format!("CREATE DATABASE {ident}"))
+                .execute(&admin)
+                .await
+            {
                 Ok(_) => {}
                 // Lost a race with another process creating it: fine.
                 Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}

@@ -25,7 +25,11 @@ pub fn check_email(email: &str) -> Result<(), &'static str> {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok { Ok(()) } else { Err("must be an e-mail address like name@example.com") }
+    if ok {
+        Ok(())
+    } else {
+        Err("must be an e-mail address like name@example.com")
+    }
 }
 
 /// Normalised form used for uniqueness and lookups.
@@ -42,7 +46,9 @@ mod tests {
         for ok in ["a@b.co", "first.last+tag@sub.example.org"] {
             assert!(check_email(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "plain", "@b.co", "a@b", "a@@b.co", "a b@c.de", "a@.com", "a@com."] {
+        for bad in [
+            "", "plain", "@b.co", "a@b", "a@@b.co", "a b@c.de", "a@.com", "a@com.",
+        ] {
             assert!(check_email(bad).is_err(), "{bad}");
         }
         assert_eq!(normalize_email("  Ada@Example.COM "), "ada@example.com");

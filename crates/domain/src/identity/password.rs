@@ -41,14 +41,60 @@ pub fn check_password(password: &str, email: &str) -> Result<(), PasswordProblem
 
 /// The most common passwords of 8+ characters from public breach corpora (lowercased, sorted).
 static COMMON: &[&str] = &[
-    "11111111", "1111111111", "123123123", "12345678", "123456789", "1234567890", "1q2w3e4r",
-    "1q2w3e4r5t", "1qaz2wsx", "87654321", "88888888", "987654321", "aa123456", "abc12345",
-    "abcd1234", "administrator", "asdfghjkl", "baseball", "basketball", "changeme", "charlie1",
-    "computer", "danielle", "dragon123", "football", "iloveyou", "iloveyou1", "jennifer",
-    "letmein1", "letmein123", "liverpool", "master123", "michelle", "mustang1", "passw0rd",
-    "password", "password1", "password12", "password123", "password1234", "princess", "q1w2e3r4",
-    "qwe123456", "qwerty123", "qwerty1234", "qwertyuiop", "starwars", "sunshine", "superman",
-    "trustno1", "welcome1", "welcome123", "whatever", "zaq12wsx",
+    "11111111",
+    "1111111111",
+    "123123123",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "1q2w3e4r",
+    "1q2w3e4r5t",
+    "1qaz2wsx",
+    "87654321",
+    "88888888",
+    "987654321",
+    "aa123456",
+    "abc12345",
+    "abcd1234",
+    "administrator",
+    "asdfghjkl",
+    "baseball",
+    "basketball",
+    "changeme",
+    "charlie1",
+    "computer",
+    "danielle",
+    "dragon123",
+    "football",
+    "iloveyou",
+    "iloveyou1",
+    "jennifer",
+    "letmein1",
+    "letmein123",
+    "liverpool",
+    "master123",
+    "michelle",
+    "mustang1",
+    "passw0rd",
+    "password",
+    "password1",
+    "password12",
+    "password123",
+    "password1234",
+    "princess",
+    "q1w2e3r4",
+    "qwe123456",
+    "qwerty123",
+    "qwerty1234",
+    "qwertyuiop",
+    "starwars",
+    "sunshine",
+    "superman",
+    "trustno1",
+    "welcome1",
+    "welcome123",
+    "whatever",
+    "zaq12wsx",
 ];
 
 #[cfg(test)]
@@ -65,11 +111,26 @@ mod tests {
     #[test]
     fn rules() {
         assert_eq!(check_password("short", ""), Err(PasswordProblem::TooShort));
-        assert_eq!(check_password(&"x".repeat(129), ""), Err(PasswordProblem::TooLong));
-        assert_eq!(check_password("Password123", ""), Err(PasswordProblem::TooCommon));
-        assert_eq!(check_password("ada@example.com", "Ada@example.com"), Err(PasswordProblem::ContainsEmail));
-        assert_eq!(check_password("correct horse battery", "ada@example.com"), Ok(()));
+        assert_eq!(
+            check_password(&"x".repeat(129), ""),
+            Err(PasswordProblem::TooLong)
+        );
+        assert_eq!(
+            check_password("Password123", ""),
+            Err(PasswordProblem::TooCommon)
+        );
+        assert_eq!(
+            check_password("ada@example.com", "Ada@example.com"),
+            Err(PasswordProblem::ContainsEmail)
+        );
+        assert_eq!(
+            check_password("correct horse battery", "ada@example.com"),
+            Ok(())
+        );
         // Length counts characters, not bytes.
-        assert_eq!(check_password("ééééééé", ""), Err(PasswordProblem::TooShort));
+        assert_eq!(
+            check_password("ééééééé", ""),
+            Err(PasswordProblem::TooShort)
+        );
     }
 }

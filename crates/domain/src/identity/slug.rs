@@ -22,11 +22,23 @@ pub fn check_slug(slug: &str) -> Result<(), SlugProblem> {
     let bytes = slug.as_bytes();
     let shape = (2..=39).contains(&bytes.len())
         && bytes[0].is_ascii_lowercase()
-        && bytes[1..].iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_');
+        && bytes[1..]
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_');
     if !shape {
         return Err(SlugProblem::Shape);
     }
-    const RESERVED: &[&str] = &["public", "template", "admin", "api", "www", "postgres", "pg", "system", "firelater"];
+    const RESERVED: &[&str] = &[
+        "public",
+        "template",
+        "admin",
+        "api",
+        "www",
+        "postgres",
+        "pg",
+        "system",
+        "firelater",
+    ];
     if RESERVED.contains(&slug) || slug.starts_with("pg_") {
         return Err(SlugProblem::Reserved);
     }
@@ -39,10 +51,25 @@ mod tests {
 
     #[test]
     fn slugs() {
-        for ok in ["acme", "a1", "acme_corp", "x23456789012345678901234567890123456789"] {
+        for ok in [
+            "acme",
+            "a1",
+            "acme_corp",
+            "x23456789012345678901234567890123456789",
+        ] {
             assert_eq!(check_slug(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "a", "1abc", "Acme", "ac-me", "acme;drop", "é", "x234567890123456789012345678901234567890", "_a"] {
+        for bad in [
+            "",
+            "a",
+            "1abc",
+            "Acme",
+            "ac-me",
+            "acme;drop",
+            "é",
+            "x234567890123456789012345678901234567890",
+            "_a",
+        ] {
             assert_eq!(check_slug(bad), Err(SlugProblem::Shape), "{bad}");
         }
         assert_eq!(check_slug("public"), Err(SlugProblem::Reserved));

@@ -1,0 +1,250 @@
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::support::{PASSWORD, TestApp};
+
+#[tokio::test]
+async fn protected_routes_need_credentials() {
+    let app = TestApp::new().await;
+    for uri in [
+        "/v1/users",
+        "/v1/groups",
+        "/v1/roles",
+        "/v1/permissions",
+        "/v1/api-keys",
+        "/v1/audit-logs",
+        "/v1/jobs",
+        "/v1/auth/me",
+    ] {
+        let (s, body) = app.json("GET", uri, None, None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    let res = app
+        .call(
+            axum::http::Request::get("/admin/users")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.0, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn login_is_uniform_for_unknown_user_and_wrong_password() {
+    let app = TestApp::new().await;
+    let (s1, b1) = app.json("POST", "/v1/auth/login", None, Some(json!({"tenant": app.slug.as_str(), "email": "nobody@example.com", "password": "whatever123"}))).await;
+    let (s2, b2) = app.json("POST", "/v1/auth/login", None, Some(json!({"tenant": app.slug.as_str(), "email": "admin@example.com", "password": "wrong-password"}))).await;
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(b1["error"]["message"], b2["error"]["message"]);
+}
+
+#[tokio::test]
+async fn create_user_validates_and_detects_duplicates() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let (s, body) = app
+        .json(
+            "POST",
+            "/v1/users",
+            Some(&admin),
+            Some(json!({"email": "bad", "name": "", "password": "password"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    for f in ["email", "name", "password"] {
+        assert!(body["error"]["details"][f].is_string(), "{f}: {body}");
+    }
+    let new = json!({"email": "ada@example.com", "name": "Ada", "password": PASSWORD, "roles": ["agent"]});
+    let (s, user) = app
+        .json("POST", "/v1/users", Some(&admin), Some(new.clone()))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(user["roles"], json!(["agent"]));
+    let (s, _) = app.json("POST", "/v1/users", Some(&admin), Some(new)).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, body) = app
+        .json("GET", "/v1/users?sort=nope", Some(&admin), None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().unwrap().contains("nope"));
+}
+
+#[tokio::test]
+async fn another_tenants_records_answer_404() {
+    let a = TestApp::new().await;
+    let b = TestApp::new().await;
+    let a_admin = a.admin_token().await;
+    let b_admin = b.admin_token().await;
+    let (_, me) = a.json("GET", "/v1/auth/me", Some(&a_admin), None).await;
+    let a_user = me["user"]["id"].as_str().unwrap().to_string();
+    let (_, g) = a
+        .json(
+            "POST",
+            "/v1/groups",
+            Some(&a_admin),
+            Some(json!({"name": "Ops"})),
+        )
+        .await;
+    let a_group = g["id"].as_str().unwrap().to_string();
+    for uri in [
+        format!("/v1/users/{a_user}"),
+        format!("/v1/users/{a_user}/groups"),
+        format!("/v1/groups/{a_group}"),
+        format!("/v1/groups/{a_group}/members"),
+    ] {
+        let (s, _) = b.json("GET", &uri, Some(&b_admin), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{uri}");
+    }
+    let (s, _) = b
+        .json(
+            "PUT",
+            &format!("/v1/users/{a_user}"),
+            Some(&b_admin),
+            Some(json!({"name": "pwned"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn requester_cannot_reach_admin_routes() {
+    let app = TestApp::new().await;
+    let (_, token) = app.user_with_role("requester").await;
+    let (s, _) = app.json("GET", "/v1/users", Some(&token), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = app
+        .json(
+            "POST",
+            "/v1/groups",
+            Some(&token),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = app.json("GET", "/v1/audit-logs", Some(&token), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let app = TestApp::new().await;
+    let pair = app.login("admin@example.com", PASSWORD).await;
+    let first = pair["refresh_token"].as_str().unwrap().to_string();
+    let (s, second) = app
+        .json(
+            "POST",
+            "/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": first})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let second = second["refresh_token"].as_str().unwrap().to_string();
+    // Replaying the spent token fails and kills the family, so the successor dies too.
+    let (s, _) = app
+        .json(
+            "POST",
+            "/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": first})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = app
+        .json(
+            "POST",
+            "/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": second})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn password_change_and_expiry_kill_access_tokens() {
+    let app = TestApp::new().await;
+    let (id, token) = app.user_with_role("agent").await;
+    let (s, _) = app.json("GET", "/v1/auth/me", Some(&token), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app
+        .json(
+            "PUT",
+            &format!("/v1/users/{id}/password"),
+            Some(&token),
+            Some(json!({"current_password": PASSWORD, "new_password": "another good passphrase"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = app.json("GET", "/v1/auth/me", Some(&token), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let admin = app.admin_token().await;
+    app.clock.advance(chrono::Duration::minutes(16));
+    let (s, _) = app.json("GET", "/v1/auth/me", Some(&admin), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn api_keys_are_scoped_and_cannot_exceed_their_creator() {
+    let app = TestApp::new().await;
+    let (_, agent) = app.user_with_role("agent").await;
+    let (s, body) = app
+        .json(
+            "POST",
+            "/v1/api-keys",
+            Some(&agent),
+            Some(json!({"name": "ci", "scopes": ["users:create"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (s, key) = app
+        .json(
+            "POST",
+            "/v1/api-keys",
+            Some(&agent),
+            Some(json!({"name": "ci", "scopes": ["users:read"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let key = key["key"].as_str().unwrap().to_string();
+    assert!(key.starts_with("fl_"));
+    let (s, _) = app.json("GET", "/v1/users", Some(&key), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app.json("GET", "/v1/groups", Some(&key), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = app
+        .json("GET", &format!("/v1/users?api_key={key}"), None, None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn mutations_write_audit_rows() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let (_, g) = app
+        .json(
+            "POST",
+            "/v1/groups",
+            Some(&admin),
+            Some(json!({"name": "Service Desk", "type": "team"})),
+        )
+        .await;
+    let id = g["id"].as_str().unwrap();
+    let (s, log) = app
+        .json(
+            "GET",
+            &format!("/v1/audit-logs/group/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(log["meta"]["total"], 1);
+    assert_eq!(log["data"][0]["action"], "create");
+    assert_eq!(log["data"][0]["changes"]["name"]["new"], "Service Desk");
+}
