@@ -165,10 +165,9 @@ pub async fn logout(
     if let Some(LogoutBody {
         refresh_token: Some(token),
     }) = body
+        && let Some(family) = auth_store::family_of(&mut ctx.tx, &token).await?
     {
-        if let Some(family) = auth_store::family_of(&mut ctx.tx, &token).await? {
-            auth_store::revoke_family(&mut ctx.tx, family, state.clock.now()).await?;
-        }
+        auth_store::revoke_family(&mut ctx.tx, family, state.clock.now()).await?;
     }
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

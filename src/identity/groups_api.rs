@@ -68,24 +68,24 @@ async fn save_group(
         .as_deref()
         .map(str::trim)
         .filter(|e| !e.is_empty());
-    if let Some(e) = email {
-        if let Err(m) = domain::identity::check_email(e) {
-            p.add("email", m);
-        }
+    if let Some(e) = email
+        && let Err(m) = domain::identity::check_email(e)
+    {
+        p.add("email", m);
     }
     if let Some(parent) = body.parent_id {
         if !store::exists(tx, "groups", parent).await? {
             p.add("parent_id", "no such group");
-        } else if let Some(id) = id {
-            if parent == id || store::would_cycle(tx, id, parent).await? {
-                p.add("parent_id", "would make the group its own ancestor");
-            }
+        } else if let Some(id) = id
+            && (parent == id || store::would_cycle(tx, id, parent).await?)
+        {
+            p.add("parent_id", "would make the group its own ancestor");
         }
     }
-    if let Some(manager) = body.manager_id {
-        if !store::exists(tx, "users", manager).await? {
-            p.add("manager_id", "no such user");
-        }
+    if let Some(manager) = body.manager_id
+        && !store::exists(tx, "users", manager).await?
+    {
+        p.add("manager_id", "no such user");
     }
     p.into_result()?;
     // Checked before writing so the transaction stays usable for re-rendering a form; the

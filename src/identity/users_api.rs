@@ -50,17 +50,16 @@ pub fn check_name(p: &mut Problems, name: &str) {
 }
 
 pub fn check_phone(p: &mut Problems, phone: Option<&str>) {
-    if let Some(phone) = phone {
-        if phone.len() > 50
+    if let Some(phone) = phone
+        && (phone.len() > 50
             || !phone
                 .chars()
-                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
-        {
-            p.add(
-                "phone",
-                "must be a phone number (digits, spaces, + - ( ) .)",
-            );
-        }
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c)))
+    {
+        p.add(
+            "phone",
+            "must be a phone number (digits, spaces, + - ( ) .)",
+        );
     }
 }
 
@@ -76,10 +75,10 @@ pub async fn create_user(
         p.add("email", m);
     }
     check_name(&mut p, &body.name);
-    if let Some(pw) = &body.password {
-        if let Err(problem) = domain::identity::check_password(pw, &body.email) {
-            p.add("password", problem.to_string());
-        }
+    if let Some(pw) = &body.password
+        && let Err(problem) = domain::identity::check_password(pw, &body.email)
+    {
+        p.add("password", problem.to_string());
     }
     let tz = body.timezone.as_deref().unwrap_or("UTC");
     check_timezone(&mut p, "timezone", tz);
@@ -210,10 +209,10 @@ pub async fn update_user(
     if let Some(name) = &body.name {
         check_name(&mut p, name);
     }
-    if let Some(email) = &body.email {
-        if let Err(m) = domain::identity::check_email(email) {
-            p.add("email", m);
-        }
+    if let Some(email) = &body.email
+        && let Err(m) = domain::identity::check_email(email)
+    {
+        p.add("email", m);
     }
     if let Some(tz) = &body.timezone {
         check_timezone(&mut p, "timezone", tz);
@@ -226,13 +225,12 @@ pub async fn update_user(
             p.add("status", "you cannot deactivate yourself");
         }
     }
-    if let Some(roles) = &body.roles {
-        if actor.user_id == Some(id)
-            && before.roles.iter().any(|r| r == "admin")
-            && !roles.iter().any(|r| r == "admin")
-        {
-            p.add("roles", "you cannot remove your own admin role");
-        }
+    if let Some(roles) = &body.roles
+        && actor.user_id == Some(id)
+        && before.roles.iter().any(|r| r == "admin")
+        && !roles.iter().any(|r| r == "admin")
+    {
+        p.add("roles", "you cannot remove your own admin role");
     }
     p.into_result()?;
     store::update(

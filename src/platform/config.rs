@@ -52,10 +52,10 @@ impl Config {
             Some(other) => bail!("FIRELATER_DEMO: '{other}' is not one of on/off/true/false/1/0"),
         };
         let database_url = nonempty("DATABASE_URL");
-        if let Some(url) = &database_url {
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                bail!("DATABASE_URL: must be a postgres:// URL");
-            }
+        if let Some(url) = &database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            bail!("DATABASE_URL: must be a postgres:// URL");
         }
         let secret_key = match nonempty("FIRELATER_SECRET_KEY") {
             Some(k) => {

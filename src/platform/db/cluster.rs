@@ -26,12 +26,12 @@ pub fn find_bindir() -> Option<PathBuf> {
     let has_server = |p: &Path| {
         p.join("pg_ctl").exists() && p.join("initdb").exists() && p.join("postgres").exists()
     };
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        if out.status.success() {
-            let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            if has_server(&p) {
-                return Some(p);
-            }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
+        && out.status.success()
+    {
+        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if has_server(&p) {
+            return Some(p);
         }
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
