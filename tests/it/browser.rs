@@ -1,0 +1,216 @@
+//! End to end in headless Chromium against the real binary: `firelater serve` on a fresh data
+//! directory (its own private PostgreSQL, the demo tenant), then sign in as the demo admin,
+//! create a user, see it listed, sign out, and stop the server with SIGTERM (exit 0).
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without them the
+//! test says so and passes, unless FIRELATER_REQUIRE_BROWSER is set, as CI does.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use thirtyfour::prelude::*;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const DEMO_PASSWORD: &str = "browser-test-Pass-42";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills the child on drop so a failed assertion never leaves a server or driver running.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_port(port: u16, child: &mut Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{what} exited before listening: {status}");
+        }
+        assert!(Instant::now() < deadline, "{what} did not listen in time");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn start_server(data_dir: &Path, port: u16) -> Proc {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_firelater"))
+        .arg("serve")
+        .env_remove("DATABASE_URL")
+        .env("FIRELATER_DATA_DIR", data_dir)
+        .env("FIRELATER_ADDR", format!("127.0.0.1:{port}"))
+        .env("FIRELATER_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("FIRELATER_ADMIN_PASSWORD", DEMO_PASSWORD)
+        .env("FIRELATER_DEMO", "on")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start firelater serve");
+    wait_for_port(port, &mut child, "firelater serve");
+    Proc(child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_admin_creates_a_user_and_signs_out() {
+    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+        assert!(
+            std::env::var_os("FIRELATER_REQUIRE_BROWSER").is_none(),
+            "{CHROMEDRIVER} or {CHROMIUM} missing: apt-get install chromium chromium-driver"
+        );
+        eprintln!("browser test skipped: install chromium and chromium-driver to run it");
+        return;
+    }
+    let data_dir: PathBuf =
+        std::env::temp_dir().join(format!("firelater-browser-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let port = free_port();
+    let mut server = start_server(&data_dir, port);
+
+    let driver_port = free_port();
+    let mut driver_child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={driver_port}"))
+        .arg("--allowed-ips=127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    wait_for_port(driver_port, &mut driver_child, "chromedriver");
+    let _driver_proc = Proc(driver_child);
+
+    let mut caps = DesiredCapabilities::chrome();
+    caps.set_binary(CHROMIUM).unwrap();
+    let profile = data_dir.join("chromium-profile");
+    for arg in [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--window-size=1280,900",
+        &format!("--user-data-dir={}", profile.display()),
+    ] {
+        caps.add_arg(arg).unwrap();
+    }
+    let driver = WebDriver::new(format!("http://127.0.0.1:{driver_port}"), caps)
+        .await
+        .expect("webdriver session");
+    let outcome = run_scenario(&driver, port).await;
+    let _ = driver.quit().await;
+    outcome.unwrap();
+
+    // Graceful shutdown: SIGTERM → exit 0 (the private PostgreSQL is stopped on the way out).
+    let pid = server.0.id() as i32;
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = server.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "server did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "server exit status after SIGTERM: {status}");
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+async fn run_scenario(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
+    let base = format!("http://127.0.0.1:{port}");
+    driver.goto(format!("{base}/admin/users")).await?;
+    // Not signed in: the protected page sends us to the login form.
+    assert!(driver.current_url().await?.path().starts_with("/login"));
+
+    driver
+        .find(By::Name("tenant"))
+        .await?
+        .send_keys("demo")
+        .await?;
+    driver
+        .find(By::Name("email"))
+        .await?
+        .send_keys("admin@demo.firelater.test")
+        .await?;
+    driver
+        .find(By::Name("password"))
+        .await?
+        .send_keys(DEMO_PASSWORD)
+        .await?;
+    driver
+        .find(By::XPath("//button[normalize-space()='Sign in']"))
+        .await?
+        .click()
+        .await?;
+    // Back where we wanted to go, now signed in.
+    driver
+        .query(By::Id("users-table"))
+        .wait(Duration::from_secs(10), Duration::from_millis(100))
+        .first()
+        .await?;
+    assert_eq!(driver.current_url().await?.path(), "/admin/users");
+
+    driver.find(By::Id("new-user")).await?.click().await?;
+    let form = driver.query(By::Id("user-form")).first().await?;
+    form.find(By::Name("name"))
+        .await?
+        .send_keys("Bea Browser")
+        .await?;
+    form.find(By::Name("email"))
+        .await?
+        .send_keys("bea.browser@demo.firelater.test")
+        .await?;
+    form.find(By::Name("password"))
+        .await?
+        .send_keys("another long password")
+        .await?;
+    // The new-user form pre-ticks "agent"; add "manager".
+    form.find(By::Css("input[name=roles][value=manager]"))
+        .await?
+        .click()
+        .await?;
+    form.find(By::XPath(".//button[normalize-space()='Save']"))
+        .await?
+        .click()
+        .await?;
+
+    let row = driver
+        .query(By::Css(
+            "tr[data-user-email='bea.browser@demo.firelater.test']",
+        ))
+        .wait(Duration::from_secs(10), Duration::from_millis(100))
+        .first()
+        .await?;
+    let text = row.text().await?;
+    assert!(text.contains("Bea Browser"), "row: {text}");
+    assert!(text.contains("agent, manager") || text.contains("manager, agent"), "row: {text}");
+
+    driver
+        .find(By::XPath("//button[normalize-space()='Sign out']"))
+        .await?
+        .click()
+        .await?;
+    driver
+        .query(By::Name("password"))
+        .wait(Duration::from_secs(10), Duration::from_millis(100))
+        .first()
+        .await?;
+    assert!(driver.current_url().await?.path().starts_with("/login"));
+    // Signed out for real: the users page asks for a login again.
+    driver.goto(format!("{base}/admin/users")).await?;
+    assert!(driver.current_url().await?.path().starts_with("/login"));
+    Ok(())
+}
