@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_login::AuthManagerLayerBuilder;
@@ -20,7 +20,7 @@ use crate::platform::auth::session::Backend;
 use crate::platform::auth::tokens::JwtKeys;
 use crate::platform::clock::Clock;
 use crate::platform::config::Config;
-use crate::platform::{auth, jobs, mail, tenancy, web};
+use crate::platform::{apidocs, auth, jobs, mail, openapi, tenancy, web};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -59,18 +59,38 @@ pub fn router(state: AppState) -> Router {
     let auth_layer =
         AuthManagerLayerBuilder::new(Backend::new(state.pool.clone()), sessions).build();
 
-    let html = Router::new()
-        .merge(crate::identity::web_routes())
-        .merge(crate::admin::web_routes())
+    let html = web_routes()
+        .router
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::csrf::verify,
         ))
         .layer(auth_layer);
 
-    let api = Router::new()
+    let (api, doc) = utoipa_axum::router::OpenApiRouter::new()
         .merge(crate::identity::api_routes())
         .merge(crate::admin::api_routes())
+        .split_for_parts();
+    let doc = openapi::finish(openapi::mount(doc, "/v1"));
+    let doc_json: Arc<str> = serde_json::to_string(&doc)
+        .expect("the OpenAPI document serialises")
+        .into();
+    let docs_html: Arc<str> = {
+        let value: serde_json::Value = serde_json::from_str(&doc_json).expect("own JSON");
+        askama::Template::render(&apidocs::page(&value))
+            .expect("the API docs template renders")
+            .into()
+    };
+    let api = api
+        .route(
+            "/openapi.json",
+            get(move || async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    doc_json.to_string(),
+                )
+            }),
+        )
         .fallback(|| async { crate::platform::error::AppError::NotFound });
 
     let static_dir = state
@@ -82,6 +102,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route(
+            "/docs",
+            get(move || async move { axum::response::Html(docs_html.to_string()) }),
+        )
         .nest("/v1", api)
         .merge(html)
         .nest_service("/static", ServeDir::new(static_dir))
@@ -102,6 +126,13 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(axum::middleware::from_fn(web::request_id))
         .with_state(state)
+}
+
+/// Every server-rendered page and form action (behind sessions and CSRF).
+pub fn web_routes() -> web::Routes {
+    web::Routes::new()
+        .merge(crate::identity::web_routes())
+        .merge(crate::admin::web_routes())
 }
 
 /// Static assets: `FIRELATER_STATIC_DIR`, else `static/` beside the binary's crate or the

@@ -18,11 +18,12 @@ use crate::platform::auth::api::ApiCtx;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::listing::{self, ListParams, ListSpec};
+use crate::platform::openapi::{ListQuery, Page};
 use crate::platform::tenancy::TenantTx;
 use crate::platform::web::{Chrome, Hx};
 use crate::render_page;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: Uuid,
     pub user_id: Option<Uuid>,
@@ -30,6 +31,8 @@ pub struct AuditEntry {
     pub action: String,
     pub entity_type: String,
     pub entity_id: Uuid,
+    /// Field → `{old, new}`.
+    #[schema(value_type = Option<Object>)]
     pub changes: Option<Value>,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
@@ -122,6 +125,12 @@ fn newest_first(mut q: HashMap<String, String>) -> HashMap<String, String> {
     q
 }
 
+/// The tenant's audit trail, newest first.
+#[utoipa::path(get, path = "/audit-logs", tag = "audit", operation_id = "listAuditLogs",
+    params(ListQuery, ("actor" = Option<Uuid>, Query, description = "user id"), ("entity_type" = Option<String>, Query),
+        ("entity_id" = Option<Uuid>, Query), ("action" = Option<String>, Query),
+        ("since" = Option<String>, Query, description = "RFC 3339, inclusive"), ("until" = Option<String>, Query, description = "RFC 3339, exclusive")),
+    responses((status = 200, body = Page<AuditEntry>)))]
 pub async fn api_list(
     mut ctx: ApiCtx,
     Query(q): Query<HashMap<String, String>>,
@@ -133,6 +142,10 @@ pub async fn api_list(
     Ok(Json(listing::page_body(rows, &params, total)))
 }
 
+/// The audit trail of one record.
+#[utoipa::path(get, path = "/audit-logs/{entity_type}/{id}", tag = "audit", operation_id = "listEntityAuditLogs",
+    params(("entity_type" = String, Path, description = "e.g. user, group, role"), ("id" = Uuid, Path), ListQuery),
+    responses((status = 200, body = Page<AuditEntry>)))]
 pub async fn api_entity(
     mut ctx: ApiCtx,
     Path((entity_type, id)): Path<(String, String)>,

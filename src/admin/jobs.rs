@@ -6,7 +6,9 @@ use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::platform::audit::{self, Actor};
 use crate::platform::auth::api::ApiCtx;
@@ -115,28 +117,49 @@ async fn act(tx: &mut TenantTx, actor: &Actor, id: i64, retry: bool) -> Result<(
     Ok(())
 }
 
-pub async fn api_overview(mut ctx: ApiCtx) -> Result<Json<Value>, AppError> {
-    ctx.require("jobs:read")?;
-    let (depth, failed, probes) = overview(&mut ctx.tx).await?;
-    ctx.commit().await?;
-    Ok(Json(
-        json!({"depth": depth, "failed": failed, "probes_completed": probes}),
-    ))
+/// The tenant's job queue: depth per task, failed jobs, completed probes.
+#[derive(Serialize, ToSchema)]
+pub struct QueueOverview {
+    pub depth: Vec<TaskDepth>,
+    pub failed: Vec<FailedJob>,
+    pub probes_completed: i64,
 }
 
+#[utoipa::path(get, path = "/jobs", tag = "jobs", operation_id = "jobsOverview", responses((status = 200, body = QueueOverview)))]
+pub async fn api_overview(mut ctx: ApiCtx) -> Result<Json<QueueOverview>, AppError> {
+    ctx.require("jobs:read")?;
+    let (depth, failed, probes_completed) = overview(&mut ctx.tx).await?;
+    ctx.commit().await?;
+    Ok(Json(QueueOverview {
+        depth,
+        failed,
+        probes_completed,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ProbeBody {
+    /// Keep the probe job running this many milliseconds (default 0).
+    pub hold_ms: Option<u64>,
+}
+
+/// Enqueues a self-test job that proves the workers run this tenant's jobs.
+#[utoipa::path(post, path = "/jobs/probe", tag = "jobs", operation_id = "enqueueProbe",
+    request_body(content = Option<ProbeBody>), responses((status = 202, description = "Enqueued")))]
 pub async fn api_probe(
     mut ctx: ApiCtx,
     body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, AppError> {
     ctx.require("jobs:update")?;
     // An empty body is fine; otherwise `{"hold_ms": n}` keeps the probe running n ms.
-    let body: Value = if body.is_empty() {
-        Value::Null
+    let hold = if body.is_empty() {
+        0
     } else {
-        serde_json::from_slice(&body)
+        serde_json::from_slice::<ProbeBody>(&body)
             .map_err(|_| AppError::BadRequest("malformed JSON body".into()))?
+            .hold_ms
+            .unwrap_or(0)
     };
-    let hold = body.get("hold_ms").and_then(Value::as_u64).unwrap_or(0);
     let actor = ctx.actor();
     enqueue_probe(&mut ctx.tx, &ctx.principal.slug, &actor, hold).await?;
     ctx.commit().await?;
@@ -147,6 +170,9 @@ fn job_id(raw: &str) -> Result<i64, AppError> {
     raw.parse().map_err(|_| AppError::NotFound)
 }
 
+/// Runs a failed job again.
+#[utoipa::path(post, path = "/jobs/{id}/retry", tag = "jobs", operation_id = "retryJob", params(("id" = i64, Path, description = "Job id")),
+    responses((status = 204, description = "Queued again")))]
 pub async fn api_retry(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
     ctx.require("jobs:update")?;
     let actor = ctx.actor();
@@ -155,6 +181,9 @@ pub async fn api_retry(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Status
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Deletes a failed job.
+#[utoipa::path(post, path = "/jobs/{id}/discard", tag = "jobs", operation_id = "discardJob", params(("id" = i64, Path, description = "Job id")),
+    responses((status = 204, description = "Discarded")))]
 pub async fn api_discard(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
     ctx.require("jobs:update")?;
     let actor = ctx.actor();

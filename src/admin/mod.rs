@@ -3,23 +3,25 @@
 pub mod audit_log;
 pub mod jobs;
 
-use axum::Router;
 use axum::routing::{get, post};
 
 use crate::app::AppState;
+use crate::platform::web::Routes;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/audit-logs", get(audit_log::api_list))
-        .route("/audit-logs/{entity_type}/{id}", get(audit_log::api_entity))
-        .route("/jobs", get(jobs::api_overview))
-        .route("/jobs/probe", post(jobs::api_probe))
-        .route("/jobs/{id}/retry", post(jobs::api_retry))
-        .route("/jobs/{id}/discard", post(jobs::api_discard))
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(audit_log::api_list))
+        .routes(routes!(audit_log::api_entity))
+        .routes(routes!(jobs::api_overview))
+        .routes(routes!(jobs::api_probe))
+        .routes(routes!(jobs::api_retry))
+        .routes(routes!(jobs::api_discard))
 }
 
-pub fn web_routes() -> Router<AppState> {
-    Router::new()
+pub fn web_routes() -> Routes {
+    Routes::new()
         .route("/admin/audit", get(audit_log::web_list))
         .route("/admin/jobs", get(jobs::web_page))
         .route("/admin/jobs/probe", post(jobs::web_probe))

@@ -22,11 +22,13 @@ use crate::platform::error::{AppError, WebError};
 use crate::platform::events;
 use crate::platform::json::ApiJson;
 use crate::platform::listing::Problems;
+use crate::platform::openapi::Items;
 use crate::platform::tenancy::TenantTx;
 use crate::platform::web::{Chrome, Hx};
 use crate::render_page;
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct ApiKey {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -38,6 +40,16 @@ pub struct ApiKey {
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A new key with its secret, shown in this answer only.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// The secret to send as `Authorization: Bearer <key>`; stored hashed, never shown again.
+    #[serde(rename = "key")]
+    pub secret: String,
 }
 
 /// Everyone sees their own keys; `api_keys:manage` sees (and revokes) all of the tenant's.
@@ -53,10 +65,11 @@ async fn visible(tx: &mut TenantTx, p: &Principal) -> Result<Vec<ApiKey>, AppErr
     .await?)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     pub name: String,
+    /// Permission keys such as `issues:read`; each must be one the creator holds.
     pub scopes: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
 }
@@ -164,6 +177,8 @@ async fn revoke_in(
     Ok(())
 }
 
+/// The caller's keys (all of the tenant's with `api_keys:manage`).
+#[utoipa::path(get, path = "/api-keys", tag = "api-keys", operation_id = "listApiKeys", responses((status = 200, body = Items<ApiKey>)))]
 pub async fn api_list(mut ctx: ApiCtx) -> Result<Json<Value>, AppError> {
     ctx.require("api_keys:read")?;
     let keys = visible(&mut ctx.tx, &ctx.principal).await?;
@@ -172,6 +187,8 @@ pub async fn api_list(mut ctx: ApiCtx) -> Result<Json<Value>, AppError> {
 }
 
 /// Creates a key; the secret (`key`) is in this response only.
+#[utoipa::path(post, path = "/api-keys", tag = "api-keys", operation_id = "createApiKey", request_body = CreateKey,
+    responses((status = 201, body = CreatedKey)))]
 pub async fn api_create(
     axum::extract::State(state): axum::extract::State<crate::app::AppState>,
     mut ctx: ApiCtx,
@@ -188,11 +205,11 @@ pub async fn api_create(
     )
     .await?;
     ctx.commit().await?;
-    let mut body = serde_json::to_value(key).map_err(anyhow::Error::from)?;
-    body["key"] = json!(token);
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((StatusCode::CREATED, Json(CreatedKey { key, secret: token })))
 }
 
+#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", operation_id = "revokeApiKey", params(("id" = Uuid, Path, description = "Key id")),
+    responses((status = 204, description = "Revoked")))]
 pub async fn api_revoke(
     axum::extract::State(state): axum::extract::State<crate::app::AppState>,
     mut ctx: ApiCtx,

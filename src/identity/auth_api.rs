@@ -3,8 +3,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth_store::{self, Spend};
@@ -18,13 +19,36 @@ use crate::platform::auth::{RequestMeta, load_user, password, throttle};
 use crate::platform::error::AppError;
 use crate::platform::json::ApiJson;
 use crate::platform::mail::{self, Email};
+use crate::platform::openapi::ErrorBody;
 use crate::platform::tenancy::{self, Slug, TenantTx};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginBody {
+    /// The organization's slug, e.g. `acme`.
     pub tenant: String,
     pub email: String,
     pub password: String,
+}
+
+/// An access token (JWT, 15 minutes) and a single-use refresh token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+/// The caller: user, tenant, effective permissions and how they authenticated.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub user: users_store::User,
+    #[schema(value_type = String)]
+    pub tenant: Slug,
+    pub permissions: std::collections::BTreeSet<String>,
+    pub auth: crate::platform::auth::AuthVia,
 }
 
 /// Checks throttles, credentials, and records the outcome in the throttle buckets. Shared by the
@@ -62,7 +86,7 @@ async fn token_pair(
     slug: &Slug,
     user_id: Uuid,
     family: Uuid,
-) -> Result<Value, AppError> {
+) -> Result<TokenPair, AppError> {
     let user = load_user(tx, user_id)
         .await?
         .filter(|u| u.status == "active")
@@ -81,21 +105,25 @@ async fn token_pair(
         cv: user.cv,
     };
     let refresh = auth_store::mint_refresh(tx, slug, user_id, family, now).await?;
-    Ok(json!({
-        "access_token": state.jwt.encode(&claims),
-        "refresh_token": refresh,
-        "token_type": "Bearer",
-        "expires_in": ACCESS_TTL_SECS,
-    }))
+    Ok(TokenPair {
+        access_token: state.jwt.encode(&claims),
+        refresh_token: refresh,
+        token_type: "Bearer",
+        expires_in: ACCESS_TTL_SECS,
+    })
 }
 
 /// Exchange tenant + e-mail + password for an access/refresh token pair. Unknown user and wrong
 /// password answer the same 401.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", operation_id = "login", request_body = LoginBody, security(()),
+    responses((status = 200, body = TokenPair),
+        (status = 401, description = "Invalid organization, e-mail or password (same answer for each)", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see `Retry-After`", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     meta: RequestMeta,
     ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<TokenPair>, AppError> {
     let creds = Credentials {
         tenant: body.tenant,
         email: body.email,
@@ -108,17 +136,20 @@ pub async fn login(
     Ok(Json(pair))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshBody {
     pub refresh_token: String,
 }
 
 /// Rotate: the presented refresh token is spent and a new pair is returned. A spent token
 /// presented again revokes its whole family (401).
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", operation_id = "refreshToken", request_body = RefreshBody, security(()),
+    responses((status = 200, body = TokenPair),
+        (status = 401, description = "Invalid or spent refresh token (a spent one revokes its family)", body = ErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<TokenPair>, AppError> {
     let slug_raw = body
         .refresh_token
         .split_once('.')
@@ -143,12 +174,14 @@ pub async fn refresh(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LogoutBody {
     pub refresh_token: Option<String>,
 }
 
 /// Revokes the refresh-token family of this login (access tokens expire within 15 minutes).
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", operation_id = "logout", request_body(content = Option<LogoutBody>, description = "Optional: the refresh token whose family to revoke"),
+    responses((status = 204, description = "Signed out")))]
 pub async fn logout(
     State(state): State<AppState>,
     mut ctx: ApiCtx,
@@ -174,19 +207,20 @@ pub async fn logout(
 }
 
 /// The caller: user, tenant and effective permissions.
-pub async fn me(mut ctx: ApiCtx) -> Result<Json<Value>, AppError> {
+#[utoipa::path(get, path = "/auth/me", tag = "auth", operation_id = "me", responses((status = 200, body = Me)))]
+pub async fn me(mut ctx: ApiCtx) -> Result<Json<Me>, AppError> {
     let user = users_store::get(&mut ctx.tx, ctx.principal.user_id).await?;
-    let body = json!({
-        "user": user,
-        "tenant": ctx.principal.slug,
-        "permissions": ctx.principal.permissions,
-        "auth": ctx.principal.via,
-    });
+    let body = Me {
+        user,
+        tenant: ctx.principal.slug.clone(),
+        permissions: ctx.principal.permissions.clone(),
+        auth: ctx.principal.via.clone(),
+    };
     ctx.commit().await?;
     Ok(Json(body))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ForgotBody {
     pub tenant: String,
     pub email: String,
@@ -253,6 +287,9 @@ pub async fn request_reset(
     Ok(())
 }
 
+/// E-mails a single-use reset link valid for an hour. Always 202, whether or not the address exists.
+#[utoipa::path(post, path = "/auth/forgot-password", tag = "auth", operation_id = "forgotPassword", request_body = ForgotBody, security(()),
+    responses((status = 202, description = "Accepted")))]
 pub async fn forgot_password(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -262,7 +299,7 @@ pub async fn forgot_password(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ResetBody {
     pub token: String,
     pub new_password: String,
@@ -324,6 +361,9 @@ pub async fn complete_reset(
     Ok(())
 }
 
+/// Sets a new password with the token from the reset e-mail; ends every session of the user.
+#[utoipa::path(post, path = "/auth/reset-password", tag = "auth", operation_id = "resetPassword", request_body = ResetBody, security(()),
+    responses((status = 204, description = "Password set")))]
 pub async fn reset_password(
     State(state): State<AppState>,
     meta: RequestMeta,

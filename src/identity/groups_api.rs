@@ -22,15 +22,18 @@ use crate::platform::error::{AppError, WebError};
 use crate::platform::events;
 use crate::platform::json::ApiJson;
 use crate::platform::listing::{self, Problems};
+use crate::platform::openapi::{ErrorBody, Items, ListQuery, Page};
 use crate::platform::tenancy::{Slug, TenantTx};
 use crate::platform::web::{Chrome, Hx, see_other};
 use crate::render_page;
+use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupBody {
     pub name: String,
     pub description: Option<String>,
+    /// team, department or distribution (default team).
     #[serde(rename = "type")]
     pub group_type: Option<String>,
     pub parent_id: Option<Uuid>,
@@ -198,6 +201,9 @@ async fn remove_member_in(
     Ok(())
 }
 
+#[utoipa::path(get, path = "/groups", tag = "groups", operation_id = "listGroups",
+    params(ListQuery, ("type" = Option<String>, Query), ("parent_id" = Option<Uuid>, Query), ("manager_id" = Option<Uuid>, Query)),
+    responses((status = 200, body = Page<Group>)))]
 pub async fn list(
     mut ctx: ApiCtx,
     Query(q): Query<HashMap<String, String>>,
@@ -209,6 +215,8 @@ pub async fn list(
     Ok(Json(listing::page_body(groups, &params, total)))
 }
 
+#[utoipa::path(post, path = "/groups", tag = "groups", operation_id = "createGroup", request_body = GroupBody,
+    responses((status = 201, body = Group), (status = 409, description = "Name in use", body = ErrorBody)))]
 pub async fn create(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<GroupBody>,
@@ -220,6 +228,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(group)))
 }
 
+#[utoipa::path(get, path = "/groups/{id}", tag = "groups", operation_id = "getGroup", params(("id" = Uuid, Path, description = "Group id")),
+    responses((status = 200, body = Group)))]
 pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Group>, AppError> {
     ctx.require("groups:read")?;
     let group = store::get(&mut ctx.tx, parse_id(&id)?).await?;
@@ -227,6 +237,8 @@ pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Group>,
     Ok(Json(group))
 }
 
+#[utoipa::path(put, path = "/groups/{id}", tag = "groups", operation_id = "updateGroup", params(("id" = Uuid, Path, description = "Group id")), request_body = GroupBody,
+    responses((status = 200, body = Group), (status = 409, description = "Name in use", body = ErrorBody)))]
 pub async fn update(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
@@ -240,6 +252,8 @@ pub async fn update(
     Ok(Json(group))
 }
 
+#[utoipa::path(delete, path = "/groups/{id}", tag = "groups", operation_id = "deleteGroup", params(("id" = Uuid, Path, description = "Group id")),
+    responses((status = 204, description = "Deleted")))]
 pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
     ctx.require("groups:delete")?;
     let id = parse_id(&id)?;
@@ -269,6 +283,8 @@ pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCod
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/groups/{id}/members", tag = "groups", operation_id = "listGroupMembers", params(("id" = Uuid, Path, description = "Group id")),
+    responses((status = 200, body = Items<store::Member>)))]
 pub async fn members(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
     ctx.require("groups:read")?;
     let id = parse_id(&id)?;
@@ -278,13 +294,16 @@ pub async fn members(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Val
     Ok(Json(json!({"data": members})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberBody {
     pub user_id: Uuid,
+    /// member or lead (default member).
     pub role: Option<String>,
 }
 
+#[utoipa::path(post, path = "/groups/{id}/members", tag = "groups", operation_id = "addGroupMember", params(("id" = Uuid, Path, description = "Group id")), request_body = MemberBody,
+    responses((status = 201, description = "The group's members after the change", body = Items<store::Member>)))]
 pub async fn add_member(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
@@ -307,6 +326,8 @@ pub async fn add_member(
     Ok((StatusCode::CREATED, Json(json!({"data": members}))))
 }
 
+#[utoipa::path(delete, path = "/groups/{id}/members/{user_id}", tag = "groups", operation_id = "removeGroupMember",
+    params(("id" = Uuid, Path, description = "Group id"), ("user_id" = Uuid, Path)), responses((status = 204, description = "Removed")))]
 pub async fn remove_member(
     mut ctx: ApiCtx,
     Path((id, user_id)): Path<(String, String)>,

@@ -9,7 +9,7 @@ use crate::platform::error::{AppError, conflict_on_unique};
 use crate::platform::listing::{ListParams, ListSpec};
 use crate::platform::tenancy::TenantTx;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Group {
     pub id: Uuid,
     pub name: String,
@@ -174,7 +174,7 @@ pub async fn delete(tx: &mut TenantTx, id: Uuid) -> Result<(), AppError> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Member {
     pub user_id: Uuid,
     pub name: String,

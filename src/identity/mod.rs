@@ -12,60 +12,51 @@ pub mod users_api;
 pub mod users_store;
 pub mod users_web;
 
-use axum::Router;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
+use crate::platform::web::Routes;
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(auth_api::login))
-        .route("/auth/refresh", post(auth_api::refresh))
-        .route("/auth/logout", post(auth_api::logout))
-        .route("/auth/me", get(auth_api::me))
-        .route("/auth/forgot-password", post(auth_api::forgot_password))
-        .route("/auth/reset-password", post(auth_api::reset_password))
-        .route("/users", get(users_api::list).post(users_api::create))
-        .route(
-            "/users/{id}",
-            get(users_api::get)
-                .put(users_api::update)
-                .delete(users_api::deactivate),
-        )
-        .route("/users/{id}/password", put(users_api::change_password))
-        .route("/users/{id}/groups", get(users_api::groups))
-        .route("/groups", get(groups_api::list).post(groups_api::create))
-        .route(
-            "/groups/{id}",
-            get(groups_api::get)
-                .put(groups_api::update)
-                .delete(groups_api::delete),
-        )
-        .route(
-            "/groups/{id}/members",
-            get(groups_api::members).post(groups_api::add_member),
-        )
-        .route(
-            "/groups/{id}/members/{user_id}",
-            delete(groups_api::remove_member),
-        )
-        .route("/roles", get(roles::api_list).post(roles::api_create))
-        .route(
-            "/roles/{id}",
-            get(roles::api_get)
-                .put(roles::api_update)
-                .delete(roles::api_delete),
-        )
-        .route("/permissions", get(roles::api_permissions))
-        .route(
-            "/api-keys",
-            get(api_keys::api_list).post(api_keys::api_create),
-        )
-        .route("/api-keys/{id}", delete(api_keys::api_revoke))
+/// `/v1` identity routes; each handler's `#[utoipa::path]` gives its path and documentation.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(auth_api::login))
+        .routes(routes!(auth_api::refresh))
+        .routes(routes!(auth_api::logout))
+        .routes(routes!(auth_api::me))
+        .routes(routes!(auth_api::forgot_password))
+        .routes(routes!(auth_api::reset_password))
+        .routes(routes!(users_api::list, users_api::create))
+        .routes(routes!(
+            users_api::get,
+            users_api::update,
+            users_api::deactivate
+        ))
+        .routes(routes!(users_api::change_password))
+        .routes(routes!(users_api::groups))
+        .routes(routes!(groups_api::list, groups_api::create))
+        .routes(routes!(
+            groups_api::get,
+            groups_api::update,
+            groups_api::delete
+        ))
+        .routes(routes!(groups_api::members, groups_api::add_member))
+        .routes(routes!(groups_api::remove_member))
+        .routes(routes!(roles::api_list, roles::api_create))
+        .routes(routes!(
+            roles::api_get,
+            roles::api_update,
+            roles::api_delete
+        ))
+        .routes(routes!(roles::api_permissions))
+        .routes(routes!(api_keys::api_list, api_keys::api_create))
+        .routes(routes!(api_keys::api_revoke))
 }
 
-pub fn web_routes() -> Router<AppState> {
-    Router::new()
+pub fn web_routes() -> Routes {
+    Routes::new()
         .route(
             "/login",
             get(auth_web::login_page).post(auth_web::login_submit),

@@ -19,11 +19,13 @@ use crate::platform::error::{AppError, WebError};
 use crate::platform::events;
 use crate::platform::json::ApiJson;
 use crate::platform::listing::Problems;
+use crate::platform::openapi::{ErrorBody, Items};
 use crate::platform::tenancy::{Slug, TenantTx};
 use crate::platform::web::{Chrome, Hx, see_other};
 use crate::render_page;
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Role {
     pub id: Uuid,
     pub name: String,
@@ -56,7 +58,7 @@ async fn one(tx: &mut TenantTx, id: Uuid) -> Result<Role, AppError> {
         .ok_or(AppError::NotFound)
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Permission {
     pub id: Uuid,
     pub resource: String,
@@ -73,13 +75,28 @@ async fn permissions(tx: &mut TenantTx) -> Result<Vec<Permission>, AppError> {
     .await?)
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
+    /// Machine name (lowercase, digits, `_`); derived from `display_name` when absent.
     pub name: Option<String>,
     pub display_name: String,
     pub description: Option<String>,
+    /// Permission keys `resource:action`, e.g. `issues:read`.
     pub permissions: Vec<String>,
+}
+
+/// "Change Advisory Board" → `change_advisory_board`.
+fn machine_name(display: &str) -> String {
+    let mut out = String::new();
+    for c in display.trim().chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    out.trim_end_matches('_').chars().take(50).collect()
 }
 
 async fn save(
@@ -99,7 +116,10 @@ async fn save(
     }
     let name = match &before {
         Some(r) => r.name.clone(),
-        None => body.name.clone().unwrap_or_default().trim().to_lowercase(),
+        None => match &body.name {
+            Some(n) => n.trim().to_lowercase(),
+            None => machine_name(&body.display_name),
+        },
     };
     if before.is_none() {
         let ok = (2..=50).contains(&name.len())
@@ -177,6 +197,7 @@ async fn save(
     Ok(after)
 }
 
+#[utoipa::path(get, path = "/roles", tag = "roles", operation_id = "listRoles", responses((status = 200, body = Items<Role>)))]
 pub async fn api_list(mut ctx: ApiCtx) -> Result<Json<Value>, AppError> {
     ctx.require("roles:read")?;
     let roles = all(&mut ctx.tx).await?;
@@ -184,6 +205,7 @@ pub async fn api_list(mut ctx: ApiCtx) -> Result<Json<Value>, AppError> {
     Ok(Json(json!({"data": roles})))
 }
 
+#[utoipa::path(get, path = "/roles/{id}", tag = "roles", operation_id = "getRole", params(("id" = Uuid, Path, description = "Role id")), responses((status = 200, body = Role)))]
 pub async fn api_get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Role>, AppError> {
     ctx.require("roles:read")?;
     let role = one(&mut ctx.tx, parse_id(&id)?).await?;
@@ -191,6 +213,8 @@ pub async fn api_get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Rol
     Ok(Json(role))
 }
 
+#[utoipa::path(post, path = "/roles", tag = "roles", operation_id = "createRole", request_body = RoleBody,
+    responses((status = 201, body = Role), (status = 409, description = "Name in use", body = ErrorBody)))]
 pub async fn api_create(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<RoleBody>,
@@ -202,6 +226,8 @@ pub async fn api_create(
     Ok((StatusCode::CREATED, Json(role)))
 }
 
+#[utoipa::path(put, path = "/roles/{id}", tag = "roles", operation_id = "updateRole", params(("id" = Uuid, Path, description = "Role id")), request_body = RoleBody,
+    responses((status = 200, body = Role), (status = 409, description = "System roles cannot be changed", body = ErrorBody)))]
 pub async fn api_update(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
@@ -221,6 +247,8 @@ pub async fn api_update(
     Ok(Json(role))
 }
 
+#[utoipa::path(delete, path = "/roles/{id}", tag = "roles", operation_id = "deleteRole", params(("id" = Uuid, Path, description = "Role id")),
+    responses((status = 204, description = "Deleted"), (status = 409, description = "System roles cannot be deleted", body = ErrorBody)))]
 pub async fn api_delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
     ctx.require("roles:delete")?;
     let id = parse_id(&id)?;
@@ -256,6 +284,8 @@ pub async fn api_delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Statu
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Every permission (resource × action) a role can hold.
+#[utoipa::path(get, path = "/permissions", tag = "roles", operation_id = "listPermissions", responses((status = 200, body = Items<Permission>)))]
 pub async fn api_permissions(mut ctx: ApiCtx) -> Result<Json<Value>, AppError> {
     ctx.require("roles:read")?;
     let perms = permissions(&mut ctx.tx).await?;

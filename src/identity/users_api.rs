@@ -18,13 +18,15 @@ use crate::platform::error::AppError;
 use crate::platform::events;
 use crate::platform::json::ApiJson;
 use crate::platform::listing::{self, Problems};
+use crate::platform::openapi::{ErrorBody, Items, ListQuery, Page};
 use crate::platform::tenancy::{Slug, TenantTx};
+use utoipa::ToSchema;
 
 pub fn parse_id(raw: &str) -> Result<Uuid, AppError> {
     raw.parse().map_err(|_| AppError::NotFound)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     pub email: String,
@@ -129,6 +131,12 @@ pub async fn create_user(
 
 /// List users. Filters: `status`, `email`, `role`, `group_id`; `q` searches name and e-mail;
 /// `include=groups` adds memberships.
+#[utoipa::path(get, path = "/users", tag = "users", operation_id = "listUsers",
+    params(ListQuery,
+        ("status" = Option<String>, Query, description = "active, inactive or pending"),
+        ("email" = Option<String>, Query), ("role" = Option<String>, Query, description = "role name"),
+        ("group_id" = Option<Uuid>, Query), ("q" = Option<String>, Query, description = "searches name and e-mail")),
+    responses((status = 200, description = "Users (`include=groups` adds each user's `groups`)", body = Page<store::User>)))]
 pub async fn list(
     mut ctx: ApiCtx,
     Query(q): Query<HashMap<String, String>>,
@@ -157,6 +165,8 @@ pub async fn list(
 
 /// Create a user (admin). `roles` defaults to `["requester"]`; without a password the user is
 /// `pending` until they set one through a reset.
+#[utoipa::path(post, path = "/users", tag = "users", operation_id = "createUser", request_body = CreateUser,
+    responses((status = 201, body = store::User), (status = 409, description = "E-mail already in use", body = ErrorBody)))]
 pub async fn create(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<CreateUser>,
@@ -168,6 +178,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
+#[utoipa::path(get, path = "/users/{id}", tag = "users", operation_id = "getUser", params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, body = store::User)))]
 pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<store::User>, AppError> {
     ctx.require("users:read")?;
     let user = store::get(&mut ctx.tx, parse_id(&id)?).await?;
@@ -175,13 +187,15 @@ pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<store::
     Ok(Json(user))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     pub name: Option<String>,
     pub email: Option<String>,
     pub timezone: Option<String>,
+    /// `null` clears the phone number.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>, nullable)]
     pub phone: Option<Option<String>>,
     pub status: Option<String>,
     pub roles: Option<Vec<String>>,
@@ -274,6 +288,8 @@ pub async fn update_user(
     Ok(after)
 }
 
+#[utoipa::path(put, path = "/users/{id}", tag = "users", operation_id = "updateUser", params(("id" = Uuid, Path, description = "User id")), request_body = UpdateUser,
+    responses((status = 200, body = store::User)))]
 pub async fn update(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
@@ -288,6 +304,8 @@ pub async fn update(
 }
 
 /// Deactivate (users are never hard-deleted: their history stays attributable).
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", operation_id = "deactivateUser", params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, description = "The user, now inactive", body = store::User)))]
 pub async fn deactivate(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
@@ -304,7 +322,7 @@ pub async fn deactivate(
     Ok(Json(user))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     pub current_password: Option<String>,
@@ -363,6 +381,9 @@ pub async fn change_password_in(
     Ok(())
 }
 
+/// Own password (with `current_password`) or, with `users:update`, anyone's.
+#[utoipa::path(put, path = "/users/{id}/password", tag = "users", operation_id = "changeUserPassword", params(("id" = Uuid, Path, description = "User id")), request_body = ChangePassword,
+    responses((status = 204, description = "Changed; the user's other sessions and tokens end")))]
 pub async fn change_password(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
@@ -387,6 +408,9 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The groups a user belongs to.
+#[utoipa::path(get, path = "/users/{id}/groups", tag = "users", operation_id = "listUserGroups", params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, body = Items<store::Membership>)))]
 pub async fn groups(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
     let id = parse_id(&id)?;
     if ctx.principal.user_id != id {

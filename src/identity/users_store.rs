@@ -9,7 +9,7 @@ use crate::platform::error::{AppError, conflict_on_unique};
 use crate::platform::listing::ListParams;
 use crate::platform::tenancy::TenantTx;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct User {
     pub id: Uuid,
     pub email: String,
@@ -251,7 +251,7 @@ pub async fn password_hash(tx: &mut TenantTx, id: Uuid) -> Result<Option<String>
     )
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Membership {
     pub group_id: Uuid,
     pub group_name: String,

@@ -41,8 +41,8 @@ pub async fn enqueue(
     task: &str,
     payload: Value,
     opts: JobOptions,
-) -> anyhow::Result<()> {
-    sqlx::query(
+) -> anyhow::Result<i64> {
+    let id = sqlx::query_scalar(
         "INSERT INTO public.jobs (tenant_slug, task, payload, job_key, run_at, max_attempts)
          VALUES ($1, $2, $3, $4, COALESCE($5, NOW()), COALESCE($6, 10))
          ON CONFLICT (tenant_slug, job_key) WHERE job_key IS NOT NULL DO UPDATE SET
@@ -50,7 +50,8 @@ pub async fn enqueue(
             run_at = CASE WHEN jobs.locked_at IS NULL THEN EXCLUDED.run_at ELSE jobs.run_at END,
             rerun = jobs.locked_at IS NOT NULL,
             status = 'pending', attempts = CASE WHEN jobs.locked_at IS NULL THEN 0 ELSE jobs.attempts END,
-            last_error = NULL, updated_at = NOW()",
+            last_error = NULL, updated_at = NOW()
+         RETURNING id",
     )
     .bind(tenant.map(Slug::as_str))
     .bind(task)
@@ -58,9 +59,9 @@ pub async fn enqueue(
     .bind(opts.key)
     .bind(opts.run_at)
     .bind(opts.max_attempts)
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(())
+    Ok(id)
 }
 
 /// Cancels a pending keyed job (a running one finishes).
@@ -399,7 +400,7 @@ fn hostname() -> String {
 }
 
 /// Queue depth and failures for the admin page and `/v1/jobs`.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TaskDepth {
     pub task: String,
     pub pending: i64,
@@ -407,7 +408,7 @@ pub struct TaskDepth {
     pub failed: i64,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct FailedJob {
     pub id: i64,
     pub task: String,

@@ -1,5 +1,6 @@
 //! The platform every product area stands on.
 
+pub mod apidocs;
 pub mod audit;
 pub mod auth;
 pub mod clock;
@@ -11,5 +12,6 @@ pub mod jobs;
 pub mod json;
 pub mod listing;
 pub mod mail;
+pub mod openapi;
 pub mod tenancy;
 pub mod web;

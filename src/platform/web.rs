@@ -197,3 +197,33 @@ impl From<std::collections::BTreeMap<String, String>> for Errors {
 pub fn has<S: AsRef<str>, T: AsRef<str>>(list: &[S], item: T) -> bool {
     list.iter().any(|x| x.as_ref() == item.as_ref())
 }
+
+/// The HTML route table: an axum router that also remembers its paths, so tests can walk every
+/// page (axum cannot list its routes).
+#[derive(Default)]
+pub struct Routes {
+    pub router: axum::Router<crate::app::AppState>,
+    pub paths: Vec<&'static str>,
+}
+
+impl Routes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn route(
+        mut self,
+        path: &'static str,
+        method_router: axum::routing::MethodRouter<crate::app::AppState>,
+    ) -> Self {
+        self.router = self.router.route(path, method_router);
+        self.paths.push(path);
+        self
+    }
+
+    pub fn merge(mut self, other: Routes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.paths.extend(other.paths);
+        self
+    }
+}

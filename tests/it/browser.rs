@@ -122,10 +122,16 @@ async fn demo_admin_creates_a_user_and_signs_out() {
         if let Some(s) = server.0.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "server did not stop after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "server did not stop after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(status.success(), "server exit status after SIGTERM: {status}");
+    assert!(
+        status.success(),
+        "server exit status after SIGTERM: {status}"
+    );
     let _ = std::fs::remove_dir_all(&data_dir);
 }
 
@@ -196,7 +202,10 @@ async fn run_scenario(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
         .await?;
     let text = row.text().await?;
     assert!(text.contains("Bea Browser"), "row: {text}");
-    assert!(text.contains("agent, manager") || text.contains("manager, agent"), "row: {text}");
+    assert!(
+        text.contains("agent, manager") || text.contains("manager, agent"),
+        "row: {text}"
+    );
 
     driver
         .find(By::XPath("//button[normalize-space()='Sign out']"))

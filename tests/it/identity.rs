@@ -4,33 +4,6 @@ use serde_json::json;
 use crate::support::{PASSWORD, TestApp};
 
 #[tokio::test]
-async fn protected_routes_need_credentials() {
-    let app = TestApp::new().await;
-    for uri in [
-        "/v1/users",
-        "/v1/groups",
-        "/v1/roles",
-        "/v1/permissions",
-        "/v1/api-keys",
-        "/v1/audit-logs",
-        "/v1/jobs",
-        "/v1/auth/me",
-    ] {
-        let (s, body) = app.json("GET", uri, None, None).await;
-        assert_eq!(s, StatusCode::UNAUTHORIZED, "{uri}");
-        assert_eq!(body["error"]["code"], "unauthorized");
-    }
-    let res = app
-        .call(
-            axum::http::Request::get("/admin/users")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await;
-    assert_eq!(res.0, StatusCode::SEE_OTHER);
-}
-
-#[tokio::test]
 async fn login_is_uniform_for_unknown_user_and_wrong_password() {
     let app = TestApp::new().await;
     let (s1, b1) = app.json("POST", "/v1/auth/login", None, Some(json!({"tenant": app.slug.as_str(), "email": "nobody@example.com", "password": "whatever123"}))).await;
@@ -71,43 +44,6 @@ async fn create_user_validates_and_detects_duplicates() {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(body["error"]["message"].as_str().unwrap().contains("nope"));
-}
-
-#[tokio::test]
-async fn another_tenants_records_answer_404() {
-    let a = TestApp::new().await;
-    let b = TestApp::new().await;
-    let a_admin = a.admin_token().await;
-    let b_admin = b.admin_token().await;
-    let (_, me) = a.json("GET", "/v1/auth/me", Some(&a_admin), None).await;
-    let a_user = me["user"]["id"].as_str().unwrap().to_string();
-    let (_, g) = a
-        .json(
-            "POST",
-            "/v1/groups",
-            Some(&a_admin),
-            Some(json!({"name": "Ops"})),
-        )
-        .await;
-    let a_group = g["id"].as_str().unwrap().to_string();
-    for uri in [
-        format!("/v1/users/{a_user}"),
-        format!("/v1/users/{a_user}/groups"),
-        format!("/v1/groups/{a_group}"),
-        format!("/v1/groups/{a_group}/members"),
-    ] {
-        let (s, _) = b.json("GET", &uri, Some(&b_admin), None).await;
-        assert_eq!(s, StatusCode::NOT_FOUND, "{uri}");
-    }
-    let (s, _) = b
-        .json(
-            "PUT",
-            &format!("/v1/users/{a_user}"),
-            Some(&b_admin),
-            Some(json!({"name": "pwned"})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -2,5 +2,7 @@
 
 mod browser;
 mod identity;
+mod jobs;
 mod platform;
+mod routes;
 mod support;

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::platform::error::AppError;
 use crate::platform::tenancy::{Slug, TenantTx};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AuthVia {
     Session,

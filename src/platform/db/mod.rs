@@ -70,29 +70,38 @@ pub async fn connect_creating(options: PgConnectOptions, pool_size: u32) -> anyh
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
     };
-    match pool_opts().connect_with(options.clone()).await {
-        Ok(pool) => Ok(pool),
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
-            let name = options.get_database().unwrap_or(DEFAULT_DB).to_string();
-            let admin = pool_opts()
-                .max_connections(1)
-                .connect_with(options.clone().database("postgres"))
-                .await?;
-            let ident = quote_ident(&name);
-            match sqlx::raw_sql(&format!("CREATE DATABASE {ident}"))
-                .execute(&admin)
-                .await
-            {
-                Ok(_) => {}
-                // Lost a race with another process creating it: fine.
-                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
-                Err(e) => return Err(e).with_context(|| format!("cannot create database {name}")),
+    // Several processes (or test threads) may start at once on a new server: losing the race
+    // to create the database (42P04, 23505) or meeting another CREATE DATABASE still copying
+    // template1 (55006) just means trying again.
+    let name = options.get_database().unwrap_or(DEFAULT_DB).to_string();
+    for _ in 0..50 {
+        match pool_opts().connect_with(options.clone()).await {
+            Ok(pool) => return Ok(pool),
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
+                let admin = pool_opts()
+                    .max_connections(1)
+                    .connect_with(options.clone().database("postgres"))
+                    .await?;
+                let created = sqlx::raw_sql(&format!("CREATE DATABASE {}", quote_ident(&name)))
+                    .execute(&admin)
+                    .await;
+                admin.close().await;
+                match created {
+                    Ok(_) => {}
+                    Err(sqlx::Error::Database(e))
+                        if matches!(e.code().as_deref(), Some("42P04" | "23505" | "55006")) =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("cannot create database {name}"));
+                    }
+                }
             }
-            admin.close().await;
-            Ok(pool_opts().connect_with(options).await?)
+            Err(e) => return Err(e).context("cannot connect to PostgreSQL"),
         }
-        Err(e) => Err(e).context("cannot connect to PostgreSQL"),
     }
+    anyhow::bail!("cannot create database {name}: still contended after 50 attempts")
 }
 
 /// Quotes an SQL identifier. Only for names this code validated (schema/role/database names).

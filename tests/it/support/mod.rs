@@ -49,6 +49,82 @@ pub async fn pool() -> PgPool {
     pool
 }
 
+/// A database of its own (created and migrated), for tests that run job workers: a worker claims
+/// every tenant's jobs, so it must not share the queue with other tests running at the same time.
+pub struct IsolatedDb {
+    pub name: String,
+    pub pool: PgPool,
+}
+
+impl IsolatedDb {
+    pub async fn new() -> Self {
+        pool().await; // the cluster exists
+        let name = format!(
+            "firelater_it_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        );
+        let options = OPTIONS.get().unwrap().clone().database(&name);
+        let pool = db::connect_creating(options, 8).await.expect("connect");
+        migrate::migrate_public(&pool)
+            .await
+            .expect("public migrations");
+        IsolatedDb { name, pool }
+    }
+
+    /// A `DATABASE_URL` for a `firelater` subprocess.
+    pub fn url(&self) -> String {
+        let o = OPTIONS.get().unwrap();
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => {
+                let (base, query) = url.split_once('?').unwrap_or((&url, ""));
+                let server = base.rsplit_once('/').map(|(s, _)| s).unwrap_or(base);
+                let query = if query.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{query}")
+                };
+                format!("{server}/{}{query}", self.name)
+            }
+            _ => format!(
+                "postgres://{}@localhost:{}/{}?host={}",
+                o.get_username(),
+                o.get_port(),
+                self.name,
+                o.get_socket().expect("private cluster socket").display()
+            ),
+        }
+    }
+
+    pub async fn tenant(&self) -> Slug {
+        let slug = Slug::parse(&unique_slug()).unwrap();
+        tenancy::provision(
+            &self.pool,
+            &NewTenant {
+                slug: slug.clone(),
+                name: "Jobs Org".into(),
+                plan: "professional".into(),
+                admin_email: "admin@example.com".into(),
+                admin_name: "Admin".into(),
+                admin_password: PASSWORD.into(),
+            },
+        )
+        .await
+        .expect("provision");
+        slug
+    }
+
+    pub async fn drop(self) {
+        self.pool.close().await;
+        let admin = pool().await;
+        let _ = sqlx::raw_sql(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.name
+        ))
+        .execute(&admin)
+        .await;
+    }
+}
+
 pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
@@ -150,5 +226,107 @@ impl TestApp {
             .unwrap()
             .to_string();
         (u["id"].as_str().unwrap().to_string(), token)
+    }
+}
+
+/// A signed-in browser: its session cookie and the CSRF token its pages carry.
+pub struct Browser {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("firelater_session="))
+        .map(|c| c.split(';').next().unwrap().to_string())
+}
+
+pub fn csrf_in(html: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse("input[name=_csrf], meta[name=csrf-token]").unwrap();
+    let el = doc.select(&sel).next().expect("a CSRF token on the page");
+    el.value()
+        .attr("value")
+        .or_else(|| el.value().attr("content"))
+        .unwrap()
+        .to_string()
+}
+
+impl TestApp {
+    /// One HTML request; `form` makes it a url-encoded POST.
+    pub async fn page(
+        &self,
+        method: &str,
+        uri: &str,
+        cookie: Option<&str>,
+        form: Option<&[(&str, &str)]>,
+    ) -> Page {
+        let mut b = Request::builder().method(method).uri(uri);
+        if let Some(c) = cookie {
+            b = b.header("cookie", c);
+        }
+        let body = match form {
+            Some(fields) => {
+                b = b.header("content-type", "application/x-www-form-urlencoded");
+                Body::from(serde_urlencoded::to_string(fields).unwrap())
+            }
+            None => Body::empty(),
+        };
+        let res = app::router(self.state.clone())
+            .oneshot(b.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        Page {
+            status,
+            location: headers
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// Signs in through the login form, like a browser.
+    pub async fn browser_login(&self, email: &str) -> Browser {
+        let login = self.page("GET", "/login", None, None).await;
+        let cookie = session_cookie(&login.headers).expect("session cookie");
+        let csrf = csrf_in(&login.body);
+        let done = self
+            .page(
+                "POST",
+                "/login",
+                Some(&cookie),
+                Some(&[
+                    ("_csrf", &csrf),
+                    ("tenant", self.slug.as_str()),
+                    ("email", email),
+                    ("password", PASSWORD),
+                    ("next", "/"),
+                ]),
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        // The session id rotates on login.
+        let cookie = session_cookie(&done.headers).unwrap_or(cookie);
+        let home = self.page("GET", "/", Some(&cookie), None).await;
+        assert_eq!(home.status, StatusCode::OK);
+        Browser {
+            csrf: csrf_in(&home.body),
+            cookie,
+        }
     }
 }

@@ -1,0 +1,318 @@
+//! Walks of the whole route table: the `/v1` routes come from the OpenAPI document (which is
+//! generated from the router itself), the pages from `app::web_routes()`. New routes are covered
+//! without touching these tests — and a new route with an id must be taught to `ids_for`.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::TestApp;
+
+const PUBLIC_API: &[&str] = &[
+    "/v1/auth/login",
+    "/v1/auth/refresh",
+    "/v1/auth/forgot-password",
+    "/v1/auth/reset-password",
+];
+const PUBLIC_PAGES: &[&str] = &["/login", "/logout", "/forgot-password", "/reset-password"];
+const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
+
+async fn openapi(app: &TestApp) -> Value {
+    let (s, doc) = app.json("GET", "/v1/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    doc
+}
+
+/// (path template, METHOD) of every `/v1` operation.
+fn operations(doc: &Value) -> Vec<(String, String)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for m in METHODS {
+            if item.get(*m).is_some() {
+                ops.push((path.clone(), m.to_uppercase()));
+            }
+        }
+    }
+    ops
+}
+
+fn fill(template: &str, values: &[(&str, String)]) -> String {
+    let mut uri = template.to_string();
+    for (name, value) in values {
+        uri = uri.replace(&format!("{{{name}}}"), value);
+    }
+    assert!(!uri.contains('{'), "no value for a parameter of {template}");
+    uri
+}
+
+#[tokio::test]
+async fn openapi_document_describes_every_operation() {
+    let app = TestApp::new().await;
+    let doc = openapi(&app).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let ops = operations(&doc);
+    assert!(ops.len() >= 36, "only {} operations documented", ops.len());
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let mut ids = std::collections::HashSet::new();
+    for (path, method) in &ops {
+        let op = &doc["paths"][path][method.to_lowercase()];
+        let id = op["operationId"].as_str().expect("operationId");
+        assert!(ids.insert(id.to_string()), "duplicate operationId {id}");
+        let responses = op["responses"].as_object().unwrap();
+        assert!(
+            responses.keys().any(|k| k.starts_with('2')),
+            "{method} {path} documents no success answer"
+        );
+        if !PUBLIC_API.contains(&path.as_str()) {
+            assert!(
+                responses.contains_key("401"),
+                "{method} {path} lacks its 401"
+            );
+        }
+        if matches!(method.as_str(), "PUT") || (method == "POST" && !path.contains("/jobs/")) {
+            assert!(
+                op.get("requestBody").is_some() || path.ends_with("/logout"),
+                "{method} {path} has no request body schema"
+            );
+        }
+    }
+    // Every reference points at a schema that exists.
+    let text = doc.to_string();
+    for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = piece.split('"').next().unwrap();
+        assert!(schemas.contains_key(name), "dangling $ref {name}");
+    }
+    // The reference page is built from the same document and needs no network.
+    let page = app.page("GET", "/docs", None, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for (path, _) in &ops {
+        assert!(page.body.contains(path.as_str()), "/docs lacks {path}");
+    }
+    assert!(
+        !page.body.contains("https://"),
+        "/docs must not load remote assets"
+    );
+}
+
+#[tokio::test]
+async fn every_route_refuses_anonymous_callers() {
+    let app = TestApp::new().await;
+    let doc = openapi(&app).await;
+    let any_id = [
+        ("id", uuid::Uuid::new_v4().to_string()),
+        ("user_id", uuid::Uuid::new_v4().to_string()),
+        ("entity_type", "user".to_string()),
+    ];
+    for (path, method) in operations(&doc) {
+        let uri = fill(&path, &any_id);
+        let (s, body) = app.json(&method, &uri, None, Some(json!({}))).await;
+        if PUBLIC_API.contains(&path.as_str()) {
+            assert!(
+                matches!(
+                    s,
+                    StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
+                ),
+                "{method} {uri}: {s}"
+            );
+        } else {
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{method} {uri}");
+            assert_eq!(body["error"]["code"], "unauthorized", "{method} {uri}");
+        }
+    }
+
+    // Pages: an anonymous visitor (with a valid CSRF token, so only sign-in is being tested)
+    // is sent to the login form for every page and every form action.
+    let login = app.page("GET", "/login", None, None).await;
+    let cookie = login
+        .headers
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = crate::support::csrf_in(&login.body);
+    let paths = firelater::app::web_routes().paths;
+    assert!(paths.len() >= 20, "web route table looks incomplete");
+    for path in paths {
+        if PUBLIC_PAGES.contains(&path) {
+            continue;
+        }
+        let uri = fill(path, &any_id);
+        for (method, form) in [
+            ("GET", None),
+            ("POST", Some(&[("_csrf", csrf.as_str())][..])),
+        ] {
+            let page = app.page(method, &uri, Some(&cookie), form).await;
+            match page.status {
+                StatusCode::METHOD_NOT_ALLOWED => {}
+                StatusCode::SEE_OTHER => assert!(
+                    page.location.as_deref().unwrap().starts_with("/login"),
+                    "{method} {uri} → {:?}",
+                    page.location
+                ),
+                other => panic!("{method} {uri}: anonymous visitor got {other}"),
+            }
+        }
+    }
+}
+
+/// The records of tenant A that tenant B will try to reach.
+struct Ids {
+    user: String,
+    group: String,
+    role: String,
+    key: String,
+    job: String,
+}
+
+impl Ids {
+    fn for_path(&self, path: &str) -> Vec<(&'static str, String)> {
+        let resource = path
+            .trim_start_matches("/v1")
+            .trim_start_matches("/admin")
+            .split('/')
+            .nth(1)
+            .unwrap_or_default();
+        let id = match resource {
+            "users" | "audit-logs" => &self.user,
+            "groups" => &self.group,
+            "roles" => &self.role,
+            "api-keys" => &self.key,
+            "jobs" => &self.job,
+            other => panic!("teach routes.rs which record to use for /{other}/{{id}}"),
+        };
+        vec![
+            ("id", id.clone()),
+            ("user_id", self.user.clone()),
+            ("entity_type", "user".to_string()),
+        ]
+    }
+}
+
+async fn records_in(a: &TestApp) -> Ids {
+    let admin = a.admin_token().await;
+    let (_, me) = a.json("GET", "/v1/auth/me", Some(&admin), None).await;
+    let (_, group) = a
+        .json(
+            "POST",
+            "/v1/groups",
+            Some(&admin),
+            Some(json!({"name": "Ops"})),
+        )
+        .await;
+    let (_, role) = a
+        .json(
+            "POST",
+            "/v1/roles",
+            Some(&admin),
+            Some(json!({"display_name": "Auditor", "permissions": ["audit:read"]})),
+        )
+        .await;
+    let (_, key) = a
+        .json(
+            "POST",
+            "/v1/api-keys",
+            Some(&admin),
+            Some(json!({"name": "ci", "scopes": ["users:read"]})),
+        )
+        .await;
+    let job: i64 =
+        sqlx::query_scalar("SELECT id FROM public.jobs WHERE tenant_slug = $1 ORDER BY id LIMIT 1")
+            .bind(a.slug.as_str())
+            .fetch_one(&a.state.pool)
+            .await
+            .expect("tenant A has a job (its mutations enqueue event dispatch)");
+    Ids {
+        user: me["user"]["id"].as_str().unwrap().into(),
+        group: group["id"].as_str().unwrap().into(),
+        role: role["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{role}"))
+            .into(),
+        key: key["id"].as_str().unwrap_or_else(|| panic!("{key}")).into(),
+        job: job.to_string(),
+    }
+}
+
+/// A body that would be accepted, so only the tenant boundary can refuse it.
+fn valid_body(method: &str, path: &str, b_user: &str) -> Option<Value> {
+    Some(match (method, path) {
+        ("PUT", "/v1/users/{id}") => json!({"name": "Renamed"}),
+        ("PUT", "/v1/users/{id}/password") => json!({"new_password": "a brand new secret"}),
+        ("PUT", "/v1/groups/{id}") => json!({"name": "Renamed"}),
+        ("POST", "/v1/groups/{id}/members") => json!({"user_id": b_user}),
+        ("PUT", "/v1/roles/{id}") => json!({"display_name": "Renamed", "permissions": []}),
+        _ => return None,
+    })
+}
+
+#[tokio::test]
+async fn another_tenants_ids_answer_404_on_every_route() {
+    let a = TestApp::new().await;
+    let b = TestApp::new().await;
+    let ids = records_in(&a).await;
+    let b_admin = b.admin_token().await;
+    let (_, b_me) = b.json("GET", "/v1/auth/me", Some(&b_admin), None).await;
+    let b_user = b_me["user"]["id"].as_str().unwrap().to_string();
+
+    let doc = openapi(&b).await;
+    for (path, method) in operations(&doc) {
+        if !path.contains('{') {
+            continue;
+        }
+        let uri = fill(&path, &ids.for_path(&path));
+        let (s, body) = b
+            .json(
+                &method,
+                &uri,
+                Some(&b_admin),
+                valid_body(&method, &path, &b_user),
+            )
+            .await;
+        if path.starts_with("/v1/audit-logs/") {
+            // A filter, not a record: another tenant's entity simply has no entries here.
+            assert_eq!(s, StatusCode::OK, "{uri}");
+            assert_eq!(body["data"], json!([]), "{uri}");
+        } else {
+            assert_eq!(s, StatusCode::NOT_FOUND, "{method} {uri}: {body}");
+        }
+    }
+
+    let browser = b.browser_login("admin@example.com").await;
+    for path in firelater::app::web_routes().paths {
+        if !path.contains('{') {
+            continue;
+        }
+        let uri = fill(path, &ids.for_path(path));
+        for (method, form) in [
+            ("GET", None),
+            (
+                "POST",
+                Some(&[("_csrf", browser.csrf.as_str()), ("name", "Renamed")][..]),
+            ),
+        ] {
+            let page = b.page(method, &uri, Some(&browser.cookie), form).await;
+            assert!(
+                matches!(
+                    page.status,
+                    StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+                ),
+                "{method} {uri}: {}",
+                page.status
+            );
+        }
+    }
+    // And nothing of A changed.
+    let a_admin = a.admin_token().await;
+    let (_, group) = a
+        .json(
+            "GET",
+            &format!("/v1/groups/{}", ids.group),
+            Some(&a_admin),
+            None,
+        )
+        .await;
+    assert_eq!(group["name"], "Ops");
+}
