@@ -3,6 +3,8 @@
 mod browser;
 mod identity;
 mod jobs;
+mod migrations;
 mod platform;
 mod routes;
 mod support;
+mod web;

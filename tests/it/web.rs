@@ -1,0 +1,264 @@
+//! The browser flows without a browser: CSRF, login throttling, form errors as 422, and the
+//! password-reset e-mail round trip.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::support::{PASSWORD, TestApp, csrf_in};
+
+#[tokio::test]
+async fn state_changes_without_the_csrf_token_or_from_another_site_are_refused() {
+    let app = TestApp::new().await;
+    let browser = app.browser_login("admin@example.com").await;
+    let count = |app: &TestApp| {
+        let pool = app.state.pool.clone();
+        let slug = app.slug.clone();
+        async move {
+            let mut tx = firelater::platform::tenancy::begin(&pool, &slug)
+                .await
+                .unwrap();
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM groups WHERE name LIKE 'CSRF%'")
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap()
+        }
+    };
+    // No token.
+    let page = app
+        .page(
+            "POST",
+            "/admin/groups",
+            Some(&browser.cookie),
+            Some(&[("name", "CSRF none")]),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("reload the page"));
+    // Someone else's token.
+    let page = app
+        .page(
+            "POST",
+            "/admin/groups",
+            Some(&browser.cookie),
+            Some(&[("_csrf", "forged-token"), ("name", "CSRF forged")]),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    // The right token, sent by a page of another site.
+    let req = axum::http::Request::post("/admin/groups")
+        .header("cookie", &browser.cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .body(axum::body::Body::from(format!(
+            "_csrf={}&name=CSRF+cross",
+            browser.csrf
+        )))
+        .unwrap();
+    assert_eq!(app.call(req).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(count(&app).await, 0);
+    // The same form from our own page works.
+    let page = app
+        .page(
+            "POST",
+            "/admin/groups",
+            Some(&browser.cookie),
+            Some(&[
+                ("_csrf", &browser.csrf),
+                ("name", "CSRF ok"),
+                ("type", "team"),
+            ]),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(count(&app).await, 1);
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_with_retry_after_and_the_block_expires() {
+    let app = TestApp::new().await;
+    let attempt = |password: &'static str| {
+        app.json(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(json!({"tenant": app.slug.as_str(), "email": "admin@example.com", "password": password})),
+        )
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("wrong password!").await.0, StatusCode::UNAUTHORIZED);
+    }
+    // Five free failures, then a block: even the right password waits now.
+    let req = axum::http::Request::post("/v1/auth/login")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            json!({"tenant": app.slug.as_str(), "email": "admin@example.com", "password": PASSWORD})
+                .to_string(),
+        ))
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(firelater::app::router(app.state.clone()), req)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry), "Retry-After {retry}");
+    // The login page says the same, in HTML.
+    let login = app.page("GET", "/login", None, None).await;
+    let cookie = login.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = app
+        .page(
+            "POST",
+            "/login",
+            Some(&cookie),
+            Some(&[
+                ("_csrf", &csrf_in(&login.body)),
+                ("tenant", app.slug.as_str()),
+                ("email", "admin@example.com"),
+                ("password", PASSWORD),
+                ("next", "/"),
+            ]),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.headers.contains_key("retry-after"));
+    // No permanent lockout: once the block has passed, the right password works.
+    app.clock
+        .advance(chrono::Duration::seconds(retry as i64 + 1));
+    app.login("admin@example.com", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn invalid_forms_answer_422_with_the_errors_next_to_the_fields() {
+    let app = TestApp::new().await;
+    let browser = app.browser_login("admin@example.com").await;
+    let page = app
+        .page(
+            "POST",
+            "/admin/users",
+            Some(&browser.cookie),
+            Some(&[
+                ("_csrf", &browser.csrf),
+                ("name", ""),
+                ("email", "not-an-email"),
+                ("password", "short"),
+                ("timezone", "Mars/Olympus"),
+            ]),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let doc = scraper::Html::parse_document(&page.body);
+    let invalid = scraper::Selector::parse("[aria-invalid=true]").unwrap();
+    let names: Vec<_> = doc
+        .select(&invalid)
+        .filter_map(|e| e.value().attr("name"))
+        .collect();
+    for field in ["name", "email", "password", "timezone"] {
+        assert!(
+            names.contains(&field),
+            "{field} not marked invalid: {names:?}"
+        );
+    }
+    // What the user typed is kept.
+    assert!(page.body.contains("value=\"not-an-email\""));
+}
+
+#[tokio::test]
+async fn forgot_password_mails_a_single_use_link_that_sets_a_new_password() {
+    let app = TestApp::new().await;
+    let (s, _) = app
+        .json(
+            "POST",
+            "/v1/auth/forgot-password",
+            None,
+            Some(json!({"tenant": app.slug.as_str(), "email": "admin@example.com"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    // Unknown addresses get the same answer and no mail.
+    let (s, _) = app
+        .json(
+            "POST",
+            "/v1/auth/forgot-password",
+            None,
+            Some(json!({"tenant": app.slug.as_str(), "email": "nobody@example.com"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let mut tx = firelater::platform::tenancy::begin(&app.state.pool, &app.slug)
+        .await
+        .unwrap();
+    let mails: Vec<(String, String)> =
+        sqlx::query_as("SELECT to_address, body_text FROM outbound_emails ORDER BY created_at")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    drop(tx);
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].0, "admin@example.com");
+    let token = mails[0]
+        .1
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    // The e-mail is delivered by the job queue, enqueued with it.
+    let queued: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM public.jobs WHERE tenant_slug = $1 AND task = 'mail.send'",
+    )
+    .bind(app.slug.as_str())
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(queued, 1);
+
+    // The link's page, then the form.
+    let reset = app
+        .page("GET", &format!("/reset-password?token={token}"), None, None)
+        .await;
+    assert_eq!(reset.status, StatusCode::OK);
+    let cookie = reset.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let done = app
+        .page(
+            "POST",
+            "/reset-password",
+            Some(&cookie),
+            Some(&[
+                ("_csrf", &csrf_in(&reset.body)),
+                ("token", &token),
+                ("new_password", "a fresh long secret"),
+            ]),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    app.login("admin@example.com", "a fresh long secret").await;
+    // Single use.
+    let (s, body) = app
+        .json(
+            "POST",
+            "/v1/auth/reset-password",
+            None,
+            Some(json!({"token": token, "new_password": "yet another secret"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["error"]["details"]["token"].is_string());
+}
