@@ -2,3 +2,4 @@
 //! (including `now` and time zones) as arguments so it can be tested exhaustively.
 
 pub mod identity;
+pub mod time;
