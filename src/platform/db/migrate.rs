@@ -12,15 +12,22 @@ pub static TENANT: Migrator = sqlx::migrate!("migrations/tenant");
 /// Applies the pending migrations of `migrator` to the schema first on the connection's
 /// `search_path`. The caller owns the transaction. Returns how many were applied.
 pub async fn apply(conn: &mut PgConnection, migrator: &Migrator) -> anyhow::Result<usize> {
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS firelater_migrations (
+    // Checked first rather than `IF NOT EXISTS`, whose notice would be logged on every run.
+    let ledger: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('firelater_migrations')::text")
+            .fetch_one(&mut *conn)
+            .await?;
+    if ledger.is_none() {
+        sqlx::raw_sql(
+            "CREATE TABLE firelater_migrations (
             version BIGINT PRIMARY KEY,
             description TEXT NOT NULL,
             checksum BYTEA NOT NULL,
             applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())",
-    )
-    .execute(&mut *conn)
-    .await?;
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
     let applied: Vec<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT version, checksum FROM firelater_migrations ORDER BY version")
             .fetch_all(&mut *conn)
