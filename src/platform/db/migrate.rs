@@ -13,10 +13,12 @@ pub static TENANT: Migrator = sqlx::migrate!("migrations/tenant");
 /// `search_path`. The caller owns the transaction. Returns how many were applied.
 pub async fn apply(conn: &mut PgConnection, migrator: &Migrator) -> anyhow::Result<usize> {
     // Checked first rather than `IF NOT EXISTS`, whose notice would be logged on every run.
-    let ledger: Option<String> =
-        sqlx::query_scalar("SELECT to_regclass('firelater_migrations')::text")
-            .fetch_one(&mut *conn)
-            .await?;
+    let ledger: Option<String> = sqlx::query_scalar(
+        // In the schema being migrated, not anywhere on the search path (public has one too).
+        "SELECT to_regclass(quote_ident(current_schema()) || '.firelater_migrations')::text",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     if ledger.is_none() {
         sqlx::raw_sql(
             "CREATE TABLE firelater_migrations (
