@@ -289,7 +289,8 @@ pub async fn request_reset(
 
 /// E-mails a single-use reset link valid for an hour. Always 202, whether or not the address exists.
 #[utoipa::path(post, path = "/auth/forgot-password", tag = "auth", operation_id = "forgotPassword", request_body = ForgotBody, security(()),
-    responses((status = 202, description = "Accepted")))]
+    responses((status = 202, description = "Accepted"),
+        (status = 429, description = "Too many reset requests for this address; see `Retry-After`", body = ErrorBody)))]
 pub async fn forgot_password(
     State(state): State<AppState>,
     meta: RequestMeta,
