@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
     let (api, doc) = utoipa_axum::router::OpenApiRouter::new()
         .merge(crate::identity::api_routes())
         .merge(crate::admin::api_routes())
+        .merge(crate::registry::api_routes())
         .split_for_parts();
     let doc = openapi::finish(openapi::mount(doc, "/v1"));
     let doc_json: Arc<str> = serde_json::to_string(&doc)

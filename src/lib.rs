@@ -9,3 +9,4 @@ pub mod cli;
 mod cli_demo;
 pub mod identity;
 pub mod platform;
+pub mod registry;

@@ -5,6 +5,7 @@ mod identity;
 mod jobs;
 mod migrations;
 mod platform;
+mod registry;
 mod routes;
 mod support;
 mod web;

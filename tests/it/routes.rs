@@ -100,6 +100,7 @@ async fn every_route_refuses_anonymous_callers() {
     let any_id = [
         ("id", uuid::Uuid::new_v4().to_string()),
         ("user_id", uuid::Uuid::new_v4().to_string()),
+        ("env_id", uuid::Uuid::new_v4().to_string()),
         ("entity_type", "user".to_string()),
     ];
     for (path, method) in operations(&doc) {
@@ -165,6 +166,8 @@ struct Ids {
     role: String,
     key: String,
     job: String,
+    app: String,
+    env: String,
 }
 
 impl Ids {
@@ -181,11 +184,13 @@ impl Ids {
             "roles" => &self.role,
             "api-keys" => &self.key,
             "jobs" => &self.job,
+            "applications" => &self.app,
             other => panic!("teach routes.rs which record to use for /{other}/{{id}}"),
         };
         vec![
             ("id", id.clone()),
             ("user_id", self.user.clone()),
+            ("env_id", self.env.clone()),
             ("entity_type", "user".to_string()),
         ]
     }
@@ -218,6 +223,23 @@ async fn records_in(a: &TestApp) -> Ids {
             Some(json!({"name": "ci", "scopes": ["users:read"]})),
         )
         .await;
+    let (_, app) = a
+        .json(
+            "POST",
+            "/v1/applications",
+            Some(&admin),
+            Some(json!({"name": "Payroll", "tier": "P2"})),
+        )
+        .await;
+    let app_id = app["id"].as_str().unwrap().to_string();
+    let (_, env) = a
+        .json(
+            "POST",
+            &format!("/v1/applications/{app_id}/environments"),
+            Some(&admin),
+            Some(json!({"name": "prod", "type": "prod"})),
+        )
+        .await;
     let job: i64 =
         sqlx::query_scalar("SELECT id FROM public.jobs WHERE tenant_slug = $1 ORDER BY id LIMIT 1")
             .bind(a.slug.as_str())
@@ -233,6 +255,8 @@ async fn records_in(a: &TestApp) -> Ids {
             .into(),
         key: key["id"].as_str().unwrap_or_else(|| panic!("{key}")).into(),
         job: job.to_string(),
+        app: app_id,
+        env: env["id"].as_str().unwrap().into(),
     }
 }
 
@@ -244,6 +268,11 @@ fn valid_body(method: &str, path: &str, b_user: &str) -> Option<Value> {
         ("PUT", "/v1/groups/{id}") => json!({"name": "Renamed"}),
         ("POST", "/v1/groups/{id}/members") => json!({"user_id": b_user}),
         ("PUT", "/v1/roles/{id}") => json!({"display_name": "Renamed", "permissions": []}),
+        ("PUT", "/v1/applications/{id}") => json!({"name": "Renamed", "tier": "P1"}),
+        ("POST", "/v1/applications/{id}/environments") => json!({"name": "qa", "type": "test"}),
+        ("PUT", "/v1/applications/{id}/environments/{env_id}") => {
+            json!({"name": "renamed", "type": "test"})
+        }
         _ => return None,
     })
 }

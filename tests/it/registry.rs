@@ -1,0 +1,204 @@
+//! The application registry through /v1: numbers, validation, filters, environments, soft
+//! delete, permissions.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::support::TestApp;
+
+#[tokio::test]
+async fn applications_are_numbered_validated_filtered_and_soft_deleted() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let (_, group) = app
+        .json(
+            "POST",
+            "/v1/groups",
+            Some(&admin),
+            Some(json!({"name": "Payments Team"})),
+        )
+        .await;
+    let (s, bad) = app
+        .json(
+            "POST",
+            "/v1/applications",
+            Some(&admin),
+            Some(
+                json!({"name": " ", "tier": "P9", "criticality": "meh", "tags": ["ok", ""],
+                        "owner_group_id": uuid::Uuid::new_v4(), "metadata": {"n": 1}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    for f in [
+        "name",
+        "tier",
+        "criticality",
+        "tags",
+        "owner_group_id",
+        "metadata",
+    ] {
+        assert!(bad["error"]["details"][f].is_string(), "{f}: {bad}");
+    }
+    let (s, payroll) = app
+        .json(
+            "POST",
+            "/v1/applications",
+            Some(&admin),
+            Some(
+                json!({"name": "Payroll", "tier": "P1", "owner_group_id": group["id"],
+                        "tags": ["finance", "sap"], "metadata": {"cost_center": "CC-7"}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{payroll}");
+    assert!(payroll["app_id"].as_str().unwrap().starts_with("APP-"));
+    assert_eq!(payroll["status"], "active");
+    assert_eq!(payroll["owner_group_name"], "Payments Team");
+    let (_, wiki) = app
+        .json(
+            "POST",
+            "/v1/applications",
+            Some(&admin),
+            Some(json!({"name": "Wiki", "tier": "P4"})),
+        )
+        .await;
+    assert_ne!(payroll["app_id"], wiki["app_id"]);
+
+    let names = |body: &serde_json::Value| -> Vec<String> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, by_tier) = app
+        .json("GET", "/v1/applications?tier=P1", Some(&admin), None)
+        .await;
+    assert_eq!(names(&by_tier), ["Payroll"]);
+    let (_, by_tag) = app
+        .json("GET", "/v1/applications?tag=sap", Some(&admin), None)
+        .await;
+    assert_eq!(names(&by_tag), ["Payroll"]);
+    let (_, by_text) = app
+        .json("GET", "/v1/applications?q=wik", Some(&admin), None)
+        .await;
+    assert_eq!(names(&by_text), ["Wiki"]);
+    let (_, sorted) = app
+        .json(
+            "GET",
+            "/v1/applications?sort=tier&order=desc",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(names(&sorted), ["Wiki", "Payroll"]);
+    let (s, body) = app
+        .json("GET", "/v1/applications?colour=red", Some(&admin), None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("colour")
+    );
+
+    let id = payroll["id"].as_str().unwrap();
+    let (s, env) = app
+        .json("POST", &format!("/v1/applications/{id}/environments"), Some(&admin),
+              Some(json!({"name": "Production", "type": "prod", "url": "https://payroll.example.com", "cloud_provider": "aws"})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{env}");
+    let (s, dup) = app
+        .json(
+            "POST",
+            &format!("/v1/applications/{id}/environments"),
+            Some(&admin),
+            Some(json!({"name": "production", "type": "prod"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(dup["error"]["details"]["name"].is_string());
+    let (s, _) = app
+        .json(
+            "POST",
+            &format!("/v1/applications/{id}/environments"),
+            Some(&admin),
+            Some(json!({"name": "QA", "type": "qa", "url": "ftp://x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, listed) = app
+        .json(
+            "GET",
+            "/v1/applications?include=environments&tier=P1",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(listed["data"][0]["environments"][0]["name"], "Production");
+
+    let (s, updated) = app
+        .json(
+            "PUT",
+            &format!("/v1/applications/{id}"),
+            Some(&admin),
+            Some(json!({"name": "Payroll (SAP)", "tier": "P2", "tags": ["finance"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(updated["tier"], "P2");
+    let (_, audit) = app
+        .json(
+            "GET",
+            &format!("/v1/audit-logs/application/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        audit["data"][0]["changes"]["tier"],
+        json!({"old": "P1", "new": "P2"})
+    );
+
+    let (s, gone) = app
+        .json(
+            "DELETE",
+            &format!("/v1/applications/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(gone["status"], "inactive");
+    let (s, _) = app
+        .json("GET", &format!("/v1/applications/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "soft-deleted applications stay readable");
+}
+
+#[tokio::test]
+async fn agents_read_the_registry_and_requesters_do_not() {
+    let app = TestApp::new().await;
+    let (_, agent) = app.user_with_role("agent").await;
+    let (_, requester) = app.user_with_role("requester").await;
+    let (s, _) = app
+        .json("GET", "/v1/applications", Some(&agent), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app
+        .json(
+            "POST",
+            "/v1/applications",
+            Some(&agent),
+            Some(json!({"name": "X", "tier": "P3"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = app
+        .json("GET", "/v1/applications", Some(&requester), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
