@@ -71,6 +71,12 @@ impl Chrome {
     pub fn new(p: &Principal, csrf: &str, active: &'static str) -> Self {
         const ITEMS: &[(&str, &str, &str, Option<&str>)] = &[
             ("dashboard", "Dashboard", "/", None),
+            (
+                "applications",
+                "Applications",
+                "/applications",
+                Some("applications:read"),
+            ),
             ("users", "Users", "/admin/users", Some("users:read")),
             ("groups", "Groups", "/admin/groups", Some("groups:read")),
             ("roles", "Roles", "/admin/roles", Some("roles:read")),
@@ -226,4 +232,21 @@ impl Routes {
         self.paths.extend(other.paths);
         self
     }
+}
+
+/// For templates: the value of `key` in a form/filter map, or "".
+pub fn val<'a, K: std::borrow::Borrow<str> + Ord>(
+    map: &'a std::collections::BTreeMap<K, String>,
+    key: impl AsRef<str>,
+) -> &'a str {
+    map.get(key.as_ref()).map(String::as_str).unwrap_or("")
+}
+
+/// For templates: whether `option` is the value of `key` (to mark it `selected`).
+pub fn chosen<K: std::borrow::Borrow<str> + Ord>(
+    map: &std::collections::BTreeMap<K, String>,
+    key: impl AsRef<str>,
+    option: impl AsRef<str>,
+) -> bool {
+    val(map, key) == option.as_ref()
 }

@@ -3,11 +3,14 @@
 pub mod actions;
 pub mod api;
 pub mod store;
+pub mod web;
 
+use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
+use crate::platform::web::Routes;
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -20,4 +23,21 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
             api::update_environment,
             api::delete_environment
         ))
+}
+
+pub fn web_routes() -> Routes {
+    Routes::new()
+        .route("/applications", get(web::list).post(web::create))
+        .route("/applications/new", get(web::new_form))
+        .route("/applications/{id}", get(web::show).post(web::update))
+        .route("/applications/{id}/edit", get(web::edit_form))
+        .route("/applications/{id}/retire", post(web::retire))
+        .route(
+            "/applications/{id}/environments",
+            post(web::add_environment),
+        )
+        .route(
+            "/applications/{id}/environments/{env_id}/delete",
+            post(web::remove_environment),
+        )
 }

@@ -202,3 +202,84 @@ async fn agents_read_the_registry_and_requesters_do_not() {
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_registry_pages_register_filter_show_and_retire() {
+    let app = TestApp::new().await;
+    let b = app.browser_login("admin@example.com").await;
+    let cookie = Some(b.cookie.as_str());
+    let bad = app
+        .page(
+            "POST",
+            "/applications",
+            cookie,
+            Some(&[
+                ("_csrf", &b.csrf),
+                ("name", ""),
+                ("tier", "P7"),
+                ("metadata", "no equals sign"),
+            ]),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.body.contains("data-field-error=\"metadata\""),
+        "{}",
+        bad.body
+    );
+    let made = app
+        .page(
+            "POST",
+            "/applications",
+            cookie,
+            Some(&[
+                ("_csrf", &b.csrf),
+                ("name", "Customer Portal"),
+                ("tier", "P1"),
+                ("status", "active"),
+                ("lifecycle_stage", "production"),
+                ("criticality", "mission_critical"),
+                ("tags", "web, customer"),
+                ("metadata", "cost_center=CC-9"),
+            ]),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    let detail_url = made.location.unwrap();
+    let added = app
+        .page(
+            "POST",
+            &format!("{detail_url}/environments"),
+            cookie,
+            Some(&[
+                ("_csrf", &b.csrf),
+                ("name", "prod"),
+                ("type", "prod"),
+                ("url", "https://portal.example.com"),
+            ]),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER);
+    let detail = app.page("GET", &detail_url, cookie, None).await;
+    assert!(detail.body.contains("https://portal.example.com"));
+    assert!(detail.body.contains("CC-9"));
+
+    let listed = app
+        .page("GET", "/applications?tier=P1&tag=web", cookie, None)
+        .await;
+    assert!(listed.body.contains("Customer Portal"));
+    let other = app.page("GET", "/applications?tier=P2", cookie, None).await;
+    assert!(!other.body.contains("Customer Portal"));
+
+    let retired = app
+        .page(
+            "POST",
+            &format!("{detail_url}/retire"),
+            cookie,
+            Some(&[("_csrf", &b.csrf)]),
+        )
+        .await;
+    assert_eq!(retired.status, StatusCode::SEE_OTHER);
+    let detail = app.page("GET", &detail_url, cookie, None).await;
+    assert!(detail.body.contains("id=\"app-status\">inactive<"));
+}

@@ -1,0 +1,475 @@
+//! Registry pages: list with filters, detail with environments and open issues, create/edit,
+//! retire, environments add/remove.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::actions::{self, ApplicationBody, EnvironmentBody};
+use super::store::{self, AppIssue, Application, Environment};
+use crate::identity::users_api::parse_id;
+use crate::platform::auth::session::WebCtx;
+use crate::platform::error::{AppError, WebError};
+use crate::platform::listing;
+use crate::platform::web::{Chrome, Errors, Hx, see_other};
+use crate::render_page;
+
+/// (id, label) choices for owner pickers.
+type Choices = Vec<(String, String)>;
+
+async fn people_and_groups(ctx: &mut WebCtx) -> Result<(Choices, Choices), AppError> {
+    let users: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, name FROM users WHERE status = 'active' ORDER BY name")
+            .fetch_all(&mut *ctx.tx)
+            .await?;
+    let groups: Vec<(Uuid, String)> = sqlx::query_as("SELECT id, name FROM groups ORDER BY name")
+        .fetch_all(&mut *ctx.tx)
+        .await?;
+    let text = |v: Vec<(Uuid, String)>| v.into_iter().map(|(i, n)| (i.to_string(), n)).collect();
+    Ok((text(users), text(groups)))
+}
+
+#[derive(Template)]
+#[template(path = "registry/apps.html", blocks = ["content"])]
+struct ListPage {
+    chrome: Chrome,
+    apps: Vec<Application>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    /// The filter values as submitted, to keep them in the form and the paging links.
+    f: BTreeMap<String, String>,
+    query_without_page: String,
+    groups: Choices,
+    tiers: &'static [&'static str],
+    statuses: &'static [&'static str],
+    can_create: bool,
+}
+
+const FILTERS: &[&str] = &[
+    "tier",
+    "status",
+    "owner_group_id",
+    "tag",
+    "q",
+    "sort",
+    "order",
+];
+
+pub async fn list(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    ctx.require("applications:read")?;
+    let f: BTreeMap<String, String> = q
+        .iter()
+        .filter(|(k, v)| FILTERS.contains(&k.as_str()) && !v.trim().is_empty())
+        .map(|(k, v)| (k.clone(), v.trim().to_string()))
+        .collect();
+    let page: i64 = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let mut query: HashMap<String, String> = f.clone().into_iter().collect();
+    query.insert("page".into(), page.to_string());
+    query.insert("per_page".into(), "50".into());
+    let params = listing::parse(&store::LIST_SPEC, &query)?;
+    let (apps, total) = store::list(&mut ctx.tx, &params).await?;
+    let (_, groups) = people_and_groups(&mut ctx).await?;
+    ctx.tx.commit().await?;
+    let query_without_page = serde_urlencoded::to_string(&f).unwrap_or_default();
+    Ok(render_page!(
+        hx,
+        ListPage {
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications"),
+            apps,
+            total,
+            page,
+            pages: ((total + 49) / 50).max(1),
+            f,
+            query_without_page,
+            groups,
+            tiers: store::TIERS,
+            statuses: store::STATUSES,
+            can_create: ctx.principal.can("applications:create"),
+        }
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "registry/app.html", blocks = ["content"])]
+struct DetailPage {
+    chrome: Chrome,
+    app: Application,
+    environments: Vec<Environment>,
+    issues: Vec<AppIssue>,
+    can_update: bool,
+    can_delete: bool,
+    env: EnvironmentBody,
+    env_types: &'static [&'static str],
+    errors: Errors,
+}
+
+async fn detail(
+    mut ctx: WebCtx,
+    hx: bool,
+    id: Uuid,
+    env: EnvironmentBody,
+    errors: BTreeMap<String, String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let app = store::get(&mut ctx.tx, id).await?;
+    let environments = store::environments(&mut ctx.tx, id).await?;
+    let issues = if ctx.principal.can("issues:read") {
+        store::issues(&mut ctx.tx, id, true).await?
+    } else {
+        Vec::new()
+    };
+    ctx.tx.commit().await?;
+    let page = DetailPage {
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications"),
+        app,
+        environments,
+        issues,
+        can_update: ctx.principal.can("applications:update"),
+        can_delete: ctx.principal.can("applications:delete"),
+        env,
+        env_types: store::ENV_TYPES,
+        errors: errors.into(),
+    };
+    Ok(render_page!(hx, page, status))
+}
+
+pub async fn show(ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>) -> Result<Response, WebError> {
+    ctx.require("applications:read")?;
+    let id = parse_id(&id)?;
+    let env = EnvironmentBody {
+        env_type: "prod".into(),
+        ..Default::default()
+    };
+    detail(ctx, hx, id, env, BTreeMap::new(), StatusCode::OK).await
+}
+
+#[derive(Template)]
+#[template(path = "registry/app_form.html", blocks = ["content"])]
+struct FormPage {
+    chrome: Chrome,
+    app: Option<Application>,
+    /// The values shown in the inputs.
+    v: BTreeMap<&'static str, String>,
+    selects: Vec<Select>,
+    errors: Errors,
+}
+
+/// A `<select>` of the form: field, label, whether it may be left empty, (value, label) options.
+struct Select {
+    field: &'static str,
+    label: &'static str,
+    blank: bool,
+    options: Choices,
+}
+
+fn fixed(values: &[&str]) -> Choices {
+    values
+        .iter()
+        .map(|v| (v.to_string(), v.to_string()))
+        .collect()
+}
+
+const FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "tier",
+    "status",
+    "lifecycle_stage",
+    "criticality",
+    "owner_user_id",
+    "owner_group_id",
+    "support_group_id",
+    "business_unit",
+    "tags",
+    "metadata",
+];
+
+fn values_of(app: &Application) -> BTreeMap<&'static str, String> {
+    let id = |v: Option<Uuid>| v.map(|u| u.to_string()).unwrap_or_default();
+    let metadata = app
+        .metadata
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    BTreeMap::from([
+        ("name", app.name.clone()),
+        ("description", app.description.clone().unwrap_or_default()),
+        ("tier", app.tier.clone()),
+        ("status", app.status.clone()),
+        ("lifecycle_stage", app.lifecycle_stage.clone()),
+        ("criticality", app.criticality.clone().unwrap_or_default()),
+        ("owner_user_id", id(app.owner_user_id)),
+        ("owner_group_id", id(app.owner_group_id)),
+        ("support_group_id", id(app.support_group_id)),
+        (
+            "business_unit",
+            app.business_unit.clone().unwrap_or_default(),
+        ),
+        ("tags", app.tags.join(", ")),
+        ("metadata", metadata),
+    ])
+}
+
+/// Turns the form into an API body; malformed pickers and metadata lines become field errors.
+fn body_of(
+    v: &BTreeMap<&'static str, String>,
+) -> Result<ApplicationBody, BTreeMap<String, String>> {
+    let mut errors = BTreeMap::new();
+    let get = |k: &str| v.get(k).cloned().unwrap_or_default();
+    let opt = |k: &str| Some(get(k)).filter(|s| !s.trim().is_empty());
+    let mut id = |k: &'static str| match opt(k) {
+        None => None,
+        Some(s) => match s.parse::<Uuid>() {
+            Ok(u) => Some(u),
+            Err(_) => {
+                errors.insert(k.to_string(), "pick one from the list".to_string());
+                None
+            }
+        },
+    };
+    let (owner_user_id, owner_group_id, support_group_id) = (
+        id("owner_user_id"),
+        id("owner_group_id"),
+        id("support_group_id"),
+    );
+    let mut metadata = serde_json::Map::new();
+    for line in get("metadata").lines().filter(|l| !l.trim().is_empty()) {
+        match line.split_once('=') {
+            Some((k, val)) if !k.trim().is_empty() => {
+                metadata.insert(k.trim().to_string(), Value::String(val.trim().to_string()));
+            }
+            _ => {
+                errors.insert("metadata".into(), format!("'{line}' is not key=value"));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ApplicationBody {
+        name: get("name"),
+        description: opt("description"),
+        tier: get("tier"),
+        status: opt("status"),
+        lifecycle_stage: opt("lifecycle_stage"),
+        owner_user_id,
+        owner_group_id,
+        support_group_id,
+        business_unit: opt("business_unit"),
+        criticality: opt("criticality"),
+        tags: get("tags")
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+        metadata: Some(Value::Object(metadata)),
+    })
+}
+
+async fn form(
+    mut ctx: WebCtx,
+    hx: bool,
+    app: Option<Application>,
+    v: BTreeMap<&'static str, String>,
+    errors: BTreeMap<String, String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let (users, groups) = people_and_groups(&mut ctx).await?;
+    ctx.tx.commit().await?;
+    let select = |field, label, blank, options| Select {
+        field,
+        label,
+        blank,
+        options,
+    };
+    let selects = vec![
+        select("tier", "Tier", false, fixed(store::TIERS)),
+        select("status", "Status", false, fixed(store::STATUSES)),
+        select(
+            "lifecycle_stage",
+            "Lifecycle stage",
+            false,
+            fixed(store::STAGES),
+        ),
+        select(
+            "criticality",
+            "Criticality",
+            true,
+            fixed(store::CRITICALITIES),
+        ),
+        select("owner_user_id", "Owner", true, users),
+        select("owner_group_id", "Owner group", true, groups.clone()),
+        select("support_group_id", "Support group", true, groups),
+    ];
+    let page = FormPage {
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications"),
+        app,
+        v,
+        selects,
+        errors: errors.into(),
+    };
+    Ok(render_page!(hx, page, status))
+}
+
+pub async fn new_form(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
+    ctx.require("applications:create")?;
+    let v = BTreeMap::from([
+        ("tier", "P3".to_string()),
+        ("status", "active".to_string()),
+        ("lifecycle_stage", "production".to_string()),
+    ]);
+    form(ctx, hx, None, v, BTreeMap::new(), StatusCode::OK).await
+}
+
+pub async fn edit_form(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    ctx.require("applications:update")?;
+    let app = store::get(&mut ctx.tx, parse_id(&id)?).await?;
+    let v = values_of(&app);
+    form(ctx, hx, Some(app), v, BTreeMap::new(), StatusCode::OK).await
+}
+
+fn submitted(pairs: Vec<(String, String)>) -> BTreeMap<&'static str, String> {
+    pairs
+        .into_iter()
+        .filter_map(|(k, v)| FIELDS.iter().find(|f| **f == k).map(|f| (*f, v)))
+        .collect()
+}
+
+async fn save(
+    mut ctx: WebCtx,
+    hx: bool,
+    id: Option<Uuid>,
+    pairs: Vec<(String, String)>,
+) -> Result<Response, WebError> {
+    let before = match id {
+        Some(id) => Some(store::get(&mut ctx.tx, id).await?),
+        None => None,
+    };
+    let v = submitted(pairs);
+    let body = match body_of(&v) {
+        Ok(b) => b,
+        Err(errors) => {
+            return form(ctx, hx, before, v, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
+    let actor = ctx.actor();
+    let slug = ctx.principal.slug.clone();
+    match actions::save(&mut ctx.tx, &slug, &actor, id, &body).await {
+        Ok(app) => {
+            ctx.tx.commit().await?;
+            Ok(see_other(hx, &format!("/applications/{}", app.id)))
+        }
+        Err(AppError::Validation { fields, .. }) => {
+            form(ctx, hx, before, v, fields, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn create(
+    ctx: WebCtx,
+    Hx(hx): Hx,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    ctx.require("applications:create")?;
+    save(ctx, hx, None, pairs).await
+}
+
+pub async fn update(
+    ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    ctx.require("applications:update")?;
+    let id = parse_id(&id)?;
+    save(ctx, hx, Some(id), pairs).await
+}
+
+pub async fn retire(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    ctx.require("applications:delete")?;
+    let id = parse_id(&id)?;
+    let actor = ctx.actor();
+    let slug = ctx.principal.slug.clone();
+    actions::retire(&mut ctx.tx, &slug, &actor, id).await?;
+    ctx.tx.commit().await?;
+    Ok(see_other(hx, &format!("/applications/{id}")))
+}
+
+pub async fn add_environment(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    ctx.require("applications:update")?;
+    let id = parse_id(&id)?;
+    let mut env = EnvironmentBody::default();
+    for (k, v) in pairs {
+        let v = Some(v).filter(|s| !s.trim().is_empty());
+        match k.as_str() {
+            "name" => env.name = v.unwrap_or_default(),
+            "type" => env.env_type = v.unwrap_or_default(),
+            "url" => env.url = v,
+            "cloud_provider" => env.cloud_provider = v,
+            "cloud_account" => env.cloud_account = v,
+            "cloud_region" => env.cloud_region = v,
+            _ => {}
+        }
+    }
+    let actor = ctx.actor();
+    let slug = ctx.principal.slug.clone();
+    match actions::save_environment(&mut ctx.tx, &slug, &actor, id, None, &env).await {
+        Ok(_) => {
+            ctx.tx.commit().await?;
+            Ok(see_other(hx, &format!("/applications/{id}")))
+        }
+        Err(AppError::Validation { fields, .. }) => {
+            detail(ctx, hx, id, env, fields, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn remove_environment(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path((id, env_id)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    ctx.require("applications:update")?;
+    let (id, env_id) = (parse_id(&id)?, parse_id(&env_id)?);
+    let actor = ctx.actor();
+    let slug = ctx.principal.slug.clone();
+    actions::delete_environment(&mut ctx.tx, &slug, &actor, id, env_id).await?;
+    ctx.tx.commit().await?;
+    Ok(see_other(hx, &format!("/applications/{id}")))
+}
