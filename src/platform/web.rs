@@ -235,10 +235,10 @@ impl Routes {
 }
 
 /// For templates: the value of `key` in a form/filter map, or "".
-pub fn val<'a, K: std::borrow::Borrow<str> + Ord>(
-    map: &'a std::collections::BTreeMap<K, String>,
+pub fn val<K: std::borrow::Borrow<str> + Ord>(
+    map: &std::collections::BTreeMap<K, String>,
     key: impl AsRef<str>,
-) -> &'a str {
+) -> &str {
     map.get(key.as_ref()).map(String::as_str).unwrap_or("")
 }
 
