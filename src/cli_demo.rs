@@ -138,6 +138,73 @@ pub async fn ensure_demo(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result
         .await?;
         group_ids.push(id);
     }
+    // A few applications, owned and supported by the groups above (ids: 0 IT Operations,
+    // 1 Service Desk, 2 Infrastructure; people: 0 admin, 1 manager, 2 agent, 3 agent2).
+    let apps = [
+        (
+            "Customer Portal",
+            "P1",
+            "mission_critical",
+            1,
+            2,
+            0,
+            &["web", "customer"][..],
+        ),
+        (
+            "Payroll",
+            "P2",
+            "business_critical",
+            0,
+            0,
+            1,
+            &["finance", "sap"][..],
+        ),
+        (
+            "Internal Wiki",
+            "P4",
+            "administrative",
+            1,
+            1,
+            3,
+            &["docs"][..],
+        ),
+        (
+            "Mail Gateway",
+            "P2",
+            "business_critical",
+            2,
+            2,
+            2,
+            &["email", "infra"][..],
+        ),
+    ];
+    for (name, tier, criticality, owner_group, support_group, owner, tags) in apps {
+        let body = crate::registry::actions::ApplicationBody {
+            name: name.into(),
+            tier: tier.into(),
+            criticality: Some(criticality.into()),
+            owner_group_id: Some(group_ids[owner_group]),
+            support_group_id: Some(group_ids[support_group]),
+            owner_user_id: Some(ids[owner]),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            ..Default::default()
+        };
+        let app = crate::registry::actions::save(&mut tx, &slug, &actor, None, &body)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo application {name}: {e:?}"))?;
+        for (env, kind) in [("production", "prod"), ("staging", "staging")] {
+            let env = crate::registry::actions::EnvironmentBody {
+                name: env.into(),
+                env_type: kind.into(),
+                cloud_provider: Some("aws".into()),
+                cloud_region: Some("eu-central-1".into()),
+                ..Default::default()
+            };
+            crate::registry::actions::save_environment(&mut tx, &slug, &actor, app.id, None, &env)
+                .await
+                .map_err(|e| anyhow::anyhow!("demo environment: {e:?}"))?;
+        }
+    }
     tx.commit().await?;
     println!();
     println!("  FireLater demo is ready at {}/login", config.base_url);
