@@ -73,6 +73,7 @@ pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Applica
     Ok(Json(app))
 }
 
+/// Replaces the application: optional fields left out are cleared.
 #[utoipa::path(put, path = "/applications/{id}", tag = "applications", operation_id = "updateApplication",
     params(("id" = Uuid, Path, description = ID)), request_body = ApplicationBody,
     responses((status = 200, body = Application)))]

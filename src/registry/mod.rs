@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod csv;
 pub mod store;
 pub mod web;
 
@@ -15,6 +16,7 @@ use crate::platform::web::Routes;
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(api::list, api::create))
+        .routes(routes!(csv::api_export))
         .routes(routes!(api::get, api::update, api::delete))
         .routes(routes!(api::issues))
         .routes(routes!(api::environments, api::create_environment))
@@ -29,6 +31,7 @@ pub fn web_routes() -> Routes {
     Routes::new()
         .route("/applications", get(web::list).post(web::create))
         .route("/applications/new", get(web::new_form))
+        .route("/applications/export", get(csv::web_export))
         .route("/applications/{id}", get(web::show).post(web::update))
         .route("/applications/{id}/edit", get(web::edit_form))
         .route("/applications/{id}/retire", post(web::retire))

@@ -163,6 +163,35 @@ async fn applications_are_numbered_validated_filtered_and_soft_deleted() {
         json!({"old": "P1", "new": "P2"})
     );
 
+    let req = axum::http::Request::get("/v1/applications/export?tag=finance")
+        .header("authorization", format!("Bearer {admin}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(firelater::app::router(app.state.clone()), req)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let csv = String::from_utf8(bytes.to_vec()).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].starts_with("app_id,name,description,tier"),
+        "{csv}"
+    );
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[1].contains("Payroll (SAP),,P2,active"), "{csv}");
+    // PUT replaced the whole record, so the owner group it left out is gone.
+    assert!(!lines[1].contains("Payments Team"), "{csv}");
+
     let (s, gone) = app
         .json(
             "DELETE",
