@@ -82,10 +82,7 @@ pub async fn list(tx: &mut TenantTx, params: &ListParams) -> Result<(Vec<Group>,
     let total = qb.build_query_scalar().fetch_one(&mut **tx).await?;
     let mut qb = QueryBuilder::new(SELECT);
     build(&mut qb)?;
-    qb.push(format_args!(
-        " ORDER BY {}",
-        params.order_by.replace("id ", "g.id ")
-    ));
+    qb.push(format_args!(" ORDER BY {}", params.order_by));
     qb.push(" LIMIT ")
         .push_bind(params.per_page)
         .push(" OFFSET ")

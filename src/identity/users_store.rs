@@ -108,10 +108,7 @@ pub async fn list(tx: &mut TenantTx, params: &ListParams) -> Result<(Vec<User>, 
     let total: i64 = qb.build_query_scalar().fetch_one(&mut **tx).await?;
     let mut qb = QueryBuilder::new(SELECT);
     push_where(&mut qb, params)?;
-    qb.push(format_args!(
-        " ORDER BY {}",
-        params.order_by.replace("id ", "u.id ")
-    ));
+    qb.push(format_args!(" ORDER BY {}", params.order_by));
     qb.push(" LIMIT ")
         .push_bind(params.per_page)
         .push(" OFFSET ")

@@ -122,6 +122,8 @@ pub fn parse(spec: &ListSpec, query: &HashMap<String, String>) -> Result<ListPar
         return Err(AppError::BadRequest(format!("unknown include '{bad}'")));
     }
     // Stable order: ties broken by id so pages never overlap.
+    // The tie-break names the output column `id` (every list selects one), which PostgreSQL
+    // resolves before input columns, so it stays unambiguous across joins.
     let order_by = format!("{sort_sql} {dir}, id {dir}");
     let q = query
         .get("q")

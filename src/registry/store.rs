@@ -151,10 +151,7 @@ pub async fn list(
     let total = qb.build_query_scalar().fetch_one(&mut **tx).await?;
     let mut qb = QueryBuilder::new(SELECT);
     push_filters(&mut qb, params)?;
-    qb.push(format_args!(
-        " ORDER BY {}, a.id",
-        params.order_by.replace("id ", "a.id ")
-    ));
+    qb.push(format_args!(" ORDER BY {}", params.order_by));
     qb.push(" LIMIT ")
         .push_bind(params.per_page)
         .push(" OFFSET ")
@@ -169,7 +166,7 @@ pub async fn list_all(
 ) -> Result<Vec<Application>, AppError> {
     let mut qb = QueryBuilder::new(SELECT);
     push_filters(&mut qb, params)?;
-    qb.push(format_args!(" ORDER BY {}, a.id", params.order_by));
+    qb.push(format_args!(" ORDER BY {}", params.order_by));
     Ok(qb.build_query_as().fetch_all(&mut **tx).await?)
 }
 

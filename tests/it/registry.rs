@@ -94,6 +94,12 @@ async fn applications_are_numbered_validated_filtered_and_soft_deleted() {
         )
         .await;
     assert_eq!(names(&sorted), ["Wiki", "Payroll"]);
+    // Sorting by a column whose name ends in "id" (the tie-break is on `id`).
+    let (s, by_number) = app
+        .json("GET", "/v1/applications?sort=app_id", Some(&admin), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{by_number}");
+    assert_eq!(names(&by_number), ["Payroll", "Wiki"]);
     let (s, body) = app
         .json("GET", "/v1/applications?colour=red", Some(&admin), None)
         .await;
