@@ -58,22 +58,11 @@ pub async fn list(tx: &mut TenantTx, params: &ListParams) -> Result<(Vec<Group>,
     let build = |qb: &mut QueryBuilder<'_, sqlx::Postgres>| -> Result<(), AppError> {
         qb.push(" WHERE true");
         for (col, value) in &params.filters {
-            if col.ends_with("_id") {
-                let id: Uuid = value.parse().map_err(|_| {
-                    AppError::BadRequest(format!(
-                        "'{}' must be a UUID",
-                        col.trim_start_matches("g.")
-                    ))
-                })?;
-                qb.push(format_args!(" AND {col} = ")).push_bind(id);
-            } else {
-                qb.push(format_args!(" AND {col} = "))
-                    .push_bind(value.clone());
-            }
+            crate::platform::listing::push_equals(qb, col, value)?;
         }
         if let Some(q) = &params.q {
             qb.push(" AND g.name ILIKE ")
-                .push_bind(format!("%{}%", q.replace('%', "\\%").replace('_', "\\_")));
+                .push_bind(crate::platform::listing::contains_pattern(q));
         }
         Ok(())
     };

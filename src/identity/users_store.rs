@@ -87,12 +87,7 @@ fn push_where(qb: &mut QueryBuilder<'_, Postgres>, params: &ListParams) -> Resul
         }
     }
     if let Some(q) = &params.q {
-        let pattern = format!(
-            "%{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = crate::platform::listing::contains_pattern(q);
         qb.push(" AND (u.name ILIKE ")
             .push_bind(pattern.clone())
             .push(" OR u.email ILIKE ")

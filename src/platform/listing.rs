@@ -187,3 +187,33 @@ impl Problems {
         }
     }
 }
+
+/// `%q%` for ILIKE with the user's `\`, `%` and `_` taken literally.
+pub fn contains_pattern(q: &str) -> String {
+    format!(
+        "%{}%",
+        q.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
+/// ` AND col = value` for an allow-listed filter column; `…_id` columns take a UUID (else 400
+/// naming the filter).
+pub fn push_equals(
+    qb: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>,
+    col: &'static str,
+    value: &str,
+) -> Result<(), AppError> {
+    if col.ends_with("_id") {
+        let id: uuid::Uuid = value.parse().map_err(|_| {
+            let name = col.rsplit('.').next().unwrap_or(col);
+            AppError::BadRequest(format!("'{name}' must be a UUID"))
+        })?;
+        qb.push(format_args!(" AND {col} = ")).push_bind(id);
+    } else {
+        qb.push(format_args!(" AND {col} = "))
+            .push_bind(value.to_string());
+    }
+    Ok(())
+}

@@ -7,7 +7,7 @@ use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use crate::platform::error::AppError;
-use crate::platform::listing::{ListParams, ListSpec};
+use crate::platform::listing::{self, ListParams, ListSpec};
 use crate::platform::tenancy::TenantTx;
 
 pub const TIERS: &[&str] = &["P1", "P2", "P3", "P4"];
@@ -119,18 +119,12 @@ fn push_filters(
             qb.push(" AND ")
                 .push_bind(value.clone())
                 .push(" = ANY(a.tags)");
-        } else if col.ends_with("_id") {
-            let id: Uuid = value.parse().map_err(|_| {
-                AppError::BadRequest(format!("'{}' must be a UUID", col.trim_start_matches("a.")))
-            })?;
-            qb.push(format_args!(" AND {col} = ")).push_bind(id);
         } else {
-            qb.push(format_args!(" AND {col} = "))
-                .push_bind(value.clone());
+            listing::push_equals(qb, col, value)?;
         }
     }
     if let Some(q) = &params.q {
-        let like = format!("%{}%", q.replace('%', "\\%").replace('_', "\\_"));
+        let like = listing::contains_pattern(q);
         qb.push(" AND (a.name ILIKE ")
             .push_bind(like.clone())
             .push(" OR a.app_id ILIKE ")

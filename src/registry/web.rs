@@ -23,17 +23,13 @@ use crate::render_page;
 /// (id, label) choices for owner pickers.
 type Choices = Vec<(String, String)>;
 
-async fn people_and_groups(ctx: &mut WebCtx) -> Result<(Choices, Choices), AppError> {
-    let users: Vec<(Uuid, String)> =
-        sqlx::query_as("SELECT id, name FROM users WHERE status = 'active' ORDER BY name")
-            .fetch_all(&mut *ctx.tx)
-            .await?;
-    let groups: Vec<(Uuid, String)> = sqlx::query_as("SELECT id, name FROM groups ORDER BY name")
-        .fetch_all(&mut *ctx.tx)
-        .await?;
-    let text = |v: Vec<(Uuid, String)>| v.into_iter().map(|(i, n)| (i.to_string(), n)).collect();
-    Ok((text(users), text(groups)))
+async fn choices(ctx: &mut WebCtx, sql: &str) -> Result<Choices, AppError> {
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(sql).fetch_all(&mut *ctx.tx).await?;
+    Ok(rows.into_iter().map(|(i, n)| (i.to_string(), n)).collect())
 }
+
+const ACTIVE_USERS: &str = "SELECT id, name FROM users WHERE status = 'active' ORDER BY name";
+const GROUPS: &str = "SELECT id, name FROM groups ORDER BY name";
 
 #[derive(Template)]
 #[template(path = "registry/apps.html", blocks = ["content"])]
@@ -83,7 +79,7 @@ pub async fn list(
     query.insert("per_page".into(), "50".into());
     let params = listing::parse(&store::LIST_SPEC, &query)?;
     let (apps, total) = store::list(&mut ctx.tx, &params).await?;
-    let (_, groups) = people_and_groups(&mut ctx).await?;
+    let groups = choices(&mut ctx, GROUPS).await?;
     ctx.tx.commit().await?;
     let query_without_page = serde_urlencoded::to_string(&f).unwrap_or_default();
     Ok(render_page!(
@@ -295,7 +291,8 @@ async fn form(
     errors: BTreeMap<String, String>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let (users, groups) = people_and_groups(&mut ctx).await?;
+    let users = choices(&mut ctx, ACTIVE_USERS).await?;
+    let groups = choices(&mut ctx, GROUPS).await?;
     ctx.tx.commit().await?;
     let select = |field, label, blank, options| Select {
         field,
