@@ -250,3 +250,43 @@ pub fn chosen<K: std::borrow::Borrow<str> + Ord>(
 ) -> bool {
     val(map, key) == option.as_ref()
 }
+
+/// A file from a multipart form.
+pub struct Upload {
+    pub field: String,
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: axum::body::Bytes,
+}
+
+/// Reads a multipart form into its text fields and its files (empty file inputs are skipped).
+pub async fn read_multipart(
+    mut form: axum::extract::Multipart,
+) -> Result<(Vec<(String, String)>, Vec<Upload>), AppError> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        AppError::field("file", format!("the upload could not be read: {}", e.body_text()))
+    };
+    let (mut fields, mut files) = (Vec::new(), Vec::new());
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_string();
+        match field.file_name().map(str::to_string) {
+            Some(filename) => {
+                let content_type = field
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
+                let bytes = field.bytes().await.map_err(bad)?;
+                if !filename.is_empty() || !bytes.is_empty() {
+                    files.push(Upload {
+                        field: name,
+                        filename,
+                        content_type,
+                        bytes,
+                    });
+                }
+            }
+            None => fields.push((name, field.text().await.map_err(bad)?)),
+        }
+    }
+    Ok((fields, files))
+}

@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod api;
 pub mod csv;
+pub mod csv_import;
 pub mod store;
 pub mod web;
 
@@ -17,6 +18,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(api::list, api::create))
         .routes(routes!(csv::api_export))
+        .routes(routes!(csv_import::api_import))
         .routes(routes!(api::get, api::update, api::delete))
         .routes(routes!(api::issues))
         .routes(routes!(api::environments, api::create_environment))
@@ -32,6 +34,11 @@ pub fn web_routes() -> Routes {
         .route("/applications", get(web::list).post(web::create))
         .route("/applications/new", get(web::new_form))
         .route("/applications/export", get(csv::web_export))
+        .route(
+            "/applications/import",
+            get(csv_import::web_form).post(csv_import::web_preview),
+        )
+        .route("/applications/import/commit", post(csv_import::web_commit))
         .route("/applications/{id}", get(web::show).post(web::update))
         .route("/applications/{id}/edit", get(web::edit_form))
         .route("/applications/{id}/retire", post(web::retire))

@@ -46,6 +46,7 @@ struct ListPage {
     tiers: &'static [&'static str],
     statuses: &'static [&'static str],
     can_create: bool,
+    can_import: bool,
 }
 
 const FILTERS: &[&str] = &[
@@ -96,6 +97,8 @@ pub async fn list(
             tiers: store::TIERS,
             statuses: store::STATUSES,
             can_create: ctx.principal.can("applications:create"),
+            can_import: ctx.principal.can("applications:create")
+                && ctx.principal.can("applications:update"),
         }
     ))
 }

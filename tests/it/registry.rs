@@ -2,7 +2,7 @@
 //! delete, permissions.
 
 use axum::http::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::TestApp;
 
@@ -317,4 +317,153 @@ async fn the_registry_pages_register_filter_show_and_retire() {
     assert_eq!(retired.status, StatusCode::SEE_OTHER);
     let detail = app.page("GET", &detail_url, cookie, None).await;
     assert!(detail.body.contains("id=\"app-status\">inactive<"));
+}
+
+async fn post_csv(app: &TestApp, uri: &str, token: &str, csv: &str) -> (StatusCode, Value) {
+    let req = axum::http::Request::post(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "text/csv")
+        .body(axum::body::Body::from(csv.to_string()))
+        .unwrap();
+    app.call(req).await
+}
+
+async fn count_apps(app: &TestApp, token: &str) -> i64 {
+    let (_, list) = app.json("GET", "/v1/applications", Some(token), None).await;
+    list["meta"]["total"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn csv_import_previews_rejects_bad_rows_whole_and_updates_by_number() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    app.json(
+        "POST",
+        "/v1/groups",
+        Some(&admin),
+        Some(json!({"name": "Payments Team"})),
+    )
+    .await;
+
+    let bad = "name,tier,owner_group,tags\r\nLedger,P2,payments team,finance;sap\r\nBroken,P9,Nobody,\r\n";
+    let (s, body) = post_csv(&app, "/v1/applications/import", &admin, bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let details = &body["error"]["details"];
+    assert!(details["line 3: tier"].is_string(), "{body}");
+    assert_eq!(details["line 3: owner_group"], "no group named 'Nobody'");
+    assert!(details.get("line 2: tier").is_none(), "{body}");
+    assert_eq!(count_apps(&app, &admin).await, 0, "a bad row writes nothing");
+
+    let good = "name,tier,owner_group,tags\r\nLedger,P2,payments team,finance;sap\r\nKiosk,p4,,\r\n";
+    let (s, dry) = post_csv(&app, "/v1/applications/import?dry_run=true", &admin, good).await;
+    assert_eq!(s, StatusCode::OK, "{dry}");
+    assert_eq!(dry["committed"], false);
+    assert_eq!(dry["rows"][1]["tier"], "P4");
+    assert_eq!(count_apps(&app, &admin).await, 0, "a dry run writes nothing");
+
+    let (s, done) = post_csv(&app, "/v1/applications/import", &admin, good).await;
+    assert_eq!(s, StatusCode::OK, "{done}");
+    assert_eq!(done["committed"], true);
+    assert!(done["rows"][0]["app_id"].as_str().unwrap().starts_with("APP-"));
+    let (_, ledger) = app
+        .json("GET", "/v1/applications?q=Ledger", Some(&admin), None)
+        .await;
+    assert_eq!(ledger["data"][0]["owner_group_name"], "Payments Team");
+    assert_eq!(ledger["data"][0]["tags"], json!(["finance", "sap"]));
+
+    // An exported file, edited, imports as updates of the same applications.
+    let req = axum::http::Request::get("/v1/applications/export")
+        .header("authorization", format!("Bearer {admin}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(firelater::app::router(app.state.clone()), req)
+        .await
+        .unwrap();
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let edited = String::from_utf8(bytes.to_vec())
+        .unwrap()
+        .replace("Kiosk", "Kiosk v2");
+    let (s, again) = post_csv(&app, "/v1/applications/import", &admin, &edited).await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(again["rows"][0]["action"], "update");
+    assert_eq!(count_apps(&app, &admin).await, 2);
+    let (_, kiosk) = app
+        .json("GET", "/v1/applications?q=Kiosk", Some(&admin), None)
+        .await;
+    assert_eq!(kiosk["data"][0]["name"], "Kiosk v2");
+
+    let (_, agent) = app.user_with_role("agent").await;
+    let (s, _) = post_csv(&app, "/v1/applications/import", &agent, good).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn csv_import_page_previews_then_commits() {
+    let app = TestApp::new().await;
+    let b = app.browser_login("admin@example.com").await;
+    let bad = b"name,tier\nGood,P1\nBad,P0\n";
+    let preview = app
+        .upload(
+            "/applications/import",
+            &b.cookie,
+            &[("_csrf", &b.csrf)],
+            ("file", "apps.csv", "text/csv", bad),
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let doc = scraper::Html::parse_document(&preview.body);
+    let sel = |s| scraper::Selector::parse(s).unwrap();
+    assert_eq!(
+        doc.select(&sel("tr[data-line='3'] [data-row-error=tier]"))
+            .count(),
+        1,
+        "{}",
+        preview.body
+    );
+    assert_eq!(doc.select(&sel("#import-commit")).count(), 0);
+
+    let no_token = app
+        .upload(
+            "/applications/import",
+            &b.cookie,
+            &[],
+            ("file", "apps.csv", "text/csv", b"name,tier\nGood,P1\n"),
+        )
+        .await;
+    assert_eq!(no_token.status, StatusCode::BAD_REQUEST, "CSRF applies to uploads");
+
+    let good = "name,tier\nGood,P1\nAlso good,P3\n";
+    let preview = app
+        .upload(
+            "/applications/import",
+            &b.cookie,
+            &[("_csrf", &b.csrf)],
+            ("file", "apps.csv", "text/csv", good.as_bytes()),
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    let doc = scraper::Html::parse_document(&preview.body);
+    let carried = doc
+        .select(&sel("#import-commit textarea[name=csv]"))
+        .next()
+        .expect("a commit form")
+        .text()
+        .collect::<String>();
+    let done = app
+        .page(
+            "POST",
+            "/applications/import/commit",
+            Some(&b.cookie),
+            Some(&[("_csrf", &b.csrf), ("csv", &carried)]),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("id=\"import-done\""), "{}", done.body);
+    let list = app
+        .page("GET", "/applications", Some(&b.cookie), None)
+        .await;
+    assert!(list.body.contains("Also good"));
 }

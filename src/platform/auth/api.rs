@@ -18,6 +18,8 @@ pub struct ApiCtx {
     pub principal: Principal,
     pub tx: TenantTx,
     pub meta: RequestMeta,
+    /// The request's instant, from the injected clock (SLA clocks, due times, timers).
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 impl ApiCtx {
@@ -64,6 +66,7 @@ impl FromRequestParts<AppState> for ApiCtx {
             principal,
             tx,
             meta,
+            now: state.clock.now(),
         })
     }
 }

@@ -16,6 +16,8 @@ use crate::platform::error::{AppError, WebError};
 const KEY: &str = "csrf";
 pub const FIELD: &str = "_csrf";
 const MAX_FORM: usize = 2 * 1024 * 1024;
+/// The largest multipart body (an attachment plus the form around it).
+pub const MAX_UPLOAD: usize = 12 * 1024 * 1024;
 
 /// The session's CSRF token, created on first use.
 pub async fn token(session: &Session) -> Result<String, AppError> {
@@ -65,6 +67,17 @@ fn form_urlencoded_pairs(body: &[u8]) -> impl Iterator<Item = (String, String)> 
         .into_iter()
 }
 
+async fn multipart_field(body: axum::body::Bytes, boundary: String, name: &str) -> Option<String> {
+    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some(name) {
+            return field.text().await.ok();
+        }
+    }
+    None
+}
+
 pub async fn verify(
     State(state): State<AppState>,
     session: Session,
@@ -91,14 +104,16 @@ pub async fn verify(
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let is_form = req
+    let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        .unwrap_or_default()
+        .to_string();
+    let boundary = multer::parse_boundary(&content_type).ok();
     let (provided, req) = match header_token {
         Some(t) => (Some(t), req),
-        None if is_form => {
+        None if content_type.starts_with("application/x-www-form-urlencoded") => {
             let (parts, body) = req.into_parts();
             let Ok(bytes) = to_bytes(body, MAX_FORM).await else {
                 return forbidden();
@@ -107,6 +122,16 @@ pub async fn verify(
                 form_field(&bytes, FIELD),
                 Request::from_parts(parts, Body::from(bytes)),
             )
+        }
+        // File uploads without JavaScript: the token is a field of the multipart body. The
+        // body is buffered (within the upload limit) so the handler can read it again.
+        None if boundary.is_some() => {
+            let (parts, body) = req.into_parts();
+            let Ok(bytes) = to_bytes(body, MAX_UPLOAD).await else {
+                return forbidden();
+            };
+            let token = multipart_field(bytes.clone(), boundary.unwrap_or_default(), FIELD).await;
+            (token, Request::from_parts(parts, Body::from(bytes)))
         }
         None => (None, req),
     };

@@ -148,6 +148,8 @@ pub struct WebCtx {
     pub tx: TenantTx,
     pub meta: RequestMeta,
     pub csrf: String,
+    /// The request's instant, from the injected clock.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 impl WebCtx {
@@ -213,6 +215,7 @@ impl FromRequestParts<AppState> for WebCtx {
             tx,
             meta,
             csrf,
+            now: state.clock.now(),
         })
     }
 }

@@ -282,10 +282,48 @@ impl TestApp {
             }
             None => Body::empty(),
         };
-        let res = app::router(self.state.clone())
-            .oneshot(b.body(body).unwrap())
-            .await
+        self.send(b.body(body).unwrap()).await
+    }
+
+    /// A multipart POST like a browser's file upload: text fields, then one file
+    /// `(field, filename, content type, bytes)`.
+    pub async fn upload(
+        &self,
+        uri: &str,
+        cookie: &str,
+        fields: &[(&str, &str)],
+        file: (&str, &str, &str, &[u8]),
+    ) -> Page {
+        let boundary = "----firelater-test-boundary";
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                    .as_bytes(),
+            );
+        }
+        let (field, filename, content_type, bytes) = file;
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let req = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header("cookie", cookie)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
             .unwrap();
+        self.send(req).await
+    }
+
+    async fn send(&self, req: Request<Body>) -> Page {
+        let res = app::router(self.state.clone()).oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
