@@ -8,5 +8,7 @@ pub mod assets;
 pub mod cli;
 mod cli_demo;
 pub mod identity;
+pub mod issues;
 pub mod platform;
 pub mod registry;
+pub mod sla;

@@ -34,7 +34,8 @@ pub struct JobOptions {
 }
 
 /// Enqueues a job in the caller's transaction. With a key, an existing pending job of the same
-/// tenant and key is replaced (new payload and time); a running one is told to run once more.
+/// tenant and key is replaced (new payload and time); a running one is told to run once more,
+/// at the new time (so a timer may reschedule itself from its own handler).
 pub async fn enqueue(
     conn: &mut PgConnection,
     tenant: Option<&Slug>,
@@ -47,7 +48,7 @@ pub async fn enqueue(
          VALUES ($1, $2, $3, $4, COALESCE($5, NOW()), COALESCE($6, 10))
          ON CONFLICT (tenant_slug, job_key) WHERE job_key IS NOT NULL DO UPDATE SET
             payload = EXCLUDED.payload,
-            run_at = CASE WHEN jobs.locked_at IS NULL THEN EXCLUDED.run_at ELSE jobs.run_at END,
+            run_at = EXCLUDED.run_at,
             rerun = jobs.locked_at IS NOT NULL,
             status = 'pending', attempts = CASE WHEN jobs.locked_at IS NULL THEN 0 ELSE jobs.attempts END,
             last_error = NULL, updated_at = NOW()

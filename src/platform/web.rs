@@ -264,7 +264,10 @@ pub async fn read_multipart(
     mut form: axum::extract::Multipart,
 ) -> Result<(Vec<(String, String)>, Vec<Upload>), AppError> {
     let bad = |e: axum::extract::multipart::MultipartError| {
-        AppError::field("file", format!("the upload could not be read: {}", e.body_text()))
+        AppError::field(
+            "file",
+            format!("the upload could not be read: {}", e.body_text()),
+        )
     };
     let (mut fields, mut files) = (Vec::new(), Vec::new());
     while let Some(field) = form.next_field().await.map_err(bad)? {

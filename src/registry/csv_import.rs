@@ -22,9 +22,9 @@ use crate::platform::audit::Actor;
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::tenancy::{Slug, TenantTx};
 use crate::platform::web::{Chrome, Errors, Hx, read_multipart};
 use crate::render_page;
-use crate::platform::tenancy::{Slug, TenantTx};
 
 /// Large enough for any real registry, small enough to keep one request's transaction short.
 pub const MAX_ROWS: usize = 5_000;
@@ -187,12 +187,8 @@ async fn body_of(
             }
             "owner_email" if v.is_empty() => b.owner_user_id = None,
             "owner_email" => {
-                b.owner_user_id = lookup(
-                    tx,
-                    "SELECT id FROM users WHERE lower(email) = lower($1)",
-                    v,
-                )
-                .await?;
+                b.owner_user_id =
+                    lookup(tx, "SELECT id FROM users WHERE lower(email) = lower($1)", v).await?;
                 if b.owner_user_id.is_none() {
                     errors.insert("owner_email".into(), format!("no user with email '{v}'"));
                 }
@@ -201,12 +197,9 @@ async fn body_of(
                 let id = match v.is_empty() {
                     true => None,
                     false => {
-                        let id = lookup(
-                            tx,
-                            "SELECT id FROM groups WHERE lower(name) = lower($1)",
-                            v,
-                        )
-                        .await?;
+                        let id =
+                            lookup(tx, "SELECT id FROM groups WHERE lower(name) = lower($1)", v)
+                                .await?;
                         if id.is_none() {
                             errors.insert(col.to_string(), format!("no group named '{v}'"));
                         }
@@ -359,12 +352,7 @@ impl ImportPage {
     }
 }
 
-async fn page(
-    mut ctx: WebCtx,
-    hx: bool,
-    csv: String,
-    commit: bool,
-) -> Result<Response, WebError> {
+async fn page(mut ctx: WebCtx, hx: bool, csv: String, commit: bool) -> Result<Response, WebError> {
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
     let (report, errors) = match run(&mut ctx.tx, &slug, &actor, &csv, commit).await {
@@ -406,11 +394,7 @@ pub async fn web_form(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
 }
 
 /// Upload (file or pasted text) → preview; nothing is written yet.
-pub async fn web_preview(
-    ctx: WebCtx,
-    Hx(hx): Hx,
-    form: Multipart,
-) -> Result<Response, WebError> {
+pub async fn web_preview(ctx: WebCtx, Hx(hx): Hx, form: Multipart) -> Result<Response, WebError> {
     ctx.require("applications:create")?;
     ctx.require("applications:update")?;
     let (fields, files) = read_multipart(form).await?;

@@ -352,19 +352,33 @@ async fn csv_import_previews_rejects_bad_rows_whole_and_updates_by_number() {
     assert!(details["line 3: tier"].is_string(), "{body}");
     assert_eq!(details["line 3: owner_group"], "no group named 'Nobody'");
     assert!(details.get("line 2: tier").is_none(), "{body}");
-    assert_eq!(count_apps(&app, &admin).await, 0, "a bad row writes nothing");
+    assert_eq!(
+        count_apps(&app, &admin).await,
+        0,
+        "a bad row writes nothing"
+    );
 
-    let good = "name,tier,owner_group,tags\r\nLedger,P2,payments team,finance;sap\r\nKiosk,p4,,\r\n";
+    let good =
+        "name,tier,owner_group,tags\r\nLedger,P2,payments team,finance;sap\r\nKiosk,p4,,\r\n";
     let (s, dry) = post_csv(&app, "/v1/applications/import?dry_run=true", &admin, good).await;
     assert_eq!(s, StatusCode::OK, "{dry}");
     assert_eq!(dry["committed"], false);
     assert_eq!(dry["rows"][1]["tier"], "P4");
-    assert_eq!(count_apps(&app, &admin).await, 0, "a dry run writes nothing");
+    assert_eq!(
+        count_apps(&app, &admin).await,
+        0,
+        "a dry run writes nothing"
+    );
 
     let (s, done) = post_csv(&app, "/v1/applications/import", &admin, good).await;
     assert_eq!(s, StatusCode::OK, "{done}");
     assert_eq!(done["committed"], true);
-    assert!(done["rows"][0]["app_id"].as_str().unwrap().starts_with("APP-"));
+    assert!(
+        done["rows"][0]["app_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("APP-")
+    );
     let (_, ledger) = app
         .json("GET", "/v1/applications?q=Ledger", Some(&admin), None)
         .await;
@@ -433,7 +447,11 @@ async fn csv_import_page_previews_then_commits() {
             ("file", "apps.csv", "text/csv", b"name,tier\nGood,P1\n"),
         )
         .await;
-    assert_eq!(no_token.status, StatusCode::BAD_REQUEST, "CSRF applies to uploads");
+    assert_eq!(
+        no_token.status,
+        StatusCode::BAD_REQUEST,
+        "CSRF applies to uploads"
+    );
 
     let good = "name,tier\nGood,P1\nAlso good,P3\n";
     let preview = app

@@ -2,4 +2,5 @@
 //! (including `now` and time zones) as arguments so it can be tested exhaustively.
 
 pub mod identity;
+pub mod issues;
 pub mod time;

@@ -255,6 +255,88 @@ impl Schedule {
     }
 }
 
+/// One line of an "explain this deadline" timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    Started,
+    /// The clock stood still from here until `until` (`None`: still paused).
+    Paused {
+        until: Option<DateTime<Utc>>,
+    },
+    /// Time outside business hours, skipped until `until`; `holidays` lists the holiday dates
+    /// inside the skipped span.
+    Skipped {
+        until: DateTime<Utc>,
+        holidays: Vec<NaiveDate>,
+    },
+    Due,
+}
+
+impl Schedule {
+    /// Why a clock is due when it is: the start, every pause, every span outside business hours
+    /// (naming holidays) up to the due time, and the due time — each with its instant. The same
+    /// walk as `due_with_pauses`, so the last step is exactly its answer. At most `limit` steps.
+    pub fn explain(
+        &self,
+        start: DateTime<Utc>,
+        amount: Duration,
+        pauses: &[(DateTime<Utc>, Option<DateTime<Utc>>)],
+        limit: usize,
+    ) -> Vec<(DateTime<Utc>, Step)> {
+        let mut steps = vec![(start, Step::Started)];
+        let mut left = amount;
+        let mut cursor = start;
+        let mut pauses = pauses.iter().peekable();
+        while steps.len() < limit {
+            let next_pause = pauses.peek().map(|p| p.0.max(cursor));
+            let horizon = next_pause.unwrap_or(cursor + Duration::days(HORIZON_DAYS));
+            let mut reached = None;
+            for (s, e) in self.business_intervals(cursor, horizon) {
+                if s > cursor {
+                    steps.push((cursor, self.skipped(cursor, s)));
+                }
+                if e - s >= left {
+                    reached = Some(s + left);
+                    break;
+                }
+                left -= e - s;
+                cursor = e;
+                if steps.len() >= limit {
+                    return steps;
+                }
+            }
+            if let Some(due) = reached {
+                steps.push((due, Step::Due));
+                return steps;
+            }
+            let Some(&&(from, until)) = pauses.next().as_ref() else {
+                return steps; // no business time within the horizon
+            };
+            let from = from.max(cursor);
+            if from > cursor {
+                steps.push((cursor, self.skipped(cursor, from)));
+            }
+            steps.push((from, Step::Paused { until }));
+            match until {
+                Some(u) => cursor = cursor.max(u),
+                None => return steps,
+            }
+        }
+        steps
+    }
+
+    fn skipped(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Step {
+        let (a, b) = (
+            from.with_timezone(&self.tz).date_naive(),
+            until.with_timezone(&self.tz).date_naive(),
+        );
+        Step::Skipped {
+            until,
+            holidays: self.holidays.range(a..=b).copied().collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,5 +491,63 @@ mod tests {
             s.elapsed_with_pauses(start, utc("2026-11-30T13:00:00Z"), &pauses),
             Duration::hours(2)
         );
+    }
+
+    #[test]
+    fn explain_walks_to_the_same_due_time() {
+        let mut s = nine_to_five(chrono_tz::Europe::Berlin);
+        s.holidays
+            .insert(NaiveDate::from_ymd_opt(2026, 12, 28).unwrap());
+        // Friday 16:00 Berlin, 3 business hours, paused Friday 16:30–16:45.
+        let start = utc("2026-12-25T15:00:00Z");
+        let pauses = [(
+            utc("2026-12-25T15:30:00Z"),
+            Some(utc("2026-12-25T15:45:00Z")),
+        )];
+        let steps = s.explain(start, Duration::hours(3), &pauses, 50);
+        let due = s
+            .due_with_pauses(start, Duration::hours(3), &pauses)
+            .unwrap();
+        assert_eq!(steps.last().unwrap(), &(due, Step::Due));
+        assert_eq!(steps[0], (start, Step::Started));
+        assert_eq!(
+            steps[1],
+            (
+                utc("2026-12-25T15:30:00Z"),
+                Step::Paused {
+                    until: Some(utc("2026-12-25T15:45:00Z"))
+                }
+            )
+        );
+        // The weekend and the Monday holiday are one skipped span, naming the holiday.
+        let skipped: Vec<_> = steps
+            .iter()
+            .filter_map(|(at, st)| match st {
+                Step::Skipped { until, holidays } => Some((*at, *until, holidays.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(skipped.len(), 1, "{steps:?}");
+        assert_eq!(skipped[0].0, utc("2026-12-25T16:00:00Z"));
+        assert_eq!(skipped[0].1, utc("2026-12-29T08:00:00Z"));
+        assert_eq!(
+            skipped[0].2,
+            vec![NaiveDate::from_ymd_opt(2026, 12, 28).unwrap()]
+        );
+        // 30 min on Friday before the pause, 15 after it, 2 h 15 on Tuesday.
+        assert_eq!(due, utc("2026-12-29T10:15:00Z"));
+    }
+
+    #[test]
+    fn explain_stops_at_an_open_pause() {
+        let s = Schedule::always();
+        let start = utc("2026-03-01T00:00:00Z");
+        let steps = s.explain(
+            start,
+            Duration::hours(5),
+            &[(utc("2026-03-01T01:00:00Z"), None)],
+            50,
+        );
+        assert_eq!(steps.last().unwrap().1, Step::Paused { until: None });
     }
 }

@@ -1,0 +1,653 @@
+//! Issue rows: the shape the API returns, who may see which (in the WHERE clause), and the
+//! queue query with filters, sorts and keyset paging.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::platform::auth::Principal;
+use crate::platform::error::AppError;
+use crate::platform::listing::contains_pattern;
+use crate::platform::tenancy::TenantTx;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Issue {
+    pub id: Uuid,
+    /// `ISS-00001`.
+    pub issue_number: String,
+    pub title: String,
+    /// Markdown.
+    pub description: Option<String>,
+    /// new, assigned, in_progress, pending, resolved or closed.
+    pub status: String,
+    /// critical, high, medium or low.
+    pub priority: String,
+    /// True when set by hand; false when derived from impact × urgency.
+    pub priority_explicit: bool,
+    pub severity: Option<String>,
+    pub impact: Option<String>,
+    pub urgency: Option<String>,
+    pub category_id: Option<Uuid>,
+    pub category_name: Option<String>,
+    pub issue_type: String,
+    pub source: Option<String>,
+    pub application_id: Option<Uuid>,
+    pub application_name: Option<String>,
+    pub environment_id: Option<Uuid>,
+    pub environment_name: Option<String>,
+    pub reporter_id: Option<Uuid>,
+    pub reporter_name: Option<String>,
+    pub assigned_to: Option<Uuid>,
+    pub assigned_to_name: Option<String>,
+    pub assigned_group: Option<Uuid>,
+    pub assigned_group_name: Option<String>,
+    pub escalation_level: i32,
+    pub escalated_at: Option<DateTime<Utc>>,
+    pub sla_policy_id: Option<Uuid>,
+    pub response_due_at: Option<DateTime<Utc>>,
+    pub resolution_due_at: Option<DateTime<Utc>>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub sla_breached: bool,
+    /// response, resolution or both.
+    pub sla_breach_type: Option<String>,
+    pub resolution_code: Option<String>,
+    pub resolution_notes: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<Uuid>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closed_by: Option<Uuid>,
+    pub parent_issue_id: Option<Uuid>,
+    /// `[{"type","id","url"}]` references in other systems.
+    #[schema(value_type = Vec<Object>)]
+    pub external_refs: Value,
+    /// Wall-clock minutes from creation to the first response.
+    pub time_to_first_response: Option<i32>,
+    /// Wall-clock minutes from creation to resolution.
+    pub time_to_resolution: Option<i32>,
+    /// The same in business minutes of the SLA's schedule.
+    pub business_time_to_first_response: Option<i32>,
+    pub business_time_to_resolution: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub const SELECT: &str = "SELECT i.id, i.issue_number, i.title, i.description, i.status, i.priority,
+    i.priority_explicit, i.severity, i.impact, i.urgency, i.category_id, c.name AS category_name,
+    COALESCE(i.issue_type, 'issue') AS issue_type, i.source, i.application_id, a.name AS application_name,
+    i.environment_id, e.name AS environment_name, i.reporter_id, r.name AS reporter_name,
+    i.assigned_to, u.name AS assigned_to_name, i.assigned_group, g.name AS assigned_group_name,
+    i.escalation_level, i.escalated_at, i.sla_policy_id, i.response_due_at, i.resolution_due_at,
+    i.first_response_at, i.sla_breached, i.sla_breach_type, i.resolution_code, i.resolution_notes,
+    i.resolved_at, i.resolved_by, i.closed_at, i.closed_by, i.parent_issue_id,
+    COALESCE(i.external_refs, '[]') AS external_refs, i.time_to_first_response, i.time_to_resolution,
+    i.business_time_to_first_response, i.business_time_to_resolution, i.created_at, i.updated_at
+    FROM issues i
+    LEFT JOIN issue_categories c ON c.id = i.category_id
+    LEFT JOIN applications a ON a.id = i.application_id
+    LEFT JOIN environments e ON e.id = i.environment_id
+    LEFT JOIN users r ON r.id = i.reporter_id
+    LEFT JOIN users u ON u.id = i.assigned_to
+    LEFT JOIN groups g ON g.id = i.assigned_group";
+
+/// Which issues a person may see — applied in every query's WHERE clause.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// Managers and admins (`issues:read_all`).
+    All,
+    /// Agents (`issues:update`): their groups' queues, unassigned issues, their own.
+    Agent { me: Uuid, groups: Vec<Uuid> },
+    /// Requesters: issues they reported.
+    Own { me: Uuid },
+}
+
+impl Scope {
+    pub async fn of(tx: &mut TenantTx, p: &Principal) -> Result<Scope, AppError> {
+        if p.can("issues:read_all") {
+            return Ok(Scope::All);
+        }
+        if p.can("issues:update") {
+            let groups =
+                sqlx::query_scalar("SELECT group_id FROM group_members WHERE user_id = $1")
+                    .bind(p.user_id)
+                    .fetch_all(&mut **tx)
+                    .await?;
+            return Ok(Scope::Agent {
+                me: p.user_id,
+                groups,
+            });
+        }
+        Ok(Scope::Own { me: p.user_id })
+    }
+
+    /// ` AND (visibility)` for the alias `i`.
+    pub fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) {
+        match self {
+            Scope::All => {}
+            Scope::Agent { me, groups } => {
+                qb.push(" AND (i.assigned_group IS NULL OR i.assigned_group = ANY(")
+                    .push_bind(groups.clone())
+                    .push(") OR i.assigned_to = ")
+                    .push_bind(*me)
+                    .push(" OR i.reporter_id = ")
+                    .push_bind(*me)
+                    .push(")");
+            }
+            Scope::Own { me } => {
+                qb.push(" AND i.reporter_id = ").push_bind(*me);
+            }
+        }
+    }
+
+    /// Whether internal comments and worklogs are shown.
+    pub fn sees_internal(&self) -> bool {
+        !matches!(self, Scope::Own { .. })
+    }
+}
+
+/// One visible issue, else 404 (hidden and missing look the same).
+pub async fn get(tx: &mut TenantTx, scope: &Scope, id: Uuid) -> Result<Issue, AppError> {
+    let mut qb = QueryBuilder::new(SELECT);
+    qb.push(" WHERE i.deleted_at IS NULL AND i.id = ")
+        .push_bind(id);
+    scope.push(&mut qb);
+    qb.build_query_as()
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// `ISS-42`, `iss-00042` or `42` → `ISS-00042`.
+pub fn normalize_number(q: &str) -> Option<String> {
+    let q = q.trim();
+    let digits = match q.get(..4) {
+        Some(p) if p.eq_ignore_ascii_case("iss-") => &q[4..],
+        _ => q,
+    };
+    if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(format!("ISS-{n:05}"))
+}
+
+/// The queue's sort orders. Each is a key of columns ending in `id`, so keyset paging is exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    Created,
+    Updated,
+    /// Most urgent first, newest first within a priority.
+    Priority,
+    /// Soonest resolution due first; paused/no SLA last.
+    Due,
+}
+
+pub const SORTS: &[(&str, Sort)] = &[
+    ("created_at", Sort::Created),
+    ("updated_at", Sort::Updated),
+    ("priority", Sort::Priority),
+    ("resolution_due_at", Sort::Due),
+];
+
+#[derive(Clone, Copy)]
+enum KeyType {
+    Time,
+    Rank,
+    Id,
+}
+
+impl Sort {
+    /// (SQL expression, type, ascending in the default order).
+    fn keys(self) -> &'static [(&'static str, KeyType, bool)] {
+        match self {
+            Sort::Created => &[
+                ("i.created_at", KeyType::Time, false),
+                ("i.id", KeyType::Id, false),
+            ],
+            Sort::Updated => &[
+                ("i.updated_at", KeyType::Time, false),
+                ("i.id", KeyType::Id, false),
+            ],
+            Sort::Priority => &[
+                ("i.priority_rank", KeyType::Rank, true),
+                ("i.created_at", KeyType::Time, false),
+                ("i.id", KeyType::Id, false),
+            ],
+            Sort::Due => &[
+                (
+                    "COALESCE(i.resolution_due_at, 'infinity'::timestamptz)",
+                    KeyType::Time,
+                    true,
+                ),
+                ("i.id", KeyType::Id, true),
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum KeyValue {
+    /// RFC 3339, or `infinity` for "no due time" (bound as text, cast in SQL).
+    Time(String),
+    Rank(i16),
+    Id(Uuid),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// `open` (default for queues), `all`, or a comma list of statuses.
+    pub status: Option<String>,
+    pub priority: Vec<String>,
+    /// A group id or `none`.
+    pub assigned_group: Option<String>,
+    /// A user id, `me` or `none`.
+    pub assigned_to: Option<String>,
+    pub application_id: Option<Uuid>,
+    pub category_id: Option<Uuid>,
+    pub reporter_id: Option<Uuid>,
+    /// `breached`, `breaching_soon` (due within 2 h) or `ok`.
+    pub sla: Option<String>,
+    /// Only issues in the viewer's groups.
+    pub my_groups: bool,
+    pub q: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub filters: Filters,
+    pub sort: Sort,
+    /// Reversed from the sort's natural direction (`order=asc` on a newest-first sort).
+    pub reversed: bool,
+    pub per_page: i64,
+    /// Offset paging (page ≥ 1) when no cursor is given.
+    pub page: i64,
+    cursor: Option<Vec<KeyValue>>,
+}
+
+pub const FILTER_NAMES: &[&str] = &[
+    "status",
+    "priority",
+    "assigned_group",
+    "assigned_to",
+    "application_id",
+    "category_id",
+    "reporter_id",
+    "sla",
+    "mine",
+    "q",
+];
+
+fn uuid_param(name: &str, v: &str) -> Result<Uuid, AppError> {
+    v.parse()
+        .map_err(|_| AppError::BadRequest(format!("'{name}' must be an id")))
+}
+
+impl Query {
+    /// Parses list parameters; unknown names and malformed values → 400 naming them.
+    pub fn parse(q: &HashMap<String, String>, default_status: &str) -> Result<Query, AppError> {
+        for k in q.keys() {
+            if !FILTER_NAMES.contains(&k.as_str())
+                && !matches!(
+                    k.as_str(),
+                    "page" | "per_page" | "sort" | "order" | "cursor" | "view"
+                )
+            {
+                return Err(AppError::BadRequest(format!("unknown filter '{k}'")));
+            }
+        }
+        let get = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let mut f = Filters {
+            status: Some(get("status").unwrap_or(default_status).to_string()),
+            ..Default::default()
+        };
+        if let Some(s) = &f.status
+            && s != "open"
+            && s != "all"
+        {
+            for part in s.split(',') {
+                if !domain::issues::STATUSES.contains(&part.trim()) {
+                    return Err(AppError::BadRequest(format!("unknown status '{part}'")));
+                }
+            }
+        }
+        if let Some(p) = get("priority") {
+            for part in p.split(',').map(str::trim) {
+                if !domain::issues::PRIORITIES.contains(&part) {
+                    return Err(AppError::BadRequest(format!("unknown priority '{part}'")));
+                }
+                f.priority.push(part.to_string());
+            }
+        }
+        if let Some(g) = get("assigned_group") {
+            if g != "none" {
+                uuid_param("assigned_group", g)?;
+            }
+            f.assigned_group = Some(g.to_string());
+        }
+        if let Some(a) = get("assigned_to") {
+            if a != "none" && a != "me" {
+                uuid_param("assigned_to", a)?;
+            }
+            f.assigned_to = Some(a.to_string());
+        }
+        f.application_id = get("application_id")
+            .map(|v| uuid_param("application_id", v))
+            .transpose()?;
+        f.category_id = get("category_id")
+            .map(|v| uuid_param("category_id", v))
+            .transpose()?;
+        f.reporter_id = get("reporter_id")
+            .map(|v| uuid_param("reporter_id", v))
+            .transpose()?;
+        if let Some(s) = get("sla") {
+            if !matches!(s, "breached" | "breaching_soon" | "ok") {
+                return Err(AppError::BadRequest(
+                    "'sla' must be breached, breaching_soon or ok".into(),
+                ));
+            }
+            f.sla = Some(s.to_string());
+        }
+        f.my_groups = get("mine") == Some("groups");
+        if let Some(m) = get("mine")
+            && m != "groups"
+        {
+            return Err(AppError::BadRequest("'mine' can only be 'groups'".into()));
+        }
+        f.q = get("q").map(str::to_string);
+        let sort_name = get("sort").unwrap_or("created_at");
+        let sort = SORTS
+            .iter()
+            .find(|(n, _)| *n == sort_name)
+            .map(|(_, s)| *s)
+            .ok_or_else(|| AppError::BadRequest(format!("unknown sort field '{sort_name}'")))?;
+        // `order` names the direction of the first key as people read it: desc = newest /
+        // most urgent / latest due first.
+        let natural_desc = matches!(sort, Sort::Created | Sort::Updated | Sort::Priority);
+        let reversed = match get("order") {
+            None => false,
+            Some("desc") => !natural_desc,
+            Some("asc") => natural_desc,
+            Some(o) => {
+                return Err(AppError::BadRequest(format!(
+                    "'order' must be asc or desc, not '{o}'"
+                )));
+            }
+        };
+        let int = |name: &str, default: i64| -> Result<i64, AppError> {
+            get(name).map_or(Ok(default), |v| {
+                v.parse()
+                    .map_err(|_| AppError::BadRequest(format!("'{name}' must be a whole number")))
+            })
+        };
+        let per_page = int("per_page", 25)?;
+        if !(1..=100).contains(&per_page) {
+            return Err(AppError::BadRequest(
+                "'per_page' must be between 1 and 100".into(),
+            ));
+        }
+        let page = int("page", 1)?;
+        if page < 1 {
+            return Err(AppError::BadRequest("'page' must be 1 or more".into()));
+        }
+        let cursor = get("cursor").map(|c| decode_cursor(sort, c)).transpose()?;
+        Ok(Query {
+            filters: f,
+            sort,
+            reversed,
+            per_page,
+            page,
+            cursor,
+        })
+    }
+
+    pub fn has_cursor(&self) -> bool {
+        self.cursor.is_some()
+    }
+}
+
+fn decode_cursor(sort: Sort, c: &str) -> Result<Vec<KeyValue>, AppError> {
+    let bad = || AppError::BadRequest("'cursor' is not valid for this sort".into());
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(c)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let parts: Vec<&str> = text.split('|').collect();
+    let keys = sort.keys();
+    if parts.len() != keys.len() {
+        return Err(bad());
+    }
+    keys.iter()
+        .zip(parts)
+        .map(|((_, t, _), v)| {
+            Ok(match t {
+                KeyType::Time if v == "infinity" => KeyValue::Time(v.to_string()),
+                KeyType::Time => {
+                    DateTime::parse_from_rfc3339(v).map_err(|_| bad())?;
+                    KeyValue::Time(v.to_string())
+                }
+                KeyType::Rank => KeyValue::Rank(v.parse().map_err(|_| bad())?),
+                KeyType::Id => KeyValue::Id(v.parse().map_err(|_| bad())?),
+            })
+        })
+        .collect()
+}
+
+/// The cursor that continues after `issue` in `sort`.
+pub fn cursor_after(sort: Sort, issue: &Issue) -> String {
+    let parts: Vec<String> = sort
+        .keys()
+        .iter()
+        .map(|(expr, _, _)| match *expr {
+            "i.created_at" => issue.created_at.to_rfc3339(),
+            "i.updated_at" => issue.updated_at.to_rfc3339(),
+            "i.priority_rank" => rank(&issue.priority).to_string(),
+            "i.id" => issue.id.to_string(),
+            _ => issue
+                .resolution_due_at
+                .map_or("infinity".to_string(), |d| d.to_rfc3339()),
+        })
+        .collect();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(parts.join("|"))
+}
+
+pub fn rank(priority: &str) -> i16 {
+    match priority {
+        "critical" => 1,
+        "high" => 2,
+        "medium" => 3,
+        _ => 4,
+    }
+}
+
+fn push_filters(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    scope: &Scope,
+    f: &Filters,
+    me: Uuid,
+    now: DateTime<Utc>,
+) {
+    qb.push(" WHERE i.deleted_at IS NULL");
+    scope.push(qb);
+    match f.status.as_deref() {
+        None | Some("all") => {}
+        Some("open") => {
+            qb.push(" AND i.status NOT IN ('resolved', 'closed')");
+        }
+        Some(list) => {
+            let list: Vec<String> = list.split(',').map(|s| s.trim().to_string()).collect();
+            qb.push(" AND i.status = ANY(").push_bind(list).push(")");
+        }
+    }
+    if !f.priority.is_empty() {
+        qb.push(" AND i.priority = ANY(")
+            .push_bind(f.priority.clone())
+            .push(")");
+    }
+    match f.assigned_group.as_deref() {
+        None => {}
+        Some("none") => {
+            qb.push(" AND i.assigned_group IS NULL");
+        }
+        Some(g) => {
+            qb.push(" AND i.assigned_group = ")
+                .push_bind(g.parse::<Uuid>().ok());
+        }
+    }
+    match f.assigned_to.as_deref() {
+        None => {}
+        Some("none") => {
+            qb.push(" AND i.assigned_to IS NULL");
+        }
+        Some("me") => {
+            qb.push(" AND i.assigned_to = ").push_bind(me);
+        }
+        Some(u) => {
+            qb.push(" AND i.assigned_to = ")
+                .push_bind(u.parse::<Uuid>().ok());
+        }
+    }
+    if f.my_groups {
+        qb.push(" AND i.assigned_group IN (SELECT group_id FROM group_members WHERE user_id = ")
+            .push_bind(me)
+            .push(")");
+    }
+    for (col, v) in [
+        ("i.application_id", f.application_id),
+        ("i.category_id", f.category_id),
+        ("i.reporter_id", f.reporter_id),
+    ] {
+        if let Some(v) = v {
+            qb.push(format!(" AND {col} = ")).push_bind(v);
+        }
+    }
+    match f.sla.as_deref() {
+        Some("breached") => {
+            qb.push(" AND i.sla_breached");
+        }
+        Some("breaching_soon") => {
+            qb.push(" AND NOT i.sla_breached AND i.status NOT IN ('resolved', 'closed') AND (i.resolution_due_at < ")
+                .push_bind(now + chrono::Duration::hours(2))
+                .push(" OR (i.first_response_at IS NULL AND i.response_due_at < ")
+                .push_bind(now + chrono::Duration::hours(2))
+                .push("))");
+        }
+        Some(_) => {
+            qb.push(" AND NOT i.sla_breached");
+        }
+        None => {}
+    }
+    if let Some(q) = &f.q {
+        match normalize_number(q) {
+            Some(n) => {
+                qb.push(" AND i.issue_number = ").push_bind(n);
+            }
+            None => {
+                qb.push(" AND (i.search_vector @@ websearch_to_tsquery('english', ")
+                    .push_bind(q.clone())
+                    .push(") OR i.title ILIKE ")
+                    .push_bind(contains_pattern(q))
+                    .push(")");
+            }
+        }
+    }
+}
+
+/// Counting stops here: an exact total of a million-row queue costs more than the page itself.
+pub const COUNT_CAP: i64 = 10_000;
+
+pub struct ListResult {
+    pub issues: Vec<Issue>,
+    /// Up to `COUNT_CAP`; `total_capped` says there are at least that many.
+    pub total: i64,
+    pub total_capped: bool,
+    pub next_cursor: Option<String>,
+}
+
+pub async fn list(
+    tx: &mut TenantTx,
+    scope: &Scope,
+    q: &Query,
+    me: Uuid,
+    now: DateTime<Utc>,
+) -> Result<ListResult, AppError> {
+    let mut qb = QueryBuilder::new(SELECT);
+    push_filters(&mut qb, scope, &q.filters, me, now);
+    let keys = q.sort.keys();
+    let asc = |natural_asc: bool| natural_asc != q.reversed;
+    if let Some(cursor) = &q.cursor {
+        // Lexicographic "after": (k1 > v1) OR (k1 = v1 AND k2 > v2) OR …, per key direction.
+        qb.push(" AND (");
+        for i in 0..keys.len() {
+            if i > 0 {
+                qb.push(" OR ");
+            }
+            qb.push("(");
+            for (j, ((expr, _, natural), v)) in keys.iter().zip(cursor).enumerate().take(i + 1) {
+                if j > 0 {
+                    qb.push(" AND ");
+                }
+                let op = match (j == i, asc(*natural)) {
+                    (false, _) => " = ",
+                    (true, true) => " > ",
+                    (true, false) => " < ",
+                };
+                qb.push(*expr).push(op);
+                match v {
+                    KeyValue::Time(t) => qb.push_bind(t.clone()).push("::timestamptz"),
+                    KeyValue::Rank(r) => qb.push_bind(*r),
+                    KeyValue::Id(id) => qb.push_bind(*id),
+                };
+            }
+            qb.push(")");
+        }
+        qb.push(")");
+    }
+    qb.push(" ORDER BY ");
+    for (n, (expr, _, natural)) in keys.iter().enumerate() {
+        if n > 0 {
+            qb.push(", ");
+        }
+        qb.push(*expr)
+            .push(if asc(*natural) { " ASC" } else { " DESC" });
+    }
+    qb.push(" LIMIT ").push_bind(q.per_page + 1);
+    if q.cursor.is_none() && q.page > 1 {
+        qb.push(" OFFSET ").push_bind((q.page - 1) * q.per_page);
+    }
+    let mut issues: Vec<Issue> = qb.build_query_as().fetch_all(&mut **tx).await?;
+    let more = issues.len() as i64 > q.per_page;
+    issues.truncate(q.per_page as usize);
+    let next_cursor = match more {
+        true => issues.last().map(|i| cursor_after(q.sort, i)),
+        false => None,
+    };
+    let mut count = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM issues i");
+    push_filters(&mut count, scope, &q.filters, me, now);
+    count.push(" LIMIT ").push_bind(COUNT_CAP).push(") t");
+    let total: i64 = count.build_query_scalar().fetch_one(&mut **tx).await?;
+    Ok(ListResult {
+        issues,
+        total,
+        total_capped: total >= COUNT_CAP,
+        next_cursor,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_normalise() {
+        assert_eq!(normalize_number("ISS-42").as_deref(), Some("ISS-00042"));
+        assert_eq!(normalize_number("iss-00042").as_deref(), Some("ISS-00042"));
+        assert_eq!(normalize_number("123456").as_deref(), Some("ISS-123456"));
+        assert_eq!(normalize_number("printer"), None);
+        assert_eq!(normalize_number("ISS-"), None);
+    }
+}

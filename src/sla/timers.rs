@@ -1,0 +1,315 @@
+//! Keeping an issue's due times and breach timers in step with its state. Timers are keyed jobs
+//! (`sla:<issue>:<metric>`), so moving a due time moves the timer and stopping a clock cancels
+//! it; nothing polls the issues table.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::engine::{self, ClockInput, Clocks, IssueFacts, PolicyRules};
+use crate::platform::audit::Actor;
+use crate::platform::error::AppError;
+use crate::platform::events;
+use crate::platform::jobs::{self, JobCtx, JobOptions, JobResult};
+use crate::platform::tenancy::{Slug, TenantTx};
+
+pub const TASK: &str = "sla.check";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    created_at: DateTime<Utc>,
+    status: String,
+    priority: String,
+    issue_type: Option<String>,
+    category_id: Option<Uuid>,
+    application_id: Option<Uuid>,
+    tier: Option<String>,
+    first_response_at: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+    sla_policy_id: Option<Uuid>,
+    response_warned_at: Option<DateTime<Utc>>,
+    resolution_warned_at: Option<DateTime<Utc>>,
+    response_breached_at: Option<DateTime<Utc>>,
+    resolution_breached_at: Option<DateTime<Utc>>,
+}
+
+/// An issue's clocks as of `now`, with the policy and start they came from.
+pub struct Loaded {
+    pub policy: Option<PolicyRules>,
+    pub clocks: Option<Clocks>,
+    pub created_at: DateTime<Utc>,
+    row: Row,
+}
+
+/// Loads an issue's clocks; with `reselect` the policy is chosen again (priority, category,
+/// application or type changed), else the issue keeps the one it has.
+pub async fn load(
+    tx: &mut TenantTx,
+    issue: Uuid,
+    now: DateTime<Utc>,
+    reselect: bool,
+) -> Result<Loaded, AppError> {
+    let row: Row = sqlx::query_as(
+        "SELECT i.created_at, i.status, i.priority, i.issue_type, i.category_id, i.application_id,
+                a.tier, i.first_response_at, i.resolved_at, i.sla_policy_id,
+                i.response_warned_at, i.resolution_warned_at, i.response_breached_at, i.resolution_breached_at
+         FROM issues i LEFT JOIN applications a ON a.id = i.application_id WHERE i.id = $1",
+    )
+    .bind(issue)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let policy = match (reselect, row.sla_policy_id) {
+        (false, Some(id)) => engine::policy_by_id(tx, id).await?,
+        _ => None,
+    };
+    let policy = match policy {
+        Some(p) => Some(p),
+        None => {
+            let facts = IssueFacts {
+                priority: &row.priority,
+                tier: row.tier.as_deref(),
+                category_id: row.category_id,
+                application_id: row.application_id,
+                issue_type: row.issue_type.as_deref().unwrap_or("issue"),
+            };
+            engine::policy_for(tx, &facts).await?
+        }
+    };
+    let Some(policy) = policy else {
+        return Ok(Loaded {
+            policy: None,
+            clocks: None,
+            created_at: row.created_at,
+            row,
+        });
+    };
+    let history: Vec<(DateTime<Utc>, String)> = sqlx::query_as(
+        "SELECT created_at, to_status FROM issue_status_history WHERE issue_id = $1 ORDER BY created_at, id",
+    )
+    .bind(issue)
+    .fetch_all(&mut **tx)
+    .await?;
+    let schedule = engine::schedule(tx, policy.business_hours_id).await?;
+    let input = ClockInput {
+        created_at: row.created_at,
+        status: &row.status,
+        priority: &row.priority,
+        first_response_at: row.first_response_at,
+        resolved_at: row.resolved_at,
+        history: &history,
+    };
+    let clocks = engine::compute(&policy, &schedule, &input, now);
+    Ok(Loaded {
+        policy: Some(policy),
+        clocks: Some(clocks),
+        created_at: row.created_at,
+        row,
+    })
+}
+
+/// Recomputes the due times, stores them and moves the timers. Call after every change that
+/// can move a clock: create, status change, first response, re-prioritisation, reopen.
+pub async fn refresh(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    issue: Uuid,
+    now: DateTime<Utc>,
+    reselect: bool,
+) -> Result<(), AppError> {
+    let loaded = load(tx, issue, now, reselect).await?;
+    let clocks = loaded.clocks.as_ref();
+    let due = |m: &str| {
+        clocks
+            .and_then(|c| engine::by_metric(c, m))
+            .and_then(|c| c.due_at)
+    };
+    sqlx::query("UPDATE issues SET sla_policy_id = $2, response_due_at = $3, resolution_due_at = $4 WHERE id = $1")
+        .bind(issue)
+        .bind(loaded.policy.as_ref().map(|p| p.id))
+        .bind(due("response"))
+        .bind(due("resolution"))
+        .execute(&mut **tx)
+        .await?;
+    schedule_timers(tx, tenant, issue, &loaded).await
+}
+
+async fn schedule_timers(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    issue: Uuid,
+    loaded: &Loaded,
+) -> Result<(), AppError> {
+    for metric in ["response", "resolution"] {
+        let key = format!("sla:{issue}:{metric}");
+        let (warned, breached) = match metric {
+            "response" => (
+                loaded.row.response_warned_at,
+                loaded.row.response_breached_at,
+            ),
+            _ => (
+                loaded.row.resolution_warned_at,
+                loaded.row.resolution_breached_at,
+            ),
+        };
+        let clock = loaded
+            .clocks
+            .as_ref()
+            .and_then(|c| engine::by_metric(c, metric));
+        let next = match clock {
+            Some(c) if c.stopped_at.is_none() && breached.is_none() => match warned {
+                None => c.warn_at,
+                Some(_) => c.due_at,
+            },
+            _ => None,
+        };
+        match next {
+            Some(run_at) => {
+                jobs::enqueue(
+                    tx,
+                    Some(tenant),
+                    TASK,
+                    json!({"issue_id": issue, "metric": metric}),
+                    JobOptions {
+                        run_at: Some(run_at),
+                        key: Some(key),
+                        max_attempts: Some(20),
+                    },
+                )
+                .await?;
+            }
+            None => {
+                jobs::cancel(tx, Some(tenant), &key).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The timer: at the warning threshold emits `issue.sla_warning`, at the due time marks the
+/// breach and emits `issue.sla_breached` — each once — then sets the next timer.
+pub async fn check_job(mut ctx: JobCtx) -> (JobCtx, JobResult) {
+    let result = check(&mut ctx).await.map_err(jobs::JobError::from);
+    (ctx, result)
+}
+
+async fn check(ctx: &mut JobCtx) -> anyhow::Result<()> {
+    let Some(tenant) = ctx.tenant.clone() else {
+        return Ok(());
+    };
+    let issue: Uuid = serde_json::from_value(ctx.payload["issue_id"].clone())?;
+    // Only these two names ever reach the SQL below.
+    let metric = match ctx.payload["metric"].as_str() {
+        Some("response") => "response",
+        _ => "resolution",
+    };
+    let now = ctx.clock.now();
+    let loaded = match load(&mut ctx.tx, issue, now, false).await {
+        Ok(l) => l,
+        Err(AppError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(clock) = loaded
+        .clocks
+        .as_ref()
+        .and_then(|c| engine::by_metric(c, metric))
+        .cloned()
+    else {
+        return Ok(());
+    };
+    let (warned, breached) = match metric {
+        "response" => (
+            loaded.row.response_warned_at,
+            loaded.row.response_breached_at,
+        ),
+        _ => (
+            loaded.row.resolution_warned_at,
+            loaded.row.resolution_breached_at,
+        ),
+    };
+    let running = clock.stopped_at.is_none() && !clock.paused;
+    let actor = Actor::system("sla");
+    let event = if running && breached.is_none() && clock.due_at.is_some_and(|d| now >= d) {
+        let sql = format!(
+            "UPDATE issues SET {metric}_breached_at = $2, {metric}_warned_at = COALESCE({metric}_warned_at, $2),
+                sla_breached = true,
+                sla_breach_type = CASE WHEN sla_breach_type IS NULL OR sla_breach_type = $3 THEN $3 ELSE 'both' END
+             WHERE id = $1"
+        );
+        sqlx::query(&sql)
+            .bind(issue)
+            .bind(now)
+            .bind(metric)
+            .execute(&mut *ctx.tx)
+            .await?;
+        Some("issue.sla_breached")
+    } else if running && warned.is_none() && clock.warn_at.is_some_and(|w| now >= w) {
+        sqlx::query(&format!(
+            "UPDATE issues SET {metric}_warned_at = $2 WHERE id = $1"
+        ))
+        .bind(issue)
+        .bind(now)
+        .execute(&mut *ctx.tx)
+        .await?;
+        Some("issue.sla_warning")
+    } else {
+        None
+    };
+    if let Some(event) = event {
+        let number: String = sqlx::query_scalar("SELECT issue_number FROM issues WHERE id = $1")
+            .bind(issue)
+            .fetch_one(&mut *ctx.tx)
+            .await?;
+        let payload: Value = json!({
+            "issue_id": issue, "issue_number": number, "metric": metric,
+            "due_at": clock.due_at, "target_minutes": clock.target_minutes,
+        });
+        crate::platform::audit::record(
+            &mut ctx.tx,
+            &actor,
+            event.trim_start_matches("issue."),
+            "issue",
+            issue,
+            json!({"metric": metric}),
+        )
+        .await?;
+        events::emit(&mut ctx.tx, &tenant, &actor, event, "issue", issue, payload).await?;
+    }
+    // The next timer (warning → breach), from the state just written.
+    let loaded = load(&mut ctx.tx, issue, now, false).await?;
+    schedule_timers(&mut ctx.tx, &tenant, issue, &loaded).await?;
+    Ok(())
+}
+
+/// Stores time to first response and to resolution, wall-clock and in business minutes of the
+/// issue's SLA schedule (unset while the moment has not come).
+pub async fn store_metrics(tx: &mut TenantTx, issue: Uuid) -> Result<(), AppError> {
+    let (created, first, resolved, hours): (
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<Uuid>,
+    ) = sqlx::query_as(
+        "SELECT i.created_at, i.first_response_at, i.resolved_at, p.business_hours_id
+         FROM issues i LEFT JOIN sla_policies p ON p.id = i.sla_policy_id WHERE i.id = $1",
+    )
+    .bind(issue)
+    .fetch_one(&mut **tx)
+    .await?;
+    let schedule = engine::schedule(tx, hours).await?;
+    let wall = |t: Option<DateTime<Utc>>| t.map(|t| (t - created).num_minutes() as i32);
+    let business =
+        |t: Option<DateTime<Utc>>| t.map(|t| schedule.between(created, t).num_minutes() as i32);
+    sqlx::query(
+        "UPDATE issues SET time_to_first_response = $2, business_time_to_first_response = $3,
+            time_to_resolution = $4, business_time_to_resolution = $5 WHERE id = $1",
+    )
+    .bind(issue)
+    .bind(wall(first))
+    .bind(business(first))
+    .bind(wall(resolved))
+    .bind(business(resolved))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
