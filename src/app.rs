@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::identity::api_routes())
         .merge(crate::admin::api_routes())
         .merge(crate::registry::api_routes())
+        .merge(crate::issues::api_routes())
         .split_for_parts();
     let doc = openapi::finish(openapi::mount(doc, "/v1"));
     // The document and its page depend only on the code (the annotations and a compiled
@@ -198,6 +199,7 @@ pub fn job_registry(state: &AppState) -> anyhow::Result<jobs::Registry> {
         crate::admin::jobs::PROBE_TASK,
         crate::admin::jobs::probe_job,
     );
+    reg.on(crate::sla::timers::TASK, crate::sla::timers::check_job);
     reg.on(
         crate::admin::jobs::CLEANUP_TASK,
         crate::admin::jobs::cleanup_job,

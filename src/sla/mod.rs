@@ -2,4 +2,5 @@
 //! clocks/timers that apply them to issues (the time arithmetic is `domain::time`).
 
 pub mod engine;
+pub mod panel;
 pub mod timers;

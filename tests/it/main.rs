@@ -2,6 +2,7 @@
 
 mod browser;
 mod identity;
+mod issues;
 mod jobs;
 mod migrations;
 mod platform;
