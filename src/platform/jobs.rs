@@ -301,17 +301,39 @@ impl Worker {
     }
 
     async fn claim(&self) -> anyhow::Result<Option<Claimed>> {
+        self.claim_for(None).await
+    }
+
+    /// Claims the next due job (of one tenant only, when given).
+    async fn claim_for(&self, tenant: Option<&Slug>) -> anyhow::Result<Option<Claimed>> {
         Ok(sqlx::query_as(
             "UPDATE public.jobs SET locked_at = $2, locked_by = $1, attempts = attempts + 1, updated_at = $2
              WHERE id = (SELECT id FROM public.jobs
                          WHERE status = 'pending' AND locked_at IS NULL AND run_at <= $2
+                           AND ($3::text IS NULL OR tenant_slug = $3)
                          ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
              RETURNING id, tenant_slug, task, payload, attempts, max_attempts",
         )
         .bind(&self.id)
         .bind(self.clock.now())
+        .bind(tenant.map(Slug::as_str))
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// Runs one tenant's due jobs, one after another, until none is due (at most `limit`);
+    /// returns how many ran. For fast-forwarding time deterministically: advance the clock,
+    /// then drain.
+    pub async fn drain(&self, tenant: &Slug, limit: usize) -> anyhow::Result<usize> {
+        let mut ran = 0;
+        while ran < limit {
+            let Some(job) = self.claim_for(Some(tenant)).await? else {
+                break;
+            };
+            self.execute(job).await;
+            ran += 1;
+        }
+        Ok(ran)
     }
 
     async fn execute(&self, job: Claimed) {

@@ -99,7 +99,16 @@ pub async fn load(
         resolved_at: row.resolved_at,
         history: &history,
     };
-    let clocks = engine::compute(&policy, &schedule, &input, now);
+    let mut clocks = engine::compute(&policy, &schedule, &input, now);
+    // A recorded breach stands even if a later change (re-prioritising, say) moved the due time.
+    for (clock, breached) in [
+        (clocks.response.as_mut(), row.response_breached_at),
+        (clocks.resolution.as_mut(), row.resolution_breached_at),
+    ] {
+        if let (Some(c), Some(_)) = (clock, breached) {
+            c.state = "breached";
+        }
+    }
     Ok(Loaded {
         policy: Some(policy),
         clocks: Some(clocks),

@@ -8,5 +8,6 @@ mod migrations;
 mod platform;
 mod registry;
 mod routes;
+mod sla;
 mod support;
 mod web;

@@ -340,6 +340,23 @@ impl TestApp {
         }
     }
 
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use firelater::platform::clock::Clock;
+        self.clock.now()
+    }
+
+    /// Runs this tenant's due jobs (timers, event dispatch, mail) at the injected clock's now —
+    /// fast-forward by `clock.advance`, then run.
+    pub async fn run_jobs(&self) -> usize {
+        let worker = firelater::platform::jobs::Worker::new(
+            self.state.pool.clone(),
+            app::job_registry(&self.state).unwrap(),
+            Arc::new(self.clock.clone()),
+            1,
+        );
+        worker.drain(&self.slug, 500).await.unwrap()
+    }
+
     /// Signs in through the login form, like a browser.
     pub async fn browser_login(&self, email: &str) -> Browser {
         let login = self.page("GET", "/login", None, None).await;
