@@ -101,6 +101,9 @@ async fn every_route_refuses_anonymous_callers() {
         ("id", uuid::Uuid::new_v4().to_string()),
         ("user_id", uuid::Uuid::new_v4().to_string()),
         ("env_id", uuid::Uuid::new_v4().to_string()),
+        ("comment_id", uuid::Uuid::new_v4().to_string()),
+        ("worklog_id", uuid::Uuid::new_v4().to_string()),
+        ("link_id", uuid::Uuid::new_v4().to_string()),
         ("entity_type", "user".to_string()),
     ];
     for (path, method) in operations(&doc) {
@@ -168,6 +171,10 @@ struct Ids {
     job: String,
     app: String,
     env: String,
+    issue: String,
+    comment: String,
+    worklog: String,
+    link: String,
 }
 
 impl Ids {
@@ -185,12 +192,16 @@ impl Ids {
             "api-keys" => &self.key,
             "jobs" => &self.job,
             "applications" => &self.app,
+            "issues" => &self.issue,
             other => panic!("teach routes.rs which record to use for /{other}/{{id}}"),
         };
         vec![
             ("id", id.clone()),
             ("user_id", self.user.clone()),
             ("env_id", self.env.clone()),
+            ("comment_id", self.comment.clone()),
+            ("worklog_id", self.worklog.clone()),
+            ("link_id", self.link.clone()),
             ("entity_type", "user".to_string()),
         ]
     }
@@ -240,6 +251,45 @@ async fn records_in(a: &TestApp) -> Ids {
             Some(json!({"name": "prod", "type": "prod"})),
         )
         .await;
+    let issue = |title: &'static str| {
+        let admin = admin.clone();
+        async move {
+            let (_, i) = a
+                .json(
+                    "POST",
+                    "/v1/issues",
+                    Some(&admin),
+                    Some(json!({"title": title})),
+                )
+                .await;
+            i["id"].as_str().unwrap().to_string()
+        }
+    };
+    let (issue_id, other_issue) = (issue("Broken").await, issue("Related").await);
+    let (_, comment) = a
+        .json(
+            "POST",
+            &format!("/v1/issues/{issue_id}/comments"),
+            Some(&admin),
+            Some(json!({"content": "hello"})),
+        )
+        .await;
+    let (_, worklog) = a
+        .json(
+            "POST",
+            &format!("/v1/issues/{issue_id}/worklogs"),
+            Some(&admin),
+            Some(json!({"time_spent": 10})),
+        )
+        .await;
+    let (_, links) = a
+        .json(
+            "POST",
+            &format!("/v1/issues/{issue_id}/link"),
+            Some(&admin),
+            Some(json!({"issue_id": other_issue, "link_type": "related"})),
+        )
+        .await;
     let job: i64 =
         sqlx::query_scalar("SELECT id FROM public.jobs WHERE tenant_slug = $1 ORDER BY id LIMIT 1")
             .bind(a.slug.as_str())
@@ -257,6 +307,10 @@ async fn records_in(a: &TestApp) -> Ids {
         job: job.to_string(),
         app: app_id,
         env: env["id"].as_str().unwrap().into(),
+        issue: issue_id,
+        comment: comment["id"].as_str().unwrap().into(),
+        worklog: worklog["id"].as_str().unwrap().into(),
+        link: links["data"][0]["link_id"].as_str().unwrap().into(),
     }
 }
 
@@ -272,6 +326,24 @@ fn valid_body(method: &str, path: &str, b_user: &str) -> Option<Value> {
         ("POST", "/v1/applications/{id}/environments") => json!({"name": "qa", "type": "test"}),
         ("PUT", "/v1/applications/{id}/environments/{env_id}") => {
             json!({"name": "renamed", "type": "test"})
+        }
+        ("PUT", "/v1/issues/{id}") => json!({"title": "Renamed"}),
+        ("POST", "/v1/issues/{id}/assign" | "/v1/issues/{id}/reassign") => {
+            json!({"assigned_to": b_user})
+        }
+        ("POST", "/v1/issues/{id}/resolve") => {
+            json!({"resolution_code": "fixed", "resolution_notes": "done"})
+        }
+        ("POST", "/v1/issues/{id}/reopen") => json!({"reason": "again"}),
+        ("POST", "/v1/issues/{id}/escalate" | "/v1/issues/{id}/close") => json!({}),
+        ("POST", "/v1/issues/{id}/comments") | ("PUT", "/v1/issues/{id}/comments/{comment_id}") => {
+            json!({"content": "hi"})
+        }
+        ("POST", "/v1/issues/{id}/worklogs") | ("PUT", "/v1/issues/{id}/worklogs/{worklog_id}") => {
+            json!({"time_spent": 5})
+        }
+        ("POST", "/v1/issues/{id}/link") => {
+            json!({"issue_id": uuid::Uuid::new_v4(), "link_type": "related"})
         }
         _ => return None,
     })
