@@ -135,6 +135,7 @@ pub fn web_routes() -> web::Routes {
         .merge(crate::identity::web_routes())
         .merge(crate::admin::web_routes())
         .merge(crate::registry::web_routes())
+        .merge(crate::issues::web_routes())
 }
 
 /// Static assets: `FIRELATER_STATIC_DIR`, else `static/` beside the binary's crate or the

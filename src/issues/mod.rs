@@ -4,11 +4,15 @@ pub mod actions;
 pub mod activity;
 pub mod api;
 pub mod store;
+pub mod web;
+pub mod web_issue;
 
+use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
+use crate::platform::web::Routes;
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -29,4 +33,28 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::related))
         .routes(routes!(api::link))
         .routes(routes!(api::unlink))
+}
+
+pub fn web_routes() -> Routes {
+    Routes::new()
+        .route("/issues", get(web::list).post(web::create))
+        .route("/issues/new", get(web::new_form))
+        .route("/issues/bulk", post(web::bulk))
+        .route("/issues/views", post(web::save_view))
+        .route("/issues/views/{id}/delete", post(web::delete_view))
+        .route("/issues/{id}", get(web_issue::show).post(web_issue::edit))
+        .route("/issues/{id}/quick", post(web::quick_edit))
+        .route("/issues/{id}/assign", post(web_issue::assign))
+        .route("/issues/{id}/status", post(web_issue::set_status))
+        .route("/issues/{id}/escalate", post(web_issue::escalate))
+        .route("/issues/{id}/resolve", post(web_issue::resolve))
+        .route("/issues/{id}/close", post(web_issue::close))
+        .route("/issues/{id}/reopen", post(web_issue::reopen))
+        .route("/issues/{id}/comments", post(web_issue::comment))
+        .route(
+            "/issues/{id}/comments/{comment_id}/delete",
+            post(web_issue::delete_comment),
+        )
+        .route("/issues/{id}/worklogs", post(web_issue::worklog))
+        .route("/issues/{id}/link", post(web_issue::link))
 }

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod json;
 pub mod listing;
 pub mod mail;
+pub mod markdown;
 pub mod openapi;
 pub mod tenancy;
 pub mod web;

@@ -271,3 +271,17 @@ pub async fn migrations_current(pool: &PgPool) -> anyhow::Result<bool> {
     }
     Ok(true)
 }
+
+/// Marks a point to return to: a failed attempt (a rejected form) is undone with
+/// `rollback_to_savepoint`, and the same transaction goes on to render the answer.
+pub async fn savepoint(tx: &mut TenantTx) -> Result<(), AppError> {
+    sqlx::query("SAVEPOINT attempt").execute(&mut **tx).await?;
+    Ok(())
+}
+
+pub async fn rollback_to_savepoint(tx: &mut TenantTx) -> Result<(), AppError> {
+    sqlx::query("ROLLBACK TO SAVEPOINT attempt")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

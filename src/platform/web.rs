@@ -71,6 +71,7 @@ impl Chrome {
     pub fn new(p: &Principal, csrf: &str, active: &'static str) -> Self {
         const ITEMS: &[(&str, &str, &str, Option<&str>)] = &[
             ("dashboard", "Dashboard", "/", None),
+            ("issues", "Issues", "/issues", Some("issues:read")),
             (
                 "applications",
                 "Applications",

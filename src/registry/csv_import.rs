@@ -66,6 +66,7 @@ fn unguard(v: &str) -> String {
     }
 }
 
+#[derive(Debug)]
 struct Parsed {
     line: usize,
     cells: HashMap<&'static str, String>,

@@ -293,12 +293,13 @@ async fn check(ctx: &mut JobCtx) -> anyhow::Result<()> {
 /// Stores time to first response and to resolution, wall-clock and in business minutes of the
 /// issue's SLA schedule (unset while the moment has not come).
 pub async fn store_metrics(tx: &mut TenantTx, issue: Uuid) -> Result<(), AppError> {
-    let (created, first, resolved, hours): (
+    type Moments = (
         DateTime<Utc>,
         Option<DateTime<Utc>>,
         Option<DateTime<Utc>>,
         Option<Uuid>,
-    ) = sqlx::query_as(
+    );
+    let (created, first, resolved, hours): Moments = sqlx::query_as(
         "SELECT i.created_at, i.first_response_at, i.resolved_at, p.business_hours_id
          FROM issues i LEFT JOIN sla_policies p ON p.id = i.sla_policy_id WHERE i.id = $1",
     )

@@ -15,8 +15,20 @@
   });
   document.addEventListener("keydown", function (e) {
     var typing = /INPUT|TEXTAREA|SELECT/.test(document.activeElement.tagName);
-    if (e.key === "/" && !typing) { e.preventDefault(); openJump(); }
+    if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "/") { e.preventDefault(); openJump(); return; }
+    // Page shortcuts: an element with data-key="x" is focused (a link is followed) on "x".
+    var target = document.querySelector('[data-key="' + e.key.replace(/["\\]/g, "") + '"]');
+    if (!target) return;
+    e.preventDefault();
+    if (target.tagName === "A") { window.location = target.href; } else { target.focus(); }
   });
+  // Inline edits: a form marked data-autosubmit saves as soon as a field changes.
+  document.addEventListener("change", function (e) {
+    var form = e.target.form;
+    if (form && form.hasAttribute("data-autosubmit")) form.requestSubmit();
+  });
+  document.querySelectorAll("[data-autosubmit-hide]").forEach(function (b) { b.classList.add("sr-only"); });
   document.addEventListener("change", function (e) {
     if (e.target.id !== "jump-input") return;
     var opts = document.querySelectorAll("#jump-targets option");

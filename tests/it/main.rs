@@ -3,6 +3,7 @@
 mod browser;
 mod identity;
 mod issues;
+mod issues_web;
 mod jobs;
 mod migrations;
 mod platform;

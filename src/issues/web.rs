@@ -1,0 +1,556 @@
+//! The issue queue: tabs, filters, sorting, keyset paging, inline edits, bulk actions, and the
+//! new-issue form.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::Response;
+use uuid::Uuid;
+
+use super::actions::{self, Acting, AssignBody, CloseBody, IssueChanges, NewIssue};
+use super::store::{self, Issue, Scope};
+use crate::identity::users_api::parse_id;
+use crate::platform::auth::session::WebCtx;
+use crate::platform::error::{AppError, WebError};
+use crate::platform::tenancy;
+use crate::platform::web::{Chrome, Errors, Hx, see_other};
+use crate::render_page;
+
+/// (id, label) choices for pickers.
+pub type Choices = Vec<(String, String)>;
+
+pub async fn choices(
+    tx: &mut crate::platform::tenancy::TenantTx,
+    sql: &str,
+) -> Result<Choices, AppError> {
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(sql).fetch_all(&mut **tx).await?;
+    Ok(rows.into_iter().map(|(i, n)| (i.to_string(), n)).collect())
+}
+
+pub const AGENTS: &str = "SELECT DISTINCT u.id, u.name FROM users u
+    JOIN user_roles ur ON ur.user_id = u.id JOIN role_permissions rp ON rp.role_id = ur.role_id
+    JOIN permissions p ON p.id = rp.permission_id
+    WHERE u.status = 'active' AND p.resource = 'issues' AND p.action = 'update' ORDER BY u.name";
+pub const GROUPS: &str = "SELECT id, name FROM groups ORDER BY name";
+pub const APPLICATIONS: &str = "SELECT id, app_id || ' ' || name FROM applications WHERE COALESCE(status, 'active') = 'active' ORDER BY name";
+pub const CATEGORIES: &str = "SELECT id, name FROM issue_categories WHERE COALESCE(is_active, true) ORDER BY sort_order, name";
+
+/// Opens the acting context of a page request.
+pub async fn acting<'a>(ctx: &'a mut WebCtx, perm: &str) -> Result<Acting<'a>, WebError> {
+    ctx.require(perm)?;
+    let scope = Scope::of(&mut ctx.tx, &ctx.principal).await?;
+    Ok(Acting {
+        actor: ctx.actor(),
+        tx: &mut ctx.tx,
+        principal: &ctx.principal,
+        scope,
+        now: ctx.now,
+    })
+}
+
+/// The queue tabs: (key, label, query string).
+pub const TABS: &[(&str, &str, &str)] = &[
+    ("mine", "My issues", "assigned_to=me"),
+    ("groups", "My groups", "mine=groups"),
+    (
+        "unassigned",
+        "Unassigned",
+        "assigned_to=none&assigned_group=none",
+    ),
+    (
+        "breaching",
+        "Breaching soon",
+        "sla=breaching_soon&sort=resolution_due_at",
+    ),
+    ("open", "All open", "status=open"),
+];
+
+const KEEP: &[&str] = &[
+    "status",
+    "priority",
+    "assigned_group",
+    "assigned_to",
+    "application_id",
+    "category_id",
+    "sla",
+    "mine",
+    "q",
+    "sort",
+    "order",
+];
+
+#[derive(Template)]
+#[template(path = "issues/queue.html", blocks = ["content"])]
+struct QueuePage {
+    chrome: Chrome,
+    issues: Vec<Issue>,
+    total: i64,
+    total_capped: bool,
+    f: BTreeMap<String, String>,
+    /// The filters as a query string (for sharing, saving and paging links).
+    query: String,
+    tab: &'static str,
+    next: Option<String>,
+    agents: Choices,
+    groups: Choices,
+    applications: Choices,
+    views: Vec<(Uuid, String, String)>,
+    can_assign: bool,
+    can_update: bool,
+    can_create: bool,
+    statuses: &'static [&'static str],
+    priorities: &'static [&'static str],
+    error: Option<String>,
+}
+
+async fn queue(
+    mut ctx: WebCtx,
+    hx: bool,
+    q: HashMap<String, String>,
+    error: Option<(StatusCode, String)>,
+) -> Result<Response, WebError> {
+    ctx.require("issues:read")?;
+    let f: BTreeMap<String, String> = q
+        .iter()
+        .filter(|(k, v)| KEEP.contains(&k.as_str()) && !v.trim().is_empty())
+        .map(|(k, v)| (k.clone(), v.trim().to_string()))
+        .collect();
+    let query = serde_urlencoded::to_string(&f).unwrap_or_default();
+    let tab = TABS
+        .iter()
+        .find(|t| {
+            let want: BTreeMap<String, String> =
+                serde_urlencoded::from_str(t.2).unwrap_or_default();
+            want == f
+                .iter()
+                .filter(|(k, _)| *k != "order")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .map_or("", |t| t.0);
+    let mut params: HashMap<String, String> = f.clone().into_iter().collect();
+    params.insert("per_page".into(), "50".into());
+    if let Some(c) = q.get("cursor").filter(|c| !c.is_empty()) {
+        params.insert("cursor".into(), c.clone());
+    }
+    let parsed = store::Query::parse(&params, "open")?;
+    let scope = Scope::of(&mut ctx.tx, &ctx.principal).await?;
+    let r = store::list(&mut ctx.tx, &scope, &parsed, ctx.principal.user_id, ctx.now).await?;
+    let agents = choices(&mut ctx.tx, AGENTS).await?;
+    let groups = choices(&mut ctx.tx, GROUPS).await?;
+    let applications = choices(&mut ctx.tx, APPLICATIONS).await?;
+    let views: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "SELECT id, name, query FROM saved_views WHERE user_id = $1 AND entity_type = 'issue' ORDER BY name",
+    )
+    .bind(ctx.principal.user_id)
+    .fetch_all(&mut *ctx.tx)
+    .await?;
+    ctx.tx.commit().await?;
+    let (status, error) = match error {
+        Some((s, e)) => (s, Some(e)),
+        None => (StatusCode::OK, None),
+    };
+    let page = QueuePage {
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues"),
+        issues: r.issues,
+        total: r.total,
+        total_capped: r.total_capped,
+        f,
+        query,
+        tab,
+        next: r.next_cursor,
+        agents,
+        groups,
+        applications,
+        views,
+        can_assign: ctx.principal.can("issues:assign"),
+        can_update: ctx.principal.can("issues:update"),
+        can_create: ctx.principal.can("issues:create"),
+        statuses: domain::issues::STATUSES,
+        priorities: domain::issues::PRIORITIES,
+        error,
+    };
+    Ok(render_page!(hx, page, status))
+}
+
+pub async fn list(
+    ctx: WebCtx,
+    Hx(hx): Hx,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    queue(ctx, hx, q, None).await
+}
+
+/// One row's inline edit (status, priority, assignee) from the queue.
+pub async fn quick_edit(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    let id = parse_id(&id)?;
+    let back = form.get("back").cloned().unwrap_or_default();
+    ctx.require("issues:update")?;
+    tenancy::savepoint(&mut ctx.tx).await?;
+    let mut a = acting(&mut ctx, "issues:update").await?;
+    let result = quick(&mut a, id, &form).await;
+    match result {
+        Ok(()) => {
+            ctx.tx.commit().await?;
+            Ok(see_other(hx, &format!("/issues?{back}")))
+        }
+        Err(e @ (AppError::Validation { .. } | AppError::Conflict { .. })) => {
+            tenancy::rollback_to_savepoint(&mut ctx.tx).await?;
+            let q: HashMap<String, String> = serde_urlencoded::from_str(&back).unwrap_or_default();
+            queue(ctx, hx, q, Some((e.status(), e.public_message()))).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn quick(
+    a: &mut Acting<'_>,
+    id: Uuid,
+    form: &HashMap<String, String>,
+) -> Result<(), AppError> {
+    let issue = store::get(a.tx, &a.scope, id).await?;
+    let get = |k: &str| form.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    if let Some(user) = get("assigned_to")
+        && Some(user.to_string()) != issue.assigned_to.map(|u| u.to_string())
+    {
+        let user = user
+            .parse()
+            .map_err(|_| AppError::field("assigned_to", "pick someone from the list"))?;
+        actions::assign(
+            a,
+            id,
+            &AssignBody {
+                assigned_to: Some(user),
+                ..Default::default()
+            },
+            false,
+        )
+        .await?;
+    }
+    let mut changes = IssueChanges::default();
+    if let Some(p) = get("priority").filter(|p| *p != issue.priority) {
+        changes.priority = Some(p.to_string());
+    }
+    if let Some(s) = get("status").filter(|s| *s != issue.status) {
+        match s {
+            "closed" => {
+                actions::close(a, id, &CloseBody::default()).await?;
+                return Ok(());
+            }
+            "resolved" => {
+                return Err(AppError::field(
+                    "status",
+                    "resolving needs a resolution code and notes: open the issue to resolve it",
+                ));
+            }
+            _ => changes.status = Some(s.to_string()),
+        }
+    }
+    if changes.priority.is_some() || changes.status.is_some() {
+        actions::update(a, id, &changes).await?;
+    }
+    Ok(())
+}
+
+/// Bulk actions on the ticked issues: all of them or none (each still checked for permission
+/// and visibility, as if done one by one).
+pub async fn bulk(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let back = get("back").unwrap_or_default();
+    let action = get("action").unwrap_or_default();
+    let value = get("value");
+    let ids: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "ids")
+        .map(|(_, v)| v.clone())
+        .collect();
+    ctx.require("issues:read")?;
+    tenancy::savepoint(&mut ctx.tx).await?;
+    let mut a = acting(&mut ctx, "issues:read").await?;
+    let result = async {
+        if ids.is_empty() {
+            return Err(AppError::field("ids", "tick at least one issue"));
+        }
+        for raw in &ids {
+            let id = parse_id(raw)?;
+            let number = store::get(a.tx, &a.scope, id).await?.issue_number;
+            let label = |e: AppError| match e {
+                AppError::Validation { fields, .. } => AppError::field(
+                    "ids",
+                    format!(
+                        "{number}: {}",
+                        fields.values().cloned().collect::<Vec<_>>().join("; ")
+                    ),
+                ),
+                AppError::Conflict { message, .. } => {
+                    AppError::conflict(format!("{number}: {message}"))
+                }
+                other => other,
+            };
+            match (action.as_str(), value.as_deref()) {
+                ("assign", Some(v)) => {
+                    let (user, group) = match v.split_once(':') {
+                        Some(("user", u)) => (u.parse().ok(), None),
+                        Some(("group", g)) => (None, g.parse().ok()),
+                        _ => (None, None),
+                    };
+                    let body = AssignBody {
+                        assigned_to: user,
+                        assigned_group: group,
+                        reason: Some("bulk assignment".into()),
+                    };
+                    actions::assign(&mut a, id, &body, false)
+                        .await
+                        .map_err(label)?;
+                }
+                ("priority", Some(p)) => {
+                    let c = IssueChanges {
+                        priority: Some(p.to_string()),
+                        ..Default::default()
+                    };
+                    actions::update(&mut a, id, &c).await.map_err(label)?;
+                }
+                ("status", Some(s)) => {
+                    let c = IssueChanges {
+                        status: Some(s.to_string()),
+                        reason: Some("bulk change".into()),
+                        ..Default::default()
+                    };
+                    actions::update(&mut a, id, &c).await.map_err(label)?;
+                }
+                ("close", _) => {
+                    let body = CloseBody {
+                        reason: Some("bulk close".into()),
+                        confirm_open_children: false,
+                    };
+                    actions::close(&mut a, id, &body).await.map_err(label)?;
+                }
+                _ => return Err(AppError::field("action", "pick an action and a value")),
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            ctx.tx.commit().await?;
+            Ok(see_other(hx, &format!("/issues?{back}")))
+        }
+        Err(
+            e @ (AppError::Validation { .. } | AppError::Conflict { .. } | AppError::Forbidden),
+        ) => {
+            // Nothing of the batch is kept.
+            tenancy::rollback_to_savepoint(&mut ctx.tx).await?;
+            let q: HashMap<String, String> = serde_urlencoded::from_str(&back).unwrap_or_default();
+            let msg = match &e {
+                AppError::Validation { fields, .. } => {
+                    fields.values().cloned().collect::<Vec<_>>().join("; ")
+                }
+                AppError::Forbidden => {
+                    "you may not do that to every ticked issue; nothing was changed".into()
+                }
+                other => other.public_message(),
+            };
+            queue(
+                ctx,
+                hx,
+                q,
+                Some((e.status(), format!("{msg} — nothing was changed"))),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Saves the current filters as a named view of the user's.
+pub async fn save_view(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    ctx.require("issues:read")?;
+    let name = form
+        .get("name")
+        .map(|n| n.trim())
+        .unwrap_or_default()
+        .to_string();
+    let query = form.get("query").cloned().unwrap_or_default();
+    if name.is_empty() || name.chars().count() > 100 {
+        let q: HashMap<String, String> = serde_urlencoded::from_str(&query).unwrap_or_default();
+        return queue(
+            ctx,
+            hx,
+            q,
+            Some((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "a view needs a name (up to 100 characters)".into(),
+            )),
+        )
+        .await;
+    }
+    // Only the queue's own parameters are kept: the view is a shareable URL.
+    let q: BTreeMap<String, String> = serde_urlencoded::from_str::<Vec<(String, String)>>(&query)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| KEEP.contains(&k.as_str()))
+        .collect();
+    let query = serde_urlencoded::to_string(&q).unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO saved_views (user_id, entity_type, name, query) VALUES ($1, 'issue', $2, $3)
+         ON CONFLICT (user_id, entity_type, name) DO UPDATE SET query = EXCLUDED.query",
+    )
+    .bind(ctx.principal.user_id)
+    .bind(&name)
+    .bind(&query)
+    .execute(&mut *ctx.tx)
+    .await?;
+    ctx.tx.commit().await?;
+    Ok(see_other(hx, &format!("/issues?{query}")))
+}
+
+pub async fn delete_view(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    ctx.require("issues:read")?;
+    let n = sqlx::query("DELETE FROM saved_views WHERE id = $1 AND user_id = $2")
+        .bind(parse_id(&id)?)
+        .bind(ctx.principal.user_id)
+        .execute(&mut *ctx.tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(AppError::NotFound.into());
+    }
+    ctx.tx.commit().await?;
+    Ok(see_other(hx, "/issues"))
+}
+
+#[derive(Template)]
+#[template(path = "issues/new.html", blocks = ["content"])]
+struct NewPage {
+    chrome: Chrome,
+    v: BTreeMap<String, String>,
+    errors: Errors,
+    agent: bool,
+    can_assign: bool,
+    agents: Choices,
+    groups: Choices,
+    applications: Choices,
+    categories: Choices,
+    impacts: &'static [&'static str],
+    urgencies: &'static [&'static str],
+    priorities: &'static [&'static str],
+}
+
+async fn new_page(
+    mut ctx: WebCtx,
+    hx: bool,
+    v: BTreeMap<String, String>,
+    errors: BTreeMap<String, String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let agents = choices(&mut ctx.tx, AGENTS).await?;
+    let groups = choices(&mut ctx.tx, GROUPS).await?;
+    let applications = choices(&mut ctx.tx, APPLICATIONS).await?;
+    let categories = choices(&mut ctx.tx, CATEGORIES).await?;
+    ctx.tx.commit().await?;
+    let page = NewPage {
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues"),
+        v,
+        errors: errors.into(),
+        agent: ctx.principal.can("issues:update"),
+        can_assign: ctx.principal.can("issues:assign"),
+        agents,
+        groups,
+        applications,
+        categories,
+        impacts: domain::issues::IMPACTS,
+        urgencies: domain::issues::URGENCIES,
+        priorities: domain::issues::PRIORITIES,
+    };
+    Ok(render_page!(hx, page, status))
+}
+
+pub async fn new_form(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
+    ctx.require("issues:create")?;
+    new_page(ctx, hx, BTreeMap::new(), BTreeMap::new(), StatusCode::OK).await
+}
+
+pub async fn create(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    ctx.require("issues:create")?;
+    let v: BTreeMap<String, String> = form.into_iter().filter(|(k, _)| k != "_csrf").collect();
+    let text = |k: &str| {
+        v.get(k)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let mut errors = BTreeMap::new();
+    let mut id = |k: &str| match text(k) {
+        None => None,
+        Some(s) => s.parse::<Uuid>().map_or_else(
+            |_| {
+                errors.insert(k.to_string(), "pick one from the list".to_string());
+                None
+            },
+            Some,
+        ),
+    };
+    let body = NewIssue {
+        title: v.get("title").cloned().unwrap_or_default(),
+        description: text("description"),
+        priority: text("priority"),
+        impact: text("impact"),
+        urgency: text("urgency"),
+        category_id: id("category_id"),
+        application_id: id("application_id"),
+        assigned_to: id("assigned_to"),
+        assigned_group: id("assigned_group"),
+        ..Default::default()
+    };
+    if !errors.is_empty() {
+        return new_page(ctx, hx, v, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    tenancy::savepoint(&mut ctx.tx).await?;
+    let mut a = acting(&mut ctx, "issues:create").await?;
+    match actions::create(&mut a, &body, "portal").await {
+        Ok(issue) => {
+            ctx.tx.commit().await?;
+            Ok(see_other(hx, &format!("/issues/{}", issue.id)))
+        }
+        Err(AppError::Validation { fields, .. }) => {
+            tenancy::rollback_to_savepoint(&mut ctx.tx).await?;
+            new_page(ctx, hx, v, fields, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// For templates: whether an optional id is the option's id.
+pub fn is(v: &Option<Uuid>, id: &str) -> bool {
+    v.is_some_and(|v| v.to_string() == id)
+}

@@ -1,0 +1,368 @@
+//! The issue page: details, SLA panel with its explanation, comments, worklogs, links, history,
+//! and the forms for every action.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use axum::Form;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use uuid::Uuid;
+
+use super::actions::{
+    self, Acting, AssignBody, CloseBody, EscalateBody, IssueChanges, ReopenBody, ResolveBody,
+};
+use super::activity::{
+    self, Comment, CommentBody, HistoryEntry, LinkBody, Related, WorklogBody, Worklogs,
+};
+use super::store::{self, Issue};
+use super::web::{AGENTS, Choices, GROUPS, acting, choices};
+use crate::identity::users_api::parse_id;
+use crate::platform::auth::session::WebCtx;
+use crate::platform::error::{AppError, WebError};
+use crate::platform::markdown;
+use crate::platform::tenancy;
+use crate::platform::web::{Chrome, Errors, Hx, see_other};
+use crate::render_page;
+use crate::sla::panel::{ClockView, SlaPanel};
+
+#[derive(Template)]
+#[template(path = "issues/issue.html", blocks = ["content"])]
+struct IssuePage {
+    chrome: Chrome,
+    i: Issue,
+    description_html: String,
+    sla: SlaPanel,
+    comments: Vec<(Comment, String)>,
+    worklogs: Option<Worklogs>,
+    related: Vec<Related>,
+    history: Vec<HistoryEntry>,
+    agents: Choices,
+    groups: Choices,
+    allowed: Vec<&'static str>,
+    me: Uuid,
+    tz: chrono_tz::Tz,
+    agent: bool,
+    can_assign: bool,
+    can_reopen: bool,
+    errors: Errors,
+    notice: Option<String>,
+    /// Submitted values of the form that failed, to keep them.
+    v: BTreeMap<String, String>,
+    codes: &'static [&'static str],
+    link_types: &'static [&'static str],
+}
+
+impl IssuePage {
+    fn can(&self, action: &str) -> bool {
+        self.allowed.contains(&action)
+    }
+
+    fn clocks(&self) -> Vec<(&'static str, &ClockView)> {
+        [
+            ("Response", &self.sla.response),
+            ("Resolution", &self.sla.resolution),
+        ]
+        .into_iter()
+        .filter_map(|(label, c)| c.as_ref().map(|c| (label, c)))
+        .collect()
+    }
+
+    fn local(&self, t: &chrono::DateTime<chrono::Utc>) -> String {
+        t.with_timezone(&self.tz)
+            .format("%a %d %b %Y %H:%M")
+            .to_string()
+    }
+}
+
+async fn render(
+    mut ctx: WebCtx,
+    hx: bool,
+    id: Uuid,
+    errors: BTreeMap<String, String>,
+    v: BTreeMap<String, String>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let tz: chrono_tz::Tz = ctx.principal.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let agent = ctx.principal.can("issues:update");
+    let can_assign = ctx.principal.can("issues:assign");
+    let me = ctx.principal.user_id;
+    let mut a = acting(&mut ctx, "issues:read").await?;
+    let i = store::get(a.tx, &a.scope, id).await?;
+    let sla = crate::sla::panel::panel(a.tx, id, a.now, tz).await?;
+    let comments = activity::comments(&mut a, id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let html = markdown::render(&c.content);
+            (c, html)
+        })
+        .collect();
+    let worklogs = match agent {
+        true => Some(activity::worklogs(&mut a, id).await?),
+        false => None,
+    };
+    let related = activity::related(&mut a, id).await?;
+    let history = activity::history(&mut a, id).await?;
+    let (agents, groups) = match can_assign || agent {
+        true => (choices(a.tx, AGENTS).await?, choices(a.tx, GROUPS).await?),
+        false => (Vec::new(), Vec::new()),
+    };
+    ctx.tx.commit().await?;
+    let page = IssuePage {
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues"),
+        description_html: markdown::render(i.description.as_deref().unwrap_or("")),
+        allowed: domain::issues::allowed(&i.status),
+        can_reopen: agent || i.reporter_id == Some(me),
+        i,
+        sla,
+        comments,
+        worklogs,
+        related,
+        history,
+        agents,
+        groups,
+        me,
+        tz,
+        agent,
+        can_assign,
+        errors: errors.into(),
+        notice,
+        v,
+        codes: actions::RESOLUTION_CODES,
+        link_types: activity::LINK_TYPES,
+    };
+    Ok(render_page!(hx, page, status))
+}
+
+pub async fn show(ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>) -> Result<Response, WebError> {
+    ctx.require("issues:read")?;
+    let id = parse_id(&id)?;
+    render(
+        ctx,
+        hx,
+        id,
+        BTreeMap::new(),
+        BTreeMap::new(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+type Fields = HashMap<String, String>;
+
+type Done<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), AppError>> + Send + 'a>>;
+
+/// One form's work on an issue, run inside the page's transaction.
+type FormRun = for<'a, 'b> fn(&'a mut Acting<'b>, Uuid, &'a Fields) -> Done<'a>;
+
+fn text(f: &Fields, k: &str) -> Option<String> {
+    f.get(k)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn uuid(f: &Fields, k: &str) -> Result<Option<Uuid>, AppError> {
+    text(f, k)
+        .map(|v| {
+            v.parse()
+                .map_err(|_| AppError::field(k, "pick one from the list"))
+        })
+        .transpose()
+}
+
+/// Runs one form's action; a rejected form re-renders the page with its errors (422) or the
+/// conflict (409), keeping what was typed.
+async fn act(
+    mut ctx: WebCtx,
+    hx: bool,
+    id: &str,
+    form: Fields,
+    run: FormRun,
+) -> Result<Response, WebError> {
+    ctx.require("issues:read")?;
+    let id = parse_id(id)?;
+    tenancy::savepoint(&mut ctx.tx).await?;
+    let mut a = acting(&mut ctx, "issues:read").await?;
+    let result = run(&mut a, id, &form).await;
+    match result {
+        Ok(()) => {
+            ctx.tx.commit().await?;
+            Ok(see_other(hx, &format!("/issues/{id}")))
+        }
+        Err(e @ (AppError::Validation { .. } | AppError::Conflict { .. })) => {
+            tenancy::rollback_to_savepoint(&mut ctx.tx).await?;
+            let status = e.status();
+            let (errors, notice) = match e {
+                AppError::Validation { fields, .. } => (fields, None),
+                other => (BTreeMap::new(), Some(other.public_message())),
+            };
+            let v = form.into_iter().filter(|(k, _)| k != "_csrf").collect();
+            render(ctx, hx, id, errors, v, notice, status).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+macro_rules! form_action {
+    ($name:ident, |$a:ident, $id:ident, $f:ident| $body:block) => {
+        pub async fn $name(
+            ctx: WebCtx,
+            Hx(hx): Hx,
+            Path(id): Path<String>,
+            Form(form): Form<Fields>,
+        ) -> Result<Response, WebError> {
+            fn run<'a, 'b>(
+                $a: &'a mut Acting<'b>,
+                $id: Uuid,
+                $f: &'a Fields,
+            ) -> std::pin::Pin<
+                Box<dyn std::future::Future<Output = Result<(), AppError>> + Send + 'a>,
+            > {
+                Box::pin(async move { $body })
+            }
+            act(ctx, hx, &id, form, run).await
+        }
+    };
+}
+
+form_action!(assign, |a, id, f| {
+    let body = AssignBody {
+        assigned_to: uuid(f, "assigned_to")?,
+        assigned_group: uuid(f, "assigned_group")?,
+        reason: text(f, "reason"),
+    };
+    actions::assign(a, id, &body, false).await.map(drop)
+});
+
+form_action!(set_status, |a, id, f| {
+    let c = IssueChanges {
+        status: text(f, "status"),
+        reason: text(f, "reason"),
+        ..Default::default()
+    };
+    actions::update(a, id, &c).await.map(drop)
+});
+
+form_action!(edit, |a, id, f| {
+    let c = IssueChanges {
+        title: text(f, "title"),
+        priority: text(f, "priority"),
+        description: f
+            .get("description")
+            .map(|d| Some(d.clone()).filter(|d| !d.trim().is_empty())),
+        ..Default::default()
+    };
+    actions::update(a, id, &c).await.map(drop)
+});
+
+form_action!(escalate, |a, id, f| {
+    let body = EscalateBody {
+        reason: text(f, "reason"),
+        assigned_group: uuid(f, "escalate_group")?,
+    };
+    actions::escalate(a, id, &body).await.map(drop)
+});
+
+form_action!(resolve, |a, id, f| {
+    let body = ResolveBody {
+        resolution_code: text(f, "resolution_code").unwrap_or_default(),
+        resolution_notes: text(f, "resolution_notes").unwrap_or_default(),
+    };
+    actions::resolve(a, id, &body).await.map(drop)
+});
+
+form_action!(close, |a, id, f| {
+    let body = CloseBody {
+        reason: text(f, "reason"),
+        confirm_open_children: f.contains_key("confirm_open_children"),
+    };
+    actions::close(a, id, &body).await.map(drop)
+});
+
+form_action!(reopen, |a, id, f| {
+    let body = ReopenBody {
+        reason: text(f, "reopen_reason").unwrap_or_default(),
+    };
+    actions::reopen(a, id, &body)
+        .await
+        .map(drop)
+        .map_err(|e| match e {
+            AppError::Validation { .. } => {
+                AppError::field("reopen_reason", "say why it is being reopened")
+            }
+            other => other,
+        })
+});
+
+form_action!(comment, |a, id, f| {
+    let body = CommentBody {
+        content: f.get("content").cloned().unwrap_or_default(),
+        is_internal: f.contains_key("is_internal"),
+    };
+    activity::add_comment(a, id, &body).await.map(drop)
+});
+
+form_action!(worklog, |a, id, f| {
+    let minutes = text(f, "time_spent").unwrap_or_default();
+    let body = WorklogBody {
+        time_spent: minutes
+            .parse()
+            .map_err(|_| AppError::field("time_spent", "minutes, a whole number"))?,
+        work_date: text(f, "work_date")
+            .map(|d| {
+                d.parse()
+                    .map_err(|_| AppError::field("work_date", "a date"))
+            })
+            .transpose()?,
+        description: text(f, "worklog_description"),
+        billable: f.contains_key("billable"),
+    };
+    activity::save_worklog(a, id, None, &body).await.map(drop)
+});
+
+form_action!(link, |a, id, f| {
+    let number = text(f, "other").unwrap_or_default();
+    let other: Option<Uuid> = match store::normalize_number(&number) {
+        Some(n) => {
+            sqlx::query_scalar(
+                "SELECT id FROM issues WHERE issue_number = $1 AND deleted_at IS NULL",
+            )
+            .bind(n)
+            .fetch_optional(&mut **a.tx)
+            .await?
+        }
+        None => None,
+    };
+    let other = other.ok_or_else(|| AppError::field("other", "no issue with that number"))?;
+    let body = LinkBody {
+        issue_id: other,
+        link_type: text(f, "link_type").unwrap_or_default(),
+    };
+    activity::link(a, id, &body)
+        .await
+        .map(drop)
+        .map_err(|e| match e {
+            AppError::Validation { fields, .. } if fields.contains_key("issue_id") => {
+                AppError::field("other", fields["issue_id"].clone())
+            }
+            other => other,
+        })
+});
+
+/// Deletes one's own comment (`/issues/{id}/comments/{comment_id}/delete`).
+pub async fn delete_comment(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path((id, cid)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let (id, cid) = (parse_id(&id)?, parse_id(&cid)?);
+    let mut a = acting(&mut ctx, "issues:read").await?;
+    activity::delete_comment(&mut a, id, cid).await?;
+    ctx.tx.commit().await?;
+    Ok(see_other(hx, &format!("/issues/{id}")))
+}

@@ -1,0 +1,297 @@
+//! The issue pages: queue, new issue (422 and success), the issue page with its SLA panel, the
+//! action forms, inline edit, saved views and atomic bulk actions.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::issues::Desk;
+
+fn select(html: &str, css: &str) -> usize {
+    let doc = scraper::Html::parse_document(html);
+    doc.select(&scraper::Selector::parse(css).unwrap()).count()
+}
+
+#[tokio::test]
+async fn an_agent_works_an_issue_from_the_pages() {
+    let d = Desk::new().await;
+    let b = d.app.browser_login("admin@example.com").await;
+    let queue = d.app.page("GET", "/issues", Some(&b.cookie), None).await;
+    assert_eq!(queue.status, StatusCode::OK);
+    assert_eq!(select(&queue.body, "#queue-tabs a[data-tab]"), 5);
+
+    let bad = d
+        .app
+        .page(
+            "POST",
+            "/issues",
+            Some(&b.cookie),
+            Some(&[("_csrf", &b.csrf), ("title", ""), ("impact", "cosmic")]),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        select(&bad.body, "[data-field-error=title]"),
+        1,
+        "{}",
+        bad.body
+    );
+    assert_eq!(select(&bad.body, "[data-field-error=impact]"), 1);
+
+    let made = d
+        .app
+        .page(
+            "POST",
+            "/issues",
+            Some(&b.cookie),
+            Some(&[
+                ("_csrf", &b.csrf),
+                ("title", "VPN drops every hour"),
+                ("description", "Since **Monday** <script>x</script>"),
+                ("impact", "moderate"),
+                ("urgency", "immediate"),
+                ("assigned_group", &d.group),
+            ]),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    let url = made.location.unwrap();
+    let page = d.app.page("GET", &url, Some(&b.cookie), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<strong>Monday</strong>"));
+    assert!(
+        !page.body.contains("<script>x</script>"),
+        "raw HTML is escaped"
+    );
+    assert_eq!(select(&page.body, "#sla-panel [data-clock=response]"), 1);
+    assert_eq!(
+        select(
+            &page.body,
+            "#sla-panel [data-explain=resolution] li[data-kind=due]"
+        ),
+        1
+    );
+    assert!(page.body.contains(">high<"), "moderate × immediate = high");
+
+    let post = |path: String, fields: Vec<(&'static str, String)>| {
+        let d = &d;
+        let b = &b;
+        async move {
+            let mut form: Vec<(&str, &str)> = vec![("_csrf", b.csrf.as_str())];
+            form.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
+            d.app
+                .page("POST", &path, Some(&b.cookie), Some(&form))
+                .await
+        }
+    };
+    let r = post(
+        format!("{url}/assign"),
+        vec![("assigned_to", d.agent_id.clone())],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = post(
+        format!("{url}/comments"),
+        vec![("content", "Rebooted the concentrator".into())],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = post(
+        format!("{url}/resolve"),
+        vec![
+            ("resolution_code", "fixed".into()),
+            ("resolution_notes", "".into()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(select(&r.body, "[data-field-error=resolution_notes]"), 1);
+    let r = post(
+        format!("{url}/resolve"),
+        vec![
+            ("resolution_code", "fixed".into()),
+            ("resolution_notes", "Firmware update".into()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = post(
+        format!("{url}/resolve"),
+        vec![
+            ("resolution_code", "fixed".into()),
+            ("resolution_notes", "again".into()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "a second resolve is refused"
+    );
+    assert!(r.body.contains("allowed: close, reopen"), "{}", r.body);
+    let page = d.app.page("GET", &url, Some(&b.cookie), None).await;
+    assert_eq!(select(&page.body, "#issue-status[data-status=resolved]"), 1);
+    assert!(page.body.contains("Rebooted the concentrator"));
+    assert_eq!(
+        select(
+            &page.body,
+            "#sla-panel [data-clock=resolution][data-state=met]"
+        ),
+        1
+    );
+}
+
+#[tokio::test]
+async fn bulk_actions_are_all_or_nothing_and_views_are_saved() {
+    let d = Desk::new().await;
+    let mk = |title: &'static str| {
+        let d = &d;
+        async move {
+            let (_, i) = d
+                .call("POST", "/v1/issues", &d.admin, json!({"title": title}))
+                .await;
+            i["id"].as_str().unwrap().to_string()
+        }
+    };
+    let (one, two) = (mk("Alpha").await, mk("Beta").await);
+    let b = d.app.browser_login("admin@example.com").await;
+    // Closing needs "resolved": the first would pass nothing, so neither changes.
+    let r = d
+        .app
+        .page(
+            "POST",
+            "/issues/bulk",
+            Some(&b.cookie),
+            Some(&[
+                ("_csrf", &b.csrf),
+                ("action", "close"),
+                ("ids", &one),
+                ("ids", &two),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("nothing was changed"));
+    let r = d
+        .app
+        .page(
+            "POST",
+            "/issues/bulk",
+            Some(&b.cookie),
+            Some(&[
+                ("_csrf", &b.csrf),
+                ("action", "priority"),
+                ("value", "critical"),
+                ("ids", &one),
+                ("ids", &two),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, crit) = d
+        .call(
+            "GET",
+            "/v1/issues?priority=critical",
+            &d.admin,
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(crit["meta"]["total"], 2);
+
+    // A bulk change by someone who cannot see one of the issues changes nothing.
+    let (_, other) = d
+        .call("POST", "/v1/groups", &d.admin, json!({"name": "Hidden"}))
+        .await;
+    let (_, hidden) = d
+        .call(
+            "POST",
+            "/v1/issues",
+            &d.admin,
+            json!({"title": "Elsewhere", "assigned_group": other["id"]}),
+        )
+        .await;
+    let agent_email: String = sqlx::query_scalar(&format!(
+        "SELECT email FROM tenant_{}.users WHERE id = $1",
+        d.app.slug
+    ))
+    .bind(uuid::Uuid::parse_str(&d.agent_id).unwrap())
+    .fetch_one(&d.app.state.pool)
+    .await
+    .unwrap();
+    let ab = d.app.browser_login(&agent_email).await;
+    let r = d
+        .app
+        .page(
+            "POST",
+            "/issues/bulk",
+            Some(&ab.cookie),
+            Some(&[
+                ("_csrf", &ab.csrf),
+                ("action", "priority"),
+                ("value", "low"),
+                ("ids", &one),
+                ("ids", hidden["id"].as_str().unwrap()),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let (_, still) = d
+        .call(
+            "GET",
+            &format!("/v1/issues/{one}"),
+            &d.admin,
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(
+        still["priority"], "critical",
+        "the visible one was not changed either"
+    );
+
+    // Inline edit and saved views.
+    let r = d
+        .app
+        .page(
+            "POST",
+            &format!("/issues/{two}/quick"),
+            Some(&b.cookie),
+            Some(&[
+                ("_csrf", &b.csrf),
+                ("status", "in_progress"),
+                ("priority", "high"),
+                ("back", "status=open"),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, two_now) = d
+        .call(
+            "GET",
+            &format!("/v1/issues/{two}"),
+            &d.admin,
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(two_now["status"], "in_progress");
+    assert_eq!(two_now["priority"], "high");
+    let r = d
+        .app
+        .page(
+            "POST",
+            "/issues/views",
+            Some(&b.cookie),
+            Some(&[
+                ("_csrf", &b.csrf),
+                ("name", "Hot"),
+                ("query", "priority=high&bogus=1"),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location.as_deref(), Some("/issues?priority=high"));
+    let queue = d
+        .app
+        .page("GET", "/issues?priority=high", Some(&b.cookie), None)
+        .await;
+    assert_eq!(select(&queue.body, "a[data-view=Hot]"), 1);
+    assert_eq!(select(&queue.body, "tr[data-issue]"), 1);
+}
