@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::admin::api_routes())
         .merge(crate::registry::api_routes())
         .merge(crate::issues::api_routes())
+        .merge(crate::search::api_routes())
         .split_for_parts();
     let doc = openapi::finish(openapi::mount(doc, "/v1"));
     // The document and its page depend only on the code (the annotations and a compiled
@@ -136,6 +137,7 @@ pub fn web_routes() -> web::Routes {
         .merge(crate::admin::web_routes())
         .merge(crate::registry::web_routes())
         .merge(crate::issues::web_routes())
+        .merge(crate::search::web_routes())
 }
 
 /// Static assets: `FIRELATER_STATIC_DIR`, else `static/` beside the binary's crate or the

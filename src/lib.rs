@@ -11,4 +11,5 @@ pub mod identity;
 pub mod issues;
 pub mod platform;
 pub mod registry;
+pub mod search;
 pub mod sla;

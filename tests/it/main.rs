@@ -9,6 +9,7 @@ mod migrations;
 mod platform;
 mod registry;
 mod routes;
+mod search;
 mod sla;
 mod support;
 mod web;

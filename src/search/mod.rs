@@ -1,0 +1,202 @@
+//! Global search: issues (number, title, description, comments), applications and users —
+//! PostgreSQL full-text search, ranked, with trigram/number matching; every query carries the
+//! viewer's own visibility rules.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Json;
+use axum::extract::Query;
+use axum::response::Response;
+use serde::Serialize;
+use sqlx::QueryBuilder;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::issues::store::{Scope, normalize_number};
+use crate::platform::auth::Principal;
+use crate::platform::auth::api::ApiCtx;
+use crate::platform::auth::session::WebCtx;
+use crate::platform::error::{AppError, WebError};
+use crate::platform::listing::contains_pattern;
+use crate::platform::tenancy::TenantTx;
+use crate::platform::web::{Chrome, Hx, Routes, see_other};
+use crate::render_page;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Hit {
+    /// issue, application or user.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Uuid,
+    /// ISS-00042 / APP-00003 (none for users).
+    pub number: Option<String>,
+    pub title: String,
+    /// The page to open.
+    pub url: String,
+    #[serde(skip)]
+    pub rank: f32,
+}
+
+const LIMIT: i64 = 20;
+
+fn query_of(q: &HashMap<String, String>) -> Result<String, AppError> {
+    let text = q.get("q").map(|s| s.trim()).unwrap_or_default();
+    if text.is_empty() {
+        return Err(AppError::field("q", "type something to search for"));
+    }
+    if text.chars().count() > 200 {
+        return Err(AppError::field("q", "at most 200 characters"));
+    }
+    Ok(text.to_string())
+}
+
+/// Issues matching `q` that `scope` may see, best first.
+pub async fn issues(tx: &mut TenantTx, scope: &Scope, q: &str) -> Result<Vec<Hit>, AppError> {
+    let mut qb = QueryBuilder::new(
+        "SELECT 'issue' AS kind, i.id, i.issue_number AS number, i.title, '/issues/' || i.id AS url,
+            (ts_rank(i.search_vector, websearch_to_tsquery('english', ",
+    );
+    qb.push_bind(q.to_string())
+        .push(")) + CASE WHEN i.issue_number = ")
+        .push_bind(normalize_number(q))
+        .push(" THEN 10 ELSE 0 END + similarity(i.title, ")
+        .push_bind(q.to_string())
+        .push("))::real AS rank FROM issues i WHERE i.deleted_at IS NULL");
+    scope.push(&mut qb);
+    qb.push(" AND (i.issue_number = ")
+        .push_bind(normalize_number(q))
+        .push(" OR i.search_vector @@ websearch_to_tsquery('english', ")
+        .push_bind(q.to_string())
+        .push(") OR i.title ILIKE ")
+        .push_bind(contains_pattern(q))
+        .push(" OR i.id IN (SELECT c.issue_id FROM issue_comments c WHERE c.search_vector @@ websearch_to_tsquery('english', ")
+        .push_bind(q.to_string())
+        .push(")");
+    if !scope.sees_internal() {
+        qb.push(" AND NOT COALESCE(c.is_internal, false)");
+    }
+    qb.push(")) ORDER BY rank DESC, i.created_at DESC LIMIT ")
+        .push_bind(LIMIT);
+    Ok(qb.build_query_as().fetch_all(&mut **tx).await?)
+}
+
+async fn everything(tx: &mut TenantTx, p: &Principal, q: &str) -> Result<Vec<Hit>, AppError> {
+    let mut hits = Vec::new();
+    if p.can("issues:read") {
+        let scope = Scope::of(tx, p).await?;
+        hits.extend(issues(tx, &scope, q).await?);
+    }
+    if p.can("applications:read") {
+        let apps: Vec<Hit> = sqlx::query_as(
+            "SELECT 'application' AS kind, id, app_id AS number, name AS title, '/applications/' || id AS url,
+                (similarity(name, $1) + CASE WHEN upper(app_id) = upper($1) THEN 10 ELSE 0 END)::real AS rank
+             FROM applications
+             WHERE name ILIKE $2 OR upper(app_id) = upper($1) OR description ILIKE $2
+             ORDER BY rank DESC, name LIMIT $3",
+        )
+        .bind(q)
+        .bind(contains_pattern(q))
+        .bind(LIMIT)
+        .fetch_all(&mut **tx)
+        .await?;
+        hits.extend(apps);
+    }
+    if p.can("users:read") {
+        let users: Vec<Hit> = sqlx::query_as(
+            "SELECT 'user' AS kind, id, NULL::text AS number, name || ' <' || email || '>' AS title,
+                '/admin/users/' || id AS url, similarity(name, $1)::real AS rank
+             FROM users WHERE name ILIKE $2 OR email ILIKE $2 ORDER BY rank DESC, name LIMIT $3",
+        )
+        .bind(q)
+        .bind(contains_pattern(q))
+        .bind(LIMIT)
+        .fetch_all(&mut **tx)
+        .await?;
+        hits.extend(users);
+    }
+    hits.sort_by(|a, b| b.rank.total_cmp(&a.rank));
+    Ok(hits)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Hits {
+    pub data: Vec<Hit>,
+}
+
+/// Searches issues, applications and users the caller may see; an issue number (`ISS-42`)
+/// matches exactly and comes first.
+#[utoipa::path(get, path = "/search", tag = "search", operation_id = "search",
+    params(("q" = String, Query, description = "words, or a number such as ISS-42 / APP-00003")),
+    responses((status = 200, body = Hits)))]
+pub async fn api_search(
+    mut ctx: ApiCtx,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Hits>, AppError> {
+    let text = query_of(&q)?;
+    let data = everything(&mut ctx.tx, &ctx.principal, &text).await?;
+    ctx.commit().await?;
+    Ok(Json(Hits { data }))
+}
+
+/// Searches issues only (number, title, description and the comments the caller may see).
+#[utoipa::path(get, path = "/search/issues", tag = "search", operation_id = "searchIssues",
+    params(("q" = String, Query)), responses((status = 200, body = Hits)))]
+pub async fn api_search_issues(
+    mut ctx: ApiCtx,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Hits>, AppError> {
+    ctx.require("issues:read")?;
+    let text = query_of(&q)?;
+    let scope = Scope::of(&mut ctx.tx, &ctx.principal).await?;
+    let data = issues(&mut ctx.tx, &scope, &text).await?;
+    ctx.commit().await?;
+    Ok(Json(Hits { data }))
+}
+
+#[derive(Template)]
+#[template(path = "search/results.html", blocks = ["content"])]
+struct ResultsPage {
+    chrome: Chrome,
+    q: String,
+    hits: Vec<Hit>,
+    error: Option<String>,
+}
+
+/// The search page; an exact issue or application number goes straight to its page.
+pub async fn page(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    let (hits, error) = match query_of(&q) {
+        Ok(text) => (everything(&mut ctx.tx, &ctx.principal, &text).await?, None),
+        Err(e) => (Vec::new(), Some(e.public_message())),
+    };
+    ctx.tx.commit().await?;
+    if let Some(first) = hits.first()
+        && first.rank >= 10.0
+    {
+        return Ok(see_other(hx, &first.url));
+    }
+    let tpl = ResultsPage {
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, ""),
+        q: q.get("q").cloned().unwrap_or_default(),
+        hits,
+        error,
+    };
+    Ok(render_page!(hx, tpl))
+}
+
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(api_search))
+        .routes(routes!(api_search_issues))
+}
+
+pub fn web_routes() -> Routes {
+    Routes::new().route("/search", axum::routing::get(page))
+}
