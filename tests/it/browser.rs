@@ -1,6 +1,7 @@
 //! End to end in headless Chromium against the real binary: `firelater serve` on a fresh data
 //! directory (its own private PostgreSQL, the demo tenant), then sign in as the demo admin,
-//! create a user, see it listed, sign out, and stop the server with SIGTERM (exit 0).
+//! create a user, see it listed, sign out; then an agent works an issue from the queue to
+//! resolved with its SLA panel; finally stop the server with SIGTERM (exit 0).
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without them the
 //! test says so and passes, unless FIRELATER_REQUIRE_BROWSER is set, as CI does.
@@ -221,5 +222,110 @@ async fn run_scenario(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
     // Signed out for real: the users page asks for a login again.
     driver.goto(format!("{base}/admin/users")).await?;
     assert!(driver.current_url().await?.path().starts_with("/login"));
+    agent_works_an_issue(driver, &base).await
+}
+
+async fn wait(driver: &WebDriver, by: By) -> WebDriverResult<WebElement> {
+    driver
+        .query(by)
+        .wait(Duration::from_secs(10), Duration::from_millis(100))
+        .first()
+        .await
+}
+
+/// An agent opens the queue, raises an issue, assigns it to themself, comments, resolves it,
+/// and sees the SLA panel with its explanation.
+async fn agent_works_an_issue(driver: &WebDriver, base: &str) -> WebDriverResult<()> {
+    driver.goto(format!("{base}/issues")).await?;
+    driver
+        .find(By::Name("tenant"))
+        .await?
+        .send_keys("demo")
+        .await?;
+    driver
+        .find(By::Name("email"))
+        .await?
+        .send_keys("agent@demo.firelater.test")
+        .await?;
+    driver
+        .find(By::Name("password"))
+        .await?
+        .send_keys(DEMO_PASSWORD)
+        .await?;
+    driver
+        .find(By::XPath("//button[normalize-space()='Sign in']"))
+        .await?
+        .click()
+        .await?;
+    wait(driver, By::Id("queue-tabs")).await?;
+    driver.find(By::Id("new-issue")).await?.click().await?;
+    let form = wait(driver, By::Id("issue-form")).await?;
+    form.find(By::Name("title"))
+        .await?
+        .send_keys("Browser: label printer offline")
+        .await?;
+    form.find(By::XPath(
+        ".//select[@name='impact']/option[normalize-space()='significant']",
+    ))
+    .await?
+    .click()
+    .await?;
+    form.find(By::XPath(
+        ".//select[@name='urgency']/option[normalize-space()='high']",
+    ))
+    .await?
+    .click()
+    .await?;
+    form.find(By::Id("create-issue")).await?.click().await?;
+
+    let panel = wait(driver, By::Id("sla-panel")).await?;
+    assert!(panel.text().await?.contains("Default issue SLA"));
+    assert_eq!(
+        driver.find(By::Id("issue-priority")).await?.text().await?,
+        "high"
+    );
+
+    driver
+        .find(By::XPath(
+            "//form[@id='assign-form']//option[normalize-space()='Alex Agent']",
+        ))
+        .await?
+        .click()
+        .await?;
+    driver.find(By::Id("assign")).await?.click().await?;
+    let assignee = wait(driver, By::Id("issue-assignee")).await?;
+    assert_eq!(assignee.text().await?, "Alex Agent");
+
+    driver
+        .find(By::Css("#comment-form textarea[name=content]"))
+        .await?
+        .send_keys("Power-cycled it; watching.")
+        .await?;
+    driver.find(By::Id("add-comment")).await?.click().await?;
+    let comments = wait(driver, By::Css("#comments li[data-comment]")).await?;
+    assert!(comments.text().await?.contains("Power-cycled it"));
+
+    driver
+        .find(By::XPath(
+            "//form[@id='resolve-form']//option[normalize-space()='fixed']",
+        ))
+        .await?
+        .click()
+        .await?;
+    driver
+        .find(By::Css("#resolve-form textarea[name=resolution_notes]"))
+        .await?
+        .send_keys("Replaced the network cable")
+        .await?;
+    driver.find(By::Id("resolve")).await?.click().await?;
+    wait(driver, By::Css("#issue-status[data-status=resolved]")).await?;
+    let clock = driver
+        .find(By::Css("#sla-panel [data-clock=resolution]"))
+        .await?;
+    assert_eq!(clock.attr("data-state").await?.as_deref(), Some("met"));
+    // The explanation opens and ends with the due time.
+    clock.find(By::Tag("summary")).await?.click().await?;
+    let last = clock.find(By::Css("li[data-kind=due]")).await?;
+    assert!(last.is_displayed().await?);
     Ok(())
 }
