@@ -142,11 +142,12 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_sane() {
-        let c = cfg(&[]).unwrap();
+    fn defaults_are_sane() -> anyhow::Result<()> {
+        let c = cfg(&[])?;
         assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
         assert!(c.demo);
         assert_eq!(c.base_url, "http://127.0.0.1:8080");
+        Ok(())
     }
 
     #[test]

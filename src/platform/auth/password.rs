@@ -49,11 +49,12 @@ pub async fn verify_blocking(password: String, phc: Option<String>) -> bool {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn roundtrip_and_params() {
-        let h = super::hash("correct horse battery").unwrap();
+    fn roundtrip_and_params() -> anyhow::Result<()> {
+        let h = super::hash("correct horse battery")?;
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
         assert!(super::verify("correct horse battery", &h));
         assert!(!super::verify("wrong", &h));
         assert!(!super::verify("x", "not a hash"));
+        Ok(())
     }
 }
