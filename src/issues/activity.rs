@@ -286,6 +286,20 @@ fn check_worklog(b: &WorklogBody) -> Result<(), AppError> {
     p.into_result()
 }
 
+/// A worklog of the issue written by the caller (only its author changes it).
+async fn own_worklog(a: &mut Acting<'_>, issue: &Issue, id: Uuid) -> Result<Worklog, AppError> {
+    let w: Worklog = sqlx::query_as(&format!("{WORKLOG} WHERE w.id = $1 AND w.issue_id = $2"))
+        .bind(id)
+        .bind(issue.id)
+        .fetch_optional(&mut **a.tx)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if w.user_id != Some(a.principal.user_id) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(w)
+}
+
 /// Adds (`id` None) or changes a worklog; only its author changes it.
 pub async fn save_worklog(
     a: &mut Acting<'_>,
@@ -298,19 +312,7 @@ pub async fn save_worklog(
     check_worklog(b)?;
     let before = match id {
         None => None,
-        Some(id) => {
-            let w: Worklog =
-                sqlx::query_as(&format!("{WORKLOG} WHERE w.id = $1 AND w.issue_id = $2"))
-                    .bind(id)
-                    .bind(issue.id)
-                    .fetch_optional(&mut **a.tx)
-                    .await?
-                    .ok_or(AppError::NotFound)?;
-            if w.user_id != Some(a.principal.user_id) {
-                return Err(AppError::Forbidden);
-            }
-            Some(w)
-        }
+        Some(id) => Some(own_worklog(a, &issue, id).await?),
     };
     let date = b.work_date.unwrap_or(a.now.date_naive());
     let description = b
@@ -367,15 +369,7 @@ pub async fn save_worklog(
 pub async fn delete_worklog(a: &mut Acting<'_>, issue: Uuid, id: Uuid) -> Result<(), AppError> {
     a.principal.require("issues:update")?;
     let issue = store::get(a.tx, &a.scope, issue).await?;
-    let w: Worklog = sqlx::query_as(&format!("{WORKLOG} WHERE w.id = $1 AND w.issue_id = $2"))
-        .bind(id)
-        .bind(issue.id)
-        .fetch_optional(&mut **a.tx)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if w.user_id != Some(a.principal.user_id) {
-        return Err(AppError::Forbidden);
-    }
+    let w = own_worklog(a, &issue, id).await?;
     sqlx::query("DELETE FROM issue_worklogs WHERE id = $1")
         .bind(id)
         .execute(&mut **a.tx)

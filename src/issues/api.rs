@@ -29,14 +29,8 @@ const ID: &str = "Issue id";
 /// Opens the acting context of a request: permissions first, then the viewer's scope.
 pub async fn acting<'a>(ctx: &'a mut ApiCtx, perm: &str) -> Result<Acting<'a>, AppError> {
     ctx.require(perm)?;
-    let scope = Scope::of(&mut ctx.tx, &ctx.principal).await?;
-    Ok(Acting {
-        actor: ctx.actor(),
-        tx: &mut ctx.tx,
-        principal: &ctx.principal,
-        scope,
-        now: ctx.now,
-    })
+    let actor = ctx.actor();
+    Acting::open(&mut ctx.tx, &ctx.principal, actor, ctx.now).await
 }
 
 #[derive(Serialize, ToSchema)]

@@ -13,22 +13,12 @@ use uuid::Uuid;
 use super::actions::{self, Acting, AssignBody, CloseBody, IssueChanges, NewIssue};
 use super::store::{self, Issue, Scope};
 use crate::identity::users_api::parse_id;
+use crate::platform::audit;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::tenancy;
-use crate::platform::web::{Chrome, Errors, Hx, see_other};
+use crate::platform::web::{Choices, Chrome, Errors, Hx, choices, see_other};
 use crate::render_page;
-
-/// (id, label) choices for pickers.
-pub type Choices = Vec<(String, String)>;
-
-pub async fn choices(
-    tx: &mut crate::platform::tenancy::TenantTx,
-    sql: &str,
-) -> Result<Choices, AppError> {
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(sql).fetch_all(&mut **tx).await?;
-    Ok(rows.into_iter().map(|(i, n)| (i.to_string(), n)).collect())
-}
 
 pub const AGENTS: &str = "SELECT DISTINCT u.id, u.name FROM users u
     JOIN user_roles ur ON ur.user_id = u.id JOIN role_permissions rp ON rp.role_id = ur.role_id
@@ -41,14 +31,8 @@ pub const CATEGORIES: &str = "SELECT id, name FROM issue_categories WHERE COALES
 /// Opens the acting context of a page request.
 pub async fn acting<'a>(ctx: &'a mut WebCtx, perm: &str) -> Result<Acting<'a>, WebError> {
     ctx.require(perm)?;
-    let scope = Scope::of(&mut ctx.tx, &ctx.principal).await?;
-    Ok(Acting {
-        actor: ctx.actor(),
-        tx: &mut ctx.tx,
-        principal: &ctx.principal,
-        scope,
-        now: ctx.now,
-    })
+    let actor = ctx.actor();
+    Ok(Acting::open(&mut ctx.tx, &ctx.principal, actor, ctx.now).await?)
 }
 
 /// The queue tabs: (key, label, query string).
@@ -414,14 +398,24 @@ pub async fn save_view(
         .filter(|(k, _)| KEEP.contains(&k.as_str()))
         .collect();
     let query = serde_urlencoded::to_string(&q).unwrap_or_default();
-    sqlx::query(
+    let view: Uuid = sqlx::query_scalar(
         "INSERT INTO saved_views (user_id, entity_type, name, query) VALUES ($1, 'issue', $2, $3)
-         ON CONFLICT (user_id, entity_type, name) DO UPDATE SET query = EXCLUDED.query",
+         ON CONFLICT (user_id, entity_type, name) DO UPDATE SET query = EXCLUDED.query RETURNING id",
     )
     .bind(ctx.principal.user_id)
     .bind(&name)
     .bind(&query)
-    .execute(&mut *ctx.tx)
+    .fetch_one(&mut *ctx.tx)
+    .await?;
+    let actor = ctx.actor();
+    audit::record(
+        &mut ctx.tx,
+        &actor,
+        "save",
+        "saved_view",
+        view,
+        serde_json::json!({"name": name, "query": query}),
+    )
     .await?;
     ctx.tx.commit().await?;
     Ok(see_other(hx, &format!("/issues?{query}")))
@@ -433,15 +427,24 @@ pub async fn delete_view(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     ctx.require("issues:read")?;
-    let n = sqlx::query("DELETE FROM saved_views WHERE id = $1 AND user_id = $2")
-        .bind(parse_id(&id)?)
-        .bind(ctx.principal.user_id)
-        .execute(&mut *ctx.tx)
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Err(AppError::NotFound.into());
-    }
+    let id = parse_id(&id)?;
+    let name: String =
+        sqlx::query_scalar("DELETE FROM saved_views WHERE id = $1 AND user_id = $2 RETURNING name")
+            .bind(id)
+            .bind(ctx.principal.user_id)
+            .fetch_optional(&mut *ctx.tx)
+            .await?
+            .ok_or(AppError::NotFound)?;
+    let actor = ctx.actor();
+    audit::record(
+        &mut ctx.tx,
+        &actor,
+        "delete",
+        "saved_view",
+        id,
+        serde_json::json!({"name": name}),
+    )
+    .await?;
     ctx.tx.commit().await?;
     Ok(see_other(hx, "/issues"))
 }

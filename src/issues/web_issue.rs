@@ -17,13 +17,13 @@ use super::activity::{
     self, Comment, CommentBody, HistoryEntry, LinkBody, Related, WorklogBody, Worklogs,
 };
 use super::store::{self, Issue};
-use super::web::{AGENTS, Choices, GROUPS, acting, choices};
+use super::web::{AGENTS, GROUPS, acting};
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::markdown;
 use crate::platform::tenancy;
-use crate::platform::web::{Chrome, Errors, Hx, see_other};
+use crate::platform::web::{Choices, Chrome, Errors, Hx, choices, see_other};
 use crate::render_page;
 use crate::sla::panel::{ClockView, SlaPanel};
 

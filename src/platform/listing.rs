@@ -176,6 +176,13 @@ impl Problems {
             .or_insert_with(|| msg.into());
     }
 
+    /// "must be one of …" unless `value` is one of `allowed`.
+    pub fn one_of(&mut self, field: &str, value: &str, allowed: &[&str]) {
+        if !allowed.contains(&value) {
+            self.add(field, format!("must be one of {}", allowed.join(", ")));
+        }
+    }
+
     pub fn into_result(self) -> Result<(), AppError> {
         if self.0.is_empty() {
             Ok(())

@@ -285,3 +285,11 @@ pub async fn rollback_to_savepoint(tx: &mut TenantTx) -> Result<(), AppError> {
         .await?;
     Ok(())
 }
+
+/// Runs a `SELECT EXISTS (… WHERE id = $1)` check (reference validation in forms and bodies).
+pub async fn exists(tx: &mut TenantTx, sql: &str, id: uuid::Uuid) -> Result<bool, AppError> {
+    Ok(sqlx::query_scalar(sql)
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?)
+}

@@ -294,3 +294,14 @@ pub async fn read_multipart(
     }
     Ok((fields, files))
 }
+
+/// (id, label) choices for a picker, from a `SELECT id, label …` query.
+pub type Choices = Vec<(String, String)>;
+
+pub async fn choices(
+    tx: &mut crate::platform::tenancy::TenantTx,
+    sql: &str,
+) -> Result<Choices, AppError> {
+    let rows: Vec<(uuid::Uuid, String)> = sqlx::query_as(sql).fetch_all(&mut **tx).await?;
+    Ok(rows.into_iter().map(|(i, n)| (i.to_string(), n)).collect())
+}

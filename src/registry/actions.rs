@@ -11,7 +11,7 @@ use crate::platform::audit::{self, Actor, diff};
 use crate::platform::error::AppError;
 use crate::platform::events;
 use crate::platform::listing::Problems;
-use crate::platform::tenancy::{Slug, TenantTx};
+use crate::platform::tenancy::{Slug, TenantTx, exists};
 
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -38,21 +38,8 @@ pub struct ApplicationBody {
     pub metadata: Option<Value>,
 }
 
-fn one_of(p: &mut Problems, field: &str, value: &str, allowed: &[&str]) {
-    if !allowed.contains(&value) {
-        p.add(field, format!("must be one of {}", allowed.join(", ")));
-    }
-}
-
 fn blank_to_none(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-async fn exists(tx: &mut TenantTx, sql: &str, id: Uuid) -> Result<bool, AppError> {
-    Ok(sqlx::query_scalar(sql)
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await?)
 }
 
 /// Checks an application body; the field errors are those a form shows next to its inputs.
@@ -64,15 +51,15 @@ pub async fn validate(tx: &mut TenantTx, b: &ApplicationBody) -> Result<Problems
     } else if name.chars().count() > 255 {
         p.add("name", "must be at most 255 characters");
     }
-    one_of(&mut p, "tier", &b.tier, store::TIERS);
+    p.one_of("tier", &b.tier, store::TIERS);
     if let Some(s) = blank_to_none(&b.status) {
-        one_of(&mut p, "status", s, store::STATUSES);
+        p.one_of("status", s, store::STATUSES);
     }
     if let Some(s) = blank_to_none(&b.lifecycle_stage) {
-        one_of(&mut p, "lifecycle_stage", s, store::STAGES);
+        p.one_of("lifecycle_stage", s, store::STAGES);
     }
     if let Some(c) = blank_to_none(&b.criticality) {
-        one_of(&mut p, "criticality", c, store::CRITICALITIES);
+        p.one_of("criticality", c, store::CRITICALITIES);
     }
     if b.business_unit
         .as_deref()
@@ -235,7 +222,7 @@ pub async fn save_environment(
     } else if name.chars().count() > 100 {
         p.add("name", "must be at most 100 characters");
     }
-    one_of(&mut p, "type", &b.env_type, store::ENV_TYPES);
+    p.one_of("type", &b.env_type, store::ENV_TYPES);
     if let Some(url) = blank_to_none(&b.url)
         && !(url.starts_with("https://") || url.starts_with("http://"))
     {

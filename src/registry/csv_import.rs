@@ -137,11 +137,29 @@ fn parse(text: &str) -> Result<Vec<Parsed>, AppError> {
     Ok(rows)
 }
 
-async fn lookup(tx: &mut TenantTx, sql: &str, key: &str) -> Result<Option<Uuid>, AppError> {
-    Ok(sqlx::query_scalar(sql)
-        .bind(key)
-        .fetch_optional(&mut **tx)
-        .await?)
+/// Name → id lookups, remembered for the whole file: a registry names the same few owners and
+/// groups on many rows.
+#[derive(Default)]
+struct Lookups(HashMap<(&'static str, String), Option<Uuid>>);
+
+impl Lookups {
+    async fn get(
+        &mut self,
+        tx: &mut TenantTx,
+        sql: &'static str,
+        key: &str,
+    ) -> Result<Option<Uuid>, AppError> {
+        let k = (sql, key.to_string());
+        if let Some(hit) = self.0.get(&k) {
+            return Ok(*hit);
+        }
+        let id = sqlx::query_scalar(sql)
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await?;
+        self.0.insert(k, id);
+        Ok(id)
+    }
 }
 
 /// The body for one row: the existing application's values with the file's cells on top.
@@ -150,6 +168,7 @@ async fn body_of(
     row: &Parsed,
     existing: Option<&Application>,
     errors: &mut BTreeMap<String, String>,
+    names: &mut Lookups,
 ) -> Result<ApplicationBody, AppError> {
     let mut b = match existing {
         Some(a) => ApplicationBody {
@@ -188,8 +207,9 @@ async fn body_of(
             }
             "owner_email" if v.is_empty() => b.owner_user_id = None,
             "owner_email" => {
-                b.owner_user_id =
-                    lookup(tx, "SELECT id FROM users WHERE lower(email) = lower($1)", v).await?;
+                b.owner_user_id = names
+                    .get(tx, "SELECT id FROM users WHERE lower(email) = lower($1)", v)
+                    .await?;
                 if b.owner_user_id.is_none() {
                     errors.insert("owner_email".into(), format!("no user with email '{v}'"));
                 }
@@ -198,9 +218,9 @@ async fn body_of(
                 let id = match v.is_empty() {
                     true => None,
                     false => {
-                        let id =
-                            lookup(tx, "SELECT id FROM groups WHERE lower(name) = lower($1)", v)
-                                .await?;
+                        let id = names
+                            .get(tx, "SELECT id FROM groups WHERE lower(name) = lower($1)", v)
+                            .await?;
                         if id.is_none() {
                             errors.insert(col.to_string(), format!("no group named '{v}'"));
                         }
@@ -234,13 +254,16 @@ pub async fn run(
     let parsed = parse(text)?;
     let mut checked = Vec::with_capacity(parsed.len());
     let mut seen = std::collections::HashSet::new();
+    let mut names = Lookups::default();
     for row in &parsed {
         let mut errors = BTreeMap::new();
         let number = row.cells.get("app_id").filter(|n| !n.is_empty());
         let existing = match number {
             None => None,
             Some(n) => {
-                let id = lookup(tx, "SELECT id FROM applications WHERE app_id = $1", n).await?;
+                let id = names
+                    .get(tx, "SELECT id FROM applications WHERE app_id = $1", n)
+                    .await?;
                 match id {
                     Some(id) => Some(store::get(tx, id).await?),
                     None => {
@@ -258,7 +281,7 @@ pub async fn run(
         {
             errors.insert("app_id".into(), format!("{} appears twice", a.app_id));
         }
-        let body = body_of(tx, row, existing.as_ref(), &mut errors).await?;
+        let body = body_of(tx, row, existing.as_ref(), &mut errors, &mut names).await?;
         for (field, msg) in actions::validate(tx, &body).await?.0 {
             errors.entry(field).or_insert(msg);
         }

@@ -17,16 +17,8 @@ use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::listing;
-use crate::platform::web::{Chrome, Errors, Hx, see_other};
+use crate::platform::web::{Choices, Chrome, Errors, Hx, choices, see_other};
 use crate::render_page;
-
-/// (id, label) choices for owner pickers.
-type Choices = Vec<(String, String)>;
-
-async fn choices(ctx: &mut WebCtx, sql: &str) -> Result<Choices, AppError> {
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(sql).fetch_all(&mut *ctx.tx).await?;
-    Ok(rows.into_iter().map(|(i, n)| (i.to_string(), n)).collect())
-}
 
 const ACTIVE_USERS: &str = "SELECT id, name FROM users WHERE status = 'active' ORDER BY name";
 const GROUPS: &str = "SELECT id, name FROM groups ORDER BY name";
@@ -80,7 +72,7 @@ pub async fn list(
     query.insert("per_page".into(), "50".into());
     let params = listing::parse(&store::LIST_SPEC, &query)?;
     let (apps, total) = store::list(&mut ctx.tx, &params).await?;
-    let groups = choices(&mut ctx, GROUPS).await?;
+    let groups = choices(&mut ctx.tx, GROUPS).await?;
     ctx.tx.commit().await?;
     let query_without_page = serde_urlencoded::to_string(&f).unwrap_or_default();
     Ok(render_page!(
@@ -294,8 +286,8 @@ async fn form(
     errors: BTreeMap<String, String>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let users = choices(&mut ctx, ACTIVE_USERS).await?;
-    let groups = choices(&mut ctx, GROUPS).await?;
+    let users = choices(&mut ctx.tx, ACTIVE_USERS).await?;
+    let groups = choices(&mut ctx.tx, GROUPS).await?;
     ctx.tx.commit().await?;
     let select = |field, label, blank, options| Select {
         field,

@@ -15,7 +15,7 @@ use crate::platform::auth::Principal;
 use crate::platform::error::AppError;
 use crate::platform::events;
 use crate::platform::listing::Problems;
-use crate::platform::tenancy::{Slug, TenantTx};
+use crate::platform::tenancy::{Slug, TenantTx, exists};
 use crate::sla::timers;
 
 /// Everything an issue action needs: who acts (and what they may see), where, and when.
@@ -27,7 +27,24 @@ pub struct Acting<'a> {
     pub now: DateTime<Utc>,
 }
 
-impl Acting<'_> {
+impl<'a> Acting<'a> {
+    /// After the caller's permission check: who acts, with the scope they see.
+    pub async fn open(
+        tx: &'a mut TenantTx,
+        principal: &'a Principal,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Acting<'a>, AppError> {
+        let scope = Scope::of(tx, principal).await?;
+        Ok(Acting {
+            tx,
+            principal,
+            actor,
+            scope,
+            now,
+        })
+    }
+
     fn tenant(&self) -> &Slug {
         &self.principal.slug
     }
@@ -104,19 +121,11 @@ pub struct IssueChanges {
     pub reason: Option<String>,
 }
 
+/// `Problems::one_of` for an optional value.
 fn one_of(p: &mut Problems, field: &str, value: Option<&str>, allowed: &[&str]) {
-    if let Some(v) = value
-        && !allowed.contains(&v)
-    {
-        p.add(field, format!("must be one of {}", allowed.join(", ")));
+    if let Some(v) = value {
+        p.one_of(field, v, allowed);
     }
-}
-
-async fn exists(tx: &mut TenantTx, sql: &str, id: Uuid) -> Result<bool, AppError> {
-    Ok(sqlx::query_scalar(sql)
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await?)
 }
 
 const USER_ACTIVE: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND status = 'active')";
