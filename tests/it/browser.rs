@@ -233,6 +233,26 @@ async fn wait(driver: &WebDriver, by: By) -> WebDriverResult<WebElement> {
         .await
 }
 
+/// Waits until the element's text is `want`, across the page being replaced (an element of
+/// the old page goes stale while we look at it).
+async fn wait_text(driver: &WebDriver, by: By, want: &str) -> WebDriverResult<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = match driver.find(by.clone()).await {
+            Ok(el) => el.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if seen == want {
+            return Ok(());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still '{seen}', expected '{want}'"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// An agent opens the queue, raises an issue, assigns it to themself, comments, resolves it,
 /// and sees the SLA panel with its explanation.
 async fn agent_works_an_issue(driver: &WebDriver, base: &str) -> WebDriverResult<()> {
@@ -293,8 +313,8 @@ async fn agent_works_an_issue(driver: &WebDriver, base: &str) -> WebDriverResult
         .click()
         .await?;
     driver.find(By::Id("assign")).await?.click().await?;
-    let assignee = wait(driver, By::Id("issue-assignee")).await?;
-    assert_eq!(assignee.text().await?, "Alex Agent");
+    // The old page has the same element: wait for the new page's text.
+    wait_text(driver, By::Id("issue-assignee"), "Alex Agent").await?;
 
     driver
         .find(By::Css("#comment-form textarea[name=content]"))
