@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::registry::api_routes())
         .merge(crate::issues::api_routes())
         .merge(crate::search::api_routes())
+        .merge(crate::sla::api_routes())
         .split_for_parts();
     let doc = openapi::finish(openapi::mount(doc, "/v1"));
     // The document and its page depend only on the code (the annotations and a compiled
@@ -138,6 +139,7 @@ pub fn web_routes() -> web::Routes {
         .merge(crate::registry::web_routes())
         .merge(crate::issues::web_routes())
         .merge(crate::search::web_routes())
+        .merge(crate::sla::web_routes())
 }
 
 /// Static assets: `FIRELATER_STATIC_DIR`, else `static/` beside the binary's crate or the
@@ -203,6 +205,7 @@ pub fn job_registry(state: &AppState) -> anyhow::Result<jobs::Registry> {
         crate::admin::jobs::probe_job,
     );
     reg.on(crate::sla::timers::TASK, crate::sla::timers::check_job);
+    reg.on(crate::sla::recompute::TASK, crate::sla::recompute::job);
     reg.on(
         crate::admin::jobs::CLEANUP_TASK,
         crate::admin::jobs::cleanup_job,

@@ -78,6 +78,7 @@ impl Chrome {
                 "/applications",
                 Some("applications:read"),
             ),
+            ("sla", "SLAs", "/sla", Some("sla:read")),
             ("users", "Users", "/admin/users", Some("users:read")),
             ("groups", "Groups", "/admin/groups", Some("groups:read")),
             ("roles", "Roles", "/admin/roles", Some("roles:read")),
@@ -304,4 +305,42 @@ pub async fn choices(
 ) -> Result<Choices, AppError> {
     let rows: Vec<(uuid::Uuid, String)> = sqlx::query_as(sql).fetch_all(&mut **tx).await?;
     Ok(rows.into_iter().map(|(i, n)| (i.to_string(), n)).collect())
+}
+
+/// A submitted form as templates re-show it, including repeated fields (checkbox groups,
+/// multi-selects): `f.get("name")`, `f.has("priority", "high")`.
+#[derive(Debug, Default, Clone)]
+pub struct FormValues(pub Vec<(String, String)>);
+
+impl FormValues {
+    pub fn get<S: AsRef<str>>(&self, key: S) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key.as_ref())
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    pub fn has<S: AsRef<str>, T: AsRef<str>>(&self, key: S, value: T) -> bool {
+        self.0
+            .iter()
+            .any(|(k, v)| k == key.as_ref() && v == value.as_ref())
+    }
+
+    /// A checkbox: present with any value.
+    pub fn on<S: AsRef<str>>(&self, key: S) -> bool {
+        self.0.iter().any(|(k, _)| k == key.as_ref())
+    }
+
+    /// All values of a repeated field.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.0.push((key.to_string(), value.into()));
+    }
 }

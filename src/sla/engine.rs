@@ -29,8 +29,20 @@ pub struct Target {
     pub metric_type: String,
     pub priority: String,
     pub target_minutes: i32,
+    /// Default 80.
+    #[serde(default = "default_warning_percent")]
     pub warning_percent: i32,
+    /// Default true: only business time counts.
+    #[serde(default = "default_true")]
     pub business_hours_only: bool,
+}
+
+fn default_warning_percent() -> i32 {
+    80
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -1,6 +1,58 @@
 //! Service levels: policies with targets per priority, business hours with holidays, and the
 //! clocks/timers that apply them to issues (the time arithmetic is `domain::time`).
 
+pub mod api;
 pub mod engine;
+pub mod hours;
 pub mod panel;
+pub mod policies;
+pub mod recompute;
 pub mod timers;
+pub mod web;
+
+use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::platform::web::Routes;
+
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(api::list_policies, api::create_policy))
+        .routes(routes!(
+            api::get_policy,
+            api::update_policy,
+            api::delete_policy
+        ))
+        .routes(routes!(api::list_hours, api::create_hours))
+        .routes(routes!(
+            api::get_hours,
+            api::update_hours,
+            api::delete_hours
+        ))
+        .routes(routes!(api::import_holidays))
+}
+
+pub fn web_routes() -> Routes {
+    Routes::new()
+        .route("/sla", get(web::overview))
+        .route("/sla/policies", post(web::create_policy))
+        .route("/sla/policies/new", get(web::new_policy))
+        .route(
+            "/sla/policies/{id}",
+            get(web::edit_policy).post(web::update_policy),
+        )
+        .route("/sla/policies/{id}/delete", post(web::delete_policy))
+        .route("/sla/business-hours", post(web::create_hours))
+        .route("/sla/business-hours/new", get(web::new_hours))
+        .route(
+            "/sla/business-hours/{id}",
+            get(web::edit_hours).post(web::update_hours),
+        )
+        .route("/sla/business-hours/{id}/delete", post(web::delete_hours))
+        .route(
+            "/sla/business-hours/{id}/holidays",
+            post(web::import_holidays),
+        )
+}

@@ -11,5 +11,6 @@ mod registry;
 mod routes;
 mod search;
 mod sla;
+mod sla_config;
 mod support;
 mod web;

@@ -175,17 +175,24 @@ struct Ids {
     comment: String,
     worklog: String,
     link: String,
+    policy: String,
+    hours: String,
 }
 
 impl Ids {
     fn for_path(&self, path: &str) -> Vec<(&'static str, String)> {
-        let resource = path
+        let mut segments = path
             .trim_start_matches("/v1")
             .trim_start_matches("/admin")
             .split('/')
-            .nth(1)
-            .unwrap_or_default();
+            .skip(1);
+        let mut resource = segments.next().unwrap_or_default();
+        if resource == "sla" {
+            resource = segments.next().unwrap_or_default();
+        }
         let id = match resource {
+            "policies" => &self.policy,
+            "business-hours" => &self.hours,
             "users" | "audit-logs" => &self.user,
             "groups" => &self.group,
             "roles" => &self.role,
@@ -290,6 +297,22 @@ async fn records_in(a: &TestApp) -> Ids {
             Some(json!({"issue_id": other_issue, "link_type": "related"})),
         )
         .await;
+    let (_, policy) = a
+        .json(
+            "POST",
+            "/v1/sla/policies",
+            Some(&admin),
+            Some(json!({"name": "Gold", "conditions": {"tier": "P1"}})),
+        )
+        .await;
+    let (_, hours) = a
+        .json(
+            "POST",
+            "/v1/sla/business-hours",
+            Some(&admin),
+            Some(json!({"name": "Night", "timezone": "UTC"})),
+        )
+        .await;
     let job: i64 =
         sqlx::query_scalar("SELECT id FROM public.jobs WHERE tenant_slug = $1 ORDER BY id LIMIT 1")
             .bind(a.slug.as_str())
@@ -311,6 +334,14 @@ async fn records_in(a: &TestApp) -> Ids {
         comment: comment["id"].as_str().unwrap().into(),
         worklog: worklog["id"].as_str().unwrap().into(),
         link: links["data"][0]["link_id"].as_str().unwrap().into(),
+        policy: policy["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{policy}"))
+            .into(),
+        hours: hours["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{hours}"))
+            .into(),
     }
 }
 
@@ -345,6 +376,8 @@ fn valid_body(method: &str, path: &str, b_user: &str) -> Option<Value> {
         ("POST", "/v1/issues/{id}/link") => {
             json!({"issue_id": uuid::Uuid::new_v4(), "link_type": "related"})
         }
+        ("PUT", "/v1/sla/policies/{id}") => json!({"name": "Renamed"}),
+        ("PUT", "/v1/sla/business-hours/{id}") => json!({"name": "Renamed", "timezone": "UTC"}),
         _ => return None,
     })
 }
