@@ -3,6 +3,9 @@
 pub mod actions;
 pub mod activity;
 pub mod api;
+pub mod settings;
+pub mod settings_api;
+pub mod settings_web;
 pub mod store;
 pub mod web;
 pub mod web_issue;
@@ -33,6 +36,13 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::related))
         .routes(routes!(api::link))
         .routes(routes!(api::unlink))
+        .routes(routes!(settings_api::list, settings_api::create))
+        .routes(routes!(
+            settings_api::get,
+            settings_api::update,
+            settings_api::delete
+        ))
+        .routes(routes!(settings_api::matrix, settings_api::update_matrix))
 }
 
 pub fn web_routes() -> Routes {
@@ -40,6 +50,20 @@ pub fn web_routes() -> Routes {
         .route("/issues", get(web::list).post(web::create))
         .route("/issues/new", get(web::new_form))
         .route("/issues/bulk", post(web::bulk))
+        .route("/issues/settings", get(settings_web::show))
+        .route(
+            "/issues/settings/categories",
+            post(settings_web::create_category),
+        )
+        .route(
+            "/issues/settings/categories/{id}",
+            post(settings_web::update_category),
+        )
+        .route(
+            "/issues/settings/categories/{id}/delete",
+            post(settings_web::delete_category),
+        )
+        .route("/issues/settings/matrix", post(settings_web::update_matrix))
         .route("/issues/views", post(web::save_view))
         .route("/issues/views/{id}/delete", post(web::delete_view))
         .route("/issues/{id}", get(web_issue::show).post(web_issue::edit))

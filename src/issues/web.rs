@@ -26,7 +26,7 @@ pub const AGENTS: &str = "SELECT DISTINCT u.id, u.name FROM users u
     WHERE u.status = 'active' AND p.resource = 'issues' AND p.action = 'update' ORDER BY u.name";
 pub const GROUPS: &str = "SELECT id, name FROM groups ORDER BY name";
 pub const APPLICATIONS: &str = "SELECT id, app_id || ' ' || name FROM applications WHERE COALESCE(status, 'active') = 'active' ORDER BY name";
-pub const CATEGORIES: &str = "SELECT id, name FROM issue_categories WHERE COALESCE(is_active, true) ORDER BY sort_order, name";
+pub const CATEGORIES: &str = super::settings::CATEGORY_CHOICES;
 
 /// Opens the acting context of a page request.
 pub async fn acting<'a>(ctx: &'a mut WebCtx, perm: &str) -> Result<Acting<'a>, WebError> {

@@ -2,6 +2,7 @@
 
 mod browser;
 mod identity;
+mod issue_settings;
 mod issues;
 mod issues_web;
 mod jobs;

@@ -177,6 +177,7 @@ struct Ids {
     link: String,
     policy: String,
     hours: String,
+    category: String,
 }
 
 impl Ids {
@@ -190,8 +191,12 @@ impl Ids {
         if resource == "sla" {
             resource = segments.next().unwrap_or_default();
         }
+        if path.contains("categories") {
+            resource = "issue-categories";
+        }
         let id = match resource {
             "policies" => &self.policy,
+            "issue-categories" => &self.category,
             "business-hours" => &self.hours,
             "users" | "audit-logs" => &self.user,
             "groups" => &self.group,
@@ -297,6 +302,14 @@ async fn records_in(a: &TestApp) -> Ids {
             Some(json!({"issue_id": other_issue, "link_type": "related"})),
         )
         .await;
+    let (_, category) = a
+        .json(
+            "POST",
+            "/v1/issue-categories",
+            Some(&admin),
+            Some(json!({"name": "Hardware"})),
+        )
+        .await;
     let (_, policy) = a
         .json(
             "POST",
@@ -338,6 +351,10 @@ async fn records_in(a: &TestApp) -> Ids {
             .as_str()
             .unwrap_or_else(|| panic!("{policy}"))
             .into(),
+        category: category["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{category}"))
+            .into(),
         hours: hours["id"]
             .as_str()
             .unwrap_or_else(|| panic!("{hours}"))
@@ -376,6 +393,7 @@ fn valid_body(method: &str, path: &str, b_user: &str) -> Option<Value> {
         ("POST", "/v1/issues/{id}/link") => {
             json!({"issue_id": uuid::Uuid::new_v4(), "link_type": "related"})
         }
+        ("PUT", "/v1/issue-categories/{id}") => json!({"name": "Renamed"}),
         ("PUT", "/v1/sla/policies/{id}") => json!({"name": "Renamed"}),
         ("PUT", "/v1/sla/business-hours/{id}") => json!({"name": "Renamed", "timezone": "UTC"}),
         _ => return None,

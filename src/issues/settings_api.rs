@@ -1,0 +1,101 @@
+//! `/v1/issue-categories…` and `/v1/priority-matrix`: issue settings for integrations.
+
+use axum::Json;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+
+use super::settings::{self, Category, CategoryBody, Matrix, MatrixBody};
+use crate::identity::users_api::parse_id;
+use crate::platform::auth::api::ApiCtx;
+use crate::platform::error::AppError;
+use crate::platform::json::ApiJson;
+use crate::platform::openapi::Items;
+
+const ID: &str = "Category id";
+
+/// The whole tree, each category after its parent (`path` and `depth` show the nesting).
+#[utoipa::path(get, path = "/issue-categories", tag = "issues", operation_id = "listIssueCategories",
+    responses((status = 200, body = Items<Category>)))]
+pub async fn list(mut ctx: ApiCtx) -> Result<Json<Items<Category>>, AppError> {
+    ctx.require("issues:read")?;
+    let data = settings::categories(&mut ctx.tx).await?;
+    ctx.commit().await?;
+    Ok(Json(Items { data }))
+}
+
+#[utoipa::path(post, path = "/issue-categories", tag = "issues", operation_id = "createIssueCategory",
+    request_body = CategoryBody, responses((status = 201, body = Category)))]
+pub async fn create(
+    mut ctx: ApiCtx,
+    ApiJson(body): ApiJson<CategoryBody>,
+) -> Result<impl IntoResponse, AppError> {
+    ctx.require("settings:update")?;
+    let actor = ctx.actor();
+    let c = settings::save_category(&mut ctx.tx, &actor, None, &body).await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+#[utoipa::path(get, path = "/issue-categories/{id}", tag = "issues", operation_id = "getIssueCategory",
+    params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Category)))]
+pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Category>, AppError> {
+    ctx.require("issues:read")?;
+    let c = settings::category(&mut ctx.tx, parse_id(&id)?).await?;
+    ctx.commit().await?;
+    Ok(Json(c))
+}
+
+/// Renames, moves (not under itself) or (de)activates a category.
+#[utoipa::path(put, path = "/issue-categories/{id}", tag = "issues", operation_id = "updateIssueCategory",
+    params(("id" = Uuid, Path, description = ID)), request_body = CategoryBody,
+    responses((status = 200, body = Category)))]
+pub async fn update(
+    mut ctx: ApiCtx,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CategoryBody>,
+) -> Result<Json<Category>, AppError> {
+    ctx.require("settings:update")?;
+    let id = parse_id(&id)?;
+    let actor = ctx.actor();
+    let c = settings::save_category(&mut ctx.tx, &actor, Some(id), &body).await?;
+    ctx.commit().await?;
+    Ok(Json(c))
+}
+
+/// Only an unused leaf: categories with issues, sub-categories or SLA conditions answer 409.
+#[utoipa::path(delete, path = "/issue-categories/{id}", tag = "issues", operation_id = "deleteIssueCategory",
+    params(("id" = Uuid, Path, description = ID)),
+    responses((status = 204, description = "Deleted"), (status = 409, description = "In use")))]
+pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
+    ctx.require("settings:update")?;
+    let id = parse_id(&id)?;
+    let actor = ctx.actor();
+    settings::delete_category(&mut ctx.tx, &actor, id).await?;
+    ctx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Which priority an impact × urgency pair gives when an issue has no explicit priority.
+#[utoipa::path(get, path = "/priority-matrix", tag = "issues", operation_id = "getPriorityMatrix",
+    responses((status = 200, body = Matrix)))]
+pub async fn matrix(mut ctx: ApiCtx) -> Result<Json<Matrix>, AppError> {
+    ctx.require("issues:read")?;
+    let m = settings::matrix(&mut ctx.tx).await?;
+    ctx.commit().await?;
+    Ok(Json(m))
+}
+
+/// Changes the cells given; existing issues keep their priority.
+#[utoipa::path(put, path = "/priority-matrix", tag = "issues", operation_id = "updatePriorityMatrix",
+    request_body = MatrixBody, responses((status = 200, body = Matrix)))]
+pub async fn update_matrix(
+    mut ctx: ApiCtx,
+    ApiJson(body): ApiJson<MatrixBody>,
+) -> Result<Json<Matrix>, AppError> {
+    ctx.require("settings:update")?;
+    let actor = ctx.actor();
+    let m = settings::save_matrix(&mut ctx.tx, &actor, &body).await?;
+    ctx.commit().await?;
+    Ok(Json(m))
+}

@@ -1,0 +1,216 @@
+//! The issue settings page: the category tree (add, rename, move, deactivate, delete) and the
+//! priority matrix grid.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use uuid::Uuid;
+
+use super::settings::{self, Category, CategoryBody, Matrix, MatrixBody, MatrixCell};
+use crate::identity::users_api::parse_id;
+use crate::platform::auth::session::WebCtx;
+use crate::platform::error::{AppError, WebError};
+use crate::platform::web::{Chrome, Errors, FormValues, Hx, see_other};
+use crate::render_page;
+
+#[derive(Template)]
+#[template(path = "issues/settings.html", blocks = ["content"])]
+struct SettingsPage {
+    chrome: Chrome,
+    categories: Vec<Category>,
+    matrix: Matrix,
+    priorities: &'static [&'static str],
+    can_edit: bool,
+    /// The category form that failed (None = the new-category form), its values and errors.
+    failed: Option<Option<Uuid>>,
+    f: FormValues,
+    errors: Errors,
+}
+
+impl SettingsPage {
+    /// The values a category row's form shows: what was submitted if that row failed.
+    fn name_of<'a>(&'a self, c: &'a Category) -> &'a str {
+        match self.failed {
+            Some(Some(id)) if id == c.id => self.f.get("name"),
+            _ => &c.name,
+        }
+    }
+
+    fn failed_row(&self, c: &Category) -> bool {
+        self.failed == Some(Some(c.id))
+    }
+
+    fn failed_new(&self) -> bool {
+        self.failed == Some(None)
+    }
+
+    fn indent(&self, c: &Category) -> String {
+        "— ".repeat((c.depth - 1).max(0) as usize)
+    }
+
+    fn is_parent(&self, c: &Category, option: &Category) -> bool {
+        c.parent_id == Some(option.id)
+    }
+}
+
+async fn page(
+    mut ctx: WebCtx,
+    hx: bool,
+    failed: Option<Option<Uuid>>,
+    f: FormValues,
+    errors: Errors,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let categories = settings::categories(&mut ctx.tx).await?;
+    let matrix = settings::matrix(&mut ctx.tx).await?;
+    ctx.tx.commit().await?;
+    let page = SettingsPage {
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues"),
+        categories,
+        matrix,
+        priorities: domain::issues::PRIORITIES,
+        can_edit: ctx.principal.can("settings:update"),
+        failed,
+        f,
+        errors,
+    };
+    Ok(render_page!(hx, page, status))
+}
+
+pub async fn show(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
+    ctx.require("issues:read")?;
+    page(
+        ctx,
+        hx,
+        None,
+        FormValues::default(),
+        Errors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+fn category_body(f: &FormValues) -> Result<CategoryBody, AppError> {
+    let parent_id = match f.get("parent_id") {
+        "" => None,
+        s => {
+            Some(Uuid::parse_str(s).map_err(|_| AppError::field("parent_id", "no such category"))?)
+        }
+    };
+    let sort_order = match f.get("sort_order").trim() {
+        "" => None,
+        s => Some(
+            s.parse()
+                .map_err(|_| AppError::field("sort_order", "must be a whole number"))?,
+        ),
+    };
+    Ok(CategoryBody {
+        name: f.get("name").to_string(),
+        parent_id,
+        sort_order,
+        // New categories are active; edit forms send the checkbox.
+        is_active: Some(f.on("is_active") || !f.on("has_active")),
+    })
+}
+
+async fn save(
+    mut ctx: WebCtx,
+    hx: bool,
+    id: Option<Uuid>,
+    pairs: Vec<(String, String)>,
+) -> Result<Response, WebError> {
+    if let Some(id) = id {
+        settings::category(&mut ctx.tx, id).await?;
+    }
+    let f = FormValues(pairs);
+    let actor = ctx.actor();
+    let result = match category_body(&f) {
+        Ok(b) => settings::save_category(&mut ctx.tx, &actor, id, &b).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => {
+            ctx.tx.commit().await?;
+            Ok(see_other(hx, "/issues/settings"))
+        }
+        Err(AppError::Validation { fields, .. }) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            page(ctx, hx, Some(id), f, Errors(fields), status).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn create_category(
+    ctx: WebCtx,
+    Hx(hx): Hx,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    ctx.require("settings:update")?;
+    save(ctx, hx, None, pairs).await
+}
+
+pub async fn update_category(
+    ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    ctx.require("settings:update")?;
+    let id = parse_id(&id)?;
+    save(ctx, hx, Some(id), pairs).await
+}
+
+pub async fn delete_category(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    ctx.require("settings:update")?;
+    let id = parse_id(&id)?;
+    let actor = ctx.actor();
+    settings::delete_category(&mut ctx.tx, &actor, id).await?;
+    ctx.tx.commit().await?;
+    Ok(see_other(hx, "/issues/settings"))
+}
+
+/// The grid posts one `impact.urgency=priority` field per cell.
+pub async fn update_matrix(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    ctx.require("settings:update")?;
+    let cells = pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            let (impact, urgency) = k.split_once('.')?;
+            Some(MatrixCell {
+                impact: impact.to_string(),
+                urgency: urgency.to_string(),
+                priority: v.clone(),
+            })
+        })
+        .collect();
+    let actor = ctx.actor();
+    match settings::save_matrix(&mut ctx.tx, &actor, &MatrixBody { cells }).await {
+        Ok(_) => {
+            ctx.tx.commit().await?;
+            Ok(see_other(hx, "/issues/settings#matrix"))
+        }
+        Err(AppError::Validation { fields, .. }) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            let errors = Errors(
+                [(
+                    "matrix".to_string(),
+                    fields.into_values().next().unwrap_or_default(),
+                )]
+                .into(),
+            );
+            page(ctx, hx, None, FormValues::default(), errors, status).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
