@@ -28,12 +28,17 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub jwt: Arc<JwtKeys>,
     pub clock: Arc<dyn Clock>,
+    pub storage: Arc<dyn crate::platform::storage::Storage>,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, config: Config, clock: Arc<dyn Clock>) -> Self {
         let jwt = Arc::new(JwtKeys::new(&config.secret_key, &config.base_url));
+        let storage = Arc::new(crate::platform::storage::LocalDisk::new(
+            config.data_dir.join("attachments"),
+        ));
         AppState {
+            storage,
             pool,
             config: Arc::new(config),
             jwt,

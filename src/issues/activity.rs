@@ -61,7 +61,7 @@ fn check_comment(b: &CommentBody) -> Result<(), AppError> {
     p.into_result()
 }
 
-async fn touched(
+pub(super) async fn touched(
     a: &mut Acting<'_>,
     issue: &Issue,
     what: serde_json::Value,

@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -16,12 +17,15 @@ use super::actions::{
 use super::activity::{
     self, Comment, CommentBody, HistoryEntry, LinkBody, Related, Worklog, WorklogBody, Worklogs,
 };
+use super::attachments::{self, Attachment};
 use super::store::{self, Issue, Scope};
+use crate::app::AppState;
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
 use crate::platform::json::ApiJson;
 use crate::platform::openapi::Items;
+use crate::platform::web::read_multipart;
 use crate::sla::panel::SlaPanel;
 
 const ID: &str = "Issue id";
@@ -402,4 +406,91 @@ pub async fn sla(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<SlaPane
     let panel = crate::sla::panel::panel(a.tx, id, a.now, tz).await?;
     ctx.commit().await?;
     Ok(Json(panel))
+}
+
+const ATTACHMENT_ID: &str = "Attachment id";
+
+#[utoipa::path(get, path = "/issues/{id}/attachments", tag = "issues", operation_id = "listIssueAttachments",
+    params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Items<Attachment>)))]
+pub async fn attachments(
+    mut ctx: ApiCtx,
+    Path(id): Path<String>,
+) -> Result<Json<Items<Attachment>>, AppError> {
+    let id = parse_id(&id)?;
+    let mut a = acting(&mut ctx, "issues:read").await?;
+    let data = attachments::list(&mut a, id).await?;
+    ctx.commit().await?;
+    Ok(Json(Items { data }))
+}
+
+/// Multipart upload, field `file` (at most 10 MiB; images, PDF, text, logs, CSV, JSON, office
+/// documents, zip, e-mail). The type is judged by the file's name and contents.
+#[utoipa::path(post, path = "/issues/{id}/attachments", tag = "issues", operation_id = "addIssueAttachment",
+    params(("id" = Uuid, Path, description = ID)),
+    request_body(content = String, content_type = "multipart/form-data", description = "field `file`"),
+    responses((status = 201, body = Attachment), (status = 422, description = "Too big, empty or a refused type")))]
+pub async fn add_attachment(
+    State(state): State<AppState>,
+    mut ctx: ApiCtx,
+    Path(id): Path<String>,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<impl IntoResponse, AppError> {
+    let id = parse_id(&id)?;
+    let mut a = acting(&mut ctx, "issues:read").await?;
+    store::get(a.tx, &a.scope, id).await?;
+    let form = form.map_err(|e| AppError::field("file", e.body_text()))?;
+    let (_, files) = read_multipart(form).await?;
+    let file = files
+        .into_iter()
+        .find(|f| f.field == "file")
+        .ok_or_else(|| AppError::field("file", "send the file in a multipart field named file"))?;
+    let att = attachments::add(
+        &mut a,
+        state.storage.as_ref(),
+        id,
+        &file.filename,
+        file.bytes,
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(att)))
+}
+
+/// The file itself, as a download (`Content-Disposition: attachment`).
+#[utoipa::path(get, path = "/issues/{id}/attachments/{attachment_id}", tag = "issues",
+    operation_id = "downloadIssueAttachment",
+    params(("id" = Uuid, Path, description = ID), ("attachment_id" = Uuid, Path, description = ATTACHMENT_ID)),
+    responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream")))]
+pub async fn download_attachment(
+    State(state): State<AppState>,
+    mut ctx: ApiCtx,
+    Path((id, att)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let (id, att) = (parse_id(&id)?, parse_id(&att)?);
+    let mut a = acting(&mut ctx, "issues:read").await?;
+    let att = attachments::get(&mut a, id, att).await?;
+    ctx.commit().await?;
+    let bytes = state.storage.get(&att.storage_path).await?;
+    Ok(attachments::download(&att, bytes))
+}
+
+/// The uploader or an agent may remove an attachment.
+#[utoipa::path(delete, path = "/issues/{id}/attachments/{attachment_id}", tag = "issues",
+    operation_id = "deleteIssueAttachment",
+    params(("id" = Uuid, Path, description = ID), ("attachment_id" = Uuid, Path, description = ATTACHMENT_ID)),
+    responses((status = 204, description = "Deleted")))]
+pub async fn delete_attachment(
+    State(state): State<AppState>,
+    mut ctx: ApiCtx,
+    Path((id, att)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let (id, att) = (parse_id(&id)?, parse_id(&att)?);
+    let mut a = acting(&mut ctx, "issues:read").await?;
+    let key = attachments::remove(&mut a, id, att).await?;
+    ctx.commit().await?;
+    // After the commit: a failed file removal leaves an orphan file, never a dangling row.
+    if let Err(e) = state.storage.delete(&key).await {
+        tracing::warn!(error = %e, key, "attachment file not removed");
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod activity;
 pub mod api;
+pub mod attachments;
 pub mod settings;
 pub mod settings_api;
 pub mod settings_web;
@@ -10,6 +11,7 @@ pub mod store;
 pub mod web;
 pub mod web_issue;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -43,6 +45,17 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
             settings_api::delete
         ))
         .routes(routes!(settings_api::matrix, settings_api::update_matrix))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(api::attachments, api::add_attachment))
+                .routes(routes!(api::download_attachment, api::delete_attachment))
+                .layer(upload_limit()),
+        )
+}
+
+/// Room for the largest attachment plus the multipart framing around it.
+fn upload_limit() -> DefaultBodyLimit {
+    DefaultBodyLimit::max(attachments::MAX_BYTES + 64 * 1024)
 }
 
 pub fn web_routes() -> Routes {
@@ -81,4 +94,16 @@ pub fn web_routes() -> Routes {
         )
         .route("/issues/{id}/worklogs", post(web_issue::worklog))
         .route("/issues/{id}/link", post(web_issue::link))
+        .route(
+            "/issues/{id}/attachments",
+            post(web_issue::attach).layer(upload_limit()),
+        )
+        .route(
+            "/issues/{id}/attachments/{attachment_id}",
+            get(web_issue::download),
+        )
+        .route(
+            "/issues/{id}/attachments/{attachment_id}/delete",
+            post(web_issue::detach),
+        )
 }

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::Form;
-use axum::extract::Path;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use uuid::Uuid;
@@ -16,14 +17,16 @@ use super::actions::{
 use super::activity::{
     self, Comment, CommentBody, HistoryEntry, LinkBody, Related, WorklogBody, Worklogs,
 };
+use super::attachments::{self, Attachment};
 use super::store::{self, Issue};
 use super::web::{AGENTS, GROUPS, acting};
+use crate::app::AppState;
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::markdown;
 use crate::platform::tenancy;
-use crate::platform::web::{Choices, Chrome, Errors, Hx, choices, see_other};
+use crate::platform::web::{Choices, Chrome, Errors, Hx, choices, read_multipart, see_other};
 use crate::render_page;
 use crate::sla::panel::{ClockView, SlaPanel};
 
@@ -37,6 +40,7 @@ struct IssuePage {
     comments: Vec<(Comment, String)>,
     worklogs: Option<Worklogs>,
     related: Vec<Related>,
+    attachments: Vec<Attachment>,
     history: Vec<HistoryEntry>,
     agents: Choices,
     groups: Choices,
@@ -57,6 +61,10 @@ struct IssuePage {
 impl IssuePage {
     fn can(&self, action: &str) -> bool {
         self.allowed.contains(&action)
+    }
+
+    fn may_remove(&self, f: &Attachment) -> bool {
+        self.agent || f.uploaded_by == Some(self.me)
     }
 
     fn clocks(&self) -> Vec<(&'static str, &ClockView)> {
@@ -105,6 +113,7 @@ async fn render(
         false => None,
     };
     let related = activity::related(&mut a, id).await?;
+    let attachments = attachments::list(&mut a, id).await?;
     let history = activity::history(&mut a, id).await?;
     let (agents, groups) = match can_assign || agent {
         true => (choices(a.tx, AGENTS).await?, choices(a.tx, GROUPS).await?),
@@ -121,6 +130,7 @@ async fn render(
         comments,
         worklogs,
         related,
+        attachments,
         history,
         agents,
         groups,
@@ -365,4 +375,78 @@ pub async fn delete_comment(
     activity::delete_comment(&mut a, id, cid).await?;
     ctx.tx.commit().await?;
     Ok(see_other(hx, &format!("/issues/{id}")))
+}
+
+/// Upload from the issue page; a refused file re-renders the page with the reason (422).
+pub async fn attach(
+    State(state): State<AppState>,
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<Response, WebError> {
+    ctx.require("issues:read")?;
+    let id = parse_id(&id)?;
+    let mut a = acting(&mut ctx, "issues:read").await?;
+    store::get(a.tx, &a.scope, id).await?;
+    let uploaded = match form {
+        Ok(form) => read_multipart(form).await.map(|(_, files)| files),
+        Err(e) => Err(AppError::field("file", e.body_text())),
+    };
+    let result = match uploaded.map(|files| files.into_iter().find(|f| f.field == "file")) {
+        Ok(Some(file)) => {
+            attachments::add(
+                &mut a,
+                state.storage.as_ref(),
+                id,
+                &file.filename,
+                file.bytes,
+            )
+            .await
+        }
+        Ok(None) => Err(AppError::field("file", "choose a file to attach")),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => {
+            ctx.tx.commit().await?;
+            Ok(see_other(hx, &format!("/issues/{id}#attachments-h")))
+        }
+        Err(AppError::Validation { fields, .. }) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render(ctx, hx, id, fields, BTreeMap::new(), None, status).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    mut ctx: WebCtx,
+    Path((id, att)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    ctx.require("issues:read")?;
+    let (id, att) = (parse_id(&id)?, parse_id(&att)?);
+    let mut a = acting(&mut ctx, "issues:read").await?;
+    let att = attachments::get(&mut a, id, att).await?;
+    ctx.tx.commit().await?;
+    let bytes = state.storage.get(&att.storage_path).await?;
+    Ok(attachments::download(&att, bytes))
+}
+
+pub async fn detach(
+    State(state): State<AppState>,
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path((id, att)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    ctx.require("issues:read")?;
+    let (id, att) = (parse_id(&id)?, parse_id(&att)?);
+    let mut a = acting(&mut ctx, "issues:read").await?;
+    let key = attachments::remove(&mut a, id, att).await?;
+    ctx.tx.commit().await?;
+    if let Err(e) = state.storage.delete(&key).await {
+        tracing::warn!(error = %e, key, "attachment file not removed");
+    }
+    Ok(see_other(hx, &format!("/issues/{id}#attachments-h")))
 }

@@ -14,5 +14,6 @@ pub mod listing;
 pub mod mail;
 pub mod markdown;
 pub mod openapi;
+pub mod storage;
 pub mod tenancy;
 pub mod web;

@@ -1,5 +1,6 @@
 //! The one integration-test binary, laid out like the areas.
 
+mod attachments;
 mod browser;
 mod identity;
 mod issue_settings;

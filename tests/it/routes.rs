@@ -104,6 +104,7 @@ async fn every_route_refuses_anonymous_callers() {
         ("comment_id", uuid::Uuid::new_v4().to_string()),
         ("worklog_id", uuid::Uuid::new_v4().to_string()),
         ("link_id", uuid::Uuid::new_v4().to_string()),
+        ("attachment_id", uuid::Uuid::new_v4().to_string()),
         ("entity_type", "user".to_string()),
     ];
     for (path, method) in operations(&doc) {
@@ -178,6 +179,7 @@ struct Ids {
     policy: String,
     hours: String,
     category: String,
+    attachment: String,
 }
 
 impl Ids {
@@ -214,6 +216,7 @@ impl Ids {
             ("comment_id", self.comment.clone()),
             ("worklog_id", self.worklog.clone()),
             ("link_id", self.link.clone()),
+            ("attachment_id", self.attachment.clone()),
             ("entity_type", "user".to_string()),
         ]
     }
@@ -302,6 +305,17 @@ async fn records_in(a: &TestApp) -> Ids {
             Some(json!({"issue_id": other_issue, "link_type": "related"})),
         )
         .await;
+    let boundary = "b0undary";
+    let upload = axum::http::Request::builder()
+        .method("POST")
+        .uri(format!("/v1/issues/{issue_id}/attachments"))
+        .header("authorization", format!("Bearer {admin}"))
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(axum::body::Body::from(format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhello\r\n--{boundary}--\r\n"
+        )))
+        .unwrap();
+    let (_, attachment) = a.call(upload).await;
     let (_, category) = a
         .json(
             "POST",
@@ -350,6 +364,10 @@ async fn records_in(a: &TestApp) -> Ids {
         policy: policy["id"]
             .as_str()
             .unwrap_or_else(|| panic!("{policy}"))
+            .into(),
+        attachment: attachment["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{attachment}"))
             .into(),
         category: category["id"]
             .as_str()

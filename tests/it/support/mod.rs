@@ -156,6 +156,8 @@ impl TestApp {
         .expect("provision");
         let mut config = Config::from_lookup(|_| None).unwrap();
         config.secret_key = b"test-secret-key-test-secret-key-0123".to_vec();
+        // Uploaded files go to a scratch directory (tenants are unique, so runs never clash).
+        config.data_dir = std::env::temp_dir().join("firelater-it-data");
         let clock = ShiftedClock::default();
         let state = AppState::new(pool, config, Arc::new(clock.clone()));
         TestApp { state, slug, clock }
