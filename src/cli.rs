@@ -39,6 +39,26 @@ enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCmd),
+    /// Measure throughput and latency against a seeded tenant (see the README).
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Issues: create, list (page 1 and deep), get, comment, resolve and the queue page, through
+    /// HTTP and straight through the pool.
+    Issues {
+        /// Issues in the bench tenant (seeded once, kept between runs; only ever grows).
+        #[arg(long, default_value_t = 100_000)]
+        issues: i64,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Seconds per scenario and side (HTTP, then raw).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +145,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             .await;
             db.close(&config, false).await;
             result
+        }
+        Command::Bench(BenchCmd::Issues {
+            issues,
+            concurrency,
+            seconds,
+        }) => {
+            let args = crate::bench::Args {
+                issues,
+                concurrency: concurrency.max(1),
+                seconds: seconds.max(1),
+            };
+            crate::bench::issues(config, args).await
         }
         Command::Tenant(cmd) => {
             let db = Database::open(&config, 4).await?;

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod app;
 pub mod assets;
+pub mod bench;
 pub mod cli;
 mod cli_demo;
 pub mod identity;

@@ -41,7 +41,7 @@ pub async fn acting<'a>(ctx: &'a mut ApiCtx, perm: &str) -> Result<Acting<'a>, A
 pub struct IssueListMeta {
     pub page: i64,
     pub per_page: i64,
-    /// Exact up to 10,000; `total_capped` says there are at least that many.
+    /// Exact up to 1,000; `total_capped` says there are at least that many.
     pub total: i64,
     pub total_capped: bool,
     /// Pass as `cursor` for the next page (keyset paging; stable under inserts).

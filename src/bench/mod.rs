@@ -1,0 +1,630 @@
+//! `firelater bench issues`: seeds a tenant with N issues, serves the real HTTP app on a local
+//! port and drives it with concurrent clients; then runs the same operations straight through
+//! the same pool (no HTTP, no auth, no JSON) as the ceiling, and reports both.
+
+mod seed;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use rand::Rng;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::app::{self, AppState};
+use crate::issues::actions::{self, Acting, NewIssue, ResolveBody};
+use crate::issues::activity::{self, CommentBody};
+use crate::issues::store::{self, Scope};
+use crate::platform::audit::Actor;
+use crate::platform::auth::{AuthVia, Principal, load_user, password};
+use crate::platform::clock::{Clock, SystemClock};
+use crate::platform::config::Config;
+use crate::platform::db::Database;
+use crate::platform::db::migrate;
+use crate::platform::tenancy::{self, NewTenant, Slug};
+
+pub struct Args {
+    pub issues: i64,
+    pub concurrency: usize,
+    pub seconds: u64,
+}
+
+const SLUG: &str = "bench";
+/// The list every scenario asks for: open high/critical issues, most urgent first.
+const LIST: &str = "priority=critical,high&sort=priority&order=desc&per_page=25";
+/// How far the "deep page" is: this many pages of 25 in, by keyset cursor.
+const DEEP_PAGES: usize = 200;
+
+struct Stats {
+    ok: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Stats {
+    fn rps(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn pct(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i].as_secs_f64() * 1000.0
+    }
+}
+
+/// Runs `op` from `concurrency` workers for `seconds` (or until it reports it has no more
+/// work with `Ok(false)`), timing each call.
+async fn drive<F, Fut>(concurrency: usize, seconds: u64, op: F) -> Stats
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = anyhow::Result<bool>> + Send,
+{
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let op = op.clone();
+        workers.push(tokio::spawn(async move {
+            let (mut lat, mut errors, mut first_error) = (Vec::new(), 0usize, None);
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match op().await {
+                    Ok(true) => lat.push(t.elapsed()),
+                    Ok(false) => break,
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| format!("{e:#}"));
+                    }
+                }
+            }
+            (lat, errors, first_error)
+        }));
+    }
+    let mut stats = Stats {
+        ok: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+    };
+    for w in workers {
+        if let Ok((lat, errors, first_error)) = w.await {
+            stats.ok += lat.len();
+            stats.errors += errors;
+            stats.latencies.extend(lat);
+            if let Some(e) = first_error {
+                eprintln!("    first error: {e}");
+            }
+        }
+    }
+    stats.elapsed = started.elapsed();
+    stats.latencies.sort();
+    stats
+}
+
+fn rss_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A fresh random password for a bench user (the tenant is local and throwaway, but its
+/// credentials are never predictable).
+async fn reset_password(pool: &PgPool, slug: &Slug, email: &str) -> anyhow::Result<String> {
+    let secret: String = rand::thread_rng()
+        .sample_iter(&rand::distributions::Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect();
+    let hash = password::hash(&secret)?;
+    let mut tx = tenancy::begin(pool, slug).await?;
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE email = $1")
+        .bind(email)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(secret)
+}
+
+async fn principal(pool: &PgPool, slug: &Slug, email: &str) -> anyhow::Result<Principal> {
+    let mut tx = tenancy::begin(pool, slug).await?;
+    let id: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(&mut *tx)
+        .await?;
+    let u = load_user(&mut tx, id).await?.context("bench user")?;
+    tx.commit().await?;
+    Ok(Principal {
+        slug: slug.clone(),
+        user_id: u.id,
+        name: u.name,
+        email: u.email,
+        timezone: u.timezone,
+        permissions: u.permissions.into_iter().collect(),
+        via: AuthVia::Token,
+    })
+}
+
+struct Http {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Http {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await?;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(anyhow!("{path}: {status} {body}"));
+        }
+        Ok(body)
+    }
+
+    async fn login(&self, email: &str, password: &str) -> anyhow::Result<String> {
+        let v = self
+            .client
+            .post(format!("{}/v1/auth/login", self.base))
+            .json(&json!({"tenant": SLUG, "email": email, "password": password}))
+            .send()
+            .await?
+            .json::<Value>()
+            .await?;
+        v["access_token"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("login failed: {v}"))
+    }
+
+    /// A browser session: the login form with its CSRF token, returning the session cookie.
+    async fn browser_login(&self, email: &str, password: &str) -> anyhow::Result<String> {
+        let cookie_of = |res: &reqwest::Response| {
+            res.headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find(|c| c.starts_with("firelater_session="))
+                .and_then(|c| c.split(';').next())
+                .map(str::to_string)
+        };
+        let page = self.client.get(format!("{}/login", self.base)).send().await?;
+        let cookie = cookie_of(&page).context("no session cookie")?;
+        let html = page.text().await?;
+        let csrf = html
+            .split("name=\"_csrf\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .context("no CSRF token on the login page")?
+            .to_string();
+        let done = self
+            .client
+            .post(format!("{}/login", self.base))
+            .header("cookie", &cookie)
+            .form(&[
+                ("_csrf", csrf.as_str()),
+                ("tenant", SLUG),
+                ("email", email),
+                ("password", password),
+                ("next", "/"),
+            ])
+            .send()
+            .await?;
+        Ok(cookie_of(&done).unwrap_or(cookie))
+    }
+}
+
+fn report(name: &str, api: &Stats, raw: Option<&Stats>) {
+    let line = |label: &str, s: &Stats| {
+        println!(
+            "  {label:<4} {:>8.0} req/s  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  ({} ok, {} errors)",
+            s.rps(),
+            s.pct(0.50),
+            s.pct(0.95),
+            s.pct(0.99),
+            s.ok,
+            s.errors
+        )
+    };
+    println!("{name}");
+    line("api", api);
+    if let Some(raw) = raw {
+        line("raw", raw);
+        println!(
+            "  api ÷ raw: {:.0} % of the throughput",
+            100.0 * api.rps() / raw.rps()
+        );
+    }
+}
+
+pub async fn issues(config: Config, args: Args) -> anyhow::Result<()> {
+    let db = Database::open(&config, 20).await?;
+    let result = run(&db.pool, &config, &args).await;
+    db.close(&config, false).await;
+    result
+}
+
+async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> {
+    migrate::migrate_public(pool).await?;
+    app::prepare_sessions(pool).await?;
+    tenancy::migrate_all(pool, |_, _| {}).await?;
+    let slug = Slug::parse(SLUG).map_err(|e| anyhow!("{e:?}"))?;
+    if tenancy::find_active(pool, SLUG).await?.is_none() {
+        tenancy::provision(
+            pool,
+            &NewTenant {
+                slug: slug.clone(),
+                name: "Benchmark".into(),
+                plan: "professional".into(),
+                admin_email: "admin@bench.invalid".into(),
+                admin_name: "Bench admin".into(),
+                admin_password: Uuid::new_v4().to_string(),
+            },
+        )
+        .await?;
+    }
+    let t = Instant::now();
+    println!(
+        "seeding tenant '{SLUG}' to {} issues (kept between runs)…",
+        args.issues
+    );
+    seed::seed(pool, &slug, args.issues).await?;
+    let total = seed::issue_count(pool, &slug).await?;
+    println!(
+        "  {total} issues ready in {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let admin_email = "admin@bench.invalid";
+    let agent_email = "agent1@bench.invalid";
+    let admin_pw = reset_password(pool, &slug, admin_email).await?;
+    let agent_pw = reset_password(pool, &slug, agent_email).await?;
+
+    let state = AppState::new(pool.clone(), config.clone(), Arc::new(SystemClock));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let router = app::router(state.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let http = Arc::new(Http {
+        // No redirects: the login's 303 carries the rotated session cookie.
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(args.concurrency * 2)
+            .build()?,
+        base,
+    });
+    let admin = Arc::new(http.login(admin_email, &admin_pw).await?);
+    let cookie = Arc::new(http.browser_login(agent_email, &agent_pw).await?);
+    let admin_p = Arc::new(principal(pool, &slug, admin_email).await?);
+    let agent_p = Arc::new(principal(pool, &slug, agent_email).await?);
+
+    // Fixtures: open issues to read and comment on; the deep page's cursor; a group to assign to.
+    let mut tx = tenancy::begin(pool, &slug).await?;
+    let open: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM issues WHERE status IN ('assigned','in_progress') ORDER BY created_at DESC LIMIT 2000",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let group: Uuid =
+        sqlx::query_scalar("SELECT id FROM groups WHERE name LIKE 'Team %' ORDER BY name LIMIT 1")
+            .fetch_one(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    let open = Arc::new(open);
+    let mut cursor = None;
+    for _ in 0..DEEP_PAGES {
+        let page = http
+            .send(
+                reqwest::Method::GET,
+                &format!(
+                    "/v1/issues?{LIST}{}",
+                    cursor
+                        .as_ref()
+                        .map(|c| format!("&cursor={c}"))
+                        .unwrap_or_default()
+                ),
+                &admin,
+                None,
+            )
+            .await?;
+        match page["meta"]["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let deep_cursor = Arc::new(cursor.unwrap_or_default());
+    let (c, s) = (args.concurrency, args.seconds);
+    println!(
+        "\ndriving {} with {c} concurrent clients, {s} s per scenario",
+        http.base
+    );
+
+    let pick = |ids: &Arc<Vec<Uuid>>| ids[rand::thread_rng().gen_range(0..ids.len())];
+    let new_issue = move || NewIssue {
+        title: "Checkout returns 502".into(),
+        description: Some("Customers see a gateway error at payment.".into()),
+        priority: Some("high".into()),
+        assigned_group: Some(group),
+        ..Default::default()
+    };
+
+    // ---- create ----
+    let created = Arc::new(std::sync::Mutex::new(Vec::<Uuid>::new()));
+    let api_create = {
+        let (http, admin, created) = (http.clone(), admin.clone(), created.clone());
+        drive(c, s, move || {
+            let (http, admin, created) = (http.clone(), admin.clone(), created.clone());
+            async move {
+                let body = json!({
+                    "title": "Checkout returns 502", "description": "Customers see a gateway error at payment.",
+                    "priority": "high", "assigned_group": group});
+                let v = http
+                    .send(reqwest::Method::POST, "/v1/issues", &admin, Some(body))
+                    .await?;
+                let id: Uuid = serde_json::from_value(v["id"].clone())?;
+                created.lock().map_err(|_| anyhow!("lock"))?.push(id);
+                Ok(true)
+            }
+        })
+        .await
+    };
+    let raw_created = Arc::new(std::sync::Mutex::new(Vec::<Uuid>::new()));
+    let raw_create = {
+        let (pool, slug, p, created) = (
+            pool.clone(),
+            slug.clone(),
+            admin_p.clone(),
+            raw_created.clone(),
+        );
+        drive(c, s, move || {
+            let (pool, slug, p, created) = (pool.clone(), slug.clone(), p.clone(), created.clone());
+            async move {
+                let mut tx = tenancy::begin(&pool, &slug).await?;
+                let actor = Actor::system("bench");
+                let mut a = Acting::open(&mut tx, &p, actor, SystemClock.now()).await?;
+                let issue = actions::create(&mut a, &new_issue(), "api").await?;
+                tx.commit().await?;
+                created.lock().map_err(|_| anyhow!("lock"))?.push(issue.id);
+                Ok(true)
+            }
+        })
+        .await
+    };
+    report("create issue", &api_create, Some(&raw_create));
+
+    // ---- list (page 1 and deep) ----
+    for (name, extra) in [
+        ("list open, filtered + sorted, page 1", String::new()),
+        (
+            "list open, filtered + sorted, deep page (keyset, ~5,000 rows in)",
+            format!("&cursor={deep_cursor}"),
+        ),
+    ] {
+        let path = format!("/v1/issues?{LIST}{extra}");
+        let api = {
+            let (http, admin, path) = (http.clone(), admin.clone(), path.clone());
+            drive(c, s, move || {
+                let (http, admin, path) = (http.clone(), admin.clone(), path.clone());
+                async move {
+                    http.send(reqwest::Method::GET, &path, &admin, None).await?;
+                    Ok(true)
+                }
+            })
+            .await
+        };
+        let params: HashMap<String, String> =
+            serde_urlencoded::from_str(path.split_once('?').map_or("", |x| x.1))?;
+        let raw = {
+            let (pool, slug, p, params) = (
+                pool.clone(),
+                slug.clone(),
+                admin_p.clone(),
+                Arc::new(params),
+            );
+            drive(c, s, move || {
+                let (pool, slug, p, params) = (pool.clone(), slug.clone(), p.clone(), params.clone());
+                async move {
+                    let mut tx = tenancy::begin(&pool, &slug).await?;
+                    let q = store::Query::parse(&params, "open")?;
+                    let scope = Scope::of(&mut tx, &p).await?;
+                    store::list(&mut tx, &scope, &q, p.user_id, SystemClock.now()).await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+            })
+            .await
+        };
+        report(name, &api, Some(&raw));
+    }
+
+    // ---- get ----
+    let api = {
+        let (http, admin, open) = (http.clone(), admin.clone(), open.clone());
+        drive(c, s, move || {
+            let (http, admin, id) = (http.clone(), admin.clone(), pick(&open));
+            async move {
+                http.send(reqwest::Method::GET, &format!("/v1/issues/{id}"), &admin, None)
+                    .await?;
+                Ok(true)
+            }
+        })
+        .await
+    };
+    let raw = {
+        let (pool, slug, p, open) = (pool.clone(), slug.clone(), admin_p.clone(), open.clone());
+        drive(c, s, move || {
+            let (pool, slug, p, id) = (pool.clone(), slug.clone(), p.clone(), pick(&open));
+            async move {
+                let mut tx = tenancy::begin(&pool, &slug).await?;
+                let scope = Scope::of(&mut tx, &p).await?;
+                store::get(&mut tx, &scope, id).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+        })
+        .await
+    };
+    report("get issue", &api, Some(&raw));
+
+    // ---- comment ----
+    let api = {
+        let (http, admin, open) = (http.clone(), admin.clone(), open.clone());
+        drive(c, s, move || {
+            let (http, admin, id) = (http.clone(), admin.clone(), pick(&open));
+            async move {
+                let body = json!({"content": "Restarted the gateway; watching."});
+                http.send(
+                    reqwest::Method::POST,
+                    &format!("/v1/issues/{id}/comments"),
+                    &admin,
+                    Some(body),
+                )
+                .await?;
+                Ok(true)
+            }
+        })
+        .await
+    };
+    let raw = {
+        let (pool, slug, p, open) = (pool.clone(), slug.clone(), admin_p.clone(), open.clone());
+        drive(c, s, move || {
+            let (pool, slug, p, id) = (pool.clone(), slug.clone(), p.clone(), pick(&open));
+            async move {
+                let mut tx = tenancy::begin(&pool, &slug).await?;
+                let mut a = Acting::open(&mut tx, &p, Actor::system("bench"), SystemClock.now())
+                    .await?;
+                let body = CommentBody {
+                    content: "Restarted the gateway; watching.".into(),
+                    is_internal: false,
+                };
+                activity::add_comment(&mut a, id, &body).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+        })
+        .await
+    };
+    report("add comment", &api, Some(&raw));
+
+    // ---- resolve (each issue once: the ones the create scenarios made) ----
+    let take = |list: &Arc<std::sync::Mutex<Vec<Uuid>>>| list.lock().ok().and_then(|mut l| l.pop());
+    let api = {
+        let (http, admin, created) = (http.clone(), admin.clone(), created.clone());
+        drive(c, s, move || {
+            let (http, admin, id) = (http.clone(), admin.clone(), take(&created));
+            async move {
+                let Some(id) = id else { return Ok(false) };
+                let body = json!({"resolution_code": "fixed", "resolution_notes": "Gateway restarted."});
+                http.send(
+                    reqwest::Method::POST,
+                    &format!("/v1/issues/{id}/resolve"),
+                    &admin,
+                    Some(body),
+                )
+                .await?;
+                Ok(true)
+            }
+        })
+        .await
+    };
+    let raw = {
+        let (pool, slug, p, created) = (
+            pool.clone(),
+            slug.clone(),
+            admin_p.clone(),
+            raw_created.clone(),
+        );
+        drive(c, s, move || {
+            let (pool, slug, p, id) = (pool.clone(), slug.clone(), p.clone(), take(&created));
+            async move {
+                let Some(id) = id else { return Ok(false) };
+                let mut tx = tenancy::begin(&pool, &slug).await?;
+                let mut a = Acting::open(&mut tx, &p, Actor::system("bench"), SystemClock.now())
+                    .await?;
+                let body = ResolveBody {
+                    resolution_code: "fixed".into(),
+                    resolution_notes: "Gateway restarted.".into(),
+                };
+                actions::resolve(&mut a, id, &body).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+        })
+        .await
+    };
+    report("resolve", &api, Some(&raw));
+
+    // ---- queue HTML (an agent's "My groups" tab) ----
+    let api = {
+        let (http, cookie) = (http.clone(), cookie.clone());
+        drive(c, s, move || {
+            let (http, cookie) = (http.clone(), cookie.clone());
+            async move {
+                let res = http
+                    .client
+                    .get(format!("{}/issues?mine=groups", http.base))
+                    .header("cookie", cookie.as_str())
+                    .send()
+                    .await?;
+                anyhow::ensure!(res.status().is_success(), "queue: {}", res.status());
+                let html = res.text().await?;
+                anyhow::ensure!(html.contains("issue-total"), "queue page without a queue");
+                Ok(true)
+            }
+        })
+        .await
+    };
+    let raw = {
+        let (pool, slug, p) = (pool.clone(), slug.clone(), agent_p.clone());
+        let params: HashMap<String, String> = [("mine".to_string(), "groups".to_string())].into();
+        let params = Arc::new(params);
+        drive(c, s, move || {
+            let (pool, slug, p, params) = (pool.clone(), slug.clone(), p.clone(), params.clone());
+            async move {
+                let mut tx = tenancy::begin(&pool, &slug).await?;
+                let q = store::Query::parse(&params, "open")?;
+                let scope = Scope::of(&mut tx, &p).await?;
+                store::list(&mut tx, &scope, &q, p.user_id, SystemClock.now()).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+        })
+        .await
+    };
+    report("queue HTML page (agent, My groups)", &api, Some(&raw));
+
+    let (rss, peak) = rss_mib();
+    println!(
+        "\nprocess memory (server + load generator): RSS {rss:.0} MiB, peak {peak:.0} MiB"
+    );
+    server.abort();
+    Ok(())
+}
