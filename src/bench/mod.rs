@@ -215,7 +215,11 @@ impl Http {
                 .and_then(|c| c.split(';').next())
                 .map(str::to_string)
         };
-        let page = self.client.get(format!("{}/login", self.base)).send().await?;
+        let page = self
+            .client
+            .get(format!("{}/login", self.base))
+            .send()
+            .await?;
         let cookie = cookie_of(&page).context("no session cookie")?;
         let html = page.text().await?;
         let csrf = html
@@ -310,8 +314,8 @@ async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> 
     let state = AppState::new(pool.clone(), config.clone(), Arc::new(SystemClock));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let router = app::router(state.clone())
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let router =
+        app::router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
     let http = Arc::new(Http {
         // No redirects: the login's 303 carries the rotated session cookie.
@@ -450,7 +454,8 @@ async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> 
                 Arc::new(params),
             );
             drive(c, s, move || {
-                let (pool, slug, p, params) = (pool.clone(), slug.clone(), p.clone(), params.clone());
+                let (pool, slug, p, params) =
+                    (pool.clone(), slug.clone(), p.clone(), params.clone());
                 async move {
                     let mut tx = tenancy::begin(&pool, &slug).await?;
                     let q = store::Query::parse(&params, "open")?;
@@ -471,8 +476,13 @@ async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> 
         drive(c, s, move || {
             let (http, admin, id) = (http.clone(), admin.clone(), pick(&open));
             async move {
-                http.send(reqwest::Method::GET, &format!("/v1/issues/{id}"), &admin, None)
-                    .await?;
+                http.send(
+                    reqwest::Method::GET,
+                    &format!("/v1/issues/{id}"),
+                    &admin,
+                    None,
+                )
+                .await?;
                 Ok(true)
             }
         })
@@ -519,8 +529,8 @@ async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> 
             let (pool, slug, p, id) = (pool.clone(), slug.clone(), p.clone(), pick(&open));
             async move {
                 let mut tx = tenancy::begin(&pool, &slug).await?;
-                let mut a = Acting::open(&mut tx, &p, Actor::system("bench"), SystemClock.now())
-                    .await?;
+                let mut a =
+                    Acting::open(&mut tx, &p, Actor::system("bench"), SystemClock.now()).await?;
                 let body = CommentBody {
                     content: "Restarted the gateway; watching.".into(),
                     is_internal: false,
@@ -542,7 +552,8 @@ async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> 
             let (http, admin, id) = (http.clone(), admin.clone(), take(&created));
             async move {
                 let Some(id) = id else { return Ok(false) };
-                let body = json!({"resolution_code": "fixed", "resolution_notes": "Gateway restarted."});
+                let body =
+                    json!({"resolution_code": "fixed", "resolution_notes": "Gateway restarted."});
                 http.send(
                     reqwest::Method::POST,
                     &format!("/v1/issues/{id}/resolve"),
@@ -567,8 +578,8 @@ async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> 
             async move {
                 let Some(id) = id else { return Ok(false) };
                 let mut tx = tenancy::begin(&pool, &slug).await?;
-                let mut a = Acting::open(&mut tx, &p, Actor::system("bench"), SystemClock.now())
-                    .await?;
+                let mut a =
+                    Acting::open(&mut tx, &p, Actor::system("bench"), SystemClock.now()).await?;
                 let body = ResolveBody {
                     resolution_code: "fixed".into(),
                     resolution_notes: "Gateway restarted.".into(),
@@ -622,9 +633,7 @@ async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> 
     report("queue HTML page (agent, My groups)", &api, Some(&raw));
 
     let (rss, peak) = rss_mib();
-    println!(
-        "\nprocess memory (server + load generator): RSS {rss:.0} MiB, peak {peak:.0} MiB"
-    );
+    println!("\nprocess memory (server + load generator): RSS {rss:.0} MiB, peak {peak:.0} MiB");
     server.abort();
     Ok(())
 }

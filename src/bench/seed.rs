@@ -146,7 +146,13 @@ pub async fn seed(pool: &PgPool, slug: &Slug, target: i64) -> anyhow::Result<()>
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    for table in ["issues", "issue_comments", "users", "groups", "group_members"] {
+    for table in [
+        "issues",
+        "issue_comments",
+        "users",
+        "groups",
+        "group_members",
+    ] {
         sqlx::query(&format!("ANALYZE {}.{table}", slug.schema()))
             .execute(pool)
             .await?;
