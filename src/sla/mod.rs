@@ -9,6 +9,8 @@ pub mod policies;
 pub mod recompute;
 pub mod timers;
 pub mod web;
+pub mod web_hours;
+pub mod web_policies;
 
 use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
@@ -37,22 +39,28 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 pub fn web_routes() -> Routes {
     Routes::new()
         .route("/sla", get(web::overview))
-        .route("/sla/policies", post(web::create_policy))
-        .route("/sla/policies/new", get(web::new_policy))
+        .route("/sla/policies", post(web_policies::create_policy))
+        .route("/sla/policies/new", get(web_policies::new_policy))
         .route(
             "/sla/policies/{id}",
-            get(web::edit_policy).post(web::update_policy),
+            get(web_policies::edit_policy).post(web_policies::update_policy),
         )
-        .route("/sla/policies/{id}/delete", post(web::delete_policy))
-        .route("/sla/business-hours", post(web::create_hours))
-        .route("/sla/business-hours/new", get(web::new_hours))
+        .route(
+            "/sla/policies/{id}/delete",
+            post(web_policies::delete_policy),
+        )
+        .route("/sla/business-hours", post(web_hours::create_hours))
+        .route("/sla/business-hours/new", get(web_hours::new_hours))
         .route(
             "/sla/business-hours/{id}",
-            get(web::edit_hours).post(web::update_hours),
+            get(web_hours::edit_hours).post(web_hours::update_hours),
         )
-        .route("/sla/business-hours/{id}/delete", post(web::delete_hours))
+        .route(
+            "/sla/business-hours/{id}/delete",
+            post(web_hours::delete_hours),
+        )
         .route(
             "/sla/business-hours/{id}/holidays",
-            post(web::import_holidays),
+            post(web_hours::import_holidays),
         )
 }

@@ -6,6 +6,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 
 use crate::issues::Desk;
+use crate::support::id_of;
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
 
@@ -49,7 +50,7 @@ async fn files_are_checked_stored_downloaded_safely_and_kept_private() {
             json!({"title": "Login page broken"}),
         )
         .await;
-    let id = issue["id"].as_str().unwrap().to_string();
+    let id = id_of(&issue);
     // In the desk's group, so an agent outside it cannot see the issue.
     let (s, _) = d
         .call(
@@ -92,12 +93,12 @@ async fn files_are_checked_stored_downloaded_safely_and_kept_private() {
     );
     assert_eq!(att["content_type"], "image/png");
     assert_eq!(att["size_bytes"], PNG.len());
-    let att_id = att["id"].as_str().unwrap().to_string();
+    let att_id = id_of(&att);
     let key: String = sqlx::query_scalar(&format!(
         "SELECT storage_path FROM tenant_{}.attachments WHERE id = $1",
         d.app.slug
     ))
-    .bind(uuid::Uuid::parse_str(&att_id).unwrap())
+    .bind(uuid::Uuid::parse_str(&att_id).expect("a uuid"))
     .fetch_one(&d.app.state.pool)
     .await
     .unwrap();
@@ -107,24 +108,15 @@ async fn files_are_checked_stored_downloaded_safely_and_kept_private() {
         "random keys, not the client's name"
     );
 
-    let get = |token: String, uri: String| {
-        let app = &d.app;
-        async move {
-            let req = Request::builder()
-                .uri(uri)
-                .header("authorization", format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap();
-            let res = tower::ServiceExt::oneshot(firelater::app::router(app.state.clone()), req)
-                .await
-                .unwrap();
-            let headers = res.headers().clone();
-            let bytes = http_body_util::BodyExt::collect(res.into_body())
-                .await
-                .unwrap()
-                .to_bytes();
-            (headers, bytes)
-        }
+    let app = &d.app;
+    let get = |token: String, uri: String| async move {
+        let req = Request::builder()
+            .uri(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("a well-formed request");
+        let (_, headers, bytes) = app.respond(req).await;
+        (headers, bytes)
     };
     let uri = format!("/v1/issues/{id}/attachments/{att_id}");
     let (h, bytes) = get(d.requester.clone(), uri.clone()).await;
@@ -154,7 +146,7 @@ async fn files_are_checked_stored_downloaded_safely_and_kept_private() {
 
     // The requester may remove their own file but not an agent's.
     let (_, admin_file) = upload(&d, &d.admin, &id, "notes.txt", b"checked the logs").await;
-    let admin_file = admin_file["id"].as_str().unwrap();
+    let admin_file = id_of(&admin_file);
     let (s, _) = d
         .call(
             "DELETE",
@@ -200,7 +192,7 @@ async fn the_issue_page_uploads_lists_and_refuses_with_a_reason() {
             json!({"title": "VPN drops"}),
         )
         .await;
-    let id = issue["id"].as_str().unwrap();
+    let id = id_of(&issue);
     let b = d.app.browser_login("admin@example.com").await;
     let uri = format!("/issues/{id}/attachments");
     let bad = d

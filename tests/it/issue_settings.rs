@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::issues::Desk;
+use crate::support::id_of;
 
 #[tokio::test]
 async fn categories_form_a_tree_refuse_cycles_and_stay_while_used() {
@@ -22,11 +23,11 @@ async fn categories_form_a_tree_refuse_cycles_and_stay_while_used() {
     };
     let (s, hw) = mk("Hardware", None).await;
     assert_eq!(s, StatusCode::CREATED, "{hw}");
-    let hw = hw["id"].as_str().unwrap().to_string();
+    let hw = id_of(&hw);
     let (_, laptops) = mk("Laptops", Some(hw.clone())).await;
     assert_eq!(laptops["path"], "Hardware / Laptops");
     assert_eq!(laptops["depth"], 2);
-    let laptops = laptops["id"].as_str().unwrap().to_string();
+    let laptops = id_of(&laptops);
     let (s, dup) = mk("laptops", Some(hw.clone())).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(dup["error"]["details"]["name"].is_string(), "{dup}");

@@ -314,7 +314,7 @@ async fn records_in(a: &TestApp) -> Ids {
         .body(axum::body::Body::from(format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhello\r\n--{boundary}--\r\n"
         )))
-        .unwrap();
+        .expect("a well-formed request");
     let (_, attachment) = a.call(upload).await;
     let (_, category) = a
         .json(

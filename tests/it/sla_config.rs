@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use crate::issues::Desk;
+use crate::support::{id_of, named};
 
 fn at(v: &Value) -> DateTime<Utc> {
     v.as_str()
@@ -38,7 +39,7 @@ async fn a_matching_policy_wins_the_default_moves_and_bad_input_is_named() {
     assert_eq!(s, StatusCode::CREATED, "{p}");
     assert_eq!(p["targets"][0]["warning_percent"], 80, "the default share");
     assert_eq!(p["pause_statuses"], json!(["pending"]));
-    let pid = p["id"].as_str().unwrap().to_string();
+    let pid = id_of(&p);
 
     let (_, issue) = d
         .call(
@@ -131,13 +132,9 @@ async fn a_matching_policy_wins_the_default_moves_and_bad_input_is_named() {
         .await;
     let default_id = list["data"]
         .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["is_default"] == true)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .and_then(|l| l.iter().find(|p| p["is_default"] == true))
+        .map(id_of)
+        .expect("a default policy");
     let (s, _) = d
         .call(
             "DELETE",
@@ -173,7 +170,7 @@ async fn a_matching_policy_wins_the_default_moves_and_bad_input_is_named() {
         )
         .await;
     assert_eq!(promoted["is_default"], true);
-    let spare = spare["id"].as_str().unwrap();
+    let spare = id_of(&spare);
     let (s, _) = d
         .call(
             "DELETE",
@@ -223,7 +220,7 @@ async fn changing_a_policy_moves_the_due_times_of_its_open_issues() {
             json!({"name": "Ops", "sort_order": 1, "targets": round_the_clock("medium", 30, 120)}),
         )
         .await;
-    let pid = p["id"].as_str().unwrap().to_string();
+    let pid = id_of(&p);
     let (_, issue) = d
         .call(
             "POST",
@@ -232,7 +229,7 @@ async fn changing_a_policy_moves_the_due_times_of_its_open_issues() {
             json!({"title": "Printer jam"}),
         )
         .await;
-    let id = issue["id"].as_str().unwrap();
+    let id = id_of(&issue);
     let t0 = at(&issue["created_at"]);
     assert_eq!(at(&issue["resolution_due_at"]), t0 + Duration::minutes(120));
     let (s, _) = d
@@ -304,22 +301,12 @@ async fn business_hours_validate_import_holidays_and_guard_their_use() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{h}");
     assert_eq!(h["schedule"][1]["end_time"], "06:00");
-    let hid = h["id"].as_str().unwrap().to_string();
+    let hid = id_of(&h);
 
+    let uri = format!("/v1/sla/business-hours/{hid}/holidays/import");
     let import = |body: &'static str| {
-        let app = &d.app;
-        let token = d.admin.clone();
-        let uri = format!("/v1/sla/business-hours/{hid}/holidays/import");
-        async move {
-            let req = axum::http::Request::builder()
-                .method("POST")
-                .uri(uri)
-                .header("authorization", format!("Bearer {token}"))
-                .header("content-type", "text/calendar")
-                .body(axum::body::Body::from(body))
-                .unwrap();
-            app.call(req).await
-        }
+        let body = body.as_bytes().to_vec();
+        d.app.raw("POST", &uri, &d.admin, "text/calendar", body)
     };
     let (s, r) = import(ICS).await;
     assert_eq!(s, StatusCode::OK, "{r}");
@@ -357,7 +344,7 @@ async fn business_hours_validate_import_holidays_and_guard_their_use() {
     let (_, list) = d
         .call("GET", "/v1/sla/business-hours", &d.admin, Value::Null)
         .await;
-    let default_id = list["data"][0]["id"].as_str().unwrap().to_string();
+    let default_id = id_of(&list["data"][0]);
     assert_eq!(list["data"][0]["is_default"], true);
     let (s, _) = d
         .call(
@@ -368,7 +355,7 @@ async fn business_hours_validate_import_holidays_and_guard_their_use() {
         )
         .await;
     assert_eq!(s, StatusCode::CONFLICT);
-    let pid = p["id"].as_str().unwrap();
+    let pid = id_of(&p);
     d.call(
         "DELETE",
         &format!("/v1/sla/policies/{pid}"),
@@ -462,13 +449,7 @@ async fn the_pages_create_a_policy_and_hours_and_show_errors_in_place() {
     let (_, list) = d
         .call("GET", "/v1/sla/policies", &d.admin, Value::Null)
         .await;
-    let made = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "After hours")
-        .unwrap()
-        .clone();
+    let made = named(&list, "After hours");
     assert_eq!(
         made["conditions"],
         json!({"priority": ["critical"], "tier": ["P1"]})
@@ -479,7 +460,7 @@ async fn the_pages_create_a_policy_and_hours_and_show_errors_in_place() {
         .app
         .page(
             "GET",
-            &format!("/sla/policies/{}", made["id"].as_str().unwrap()),
+            &format!("/sla/policies/{}", id_of(&made)),
             Some(&b.cookie),
             None,
         )
@@ -532,18 +513,12 @@ async fn the_pages_create_a_policy_and_hours_and_show_errors_in_place() {
     let (_, hours) = d
         .call("GET", "/v1/sla/business-hours", &d.admin, Value::Null)
         .await;
-    let night = hours["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["name"] == "Night desk")
-        .unwrap()
-        .clone();
+    let night = named(&hours, "Night desk");
     assert_eq!(
         night["schedule"],
         json!([{"day_of_week": 1, "start_time": "22:00", "end_time": "06:00"}])
     );
-    let hid = night["id"].as_str().unwrap();
+    let hid = id_of(&night);
     let imported = d
         .app
         .upload(

@@ -163,10 +163,19 @@ impl TestApp {
         TestApp { state, slug, clock }
     }
 
-    pub async fn call(&self, req: Request<Body>) -> (StatusCode, Value) {
+    /// One request through the whole router: status, headers and the body's bytes.
+    pub async fn respond(
+        &self,
+        req: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, axum::body::Bytes) {
         let res = app::router(self.state.clone()).oneshot(req).await.unwrap();
-        let status = res.status();
+        let (status, headers) = (res.status(), res.headers().clone());
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, bytes)
+    }
+
+    pub async fn call(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let (status, _, bytes) = self.respond(req).await;
         (
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -327,10 +336,7 @@ impl TestApp {
     }
 
     async fn send(&self, req: Request<Body>) -> Page {
-        let res = app::router(self.state.clone()).oneshot(req).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let (status, headers, bytes) = self.respond(req).await;
         Page {
             status,
             location: headers
@@ -387,5 +393,43 @@ impl TestApp {
             csrf: csrf_in(&home.body),
             cookie,
         }
+    }
+}
+
+/// The `id` of a created record, as text (panics naming the body when there is none).
+pub fn id_of(v: &Value) -> String {
+    v["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {v}"))
+        .to_string()
+}
+
+/// The item of a `{"data": [...]}` list whose `name` is `name`.
+pub fn named(list: &Value, name: &str) -> Value {
+    list["data"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["name"] == name))
+        .unwrap_or_else(|| panic!("no '{name}' in {list}"))
+        .clone()
+}
+
+impl TestApp {
+    /// An API call with a raw body of `content_type` (uploads, calendars).
+    pub async fn raw(
+        &self,
+        method: &str,
+        uri: &str,
+        token: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .expect("a well-formed request");
+        self.call(req).await
     }
 }
