@@ -29,6 +29,7 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub clock: Arc<dyn Clock>,
     pub storage: Arc<dyn crate::platform::storage::Storage>,
+    pub live: crate::platform::live::Hub,
 }
 
 impl AppState {
@@ -39,6 +40,7 @@ impl AppState {
         ));
         AppState {
             storage,
+            live: Default::default(),
             pool,
             config: Arc::new(config),
             jwt,
@@ -145,6 +147,7 @@ pub fn web_routes() -> web::Routes {
         .merge(crate::issues::web_routes())
         .merge(crate::search::web_routes())
         .merge(crate::sla::web_routes())
+        .merge(crate::platform::live::web_routes())
 }
 
 /// Static assets: `FIRELATER_STATIC_DIR`, else `static/` beside the binary's crate or the
@@ -193,7 +196,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// Every background task this binary knows.
 pub fn job_registry(state: &AppState) -> anyhow::Result<jobs::Registry> {
     let mut reg = jobs::Registry::default();
-    let subscribers: crate::platform::events::Subscribers = Arc::new(Vec::new());
+    let subscribers: crate::platform::events::Subscribers =
+        Arc::new(vec![Arc::new(crate::platform::live::LiveSignals)]);
     reg.on(crate::platform::events::DISPATCH_TASK, move |ctx| {
         crate::platform::events::dispatch(ctx, subscribers.clone())
     });

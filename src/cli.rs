@@ -286,12 +286,18 @@ async fn serve_on(
         4,
     ));
     let worker_task = tokio::spawn(worker.run(stop_rx.clone()));
-    let shutdown = async {
+    let live = state.live.clone();
+    if web {
+        live.start(db.pool.clone());
+    }
+    let shutdown = async move {
         let ctrl_c = tokio::signal::ctrl_c();
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("SIGTERM handler");
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
         tracing::info!("shutting down: no new connections, finishing in-flight requests");
+        // Live streams never finish on their own; end them so the drain can complete.
+        live.close();
     };
     if web {
         let listener = tokio::net::TcpListener::bind(config.addr)

@@ -76,6 +76,8 @@ struct QueuePage {
     f: BTreeMap<String, String>,
     /// The filters as a query string (for sharing, saving and paging links).
     query: String,
+    /// This page's own address, cursor included: what a live refresh re-fetches.
+    here: String,
     tab: &'static str,
     next: Option<String>,
     agents: Choices,
@@ -117,8 +119,11 @@ async fn queue(
         .map_or("", |t| t.0);
     let mut params: HashMap<String, String> = f.clone().into_iter().collect();
     params.insert("per_page".into(), "50".into());
+    let mut here = format!("/issues?{query}");
     if let Some(c) = q.get("cursor").filter(|c| !c.is_empty()) {
         params.insert("cursor".into(), c.clone());
+        here.push('&');
+        here.push_str(&serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default());
     }
     let parsed = store::Query::parse(&params, "open")?;
     let scope = Scope::of(&mut ctx.tx, &ctx.principal).await?;
@@ -144,6 +149,7 @@ async fn queue(
         total_capped: r.total_capped,
         f,
         query,
+        here,
         tab,
         next: r.next_cursor,
         agents,

@@ -11,6 +11,7 @@ pub mod events;
 pub mod jobs;
 pub mod json;
 pub mod listing;
+pub mod live;
 pub mod mail;
 pub mod markdown;
 pub mod openapi;

@@ -45,6 +45,19 @@
     document.getElementById("toasts").appendChild(t);
     setTimeout(function () { t.remove(); }, 4000);
   });
+  // Live refresh (data-live-refresh="<notice id>"): a signal re-fetches the region, unless the
+  // user is in the middle of something there (ticked rows, a focused field) — then the notice
+  // offers the refresh instead of wiping their work.
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var el = e.detail.elt;
+    if (!el || !el.hasAttribute || !el.hasAttribute("data-live-refresh")) return;
+    var active = document.activeElement;
+    var busy = el.querySelector("input[type=checkbox]:checked") ||
+      (el.contains(active) && /INPUT|TEXTAREA|SELECT/.test(active.tagName));
+    var notice = document.getElementById(el.getAttribute("data-live-refresh"));
+    if (notice) notice.hidden = !busy;
+    if (busy) e.preventDefault();
+  });
   if (window.htmx) {
     // 422 (validation) and 409 (conflict) responses carry re-rendered forms: swap them.
     htmx.config.responseHandling = [

@@ -253,6 +253,70 @@ async fn wait_text(driver: &WebDriver, by: By, want: &str) -> WebDriverResult<()
     }
 }
 
+/// While the agent looks at the queue, someone else raises an issue through the API: it shows up
+/// in the open page without a reload (SSE signal, then the queue re-fetches itself).
+async fn raised_elsewhere_appears_live(driver: &WebDriver, base: &str) -> WebDriverResult<()> {
+    let http = reqwest::Client::new();
+    let login: serde_json::Value = http
+        .post(format!("{base}/v1/auth/login"))
+        .json(&serde_json::json!({"tenant": "demo", "email": "manager@demo.firelater.test", "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .expect("the manager signs in through the API")
+        .json()
+        .await
+        .expect("a token");
+    let token = login["access_token"].as_str().expect("an access token");
+    // The page marks itself so a reload would be noticed.
+    driver
+        .execute("document.body.dataset.notReloaded = '1'", vec![])
+        .await?;
+    let raise = |title: &'static str| {
+        let request = http
+            .post(format!("{base}/v1/issues"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "title": title }));
+        async move {
+            let issue: serde_json::Value = request
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .expect("the manager raises an issue")
+                .json()
+                .await
+                .expect("the issue");
+            issue["issue_number"]
+                .as_str()
+                .expect("a number")
+                .to_string()
+        }
+    };
+    let row = |number: &str| By::Css(format!("#issues-table tr[data-issue='{number}']"));
+    let first = raise("Raised elsewhere: VPN down").await;
+    wait(driver, row(&first)).await?;
+    assert!(
+        driver
+            .find(By::Css("body[data-not-reloaded='1']"))
+            .await
+            .is_ok(),
+        "the queue page was reloaded instead of refreshed in place"
+    );
+
+    // With a row ticked, a refresh would lose the selection: the page offers it instead.
+    driver
+        .find(By::Css(format!("input[aria-label='Select {first}']")))
+        .await?
+        .click()
+        .await?;
+    let second = raise("Raised elsewhere: Wi-Fi flaky").await;
+    let notice = wait(driver, By::Css("#queue-stale:not([hidden])")).await?;
+    assert!(driver.find(row(&second)).await.is_err());
+    notice.find(By::Tag("a")).await?.click().await?;
+    wait(driver, row(&second)).await?;
+    Ok(())
+}
+
 /// An agent opens the queue, raises an issue, assigns it to themself, comments, resolves it,
 /// and sees the SLA panel with its explanation.
 async fn agent_works_an_issue(driver: &WebDriver, base: &str) -> WebDriverResult<()> {
@@ -278,6 +342,7 @@ async fn agent_works_an_issue(driver: &WebDriver, base: &str) -> WebDriverResult
         .click()
         .await?;
     wait(driver, By::Id("queue-tabs")).await?;
+    raised_elsewhere_appears_live(driver, base).await?;
     driver.find(By::Id("new-issue")).await?.click().await?;
     let form = wait(driver, By::Id("issue-form")).await?;
     form.find(By::Name("title"))

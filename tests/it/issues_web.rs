@@ -209,14 +209,7 @@ async fn bulk_actions_are_all_or_nothing_and_views_are_saved() {
             json!({"title": "Elsewhere", "assigned_group": other["id"]}),
         )
         .await;
-    let agent_email: String = sqlx::query_scalar(&format!(
-        "SELECT email FROM tenant_{}.users WHERE id = $1",
-        d.app.slug
-    ))
-    .bind(uuid::Uuid::parse_str(&d.agent_id).unwrap())
-    .fetch_one(&d.app.state.pool)
-    .await
-    .unwrap();
+    let agent_email = d.app.email_of(&d.agent_id).await;
     let ab = d.app.browser_login(&agent_email).await;
     let r = d
         .app

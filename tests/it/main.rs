@@ -7,6 +7,7 @@ mod issue_settings;
 mod issues;
 mod issues_web;
 mod jobs;
+mod live;
 mod migrations;
 mod platform;
 mod registry;

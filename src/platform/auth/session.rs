@@ -164,13 +164,14 @@ impl WebCtx {
 
 /// Where unauthenticated browser requests go: the login page, remembering the target.
 pub fn login_redirect(parts: &Parts) -> Response {
-    let target = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
+    login_redirect_for(&parts.uri, &parts.headers)
+}
+
+/// To the login form, coming back to `uri` afterwards (htmx requests get `HX-Redirect`).
+pub fn login_redirect_for(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> Response {
+    let target = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let url = format!("/login?next={}", urlencode(target));
-    if parts.headers.contains_key("hx-request") {
+    if headers.contains_key("hx-request") {
         ([("hx-redirect", url)], axum::http::StatusCode::UNAUTHORIZED).into_response()
     } else {
         Redirect::to(&url).into_response()

@@ -238,6 +238,18 @@ impl TestApp {
             .to_string();
         (u["id"].as_str().unwrap().to_string(), token)
     }
+
+    /// The sign-in address of one of this tenant's users.
+    pub async fn email_of(&self, user_id: &str) -> String {
+        sqlx::query_scalar(&format!(
+            "SELECT email FROM tenant_{}.users WHERE id = $1",
+            self.slug
+        ))
+        .bind(uuid::Uuid::parse_str(user_id).expect("a user id"))
+        .fetch_one(&self.state.pool)
+        .await
+        .expect("the user exists")
+    }
 }
 
 /// A signed-in browser: its session cookie and the CSRF token its pages carry.
