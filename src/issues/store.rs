@@ -197,35 +197,44 @@ pub const SORTS: &[(&str, Sort)] = &[
 #[derive(Clone, Copy)]
 enum KeyType {
     Time,
-    Rank,
+    /// `-priority_rank`: higher is more urgent.
+    Urgency,
     Id,
 }
 
 impl Sort {
-    /// (SQL expression, type, ascending in the default order).
-    fn keys(self) -> &'static [(&'static str, KeyType, bool)] {
+    /// The key's SQL expressions, all sorted in one direction, and whether that direction is
+    /// ascending in the default order. One direction lets a cursor be a single row comparison,
+    /// which an index range scan starts from directly (mixed directions need an OR chain that
+    /// the planner cannot turn into a range).
+    fn keys(self) -> (&'static [(&'static str, KeyType)], bool) {
         match self {
-            Sort::Created => &[
-                ("i.created_at", KeyType::Time, false),
-                ("i.id", KeyType::Id, false),
-            ],
-            Sort::Updated => &[
-                ("i.updated_at", KeyType::Time, false),
-                ("i.id", KeyType::Id, false),
-            ],
-            Sort::Priority => &[
-                ("i.priority_rank", KeyType::Rank, true),
-                ("i.created_at", KeyType::Time, false),
-                ("i.id", KeyType::Id, false),
-            ],
-            Sort::Due => &[
-                (
-                    "COALESCE(i.resolution_due_at, 'infinity'::timestamptz)",
-                    KeyType::Time,
-                    true,
-                ),
-                ("i.id", KeyType::Id, true),
-            ],
+            Sort::Created => (
+                &[("i.created_at", KeyType::Time), ("i.id", KeyType::Id)],
+                false,
+            ),
+            Sort::Updated => (
+                &[("i.updated_at", KeyType::Time), ("i.id", KeyType::Id)],
+                false,
+            ),
+            Sort::Priority => (
+                &[
+                    ("(-i.priority_rank)", KeyType::Urgency),
+                    ("i.created_at", KeyType::Time),
+                    ("i.id", KeyType::Id),
+                ],
+                false,
+            ),
+            Sort::Due => (
+                &[
+                    (
+                        "COALESCE(i.resolution_due_at, 'infinity'::timestamptz)",
+                        KeyType::Time,
+                    ),
+                    ("i.id", KeyType::Id),
+                ],
+                true,
+            ),
         }
     }
 }
@@ -234,7 +243,7 @@ impl Sort {
 enum KeyValue {
     /// RFC 3339, or `infinity` for "no due time" (bound as text, cast in SQL).
     Time(String),
-    Rank(i16),
+    Urgency(i16),
     Id(Uuid),
 }
 
@@ -367,7 +376,7 @@ impl Query {
             .ok_or_else(|| AppError::BadRequest(format!("unknown sort field '{sort_name}'")))?;
         // `order` names the direction of the first key as people read it: desc = newest /
         // most urgent / latest due first.
-        let natural_desc = matches!(sort, Sort::Created | Sort::Updated | Sort::Priority);
+        let natural_desc = !sort.keys().1;
         let reversed = match get("order") {
             None => false,
             Some("desc") => !natural_desc,
@@ -417,20 +426,20 @@ fn decode_cursor(sort: Sort, c: &str) -> Result<Vec<KeyValue>, AppError> {
         .map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let parts: Vec<&str> = text.split('|').collect();
-    let keys = sort.keys();
+    let keys = sort.keys().0;
     if parts.len() != keys.len() {
         return Err(bad());
     }
     keys.iter()
         .zip(parts)
-        .map(|((_, t, _), v)| {
+        .map(|((_, t), v)| {
             Ok(match t {
                 KeyType::Time if v == "infinity" => KeyValue::Time(v.to_string()),
                 KeyType::Time => {
                     DateTime::parse_from_rfc3339(v).map_err(|_| bad())?;
                     KeyValue::Time(v.to_string())
                 }
-                KeyType::Rank => KeyValue::Rank(v.parse().map_err(|_| bad())?),
+                KeyType::Urgency => KeyValue::Urgency(v.parse().map_err(|_| bad())?),
                 KeyType::Id => KeyValue::Id(v.parse().map_err(|_| bad())?),
             })
         })
@@ -441,11 +450,12 @@ fn decode_cursor(sort: Sort, c: &str) -> Result<Vec<KeyValue>, AppError> {
 pub fn cursor_after(sort: Sort, issue: &Issue) -> String {
     let parts: Vec<String> = sort
         .keys()
+        .0
         .iter()
-        .map(|(expr, _, _)| match *expr {
+        .map(|(expr, _)| match *expr {
             "i.created_at" => issue.created_at.to_rfc3339(),
             "i.updated_at" => issue.updated_at.to_rfc3339(),
-            "i.priority_rank" => rank(&issue.priority).to_string(),
+            "(-i.priority_rank)" => (-rank(&issue.priority)).to_string(),
             "i.id" => issue.id.to_string(),
             _ => issue
                 .resolution_due_at
@@ -579,43 +589,32 @@ pub async fn list(
 ) -> Result<ListResult, AppError> {
     let mut qb = QueryBuilder::new(SELECT);
     push_filters(&mut qb, scope, &q.filters, me, now);
-    let keys = q.sort.keys();
-    let asc = |natural_asc: bool| natural_asc != q.reversed;
+    let (keys, natural_asc) = q.sort.keys();
+    let dir = if natural_asc != q.reversed {
+        " ASC"
+    } else {
+        " DESC"
+    };
     if let Some(cursor) = &q.cursor {
-        // Lexicographic "after": (k1 > v1) OR (k1 = v1 AND k2 > v2) OR …, per key direction.
+        // "After the cursor" as one row comparison: (k1, k2, …) > (v1, v2, …).
         qb.push(" AND (");
-        for i in 0..keys.len() {
-            if i > 0 {
-                qb.push(" OR ");
-            }
-            qb.push("(");
-            for (j, ((expr, _, natural), v)) in keys.iter().zip(cursor).enumerate().take(i + 1) {
-                if j > 0 {
-                    qb.push(" AND ");
-                }
-                let op = match (j == i, asc(*natural)) {
-                    (false, _) => " = ",
-                    (true, true) => " > ",
-                    (true, false) => " < ",
-                };
-                qb.push(*expr).push(op);
-                match v {
-                    KeyValue::Time(t) => qb.push_bind(t.clone()).push("::timestamptz"),
-                    KeyValue::Rank(r) => qb.push_bind(*r),
-                    KeyValue::Id(id) => qb.push_bind(*id),
-                };
-            }
-            qb.push(")");
+        for (n, (expr, _)) in keys.iter().enumerate() {
+            qb.push(if n > 0 { ", " } else { "" }).push(*expr);
+        }
+        qb.push(if dir == " ASC" { ") > (" } else { ") < (" });
+        for (n, v) in cursor.iter().enumerate() {
+            qb.push(if n > 0 { ", " } else { "" });
+            match v {
+                KeyValue::Time(t) => qb.push_bind(t.clone()).push("::timestamptz"),
+                KeyValue::Urgency(r) => qb.push_bind(*r),
+                KeyValue::Id(id) => qb.push_bind(*id),
+            };
         }
         qb.push(")");
     }
     qb.push(" ORDER BY ");
-    for (n, (expr, _, natural)) in keys.iter().enumerate() {
-        if n > 0 {
-            qb.push(", ");
-        }
-        qb.push(*expr)
-            .push(if asc(*natural) { " ASC" } else { " DESC" });
+    for (n, (expr, _)) in keys.iter().enumerate() {
+        qb.push(if n > 0 { ", " } else { "" }).push(*expr).push(dir);
     }
     qb.push(" LIMIT ").push_bind(q.per_page + 1);
     if q.cursor.is_none() && q.page > 1 {
