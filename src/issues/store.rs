@@ -181,7 +181,7 @@ pub fn normalize_number(q: &str) -> Option<String> {
 pub enum Sort {
     Created,
     Updated,
-    /// Most urgent first, newest first within a priority.
+    /// Most urgent first; within a priority, the longest waiting first.
     Priority,
     /// Soonest resolution due first; paused/no SLA last.
     Due,
@@ -197,8 +197,7 @@ pub const SORTS: &[(&str, Sort)] = &[
 #[derive(Clone, Copy)]
 enum KeyType {
     Time,
-    /// `-priority_rank`: higher is more urgent.
-    Urgency,
+    Rank,
     Id,
 }
 
@@ -219,11 +218,11 @@ impl Sort {
             ),
             Sort::Priority => (
                 &[
-                    ("(-i.priority_rank)", KeyType::Urgency),
+                    ("i.priority_rank", KeyType::Rank),
                     ("i.created_at", KeyType::Time),
                     ("i.id", KeyType::Id),
                 ],
-                false,
+                true,
             ),
             Sort::Due => (
                 &[
@@ -243,7 +242,7 @@ impl Sort {
 enum KeyValue {
     /// RFC 3339, or `infinity` for "no due time" (bound as text, cast in SQL).
     Time(String),
-    Urgency(i16),
+    Rank(i16),
     Id(Uuid),
 }
 
@@ -376,7 +375,7 @@ impl Query {
             .ok_or_else(|| AppError::BadRequest(format!("unknown sort field '{sort_name}'")))?;
         // `order` names the direction of the first key as people read it: desc = newest /
         // most urgent / latest due first.
-        let natural_desc = !sort.keys().1;
+        let natural_desc = matches!(sort, Sort::Created | Sort::Updated | Sort::Priority);
         let reversed = match get("order") {
             None => false,
             Some("desc") => !natural_desc,
@@ -439,7 +438,7 @@ fn decode_cursor(sort: Sort, c: &str) -> Result<Vec<KeyValue>, AppError> {
                     DateTime::parse_from_rfc3339(v).map_err(|_| bad())?;
                     KeyValue::Time(v.to_string())
                 }
-                KeyType::Urgency => KeyValue::Urgency(v.parse().map_err(|_| bad())?),
+                KeyType::Rank => KeyValue::Rank(v.parse().map_err(|_| bad())?),
                 KeyType::Id => KeyValue::Id(v.parse().map_err(|_| bad())?),
             })
         })
@@ -455,7 +454,7 @@ pub fn cursor_after(sort: Sort, issue: &Issue) -> String {
         .map(|(expr, _)| match *expr {
             "i.created_at" => issue.created_at.to_rfc3339(),
             "i.updated_at" => issue.updated_at.to_rfc3339(),
-            "(-i.priority_rank)" => (-rank(&issue.priority)).to_string(),
+            "i.priority_rank" => rank(&issue.priority).to_string(),
             "i.id" => issue.id.to_string(),
             _ => issue
                 .resolution_due_at
@@ -474,15 +473,40 @@ pub fn rank(priority: &str) -> i16 {
     }
 }
 
+/// The viewer's groups, when the query asks for "My groups" only. Bound as a literal list (not a
+/// subquery) so the planner can estimate it and walk the queue's index.
+async fn my_groups(
+    tx: &mut TenantTx,
+    scope: &Scope,
+    f: &Filters,
+    me: Uuid,
+) -> Result<Option<Vec<Uuid>>, AppError> {
+    if !f.my_groups {
+        return Ok(None);
+    }
+    if let Scope::Agent { groups, .. } = scope {
+        return Ok(Some(groups.clone()));
+    }
+    let groups = sqlx::query_scalar("SELECT group_id FROM group_members WHERE user_id = $1")
+        .bind(me)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(Some(groups))
+}
+
 fn push_filters(
     qb: &mut QueryBuilder<'_, Postgres>,
     scope: &Scope,
     f: &Filters,
-    me: Uuid,
+    (me, my_groups): (Uuid, Option<&Vec<Uuid>>),
     now: DateTime<Utc>,
 ) {
     qb.push(" WHERE i.deleted_at IS NULL");
-    scope.push(qb);
+    // An agent's own groups are a subset of what they may see: their visibility clause (an OR
+    // the planner misestimates, choosing a bitmap scan and a sort) adds nothing then.
+    if !(my_groups.is_some() && matches!(scope, Scope::Agent { .. })) {
+        scope.push(qb);
+    }
     match f.status.as_deref() {
         None | Some("all") => {}
         Some("open") => {
@@ -494,8 +518,10 @@ fn push_filters(
         }
     }
     if !f.priority.is_empty() {
-        qb.push(" AND i.priority = ANY(")
-            .push_bind(f.priority.clone())
+        // By the generated rank: it leads the priority index, and its statistics are exact.
+        let ranks: Vec<i16> = f.priority.iter().map(|p| rank(p)).collect();
+        qb.push(" AND i.priority_rank = ANY(")
+            .push_bind(ranks)
             .push(")");
     }
     match f.assigned_group.as_deref() {
@@ -521,9 +547,9 @@ fn push_filters(
                 .push_bind(u.parse::<Uuid>().ok());
         }
     }
-    if f.my_groups {
-        qb.push(" AND i.assigned_group IN (SELECT group_id FROM group_members WHERE user_id = ")
-            .push_bind(me)
+    if let Some(groups) = my_groups {
+        qb.push(" AND i.assigned_group = ANY(")
+            .push_bind(groups.clone())
             .push(")");
     }
     for (col, v) in [
@@ -587,8 +613,10 @@ pub async fn list(
     me: Uuid,
     now: DateTime<Utc>,
 ) -> Result<ListResult, AppError> {
+    let groups = my_groups(tx, scope, &q.filters, me).await?;
+    let viewer = (me, groups.as_ref());
     let mut qb = QueryBuilder::new(SELECT);
-    push_filters(&mut qb, scope, &q.filters, me, now);
+    push_filters(&mut qb, scope, &q.filters, viewer, now);
     let (keys, natural_asc) = q.sort.keys();
     let dir = if natural_asc != q.reversed {
         " ASC"
@@ -606,7 +634,7 @@ pub async fn list(
             qb.push(if n > 0 { ", " } else { "" });
             match v {
                 KeyValue::Time(t) => qb.push_bind(t.clone()).push("::timestamptz"),
-                KeyValue::Urgency(r) => qb.push_bind(*r),
+                KeyValue::Rank(r) => qb.push_bind(*r),
                 KeyValue::Id(id) => qb.push_bind(*id),
             };
         }
@@ -628,7 +656,7 @@ pub async fn list(
         false => None,
     };
     let mut count = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM issues i");
-    push_filters(&mut count, scope, &q.filters, me, now);
+    push_filters(&mut count, scope, &q.filters, viewer, now);
     // A literal limit: as a bind parameter the generic plan guesses 10 % of the table and
     // picks a sequential scan (measured by `firelater bench issues`).
     count.push(format!(" LIMIT {COUNT_CAP}) t"));

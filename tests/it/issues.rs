@@ -308,6 +308,31 @@ async fn requesters_agents_and_managers_see_what_they_should() {
     assert_eq!(titles(&o), ["My laptop"], "unassigned only");
     let (_, m) = d.call("GET", "/v1/issues", &d.admin, Value::Null).await;
     assert_eq!(m["meta"]["total"], 3);
+    // "My groups": only the viewer's groups' issues, for agents and managers alike.
+    let (_, a) = d
+        .call("GET", "/v1/issues?mine=groups", &d.agent, Value::Null)
+        .await;
+    assert_eq!(titles(&a), ["Desk queue item"]);
+    assert_eq!(a["meta"]["total"], 1);
+    let (_, o) = d
+        .call("GET", "/v1/issues?mine=groups", &d.outsider, Value::Null)
+        .await;
+    assert_eq!(titles(&o), Vec::<String>::new());
+    let (_, me) = d.call("GET", "/v1/auth/me", &d.admin, Value::Null).await;
+    let admin_id = me["user"]["id"].clone();
+    let (s, _) = d
+        .call(
+            "POST",
+            &format!("/v1/groups/{}/members", other_group["id"].as_str().unwrap()),
+            &d.admin,
+            json!({"user_id": admin_id}),
+        )
+        .await;
+    assert!(s.is_success());
+    let (_, m) = d
+        .call("GET", "/v1/issues?mine=groups", &d.admin, Value::Null)
+        .await;
+    assert_eq!(titles(&m), ["Core switch"]);
     let (_, theirs) = d
         .call(
             "GET",
