@@ -65,18 +65,18 @@ pub async fn enqueue(
     Ok(id)
 }
 
-/// Cancels a pending keyed job (a running one finishes).
-pub async fn cancel(
-    conn: &mut PgConnection,
-    tenant: Option<&Slug>,
-    key: &str,
-) -> anyhow::Result<bool> {
-    let n = sqlx::query("DELETE FROM public.jobs WHERE tenant_slug IS NOT DISTINCT FROM $1 AND job_key = $2 AND locked_at IS NULL")
-        .bind(tenant.map(Slug::as_str))
-        .bind(key)
-        .execute(conn)
-        .await?
-        .rows_affected();
+/// Cancels a tenant's pending keyed job (a running one finishes).
+pub async fn cancel(conn: &mut PgConnection, tenant: &Slug, key: &str) -> anyhow::Result<bool> {
+    // `tenant_slug = $1`, not `IS NOT DISTINCT FROM`, which no index answers: with thousands of
+    // pending SLA timers that was a scan of the queue on every resolve.
+    let n = sqlx::query(
+        "DELETE FROM public.jobs WHERE tenant_slug = $1 AND job_key = $2 AND locked_at IS NULL",
+    )
+    .bind(tenant.as_str())
+    .bind(key)
+    .execute(conn)
+    .await?
+    .rows_affected();
     Ok(n > 0)
 }
 

@@ -188,7 +188,7 @@ async fn schedule_timers(
                 .await?;
             }
             None => {
-                jobs::cancel(tx, Some(tenant), &key).await?;
+                jobs::cancel(tx, tenant, &key).await?;
             }
         }
     }

@@ -304,7 +304,7 @@ pub async fn delete(a: &mut Acting<'_>, id: Uuid) -> Result<(), AppError> {
         .execute(&mut **a.tx)
         .await?;
     for metric in ["response", "resolution"] {
-        crate::platform::jobs::cancel(a.tx, Some(&a.principal.slug), &format!("sla:{id}:{metric}"))
+        crate::platform::jobs::cancel(a.tx, &a.principal.slug, &format!("sla:{id}:{metric}"))
             .await?;
     }
     audit::record(
