@@ -548,9 +548,14 @@ fn push_filters(
         }
     }
     if let Some(groups) = my_groups {
-        qb.push(" AND i.assigned_group = ANY(")
-            .push_bind(groups.clone())
-            .push(")");
+        // One group (the usual agent) as `=`, so the per-group index yields the queue's order.
+        match groups.as_slice() {
+            [one] => qb.push(" AND i.assigned_group = ").push_bind(*one),
+            _ => qb
+                .push(" AND i.assigned_group = ANY(")
+                .push_bind(groups.clone())
+                .push(")"),
+        };
     }
     for (col, v) in [
         ("i.application_id", f.application_id),
