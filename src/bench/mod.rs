@@ -19,6 +19,7 @@ use self::load::{Http, drive, report, rss_mib};
 use crate::app::{self, AppState};
 use crate::issues::actions::{self, Acting, NewIssue, ResolveBody};
 use crate::issues::activity::{self, CommentBody};
+use crate::issues::queue;
 use crate::issues::store::{self, Scope};
 use crate::platform::audit::Actor;
 use crate::platform::auth::{AuthVia, Principal, load_user, password};
@@ -266,9 +267,9 @@ async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> 
                     (pool.clone(), slug.clone(), p.clone(), params.clone());
                 async move {
                     let mut tx = tenancy::begin(&pool, &slug).await?;
-                    let q = store::Query::parse(&params, "open")?;
+                    let q = queue::Query::parse(&params, "open")?;
                     let scope = Scope::of(&mut tx, &p).await?;
-                    store::list(&mut tx, &scope, &q, p.user_id, SystemClock.now()).await?;
+                    queue::list(&mut tx, &scope, &q, p.user_id, SystemClock.now()).await?;
                     tx.commit().await?;
                     Ok(true)
                 }
@@ -429,9 +430,9 @@ async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> 
             let (pool, slug, p, params) = (pool.clone(), slug.clone(), p.clone(), params.clone());
             async move {
                 let mut tx = tenancy::begin(&pool, &slug).await?;
-                let q = store::Query::parse(&params, "open")?;
+                let q = queue::Query::parse(&params, "open")?;
                 let scope = Scope::of(&mut tx, &p).await?;
-                store::list(&mut tx, &scope, &q, p.user_id, SystemClock.now()).await?;
+                queue::list(&mut tx, &scope, &q, p.user_id, SystemClock.now()).await?;
                 tx.commit().await?;
                 Ok(true)
             }

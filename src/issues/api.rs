@@ -78,9 +78,9 @@ pub async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<IssueList>, AppError> {
     ctx.require("issues:read")?;
-    let query = store::Query::parse(&q, "open")?;
+    let query = super::queue::Query::parse(&q, "open")?;
     let scope = Scope::of(&mut ctx.tx, &ctx.principal).await?;
-    let r = store::list(&mut ctx.tx, &scope, &query, ctx.principal.user_id, ctx.now).await?;
+    let r = super::queue::list(&mut ctx.tx, &scope, &query, ctx.principal.user_id, ctx.now).await?;
     ctx.commit().await?;
     Ok(Json(IssueList {
         data: r.issues,

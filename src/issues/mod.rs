@@ -4,6 +4,7 @@ pub mod actions;
 pub mod activity;
 pub mod api;
 pub mod attachments;
+pub mod queue;
 pub mod settings;
 pub mod settings_api;
 pub mod settings_web;

@@ -125,9 +125,10 @@ async fn queue(
         here.push('&');
         here.push_str(&serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default());
     }
-    let parsed = store::Query::parse(&params, "open")?;
+    let parsed = super::queue::Query::parse(&params, "open")?;
     let scope = Scope::of(&mut ctx.tx, &ctx.principal).await?;
-    let r = store::list(&mut ctx.tx, &scope, &parsed, ctx.principal.user_id, ctx.now).await?;
+    let r =
+        super::queue::list(&mut ctx.tx, &scope, &parsed, ctx.principal.user_id, ctx.now).await?;
     let agents = choices(&mut ctx.tx, AGENTS).await?;
     let groups = choices(&mut ctx.tx, GROUPS).await?;
     let applications = choices(&mut ctx.tx, APPLICATIONS).await?;
