@@ -21,6 +21,8 @@ pub struct Config {
     /// `smtp://host:port` for outbound mail; unset = mail is logged and kept in the database.
     pub smtp_url: Option<String>,
     pub mail_from: String,
+    /// Targets the outbound SSRF guard lets through anyway (`FIRELATER_OUTBOUND_ALLOW`).
+    pub outbound_allow: crate::platform::outbound::Allow,
 }
 
 impl Config {
@@ -66,7 +68,12 @@ impl Config {
             }
             None => Vec::new(), // filled by `ensure_secret_key` from the data directory
         };
+        let outbound_allow = crate::platform::outbound::Allow::parse(
+            &get("FIRELATER_OUTBOUND_ALLOW").unwrap_or_default(),
+        )
+        .map_err(|e| anyhow::anyhow!("FIRELATER_OUTBOUND_ALLOW: {e}"))?;
         Ok(Config {
+            outbound_allow,
             database_url,
             data_dir,
             addr,

@@ -15,6 +15,7 @@ pub mod live;
 pub mod mail;
 pub mod markdown;
 pub mod openapi;
+pub mod outbound;
 pub mod storage;
 pub mod tenancy;
 pub mod web;

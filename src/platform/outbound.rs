@@ -1,0 +1,303 @@
+//! Outbound HTTP to addresses that users type in (webhooks now; chat and paging providers
+//! later), guarded against SSRF:
+//! - every address a connection would use is checked after DNS resolution, inside the client's
+//!   resolver, so a name that re-resolves to a private address later cannot slip through;
+//! - IP literals (which the client never resolves) are checked on the URL itself;
+//! - redirects are never followed, and environment proxies are ignored.
+//!
+//! `FIRELATER_OUTBOUND_ALLOW` (comma-separated CIDRs, addresses or host names) may permit
+//! otherwise refused targets, e.g. loopback receivers in tests or an on-premises service.
+//! It is empty by default.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnetwork::IpNetwork;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+/// What an administrator has explicitly allowed despite the guard.
+#[derive(Debug, Clone, Default)]
+pub struct Allow {
+    nets: Vec<IpNetwork>,
+    hosts: Vec<String>,
+}
+
+impl Allow {
+    /// Parses `FIRELATER_OUTBOUND_ALLOW`: `127.0.0.1/32, 10.1.0.0/16, hooks.internal`.
+    pub fn parse(raw: &str) -> Result<Allow, String> {
+        let mut allow = Allow::default();
+        for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            if let Ok(net) = item.parse::<IpNetwork>() {
+                allow.nets.push(net);
+            } else if item
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            {
+                allow.hosts.push(item.to_ascii_lowercase());
+            } else {
+                return Err(format!(
+                    "'{item}' is neither a CIDR, an address nor a host name"
+                ));
+            }
+        }
+        Ok(allow)
+    }
+
+    fn permits(&self, host: &str, ip: IpAddr) -> bool {
+        self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+            || self.nets.iter().any(|n| n.contains(ip))
+    }
+}
+
+/// Why an address may not be reached, or None for a public unicast address.
+pub fn forbidden(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => forbidden_v4(v4),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            if v6.is_unspecified() || v6.is_loopback() {
+                return Some("loopback or unspecified address");
+            }
+            // Any IPv6 form that carries an IPv4 address (mapped, compatible, NAT64) is refused:
+            // stacks differ in how they route them.
+            if s[..5] == [0, 0, 0, 0, 0] && (s[5] == 0xffff || s[5] == 0) {
+                return Some("IPv4-mapped or -compatible IPv6 address");
+            }
+            if s[0] == 0x64 && s[1] == 0xff9b {
+                return Some("NAT64 address");
+            }
+            match s[0] {
+                x if x & 0xfe00 == 0xfc00 => Some("unique local address"),
+                x if x & 0xffc0 == 0xfe80 => Some("link-local address"),
+                x if x & 0xffc0 == 0xfec0 => Some("site-local address"),
+                x if x & 0xff00 == 0xff00 => Some("multicast address"),
+                0x2001 if s[1] == 0x0db8 => Some("documentation address"),
+                _ => None,
+            }
+        }
+    }
+}
+
+fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let o = ip.octets();
+    Some(match o {
+        [0, ..] => "unspecified (\"this network\") address",
+        [127, ..] => "loopback address",
+        [10, ..] | [192, 168, ..] => "private address",
+        [172, b, ..] if (16..32).contains(&b) => "private address",
+        [169, 254, 169, 254] => "cloud metadata address",
+        [169, 254, ..] => "link-local address",
+        [100, b, ..] if (64..128).contains(&b) => "carrier-grade NAT address",
+        [192, 0, 0, _] | [192, 0, 2, _] | [198, 51, 100, _] | [203, 0, 113, _] => {
+            "reserved or documentation address"
+        }
+        [198, 18 | 19, ..] => "benchmarking address",
+        [a, ..] if a >= 224 => "multicast, reserved or broadcast address",
+        _ => return None,
+    })
+}
+
+/// A refused target, as a message for the delivery log and the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The HTTP client for user-configured targets, and the URL check that goes with it.
+#[derive(Clone)]
+pub struct Outbound {
+    allow: Arc<Allow>,
+    client: reqwest::Client,
+}
+
+impl Outbound {
+    pub fn new(allow: Allow, timeout: Duration) -> anyhow::Result<Outbound> {
+        let allow = Arc::new(allow);
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(Guarded(allow.clone())))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(timeout)
+            .user_agent(concat!("FireLater/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Outbound { allow, client })
+    }
+
+    /// Checks what can be checked before connecting: the scheme, and the address when the host
+    /// is an IP literal (the `url` parser has already normalised decimal, octal and hex forms).
+    pub fn check(&self, url: &str) -> Result<reqwest::Url, Refused> {
+        let url = reqwest::Url::parse(url).map_err(|e| Refused(format!("not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Refused("only http and https URLs can be called".into()));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Refused("credentials in the URL are not allowed".into()));
+        }
+        let ip = match url.host() {
+            None => return Err(Refused("the URL has no host".into())),
+            Some(url::Host::Domain(_)) => return Ok(url),
+            Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
+            Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
+        };
+        match forbidden(ip) {
+            Some(why) if !self.allow.permits(&ip.to_string(), ip) => {
+                Err(Refused(format!("{ip} is a {why}")))
+            }
+            _ => Ok(url),
+        }
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+/// Resolves names, keeping only the addresses the guard permits.
+struct Guarded(Arc<Allow>);
+
+impl Resolve for Guarded {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow = self.0.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let mut refused = None;
+            let permitted: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|a| match forbidden(a.ip()) {
+                    Some(_) if allow.permits(&host, a.ip()) => true,
+                    Some(why) => {
+                        refused = Some(format!("{host} resolves to {}, a {why}", a.ip()));
+                        false
+                    }
+                    None => true,
+                })
+                .collect();
+            if permitted.is_empty() {
+                let why = refused.unwrap_or_else(|| format!("{host} has no address"));
+                return Err(Box::new(Refused(why)) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(permitted.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// The refusal inside a client error, if the guard caused it.
+pub fn refusal(e: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(r) = s.downcast_ref::<Refused>() {
+            return Some(r.0.clone());
+        }
+        source = s.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard() -> Outbound {
+        Outbound::new(Allow::default(), Duration::from_secs(2)).expect("a client")
+    }
+
+    #[test]
+    fn refuses_internal_addresses_in_every_spelling() {
+        let g = guard();
+        let corpus = [
+            "http://127.0.0.1/",
+            "http://127.1/",
+            "http://127.0.1/",
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://0x7f.0.0.1/",
+            "http://0177.0.0.1/",
+            "http://017700000001/",
+            "http://127.000.000.001/",
+            "http://0/",
+            "http://0.0.0.0/",
+            "http://[::1]/",
+            "http://[::]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::ffff:7f00:1]/",
+            "http://[0:0:0:0:0:ffff:127.0.0.1]/",
+            "http://[::127.0.0.1]/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://10.0.0.1/",
+            "http://172.16.0.1/",
+            "http://172.31.255.255/",
+            "http://192.168.1.1/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://0xa9fea9fe/",
+            "http://2852039166/",
+            "http://169.254.1.1/",
+            "http://100.64.0.1/",
+            "http://224.0.0.1/",
+            "http://255.255.255.255/",
+            "http://[fd00:ec2::254]/",
+            "http://[fe80::1]/",
+            "http://[ff02::1]/",
+            "http://[fc00::1]/",
+            "https://192.0.2.10/",
+            "http://198.18.0.1/",
+            "ftp://example.com/",
+            "file:///etc/passwd",
+            "http://user:pass@example.com/",
+            "gopher://127.0.0.1:25/",
+        ];
+        for url in corpus {
+            assert!(g.check(url).is_err(), "{url} should be refused");
+        }
+        for url in [
+            "https://hooks.example.com/firelater",
+            "http://93.184.215.14:8080/x",
+            "https://[2606:4700::1111]/",
+            "http://172.32.0.1/",
+            "http://100.128.0.1/",
+        ] {
+            assert!(g.check(url).is_ok(), "{url} should be allowed");
+        }
+    }
+
+    #[test]
+    fn the_allow_list_permits_what_it_names() {
+        let allow = Allow::parse("127.0.0.1/32, 10.1.0.0/16, hooks.internal").expect("valid");
+        let g = Outbound::new(allow, Duration::from_secs(2)).expect("a client");
+        assert!(g.check("http://127.0.0.1:9000/").is_ok());
+        assert!(g.check("http://10.1.2.3/").is_ok());
+        assert!(g.check("http://10.2.0.1/").is_err());
+        assert!(g.check("http://[::1]/").is_err());
+        assert!(Allow::parse("not a/net!").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_loopback_is_refused_at_connect_time() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let port = listener.local_addr().expect("an address").port();
+        let g = guard();
+        let url = format!("http://localhost:{port}/hook");
+        assert!(g.check(&url).is_ok(), "a name passes the URL check…");
+        let err = g
+            .client()
+            .post(&url)
+            .send()
+            .await
+            .expect_err("…but not the connection");
+        let why = refusal(&err).expect("refused by the guard");
+        assert!(why.contains("localhost resolves to"), "{why}");
+        // Nothing ever connected.
+        let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        assert!(accepted.is_err());
+    }
+}
