@@ -30,15 +30,28 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub storage: Arc<dyn crate::platform::storage::Storage>,
     pub live: crate::platform::live::Hub,
+    /// Seals secrets at rest (webhook signing secrets).
+    pub sealer: crate::platform::crypto::Sealer,
+    /// The SSRF-guarded client for user-configured targets.
+    pub outbound: crate::platform::outbound::Outbound,
 }
 
 impl AppState {
+    /// Panics only if the TLS-less HTTP client cannot be built, which no configuration causes.
     pub fn new(pool: PgPool, config: Config, clock: Arc<dyn Clock>) -> Self {
         let jwt = Arc::new(JwtKeys::new(&config.secret_key, &config.base_url));
         let storage = Arc::new(crate::platform::storage::LocalDisk::new(
             config.data_dir.join("attachments"),
         ));
+        let sealer = crate::platform::crypto::Sealer::new(&config.secret_key);
+        let outbound = crate::platform::outbound::Outbound::new(
+            config.outbound_allow.clone(),
+            Duration::from_secs(15),
+        )
+        .expect("a plain HTTP client builds from any allow-list");
         AppState {
+            sealer,
+            outbound,
             storage,
             live: Default::default(),
             pool,
@@ -81,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::issues::api_routes())
         .merge(crate::search::api_routes())
         .merge(crate::sla::api_routes())
+        .merge(crate::webhooks::api_routes())
         .split_for_parts();
     let doc = openapi::finish(openapi::mount(doc, "/v1"));
     // The document and its page depend only on the code (the annotations and a compiled
@@ -196,8 +210,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// Every background task this binary knows.
 pub fn job_registry(state: &AppState) -> anyhow::Result<jobs::Registry> {
     let mut reg = jobs::Registry::default();
-    let subscribers: crate::platform::events::Subscribers =
-        Arc::new(vec![Arc::new(crate::platform::live::LiveSignals)]);
+    let subscribers: crate::platform::events::Subscribers = Arc::new(vec![
+        Arc::new(crate::platform::live::LiveSignals),
+        Arc::new(crate::webhooks::deliver::Fanout),
+    ]);
     reg.on(crate::platform::events::DISPATCH_TASK, move |ctx| {
         crate::platform::events::dispatch(ctx, subscribers.clone())
     });
@@ -215,6 +231,10 @@ pub fn job_registry(state: &AppState) -> anyhow::Result<jobs::Registry> {
     );
     reg.on(crate::sla::timers::TASK, crate::sla::timers::check_job);
     reg.on(crate::sla::recompute::TASK, crate::sla::recompute::job);
+    let deliverer = crate::webhooks::api::deliverer(state);
+    reg.on(crate::webhooks::deliver::TASK, move |ctx| {
+        crate::webhooks::deliver::job(ctx, deliverer.clone())
+    });
     reg.on(
         crate::admin::jobs::CLEANUP_TASK,
         crate::admin::jobs::cleanup_job,

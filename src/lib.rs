@@ -14,3 +14,4 @@ pub mod platform;
 pub mod registry;
 pub mod search;
 pub mod sla;
+pub mod webhooks;

@@ -110,6 +110,17 @@ impl<E: std::fmt::Display> From<E> for JobError {
     }
 }
 
+impl JobError {
+    /// A failure that retrying cannot fix.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        JobError {
+            message: message.into(),
+            retry_after: None,
+            permanent: true,
+        }
+    }
+}
+
 pub type JobResult = Result<(), JobError>;
 type BoxFut<'a> = Pin<Box<dyn Future<Output = (JobCtx, JobResult)> + Send + 'a>>;
 pub type Handler = Arc<dyn Fn(JobCtx) -> BoxFut<'static> + Send + Sync>;

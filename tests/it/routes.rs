@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
+use crate::support::{TestApp, id_of};
 
 const PUBLIC_API: &[&str] = &[
     "/v1/auth/login",
@@ -68,9 +68,15 @@ async fn openapi_document_describes_every_operation() {
                 "{method} {path} lacks its 401"
             );
         }
-        if matches!(method.as_str(), "PUT") || (method == "POST" && !path.contains("/jobs/")) {
+        // Actions that take no input: job retry/discard, logout, secret rotation, a webhook
+        // test and redelivery.
+        let bodyless = path.contains("/jobs/")
+            || ["/logout", "/rotate-secret", "/test", "/redeliver"]
+                .iter()
+                .any(|end| path.ends_with(end));
+        if method == "PUT" || (method == "POST" && !bodyless) {
             assert!(
-                op.get("requestBody").is_some() || path.ends_with("/logout"),
+                op.get("requestBody").is_some(),
                 "{method} {path} has no request body schema"
             );
         }
@@ -105,6 +111,7 @@ async fn every_route_refuses_anonymous_callers() {
         ("worklog_id", uuid::Uuid::new_v4().to_string()),
         ("link_id", uuid::Uuid::new_v4().to_string()),
         ("attachment_id", uuid::Uuid::new_v4().to_string()),
+        ("delivery_id", uuid::Uuid::new_v4().to_string()),
         ("entity_type", "user".to_string()),
     ];
     for (path, method) in operations(&doc) {
@@ -180,6 +187,8 @@ struct Ids {
     hours: String,
     category: String,
     attachment: String,
+    webhook: String,
+    delivery: String,
 }
 
 impl Ids {
@@ -207,6 +216,7 @@ impl Ids {
             "jobs" => &self.job,
             "applications" => &self.app,
             "issues" => &self.issue,
+            "webhooks" => &self.webhook,
             other => panic!("teach routes.rs which record to use for /{other}/{{id}}"),
         };
         vec![
@@ -217,6 +227,7 @@ impl Ids {
             ("worklog_id", self.worklog.clone()),
             ("link_id", self.link.clone()),
             ("attachment_id", self.attachment.clone()),
+            ("delivery_id", self.delivery.clone()),
             ("entity_type", "user".to_string()),
         ]
     }
@@ -340,6 +351,23 @@ async fn records_in(a: &TestApp) -> Ids {
             Some(json!({"name": "Night", "timezone": "UTC"})),
         )
         .await;
+    // Port 9 (discard) refuses the connection: the test attempt still writes a log row.
+    let (_, webhook) = a
+        .json(
+            "POST",
+            "/v1/webhooks",
+            Some(&admin),
+            Some(json!({"name": "Hook", "url": "http://127.0.0.1:9/", "events": ["*"]})),
+        )
+        .await;
+    let (_, delivery) = a
+        .json(
+            "POST",
+            &format!("/v1/webhooks/{}/test", id_of(&webhook)),
+            Some(&admin),
+            None,
+        )
+        .await;
     let job: i64 =
         sqlx::query_scalar("SELECT id FROM public.jobs WHERE tenant_slug = $1 ORDER BY id LIMIT 1")
             .bind(a.slug.as_str())
@@ -377,6 +405,8 @@ async fn records_in(a: &TestApp) -> Ids {
             .as_str()
             .unwrap_or_else(|| panic!("{hours}"))
             .into(),
+        webhook: id_of(&webhook),
+        delivery: id_of(&delivery),
     }
 }
 
@@ -414,6 +444,10 @@ fn valid_body(method: &str, path: &str, b_user: &str) -> Option<Value> {
         ("PUT", "/v1/issue-categories/{id}") => json!({"name": "Renamed"}),
         ("PUT", "/v1/sla/policies/{id}") => json!({"name": "Renamed"}),
         ("PUT", "/v1/sla/business-hours/{id}") => json!({"name": "Renamed", "timezone": "UTC"}),
+        ("PUT", "/v1/webhooks/{id}") => {
+            json!({"name": "Renamed", "url": "https://example.com/hook", "events": ["*"]})
+        }
+        ("POST", "/v1/webhooks/{id}/replay") => json!({"since": "2020-01-01T00:00:00Z"}),
         _ => return None,
     })
 }

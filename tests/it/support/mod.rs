@@ -158,6 +158,10 @@ impl TestApp {
         config.secret_key = b"test-secret-key-test-secret-key-0123".to_vec();
         // Uploaded files go to a scratch directory (tenants are unique, so runs never clash).
         config.data_dir = std::env::temp_dir().join("firelater-it-data");
+        // Webhook receivers in the tests listen on loopback, which the SSRF guard refuses
+        // unless explicitly allowed.
+        config.outbound_allow =
+            firelater::platform::outbound::Allow::parse("127.0.0.0/8").expect("a CIDR");
         let clock = ShiftedClock::default();
         let state = AppState::new(pool, config, Arc::new(clock.clone()));
         TestApp { state, slug, clock }

@@ -1,0 +1,359 @@
+//! Getting events to endpoints without losing any:
+//! - the outbox subscriber queues one job per (event, endpoint) inside the dispatch transaction,
+//!   keyed by the message id, so a message is queued exactly once;
+//! - each attempt is signed afresh (Standard Webhooks), logged in its own transaction (so a
+//!   failed attempt's log survives the job's rollback), and retried on timeouts, connection
+//!   errors, 429 and 5xx on the spec's schedule with jitter, honouring `Retry-After`;
+//! - 410 disables the endpoint; other 4xx stop that message; an endpoint failing continuously
+//!   for its `disable_after_hours` is disabled.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::signing;
+use super::store::{self, Delivery};
+use crate::platform::audit::{self, Actor};
+use crate::platform::clock::Clock;
+use crate::platform::crypto::Sealer;
+use crate::platform::error::AppError;
+use crate::platform::events::{DomainEvent, Subscriber};
+use crate::platform::jobs::{self, JobCtx, JobError, JobOptions, JobResult};
+use crate::platform::outbound::{self, Outbound};
+use crate::platform::tenancy::{self, Slug};
+
+pub const TASK: &str = "webhooks.deliver";
+/// Waits after attempts 1, 2, …: the Standard Webhooks schedule (the first try is immediate).
+const SCHEDULE_SECS: [u64; 7] = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+const RESPONSE_KEPT: usize = 1_000;
+
+/// One message to one endpoint: the exact bytes that every attempt sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Message {
+    pub webhook_id: Uuid,
+    pub message_id: String,
+    pub event: String,
+    pub event_id: Option<i64>,
+    pub body: String,
+}
+
+impl Message {
+    pub fn of_event(webhook_id: Uuid, e: &DomainEvent) -> Message {
+        Message {
+            webhook_id,
+            message_id: format!("msg_{}_{}", e.id, webhook_id.simple()),
+            event: e.event_type.clone(),
+            event_id: Some(e.id),
+            body: json!({
+                "type": e.event_type,
+                "timestamp": e.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "data": e.payload,
+            })
+            .to_string(),
+        }
+    }
+}
+
+/// Queues a message (replacing a pending one with the same id: one message, one job).
+pub async fn enqueue(
+    conn: &mut sqlx::PgConnection,
+    tenant: &Slug,
+    m: &Message,
+) -> anyhow::Result<()> {
+    jobs::enqueue(
+        conn,
+        Some(tenant),
+        TASK,
+        serde_json::to_value(m)?,
+        JobOptions {
+            key: Some(m.message_id.clone()),
+            max_attempts: Some(SCHEDULE_SECS.len() as i32 + 1),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The outbox subscriber: one message per active endpoint whose patterns cover the event.
+pub struct Fanout;
+
+impl Subscriber for Fanout {
+    fn name(&self) -> &'static str {
+        "webhooks"
+    }
+
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut sqlx::PgConnection,
+        tenant: &'a Slug,
+        event: &'a DomainEvent,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send + 'a>> {
+        Box::pin(async move {
+            let hooks: Vec<(Uuid, Vec<String>)> =
+                sqlx::query_as("SELECT id, events FROM webhooks WHERE COALESCE(active, true)")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for (id, patterns) in hooks {
+                if patterns.iter().any(|p| store::covers(p, &event.event_type)) {
+                    enqueue(tx, tenant, &Message::of_event(id, event)).await?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// What the job needs besides its context.
+#[derive(Clone)]
+pub struct Deliverer {
+    pub pool: PgPool,
+    pub sealer: Sealer,
+    pub outbound: Outbound,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// How one attempt went.
+pub enum Outcome {
+    Delivered,
+    /// Worth retrying; with the receiver's `Retry-After`, if any.
+    Retry(Option<Duration>),
+    /// Retrying cannot help (4xx, refused target, endpoint gone or disabled).
+    GiveUp,
+}
+
+impl Deliverer {
+    /// One attempt: sign, send, log, update the endpoint's state.
+    pub async fn attempt(
+        &self,
+        tenant: &Slug,
+        m: &Message,
+        attempt: i32,
+    ) -> Result<(Outcome, Option<Delivery>), AppError> {
+        let now = self.clock.now();
+        let mut tx = tenancy::begin(&self.pool, tenant).await?;
+        let Some(target) = store::target(&mut tx, &self.sealer, m.webhook_id, now).await? else {
+            return Ok((Outcome::GiveUp, None));
+        };
+        if !target.active {
+            return Ok((Outcome::GiveUp, None));
+        }
+        let started = Instant::now();
+        let sent = self.send(&target, m, now).await;
+        let elapsed = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
+        let (outcome, status, body, error) = match sent {
+            Ok((status, retry_after, body)) => {
+                let outcome = match status {
+                    200..=299 => Outcome::Delivered,
+                    429 | 500..=599 => Outcome::Retry(retry_after),
+                    _ => Outcome::GiveUp,
+                };
+                (outcome, Some(status as i32), Some(body), None)
+            }
+            Err(Failure::Refused(why)) => (Outcome::GiveUp, None, None, Some(why)),
+            Err(Failure::Transport(why)) => (Outcome::Retry(None), None, None, Some(why)),
+        };
+        let delivered = matches!(outcome, Outcome::Delivered);
+        let delivery: Delivery = sqlx::query_as(
+            "INSERT INTO webhook_deliveries (webhook_id, event, payload, status_code, response_body,
+                response_time_ms, attempt, success, error, message_id, event_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             RETURNING id, message_id, event, attempt, success, status_code, response_time_ms,
+                       response_body, error, created_at",
+        )
+        .bind(m.webhook_id)
+        .bind(&m.event)
+        .bind(serde_json::from_str::<Value>(&m.body).unwrap_or(Value::Null))
+        .bind(status)
+        .bind(body)
+        .bind(elapsed)
+        .bind(attempt)
+        .bind(delivered)
+        .bind(&error)
+        .bind(&m.message_id)
+        .bind(m.event_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let last_status = status.map_or_else(|| "error".to_string(), |s| s.to_string());
+        let failing_since: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "UPDATE webhooks SET last_triggered_at = $2, last_status = $3,
+                failure_count = CASE WHEN $4 THEN 0 ELSE COALESCE(failure_count, 0) + 1 END,
+                failing_since = CASE WHEN $4 THEN NULL ELSE COALESCE(failing_since, $2) END
+             WHERE id = $1 RETURNING failing_since",
+        )
+        .bind(m.webhook_id)
+        .bind(now)
+        .bind(&last_status)
+        .bind(delivered)
+        .fetch_one(&mut *tx)
+        .await?;
+        let gone = status == Some(410);
+        let failing_too_long = failing_since.is_some_and(|since| {
+            now - since >= chrono::Duration::hours(target.disable_after_hours.into())
+        });
+        if gone || failing_too_long {
+            let reason = if gone {
+                "the endpoint answered 410 Gone".to_string()
+            } else {
+                format!(
+                    "every delivery failed for {} hours",
+                    target.disable_after_hours
+                )
+            };
+            sqlx::query("UPDATE webhooks SET active = false, disabled_reason = $2 WHERE id = $1")
+                .bind(m.webhook_id)
+                .bind(&reason)
+                .execute(&mut *tx)
+                .await?;
+            let actor = Actor::system("webhooks");
+            let changes = json!({"active": {"old": true, "new": false}, "reason": reason});
+            audit::record(&mut tx, &actor, "disable", "webhook", m.webhook_id, changes).await?;
+        }
+        tx.commit().await?;
+        let outcome = if gone || failing_too_long {
+            Outcome::GiveUp
+        } else {
+            outcome
+        };
+        Ok((outcome, Some(delivery)))
+    }
+
+    async fn send(
+        &self,
+        target: &store::Target,
+        m: &Message,
+        now: DateTime<Utc>,
+    ) -> Result<(u16, Option<Duration>, String), Failure> {
+        let url = self
+            .outbound
+            .check(&target.url)
+            .map_err(|r| Failure::Refused(r.0))?;
+        let secrets: Vec<&str> = target.secrets.iter().map(String::as_str).collect();
+        if secrets.is_empty() {
+            return Err(Failure::Refused(
+                "the signing secret cannot be read (was FIRELATER_SECRET_KEY changed?)".into(),
+            ));
+        }
+        let timestamp = now.timestamp();
+        let mut req = self
+            .outbound
+            .client()
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &m.message_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header(
+                "webhook-signature",
+                signing::signature(&secrets, &m.message_id, timestamp, &m.body),
+            );
+        for (name, value) in &target.headers {
+            req = req.header(name.as_str(), value.as_str());
+        }
+        let res =
+            req.body(m.body.clone())
+                .send()
+                .await
+                .map_err(|e| match outbound::refusal(&e) {
+                    Some(why) => Failure::Refused(why),
+                    None if e.is_timeout() => Failure::Transport("timed out".into()),
+                    None => Failure::Transport(format!("could not connect: {e}")),
+                })?;
+        let status = res.status().as_u16();
+        let retry_after = res
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, now));
+        let body = res.text().await.unwrap_or_default();
+        Ok((
+            status,
+            retry_after,
+            body.chars().take(RESPONSE_KEPT).collect(),
+        ))
+    }
+}
+
+enum Failure {
+    Refused(String),
+    Transport(String),
+}
+
+/// `Retry-After` as seconds or an HTTP date, capped.
+fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let wait = match v.trim().parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = DateTime::parse_from_rfc2822(v.trim()).ok()?;
+            (at.with_timezone(&Utc) - now).to_std().unwrap_or_default()
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// The wait before the next attempt, ±10 % so endpoints coming back are not stampeded.
+fn next_wait(attempt: i32) -> Duration {
+    let i = (attempt.max(1) as usize - 1).min(SCHEDULE_SECS.len() - 1);
+    let base = SCHEDULE_SECS[i] as f64;
+    Duration::from_secs_f64(base * rand::thread_rng().gen_range(0.9..=1.1))
+}
+
+/// The `webhooks.deliver` job.
+pub async fn job(ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
+    let result = async {
+        let tenant = ctx
+            .tenant
+            .clone()
+            .ok_or_else(|| JobError::permanent("a webhook delivery needs a tenant"))?;
+        let m: Message = serde_json::from_value(ctx.payload.clone())
+            .map_err(|e| JobError::permanent(format!("bad delivery payload: {e}")))?;
+        let (outcome, _) = d
+            .attempt(&tenant, &m, ctx.attempt)
+            .await
+            .map_err(JobError::from)?;
+        match outcome {
+            Outcome::Delivered | Outcome::GiveUp => Ok(()),
+            Outcome::Retry(after) => Err(JobError {
+                message: format!("attempt {} of {} failed", ctx.attempt, m.message_id),
+                retry_after: Some(
+                    chrono::Duration::from_std(after.unwrap_or_else(|| next_wait(ctx.attempt)))
+                        .unwrap_or_else(|_| chrono::Duration::hours(24)),
+                ),
+                permanent: false,
+            }),
+        }
+    }
+    .await;
+    (ctx, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_follow_the_schedule_with_jitter_and_honour_retry_after() {
+        let first = next_wait(1).as_secs_f64();
+        assert!((4.5..=5.5).contains(&first), "{first}");
+        let late = next_wait(20).as_secs_f64();
+        assert!((32_400.0..=39_600.0).contains(&late), "{late}");
+        let now = Utc::now();
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after("99999999", now), Some(MAX_RETRY_AFTER));
+        let date = (now + chrono::Duration::seconds(60)).to_rfc2822();
+        let wait = parse_retry_after(&date, now).expect("a date").as_secs();
+        assert!((58..=60).contains(&wait), "{wait}");
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+}
