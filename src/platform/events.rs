@@ -15,6 +15,8 @@ use crate::platform::jobs::{self, JobCtx, JobOptions, JobResult};
 use crate::platform::tenancy::{Slug, TenantTx};
 
 pub const DISPATCH_TASK: &str = "events.dispatch";
+/// Reads `DomainEvent` rows (add a WHERE clause).
+pub const SELECT: &str = "SELECT id, event_type, entity_type, entity_id, actor_id, payload, occurred_at FROM domain_events";
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct DomainEvent {
@@ -76,12 +78,13 @@ pub type Subscribers = Arc<Vec<Arc<dyn Subscriber>>>;
 /// The dispatch job: drains the tenant's outbox in order, in batches.
 pub async fn dispatch(mut ctx: JobCtx, subscribers: Subscribers) -> (JobCtx, JobResult) {
     let result = async {
-        let Some(tenant) = ctx.tenant.clone() else { return Ok(()) };
+        let Some(tenant) = ctx.tenant.clone() else {
+            return Ok(());
+        };
         loop {
-            let batch: Vec<DomainEvent> = sqlx::query_as(
-                "SELECT id, event_type, entity_type, entity_id, actor_id, payload, occurred_at
-                 FROM domain_events WHERE dispatched_at IS NULL ORDER BY id LIMIT 200 FOR UPDATE SKIP LOCKED",
-            )
+            let batch: Vec<DomainEvent> = sqlx::query_as(&format!(
+                "{SELECT} WHERE dispatched_at IS NULL ORDER BY id LIMIT 200 FOR UPDATE SKIP LOCKED"
+            ))
             .fetch_all(&mut *ctx.tx)
             .await?;
             if batch.is_empty() {
@@ -89,7 +92,9 @@ pub async fn dispatch(mut ctx: JobCtx, subscribers: Subscribers) -> (JobCtx, Job
             }
             for event in &batch {
                 for sub in subscribers.iter() {
-                    sub.handle(&mut ctx.tx, &tenant, event).await.map_err(|e| anyhow::anyhow!("{}: {e}", sub.name()))?;
+                    sub.handle(&mut ctx.tx, &tenant, event)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", sub.name()))?;
                 }
             }
             let ids: Vec<i64> = batch.iter().map(|e| e.id).collect();

@@ -16,6 +16,7 @@ use crate::app::AppState;
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
+use crate::platform::events::{self, DomainEvent};
 use crate::platform::json::ApiJson;
 use crate::platform::listing::Problems;
 use crate::platform::openapi::Items;
@@ -171,12 +172,26 @@ pub async fn redeliver(
     .fetch_optional(&mut *ctx.tx)
     .await?;
     let (message_id, event, event_id, payload) = row.ok_or(AppError::NotFound)?;
-    let m = Message {
-        webhook_id: id,
-        message_id: message_id.clone(),
-        event,
-        event_id,
-        body: payload.to_string(),
+    // Rebuilt from the event itself, so the bytes are those of the first attempt (the log's
+    // JSONB copy does not keep key order).
+    let original: Option<DomainEvent> = match event_id {
+        Some(e) => {
+            sqlx::query_as(&format!("{} WHERE id = $1", events::SELECT))
+                .bind(e)
+                .fetch_optional(&mut *ctx.tx)
+                .await?
+        }
+        None => None,
+    };
+    let m = match original {
+        Some(e) => Message::of_event(id, &e),
+        None => Message {
+            webhook_id: id,
+            message_id: message_id.clone(),
+            event,
+            event_id,
+            body: payload.to_string(),
+        },
     };
     deliver::enqueue(&mut ctx.tx, &ctx.principal.slug, &m).await?;
     let actor = ctx.actor();
@@ -217,10 +232,10 @@ pub async fn replay(
         p.add("until", "must be after since");
     }
     p.into_result()?;
-    let events: Vec<crate::platform::events::DomainEvent> = sqlx::query_as(
-        "SELECT id, event_type, entity_type, entity_id, actor_id, payload, occurred_at
-         FROM domain_events WHERE occurred_at >= $1 AND occurred_at < $2 ORDER BY id LIMIT $3",
-    )
+    let events: Vec<DomainEvent> = sqlx::query_as(&format!(
+        "{} WHERE occurred_at >= $1 AND occurred_at < $2 ORDER BY id LIMIT $3",
+        events::SELECT
+    ))
     .bind(body.since)
     .bind(until)
     .bind(REPLAY_MAX)

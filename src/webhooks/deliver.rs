@@ -204,10 +204,10 @@ impl Deliverer {
             let reason = if gone {
                 "the endpoint answered 410 Gone".to_string()
             } else {
-                format!(
-                    "every delivery failed for {} hours",
-                    target.disable_after_hours
-                )
+                match target.disable_after_hours {
+                    1 => "every delivery failed for an hour".to_string(),
+                    h => format!("every delivery failed for {h} hours"),
+                }
             };
             sqlx::query("UPDATE webhooks SET active = false, disabled_reason = $2 WHERE id = $1")
                 .bind(m.webhook_id)

@@ -17,3 +17,4 @@ mod sla;
 mod sla_config;
 mod support;
 mod web;
+mod webhooks;
