@@ -161,6 +161,7 @@ pub fn web_routes() -> web::Routes {
         .merge(crate::issues::web_routes())
         .merge(crate::search::web_routes())
         .merge(crate::sla::web_routes())
+        .merge(crate::webhooks::web_routes())
         .merge(crate::platform::live::web_routes())
 }
 

@@ -84,6 +84,12 @@ impl Chrome {
             ("roles", "Roles", "/admin/roles", Some("roles:read")),
             ("api_keys", "API keys", "/api-keys", Some("api_keys:read")),
             ("audit", "Audit log", "/admin/audit", Some("audit:read")),
+            (
+                "webhooks",
+                "Webhooks",
+                "/admin/webhooks",
+                Some("webhooks:read"),
+            ),
             ("jobs", "Jobs", "/admin/jobs", Some("jobs:read")),
         ];
         let nav = ITEMS

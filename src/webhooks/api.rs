@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::deliver::{self, Deliverer, Message};
 use super::store::{self, Delivery, Webhook, WebhookBody, WithSecret};
@@ -123,18 +122,7 @@ pub async fn test(
             "the webhook is disabled: activate it first",
         ));
     }
-    let m = Message {
-        webhook_id: id,
-        message_id: format!("msg_test_{}", Uuid::new_v4().simple()),
-        event: "webhook.test".into(),
-        event_id: None,
-        body: json!({
-            "type": "webhook.test",
-            "timestamp": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "data": {"webhook_id": id, "name": w.name},
-        })
-        .to_string(),
-    };
+    let m = Message::test(&w, now);
     let (_, delivery) = deliverer(&state).attempt(&tenant, &m, 1).await?;
     delivery.map(Json).ok_or(AppError::NotFound)
 }
@@ -163,41 +151,9 @@ pub async fn redeliver(
 ) -> Result<impl IntoResponse, AppError> {
     ctx.require("webhooks:update")?;
     let (id, delivery_id) = (parse_id(&id)?, parse_id(&delivery_id)?);
-    let row: Option<(String, String, Option<i64>, serde_json::Value)> = sqlx::query_as(
-        "SELECT message_id, event, event_id, payload FROM webhook_deliveries
-         WHERE id = $1 AND webhook_id = $2",
-    )
-    .bind(delivery_id)
-    .bind(id)
-    .fetch_optional(&mut *ctx.tx)
-    .await?;
-    let (message_id, event, event_id, payload) = row.ok_or(AppError::NotFound)?;
-    // Rebuilt from the event itself, so the bytes are those of the first attempt (the log's
-    // JSONB copy does not keep key order).
-    let original: Option<DomainEvent> = match event_id {
-        Some(e) => {
-            sqlx::query_as(&format!("{} WHERE id = $1", events::SELECT))
-                .bind(e)
-                .fetch_optional(&mut *ctx.tx)
-                .await?
-        }
-        None => None,
-    };
-    let m = match original {
-        Some(e) => Message::of_event(id, &e),
-        None => Message {
-            webhook_id: id,
-            message_id: message_id.clone(),
-            event,
-            event_id,
-            body: payload.to_string(),
-        },
-    };
-    deliver::enqueue(&mut ctx.tx, &ctx.principal.slug, &m).await?;
     let actor = ctx.actor();
-    let changes = json!({"message_id": message_id});
-    crate::platform::audit::record(&mut ctx.tx, &actor, "redeliver", "webhook", id, changes)
-        .await?;
+    let slug = ctx.principal.slug.clone();
+    let message_id = deliver::redeliver(&mut ctx.tx, &slug, &actor, id, delivery_id).await?;
     ctx.commit().await?;
     Ok((
         StatusCode::ACCEPTED,

@@ -23,10 +23,10 @@ use crate::platform::audit::{self, Actor};
 use crate::platform::clock::Clock;
 use crate::platform::crypto::Sealer;
 use crate::platform::error::AppError;
-use crate::platform::events::{DomainEvent, Subscriber};
+use crate::platform::events::{self, DomainEvent, Subscriber};
 use crate::platform::jobs::{self, JobCtx, JobError, JobOptions, JobResult};
 use crate::platform::outbound::{self, Outbound};
-use crate::platform::tenancy::{self, Slug};
+use crate::platform::tenancy::{self, Slug, TenantTx};
 
 pub const TASK: &str = "webhooks.deliver";
 /// Waits after attempts 1, 2, …: the Standard Webhooks schedule (the first try is immediate).
@@ -60,6 +60,68 @@ impl Message {
             .to_string(),
         }
     }
+}
+
+impl Message {
+    /// A `webhook.test` message (sent once, never retried).
+    pub fn test(w: &store::Webhook, now: DateTime<Utc>) -> Message {
+        Message {
+            webhook_id: w.id,
+            message_id: format!("msg_test_{}", Uuid::new_v4().simple()),
+            event: "webhook.test".into(),
+            event_id: None,
+            body: json!({
+                "type": "webhook.test",
+                "timestamp": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "data": {"webhook_id": w.id, "name": w.name},
+            })
+            .to_string(),
+        }
+    }
+}
+
+/// Queues a logged message again under its own id. It is rebuilt from its event, so the bytes
+/// are those of the first attempt (the log's JSONB copy does not keep key order); a test
+/// message, which has no event, is sent from the log.
+pub async fn redeliver(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    actor: &Actor,
+    webhook: Uuid,
+    delivery: Uuid,
+) -> Result<String, AppError> {
+    let row: Option<(String, String, Option<i64>, Value)> = sqlx::query_as(
+        "SELECT message_id, event, event_id, payload FROM webhook_deliveries
+         WHERE id = $1 AND webhook_id = $2",
+    )
+    .bind(delivery)
+    .bind(webhook)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (message_id, event, event_id, payload) = row.ok_or(AppError::NotFound)?;
+    let original: Option<DomainEvent> = match event_id {
+        Some(e) => {
+            sqlx::query_as(&format!("{} WHERE id = $1", events::SELECT))
+                .bind(e)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+        None => None,
+    };
+    let m = match original {
+        Some(e) => Message::of_event(webhook, &e),
+        None => Message {
+            webhook_id: webhook,
+            message_id: message_id.clone(),
+            event,
+            event_id,
+            body: payload.to_string(),
+        },
+    };
+    enqueue(tx, tenant, &m).await?;
+    let changes = json!({"message_id": message_id});
+    audit::record(tx, actor, "redeliver", "webhook", webhook, changes).await?;
+    Ok(message_id)
 }
 
 /// Queues a message (replacing a pending one with the same id: one message, one job).

@@ -427,3 +427,162 @@ async fn bad_endpoints_and_outsiders_are_refused() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_pages_add_test_and_log_a_webhook() {
+    let d = Desk::new().await;
+    let rx = Receiver::start(200).await;
+    let b = d.app.browser_login("admin@example.com").await;
+    let list = d
+        .app
+        .page("GET", "/admin/webhooks", Some(&b.cookie), None)
+        .await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("No webhooks yet"));
+
+    let bad = d
+        .app
+        .page(
+            "POST",
+            "/admin/webhooks",
+            Some(&b.cookie),
+            Some(&[
+                ("_csrf", &b.csrf),
+                ("name", "Bus"),
+                ("url", "http://192.168.1.10/hook"),
+                ("events", "issue.created"),
+                ("headers", "no colon here"),
+            ]),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.body.contains("line 1: write it as Name: value"),
+        "{}",
+        bad.body
+    );
+    let bad = d
+        .app
+        .page(
+            "POST",
+            "/admin/webhooks",
+            Some(&b.cookie),
+            Some(&[
+                ("_csrf", &b.csrf),
+                ("name", "Bus"),
+                ("url", "http://192.168.1.10/hook"),
+                ("disable_after_hours", "120"),
+            ]),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let doc = scraper::Html::parse_document(&bad.body);
+    for field in ["url", "events"] {
+        let sel = scraper::Selector::parse(&format!("[data-field-error={field}]")).unwrap();
+        assert!(
+            doc.select(&sel).next().is_some(),
+            "{field} error shown: {}",
+            bad.body
+        );
+    }
+    assert!(bad.body.contains("value=\"Bus\""), "input kept");
+
+    let made = d
+        .app
+        .page(
+            "POST",
+            "/admin/webhooks",
+            Some(&b.cookie),
+            Some(&[
+                ("_csrf", &b.csrf),
+                ("name", "Bus"),
+                ("url", &rx.url),
+                ("events", "issue.*"),
+                ("headers", "X-Team: ops"),
+                ("disable_after_hours", "48"),
+            ]),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    let doc = scraper::Html::parse_document(&made.body);
+    let secret: String = doc
+        .select(&scraper::Selector::parse("#secret-value").unwrap())
+        .next()
+        .expect("the secret, shown once")
+        .text()
+        .collect();
+    assert!(secret.starts_with("whsec_"));
+    let id = doc
+        .select(&scraper::Selector::parse("#webhook-form").unwrap())
+        .next()
+        .unwrap()
+        .value()
+        .attr("action")
+        .unwrap()
+        .trim_start_matches("/admin/webhooks/")
+        .to_string();
+    let again = d
+        .app
+        .page(
+            "GET",
+            &format!("/admin/webhooks/{id}"),
+            Some(&b.cookie),
+            None,
+        )
+        .await;
+    assert!(!again.body.contains(&secret), "never shown again");
+    assert!(again.body.contains("X-Team"), "header names are listed");
+
+    let tested = d
+        .app
+        .page(
+            "POST",
+            &format!("/admin/webhooks/{id}/test"),
+            Some(&b.cookie),
+            Some(&[("_csrf", &b.csrf)]),
+        )
+        .await;
+    assert!(
+        tested.body.contains("Test delivered: 200"),
+        "{}",
+        tested.body
+    );
+    let sent = rx.seen().pop().unwrap();
+    assert!(signed_with(&secret, &sent));
+    assert_eq!(header(&sent, "x-team"), "ops");
+    assert!(
+        tested.body.contains("webhook.test"),
+        "the attempt is in the log"
+    );
+
+    // Unticking "Active" pauses it; the list says so.
+    let saved = d
+        .app
+        .page(
+            "POST",
+            &format!("/admin/webhooks/{id}"),
+            Some(&b.cookie),
+            Some(&[
+                ("_csrf", &b.csrf),
+                ("name", "Bus"),
+                ("url", &rx.url),
+                ("events", "issue.*"),
+                ("disable_after_hours", "48"),
+            ]),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let list = d
+        .app
+        .page("GET", "/admin/webhooks", Some(&b.cookie), None)
+        .await;
+    assert!(list.body.contains("disabled"), "{}", list.body);
+    let (_, w) = d
+        .call("GET", &format!("/v1/webhooks/{id}"), &d.admin, Value::Null)
+        .await;
+    assert_eq!(
+        w["header_names"],
+        json!(["X-Team"]),
+        "headers kept when left empty"
+    );
+}
