@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::search::api_routes())
         .merge(crate::sla::api_routes())
         .merge(crate::webhooks::api_routes())
+        .merge(crate::notifications::api_routes())
         .split_for_parts();
     let doc = openapi::finish(openapi::mount(doc, "/v1"));
     // The document and its page depend only on the code (the annotations and a compiled
@@ -162,6 +163,7 @@ pub fn web_routes() -> web::Routes {
         .merge(crate::search::web_routes())
         .merge(crate::sla::web_routes())
         .merge(crate::webhooks::web_routes())
+        .merge(crate::notifications::web_routes())
         .merge(crate::platform::live::web_routes())
 }
 
@@ -214,6 +216,7 @@ pub fn job_registry(state: &AppState) -> anyhow::Result<jobs::Registry> {
     let subscribers: crate::platform::events::Subscribers = Arc::new(vec![
         Arc::new(crate::platform::live::LiveSignals),
         Arc::new(crate::webhooks::deliver::Fanout),
+        Arc::new(crate::notifications::fanout::Fanout),
     ]);
     reg.on(crate::platform::events::DISPATCH_TASK, move |ctx| {
         crate::platform::events::dispatch(ctx, subscribers.clone())

@@ -10,6 +10,7 @@ pub mod cli;
 mod cli_demo;
 pub mod identity;
 pub mod issues;
+pub mod notifications;
 pub mod platform;
 pub mod registry;
 pub mod search;

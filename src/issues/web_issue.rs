@@ -52,6 +52,8 @@ struct IssuePage {
     can_reopen: bool,
     errors: Errors,
     notice: Option<String>,
+    /// Whether the viewer watches this issue.
+    watching: bool,
     /// Submitted values of the form that failed, to keep them.
     v: BTreeMap<String, String>,
     codes: &'static [&'static str],
@@ -115,6 +117,7 @@ async fn render(
     let related = activity::related(&mut a, id).await?;
     let attachments = attachments::list(&mut a, id).await?;
     let history = activity::history(&mut a, id).await?;
+    let watching = crate::notifications::store::watching(a.tx, id, me).await?;
     let (agents, groups) = match can_assign || agent {
         true => (choices(a.tx, AGENTS).await?, choices(a.tx, GROUPS).await?),
         false => (Vec::new(), Vec::new()),
@@ -140,6 +143,7 @@ async fn render(
         can_assign,
         errors: errors.into(),
         notice,
+        watching,
         v,
         codes: actions::RESOLUTION_CODES,
         link_types: activity::LINK_TYPES,

@@ -37,12 +37,14 @@ const STREAM_LIFETIME: Duration = Duration::from_secs(15 * 60);
 const RECONNECT: Duration = Duration::from_secs(2);
 
 /// "Something about this entity changed." `tenant` is `None` only for a resync, which goes to
-/// every tenant.
+/// every tenant; `user` narrows a signal to one person (their own notifications).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signal {
     pub tenant: Option<String>,
     pub entity: String,
     pub id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<Uuid>,
 }
 
 impl Signal {
@@ -51,15 +53,18 @@ impl Signal {
             tenant: None,
             entity: RESYNC.into(),
             id: None,
+            user: None,
         }
     }
 
-    /// Whether `viewer` may learn that this changed: same tenant, and read permission on the
-    /// entity's area (`issue` → `issues:read`).
+    /// Whether `viewer` may learn that this changed: same tenant, and either the one person it
+    /// is for or read permission on the entity's area (`issue` → `issues:read`).
     pub fn visible_to(&self, viewer: &Principal) -> bool {
-        match &self.tenant {
-            None => true,
-            Some(t) => t == viewer.slug.as_str() && viewer.can(&format!("{}s:read", self.entity)),
+        match (&self.tenant, self.user) {
+            (None, _) => true,
+            (Some(t), _) if t != viewer.slug.as_str() => false,
+            (_, Some(user)) => user == viewer.user_id,
+            (_, None) => viewer.can(&format!("{}s:read", self.entity)),
         }
     }
 }
@@ -85,15 +90,21 @@ impl Subscriber for LiveSignals {
                 tenant: Some(tenant.to_string()),
                 entity: event.entity_type.clone(),
                 id: Some(event.entity_id),
+                user: None,
             };
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(serde_json::to_string(&signal)?)
-                .execute(&mut *tx)
-                .await?;
-            Ok(())
+            send(tx, &signal).await
         })
     }
+}
+
+/// Sends a signal when the caller's transaction commits.
+pub async fn send(conn: &mut sqlx::PgConnection, signal: &Signal) -> anyhow::Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(serde_json::to_string(signal)?)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// This process's fan-out of signals to its open streams.

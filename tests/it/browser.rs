@@ -255,43 +255,51 @@ async fn wait_text(driver: &WebDriver, by: By, want: &str) -> WebDriverResult<()
 
 /// While the agent looks at the queue, someone else raises an issue through the API: it shows up
 /// in the open page without a reload (SSE signal, then the queue re-fetches itself).
-async fn raised_elsewhere_appears_live(driver: &WebDriver, base: &str) -> WebDriverResult<()> {
-    let http = reqwest::Client::new();
+async fn api_token(http: &reqwest::Client, base: &str, email: &str) -> String {
     let login: serde_json::Value = http
         .post(format!("{base}/v1/auth/login"))
-        .json(&serde_json::json!({"tenant": "demo", "email": "manager@demo.firelater.test", "password": DEMO_PASSWORD}))
+        .json(&serde_json::json!({"tenant": "demo", "email": email, "password": DEMO_PASSWORD}))
         .send()
         .await
         .and_then(|r| r.error_for_status())
-        .expect("the manager signs in through the API")
+        .expect("signing in through the API")
         .json()
         .await
         .expect("a token");
-    let token = login["access_token"].as_str().expect("an access token");
+    login["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_string()
+}
+
+/// The manager raises an issue through the API; its number.
+async fn raise(http: &reqwest::Client, base: &str, token: &str, body: serde_json::Value) -> String {
+    let issue: serde_json::Value = http
+        .post(format!("{base}/v1/issues"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .expect("the manager raises an issue")
+        .json()
+        .await
+        .expect("the issue");
+    issue["issue_number"]
+        .as_str()
+        .expect("a number")
+        .to_string()
+}
+
+async fn raised_elsewhere_appears_live(driver: &WebDriver, base: &str) -> WebDriverResult<()> {
+    let http = reqwest::Client::new();
+    let token = api_token(&http, base, "manager@demo.firelater.test").await;
     // The page marks itself so a reload would be noticed.
     driver
         .execute("document.body.dataset.notReloaded = '1'", vec![])
         .await?;
-    let raise = |title: &'static str| {
-        let request = http
-            .post(format!("{base}/v1/issues"))
-            .bearer_auth(token)
-            .json(&serde_json::json!({ "title": title }));
-        async move {
-            let issue: serde_json::Value = request
-                .send()
-                .await
-                .and_then(|r| r.error_for_status())
-                .expect("the manager raises an issue")
-                .json()
-                .await
-                .expect("the issue");
-            issue["issue_number"]
-                .as_str()
-                .expect("a number")
-                .to_string()
-        }
-    };
+    let raise =
+        |title: &'static str| raise(&http, base, &token, serde_json::json!({ "title": title }));
     let row = |number: &str| By::Css(format!("#issues-table tr[data-issue='{number}']"));
     let first = raise("Raised elsewhere: VPN down").await;
     wait(driver, row(&first)).await?;
@@ -314,6 +322,49 @@ async fn raised_elsewhere_appears_live(driver: &WebDriver, base: &str) -> WebDri
     assert!(driver.find(row(&second)).await.is_err());
     notice.find(By::Tag("a")).await?.click().await?;
     wait(driver, row(&second)).await?;
+    Ok(())
+}
+
+/// The agent checks their notification preferences and, still on that page, sees the bell
+/// count an issue the manager assigns to them (SSE signal, the bell re-fetches itself).
+async fn notification_arrives_live(driver: &WebDriver, base: &str) -> WebDriverResult<()> {
+    driver.goto(format!("{base}/profile/notifications")).await?;
+    let assigned = wait(driver, By::Css("input[name=in_app][value=assigned]")).await?;
+    if !assigned.is_selected().await? {
+        assigned.click().await?;
+    }
+    driver
+        .find(By::Id("save-preferences"))
+        .await?
+        .click()
+        .await?;
+    wait(driver, By::Id("saved")).await?;
+    assert!(
+        driver.find(By::Id("bell-count")).await.is_err(),
+        "nothing unread yet"
+    );
+    let http = reqwest::Client::new();
+    let manager = api_token(&http, base, "manager@demo.firelater.test").await;
+    let agent = api_token(&http, base, "agent@demo.firelater.test").await;
+    let me: serde_json::Value = http
+        .get(format!("{base}/v1/auth/me"))
+        .bearer_auth(&agent)
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("me as JSON");
+    let body = serde_json::json!({"title": "Assigned from afar", "assigned_to": me["user"]["id"]});
+    raise(&http, base, &manager, body).await;
+    let count = driver
+        .query(By::Id("bell-count"))
+        .wait(Duration::from_secs(15), Duration::from_millis(100))
+        .first()
+        .await?;
+    // Raised with an assignee: "raised" and "assigned" are two events, so one or two.
+    let unread: u32 = count.text().await?.parse().expect("a count");
+    assert!(unread >= 1);
     Ok(())
 }
 
@@ -343,6 +394,8 @@ async fn agent_works_an_issue(driver: &WebDriver, base: &str) -> WebDriverResult
         .await?;
     wait(driver, By::Id("queue-tabs")).await?;
     raised_elsewhere_appears_live(driver, base).await?;
+    notification_arrives_live(driver, base).await?;
+    driver.goto(format!("{base}/issues")).await?;
     driver.find(By::Id("new-issue")).await?.click().await?;
     let form = wait(driver, By::Id("issue-form")).await?;
     form.find(By::Name("title"))

@@ -9,6 +9,7 @@ mod issues_web;
 mod jobs;
 mod live;
 mod migrations;
+mod notifications;
 mod platform;
 mod registry;
 mod routes;

@@ -71,9 +71,17 @@ async fn openapi_document_describes_every_operation() {
         // Actions that take no input: job retry/discard, logout, secret rotation, a webhook
         // test and redelivery.
         let bodyless = path.contains("/jobs/")
-            || ["/logout", "/rotate-secret", "/test", "/redeliver"]
-                .iter()
-                .any(|end| path.ends_with(end));
+            || [
+                "/logout",
+                "/rotate-secret",
+                "/test",
+                "/redeliver",
+                "/read",
+                "/read-all",
+                "/watch",
+            ]
+            .iter()
+            .any(|end| path.ends_with(end));
         if method == "PUT" || (method == "POST" && !bodyless) {
             assert!(
                 op.get("requestBody").is_some(),
@@ -189,6 +197,7 @@ struct Ids {
     attachment: String,
     webhook: String,
     delivery: String,
+    notification: String,
 }
 
 impl Ids {
@@ -217,6 +226,7 @@ impl Ids {
             "applications" => &self.app,
             "issues" => &self.issue,
             "webhooks" => &self.webhook,
+            "notifications" => &self.notification,
             other => panic!("teach routes.rs which record to use for /{other}/{{id}}"),
         };
         vec![
@@ -368,6 +378,15 @@ async fn records_in(a: &TestApp) -> Ids {
             None,
         )
         .await;
+    let notification: uuid::Uuid = sqlx::query_scalar(&format!(
+        "INSERT INTO tenant_{}.notifications (user_id, event_category, event_type, subject, link)
+         SELECT id, 'issues', 'created', 'A note', '/issues' FROM tenant_{}.users
+         WHERE email = 'admin@example.com' RETURNING id",
+        a.slug, a.slug
+    ))
+    .fetch_one(&a.state.pool)
+    .await
+    .expect("a notification for tenant A's admin");
     let job: i64 =
         sqlx::query_scalar("SELECT id FROM public.jobs WHERE tenant_slug = $1 ORDER BY id LIMIT 1")
             .bind(a.slug.as_str())
@@ -407,6 +426,7 @@ async fn records_in(a: &TestApp) -> Ids {
             .into(),
         webhook: id_of(&webhook),
         delivery: id_of(&delivery),
+        notification: notification.to_string(),
     }
 }
 
@@ -448,6 +468,7 @@ fn valid_body(method: &str, path: &str, b_user: &str) -> Option<Value> {
             json!({"name": "Renamed", "url": "https://example.com/hook", "events": ["*"]})
         }
         ("POST", "/v1/webhooks/{id}/replay") => json!({"since": "2020-01-01T00:00:00Z"}),
+        ("PUT", "/v1/users/{id}/notifications") => json!({"preferences": []}),
         _ => return None,
     })
 }

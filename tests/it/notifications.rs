@@ -1,0 +1,379 @@
+//! In-app notifications: who hears about an issue event, preferences, watchers, the inbox
+//! (API and pages) and the live signal that reaches only its own user.
+
+use std::collections::HashSet;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::issues::Desk;
+use crate::live::{Stream, live};
+use crate::support::id_of;
+
+async fn inbox(d: &Desk, token: &str) -> Value {
+    let (s, body) = d.call("GET", "/v1/notifications", token, Value::Null).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    body
+}
+
+fn subjects(inbox: &Value) -> Vec<String> {
+    inbox["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["subject"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_right_people_hear_about_an_issue_as_they_chose() {
+    let d = Desk::new().await;
+    // Raised by the requester (who hears nothing of their own act), then routed to the desk:
+    // the group's agent hears while nobody is assigned, and so does the reporter.
+    let (s, issue) = d
+        .call(
+            "POST",
+            "/v1/issues",
+            &d.requester,
+            json!({"title": "Laptop will not boot"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{issue}");
+    let id = id_of(&issue);
+    let number = issue["issue_number"].as_str().unwrap().to_string();
+    d.app.run_jobs().await;
+    assert!(
+        subjects(&inbox(&d, &d.requester).await).is_empty(),
+        "never your own changes"
+    );
+    let (s, routed) = d
+        .call(
+            "POST",
+            &format!("/v1/issues/{id}/assign"),
+            &d.admin,
+            json!({"assigned_group": d.group}),
+        )
+        .await;
+    assert!(s.is_success(), "{routed}");
+    d.app.run_jobs().await;
+    let agent_box = inbox(&d, &d.agent).await;
+    assert_eq!(
+        subjects(&agent_box),
+        [format!("{number} was assigned: Laptop will not boot")],
+        "{agent_box}"
+    );
+    assert_eq!(
+        subjects(&inbox(&d, &d.requester).await),
+        [format!("{number} was assigned: Laptop will not boot")]
+    );
+    assert!(
+        subjects(&inbox(&d, &d.outsider).await).is_empty(),
+        "not their group"
+    );
+    assert!(
+        subjects(&inbox(&d, &d.admin).await).is_empty(),
+        "not involved"
+    );
+
+    // The requester turns "resolved" off; the outsider may not watch what they cannot see.
+    let (s, prefs) = d
+        .call(
+            "PUT",
+            &format!("/v1/users/{}/notifications", d.requester_id),
+            &d.requester,
+            json!({"preferences": [{"event_category": "issues", "event_type": "resolved", "in_app": false}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{prefs}");
+    let resolved = prefs["preferences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["event_type"] == "resolved")
+        .unwrap()
+        .clone();
+    assert_eq!(resolved["in_app"], false);
+    let (s, _) = d
+        .call(
+            "POST",
+            &format!("/v1/issues/{id}/watch"),
+            &d.outsider,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = d
+        .call(
+            "POST",
+            &format!("/v1/issues/{id}/watch"),
+            &d.admin,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+
+    let before = inbox(&d, &d.requester).await["unread"].as_i64().unwrap();
+    let (s, _) = d
+        .call(
+            "POST",
+            &format!("/v1/issues/{id}/assign"),
+            &d.admin,
+            json!({"assigned_to": d.agent_id}),
+        )
+        .await;
+    assert!(s.is_success());
+    let (s, _) = d
+        .call(
+            "POST",
+            &format!("/v1/issues/{id}/resolve"),
+            &d.agent,
+            json!({"resolution_code": "fixed", "resolution_notes": "Reseated the RAM"}),
+        )
+        .await;
+    assert!(s.is_success());
+    d.app.run_jobs().await;
+    let mine = inbox(&d, &d.requester).await;
+    assert!(subjects(&mine).iter().any(|s| s.contains("was assigned")));
+    assert!(
+        !subjects(&mine).iter().any(|s| s.contains("was resolved")),
+        "turned off: {mine}"
+    );
+    assert!(mine["unread"].as_i64().unwrap() > before);
+    let watcher = inbox(&d, &d.admin).await;
+    assert!(
+        subjects(&watcher)
+            .iter()
+            .any(|s| s.contains("was resolved")),
+        "the watcher hears what others do: {watcher}"
+    );
+
+    // Reading: one, someone else's (404), all.
+    let first = id_of(&mine["data"][0]);
+    let (s, _) = d
+        .call(
+            "POST",
+            &format!("/v1/notifications/{first}/read"),
+            &d.agent,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "not the agent's");
+    let (s, _) = d
+        .call(
+            "POST",
+            &format!("/v1/notifications/{first}/read"),
+            &d.requester,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let after = inbox(&d, &d.requester).await;
+    assert_eq!(after["unread"], mine["unread"].as_i64().unwrap() - 1);
+    let (_, marked) = d
+        .call(
+            "POST",
+            "/v1/notifications/read-all",
+            &d.requester,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(marked["marked"], after["unread"]);
+    assert_eq!(inbox(&d, &d.requester).await["unread"], 0);
+
+    // Preferences: validated, and only your own unless you administer users.
+    let (s, e) = d
+        .call(
+            "PUT",
+            &format!("/v1/users/{}/notifications", d.requester_id),
+            &d.requester,
+            json!({"preferences": [{"event_category": "issues", "event_type": "teleported", "in_app": true}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        e["error"]["details"]["preferences[0].event_type"].is_string(),
+        "{e}"
+    );
+    let (s, _) = d
+        .call(
+            "GET",
+            &format!("/v1/users/{}/notifications", d.requester_id),
+            &d.agent,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = d
+        .call(
+            "GET",
+            &format!("/v1/users/{}/notifications", d.requester_id),
+            &d.admin,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_new_notification_signals_only_its_users_tabs_and_the_pages_work() {
+    let d = Desk::new().await;
+    live(&d.app).await;
+    let agent = d
+        .app
+        .browser_login(&d.app.email_of(&d.agent_id).await)
+        .await;
+    let requester = d
+        .app
+        .browser_login(&d.app.email_of(&d.requester_id).await)
+        .await;
+    let mut agent_tab = Stream::open(&d.app, &agent.cookie).await;
+    let mut requester_tab = Stream::open(&d.app, &requester.cookie).await;
+
+    let (_, issue) = d
+        .call(
+            "POST",
+            "/v1/issues",
+            &d.requester,
+            json!({"title": "Monitor flickers"}),
+        )
+        .await;
+    d.call(
+        "POST",
+        &format!("/v1/issues/{}/assign", id_of(&issue)),
+        &d.admin,
+        json!({"assigned_group": d.group}),
+    )
+    .await;
+    d.app.run_jobs().await;
+    let notes = inbox(&d, &d.agent).await;
+    let note = id_of(&notes["data"][0]);
+    let seen = agent_tab
+        .until(&("notification".into(), note.clone()))
+        .await;
+    assert!(seen.iter().any(|(e, _)| e == "issue"));
+    // The requester's tab heard about the issue, never about the agent's notification.
+    let seen = requester_tab.until(&("issue".into(), id_of(&issue))).await;
+    let notified: HashSet<&String> = seen
+        .iter()
+        .filter(|(e, _)| e == "notification")
+        .map(|(_, id)| id)
+        .collect();
+    assert!(!notified.contains(&note), "{seen:?}");
+
+    // The pages: the bell counts, opening marks read and leads to the issue.
+    let bell = d
+        .app
+        .page("GET", "/notifications/bell", Some(&agent.cookie), None)
+        .await;
+    let unread = notes["unread"].as_i64().unwrap();
+    assert!(unread >= 1);
+    let counted = format!("data-unread=\"{unread}\"");
+    assert!(bell.body.contains(&counted), "{}", bell.body);
+    let list = d
+        .app
+        .page("GET", "/notifications", Some(&agent.cookie), None)
+        .await;
+    assert!(list.body.contains("Monitor flickers"));
+    assert!(list.body.contains("data-read=\"no\""));
+    let opened = d
+        .app
+        .page(
+            "POST",
+            &format!("/notifications/{note}/open"),
+            Some(&agent.cookie),
+            Some(&[("_csrf", &agent.csrf)]),
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        opened.location.as_deref(),
+        Some(format!("/issues/{}", id_of(&issue)).as_str())
+    );
+    let bell = d
+        .app
+        .page("GET", "/notifications/bell", Some(&agent.cookie), None)
+        .await;
+    let counted = format!("data-unread=\"{}\"", unread - 1);
+    assert!(bell.body.contains(&counted), "{}", bell.body);
+
+    // Preferences page: untick "was assigned", and it stays unticked.
+    let saved = d
+        .app
+        .page(
+            "POST",
+            "/profile/notifications",
+            Some(&agent.cookie),
+            Some(&[
+                ("_csrf", &agent.csrf),
+                ("in_app", "created"),
+                ("in_app", "resolved"),
+            ]),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK);
+    assert!(saved.body.contains("Saved."));
+    assert!(
+        saved.body.contains(
+            "value=\"created\" aria-label=\"In the app when an issue was raised\" checked"
+        )
+    );
+    assert!(
+        saved
+            .body
+            .contains("value=\"assigned\" aria-label=\"In the app when an issue was assigned\">")
+    );
+    let (_, second) = d
+        .call(
+            "POST",
+            "/v1/issues",
+            &d.requester,
+            json!({"title": "Second screen dead"}),
+        )
+        .await;
+    d.call(
+        "POST",
+        &format!("/v1/issues/{}/assign", id_of(&second)),
+        &d.admin,
+        json!({"assigned_group": d.group}),
+    )
+    .await;
+    d.app.run_jobs().await;
+    assert!(
+        !subjects(&inbox(&d, &d.agent).await)
+            .iter()
+            .any(|s| s.contains("Second screen dead")),
+        "turned off on the page"
+    );
+
+    // Watching from the issue page.
+    let page = d
+        .app
+        .page(
+            "GET",
+            &format!("/issues/{}", id_of(&issue)),
+            Some(&agent.cookie),
+            None,
+        )
+        .await;
+    assert!(page.body.contains(">Watch<"));
+    let toggled = d
+        .app
+        .page(
+            "POST",
+            &format!("/issues/{}/watch", id_of(&issue)),
+            Some(&agent.cookie),
+            Some(&[("_csrf", &agent.csrf)]),
+        )
+        .await;
+    assert_eq!(toggled.status, StatusCode::SEE_OTHER);
+    let page = d
+        .app
+        .page(
+            "GET",
+            &format!("/issues/{}", id_of(&issue)),
+            Some(&agent.cookie),
+            None,
+        )
+        .await;
+    assert!(page.body.contains(">Stop watching<"));
+}
