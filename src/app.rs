@@ -216,7 +216,9 @@ pub fn job_registry(state: &AppState) -> anyhow::Result<jobs::Registry> {
     let subscribers: crate::platform::events::Subscribers = Arc::new(vec![
         Arc::new(crate::platform::live::LiveSignals),
         Arc::new(crate::webhooks::deliver::Fanout),
-        Arc::new(crate::notifications::fanout::Fanout),
+        Arc::new(crate::notifications::fanout::Fanout {
+            base_url: state.config.base_url.clone(),
+        }),
     ]);
     reg.on(crate::platform::events::DISPATCH_TASK, move |ctx| {
         crate::platform::events::dispatch(ctx, subscribers.clone())

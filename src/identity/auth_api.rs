@@ -265,6 +265,7 @@ pub async fn request_reset(
             to: address,
             subject: "Reset your FireLater password".into(),
             body_text,
+            ..Default::default()
         },
     )
     .await?;

@@ -111,6 +111,13 @@ pub struct Preference {
     /// `sla_breached`.
     pub event_type: String,
     pub in_app: bool,
+    /// Default true.
+    #[serde(default = "on")]
+    pub email: bool,
+}
+
+fn on() -> bool {
+    true
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -121,9 +128,10 @@ pub struct Preferences {
 }
 
 pub async fn preferences(tx: &mut TenantTx, user: Uuid) -> Result<Preferences, AppError> {
-    let off: Vec<String> = sqlx::query_scalar(
-        "SELECT event_type FROM notification_preferences
-         WHERE user_id = $1 AND event_category = 'issues' AND NOT in_app_enabled",
+    // (event type, in-app, email) for the types this user changed; the rest are on.
+    let set: Vec<(String, bool, bool)> = sqlx::query_as(
+        "SELECT event_type, in_app_enabled, COALESCE(email_enabled, true) FROM notification_preferences
+         WHERE user_id = $1 AND event_category = 'issues'",
     )
     .bind(user)
     .fetch_all(&mut **tx)
@@ -131,10 +139,17 @@ pub async fn preferences(tx: &mut TenantTx, user: Uuid) -> Result<Preferences, A
     Ok(Preferences {
         preferences: ISSUE_EVENTS
             .iter()
-            .map(|(t, _)| Preference {
-                event_category: "issues".into(),
-                event_type: t.to_string(),
-                in_app: !off.iter().any(|o| o == t),
+            .map(|(t, _)| {
+                let (in_app, email) = set
+                    .iter()
+                    .find(|(e, _, _)| e == t)
+                    .map_or((true, true), |(_, i, e)| (*i, *e));
+                Preference {
+                    event_category: "issues".into(),
+                    event_type: t.to_string(),
+                    in_app,
+                    email,
+                }
             })
             .collect(),
     })
@@ -165,15 +180,17 @@ pub async fn save_preferences(
     let before = preferences(tx, user).await?;
     for pref in &body.preferences {
         sqlx::query(
-            "INSERT INTO notification_preferences (user_id, event_category, event_type, in_app_enabled)
-             VALUES ($1, $2, $3, $4)
+            "INSERT INTO notification_preferences (user_id, event_category, event_type, in_app_enabled, email_enabled)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (user_id, event_category, event_type)
-             DO UPDATE SET in_app_enabled = EXCLUDED.in_app_enabled, updated_at = now()",
+             DO UPDATE SET in_app_enabled = EXCLUDED.in_app_enabled,
+                           email_enabled = EXCLUDED.email_enabled, updated_at = now()",
         )
         .bind(user)
         .bind(&pref.event_category)
         .bind(&pref.event_type)
         .bind(pref.in_app)
+        .bind(pref.email)
         .execute(&mut **tx)
         .await?;
     }

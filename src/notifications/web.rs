@@ -107,7 +107,7 @@ pub async fn preferences(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> 
     preferences_page(ctx, hx, false).await
 }
 
-/// A ticked box per event type means "tell me in the app".
+/// A ticked box per event type and channel means "tell me there".
 pub async fn save_preferences(
     mut ctx: WebCtx,
     Hx(hx): Hx,
@@ -121,6 +121,7 @@ pub async fn save_preferences(
                 event_category: "issues".into(),
                 event_type: t.to_string(),
                 in_app: f.has("in_app", t),
+                email: f.has("email", t),
             })
             .collect(),
     };

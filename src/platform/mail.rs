@@ -11,15 +11,66 @@ use uuid::Uuid;
 
 use crate::platform::error::AppError;
 use crate::platform::jobs::{self, JobCtx, JobOptions, JobResult};
-use crate::platform::tenancy::{Slug, TenantTx};
+use crate::platform::tenancy::Slug;
 
 pub const SEND_TASK: &str = "mail.send";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Email {
     pub to: String,
     pub subject: String,
     pub body_text: String,
+    /// Sent as the HTML alternative of the text.
+    pub body_html: Option<String>,
+    /// `<…@…>`: this message's `Message-ID`.
+    pub message_id: Option<String>,
+    /// `<…@…>`: the thread's root, sent as `In-Reply-To` and `References` so a mail client
+    /// shows every message about one record as one conversation.
+    pub thread: Option<String>,
+    /// Where the recipient changes what they get (`List-Unsubscribe`).
+    pub unsubscribe: Option<String>,
+}
+
+/// `List-Unsubscribe: <url>` (RFC 2369).
+#[derive(Debug, Clone)]
+struct ListUnsubscribe(String);
+
+impl lettre::message::header::Header for ListUnsubscribe {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribe(s.trim_matches(['<', '>']).to_string()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), format!("<{}>", self.0))
+    }
+}
+
+impl Email {
+    /// The message as it goes over SMTP.
+    fn build(&self, from: &str) -> anyhow::Result<Message> {
+        let mut b = Message::builder()
+            .from(from.parse::<Mailbox>()?)
+            .to(self.to.parse::<Mailbox>()?)
+            .subject(&self.subject)
+            .message_id(self.message_id.clone());
+        if let Some(root) = &self.thread {
+            b = b.in_reply_to(root.clone()).references(root.clone());
+        }
+        if let Some(url) = &self.unsubscribe {
+            b = b.header(ListUnsubscribe(url.clone()));
+        }
+        Ok(match &self.body_html {
+            Some(html) => b.multipart(lettre::message::MultiPart::alternative_plain_html(
+                self.body_text.clone(),
+                html.clone(),
+            ))?,
+            None => b.body(self.body_text.clone())?,
+        })
+    }
 }
 
 pub trait Transport: Send + Sync {
@@ -76,27 +127,33 @@ impl Transport for SmtpTransport {
         email: &'a Email,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send + 'a>> {
         Box::pin(async move {
-            let msg = Message::builder()
-                .from(from.parse::<Mailbox>()?)
-                .to(email.to.parse::<Mailbox>()?)
-                .subject(&email.subject)
-                .body(email.body_text.clone())?;
-            self.inner.send(msg).await?;
+            self.inner.send(email.build(from)?).await?;
             Ok(())
         })
     }
 }
 
-/// Queues an e-mail in the caller's transaction.
-pub async fn queue(tx: &mut TenantTx, tenant: &Slug, email: Email) -> Result<Uuid, AppError> {
-    let id: Uuid = sqlx::query_scalar("INSERT INTO outbound_emails (to_address, subject, body_text) VALUES ($1, $2, $3) RETURNING id")
-        .bind(&email.to)
-        .bind(&email.subject)
-        .bind(&email.body_text)
-        .fetch_one(&mut **tx)
-        .await?;
+/// Queues an e-mail in the caller's (tenant) transaction.
+pub async fn queue(
+    conn: &mut sqlx::PgConnection,
+    tenant: &Slug,
+    email: Email,
+) -> Result<Uuid, AppError> {
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO outbound_emails (to_address, subject, body_text, body_html, message_id, thread_id, unsubscribe_url)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(&email.to)
+    .bind(&email.subject)
+    .bind(&email.body_text)
+    .bind(&email.body_html)
+    .bind(&email.message_id)
+    .bind(&email.thread)
+    .bind(&email.unsubscribe)
+    .fetch_one(&mut *conn)
+    .await?;
     jobs::enqueue(
-        tx,
+        conn,
         Some(tenant),
         SEND_TASK,
         json!({"email_id": id}),
@@ -115,16 +172,22 @@ pub async fn send_job(
 ) -> (JobCtx, JobResult) {
     let result = async {
         let id: Uuid = serde_json::from_value(ctx.payload["email_id"].clone())?;
-        let row: Option<(String, String, String, String)> =
-            sqlx::query_as("SELECT to_address, subject, body_text, status FROM outbound_emails WHERE id = $1 FOR UPDATE")
-                .bind(id)
-                .fetch_optional(&mut *ctx.tx)
-                .await?;
-        let Some((to, subject, body_text, status)) = row else { return Ok(()) };
+        type Row = (String, String, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT to_address, subject, body_text, status, body_html, message_id, thread_id, unsubscribe_url
+             FROM outbound_emails WHERE id = $1 FOR UPDATE",
+        )
+        .bind(id)
+        .fetch_optional(&mut *ctx.tx)
+        .await?;
+        let Some((to, subject, body_text, status, body_html, message_id, thread, unsubscribe)) = row
+        else {
+            return Ok(());
+        };
         if status == "sent" {
             return Ok(());
         }
-        let email = Email { to, subject, body_text };
+        let email = Email { to, subject, body_text, body_html, message_id, thread, unsubscribe };
         if let Err(e) = transport.send(&from, &email).await {
             anyhow::bail!("sending mail: {e}");
         }
@@ -133,6 +196,15 @@ pub async fn send_job(
             .bind(ctx.clock.now())
             .execute(&mut *ctx.tx)
             .await?;
+        // A notification delivered by this mail is sent now too.
+        sqlx::query(
+            "UPDATE notifications SET status = 'sent', sent_at = $2, attempts = COALESCE(attempts, 0) + 1
+             WHERE id = (SELECT notification_id FROM outbound_emails WHERE id = $1)",
+        )
+        .bind(id)
+        .bind(ctx.clock.now())
+        .execute(&mut *ctx.tx)
+        .await?;
         Ok(())
     }
     .await

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::issues::Desk;
 use crate::live::{Stream, live};
-use crate::support::id_of;
+use crate::support::{SmtpSink, id_of, mail_header};
 
 async fn inbox(d: &Desk, token: &str) -> Value {
     let (s, body) = d.call("GET", "/v1/notifications", token, Value::Null).await;
@@ -376,4 +376,112 @@ async fn a_new_notification_signals_only_its_users_tabs_and_the_pages_work() {
         )
         .await;
     assert!(page.body.contains(">Stop watching<"));
+}
+
+#[tokio::test]
+async fn mail_about_one_issue_threads_as_one_conversation() {
+    let mut d = Desk::new().await;
+    let sink = SmtpSink::start().await;
+    let mut config = (*d.app.state.config).clone();
+    config.smtp_url = Some(sink.url.clone());
+    d.app.state.config = std::sync::Arc::new(config);
+
+    // The agent wants no mail when an issue is resolved.
+    let (s, _) = d
+        .call(
+            "PUT",
+            &format!("/v1/users/{}/notifications", d.agent_id),
+            &d.agent,
+            json!({"preferences": [{"event_category": "issues", "event_type": "resolved", "in_app": true, "email": false}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, issue) = d
+        .call(
+            "POST",
+            "/v1/issues",
+            &d.requester,
+            json!({"title": "VPN drops <hourly>"}),
+        )
+        .await;
+    let id = id_of(&issue);
+    let number = issue["issue_number"].as_str().unwrap().to_string();
+    for (path, token, body) in [
+        ("assign", &d.admin, json!({"assigned_group": d.group})),
+        ("assign", &d.admin, json!({"assigned_to": d.agent_id})),
+        (
+            "resolve",
+            &d.admin,
+            json!({"resolution_code": "fixed", "resolution_notes": "New firmware"}),
+        ),
+    ] {
+        let (s, b) = d
+            .call("POST", &format!("/v1/issues/{id}/{path}"), token, body)
+            .await;
+        assert!(s.is_success(), "{path}: {b}");
+    }
+    d.app.run_jobs().await;
+    d.app.run_jobs().await;
+
+    let agent_email = d.app.email_of(&d.agent_id).await;
+    let requester_email = d.app.email_of(&d.requester_id).await;
+    let mails = sink.mails();
+    let to = |m: &String| mail_header(m, "To").unwrap_or_default();
+    let agent_mails: Vec<&String> = mails
+        .iter()
+        .filter(|m| to(m).contains(&agent_email))
+        .collect();
+    let requester_mails: Vec<&String> = mails
+        .iter()
+        .filter(|m| to(m).contains(&requester_email))
+        .collect();
+    assert_eq!(
+        requester_mails.len(),
+        3,
+        "assigned ×2 and resolved: {mails:?}"
+    );
+    assert_eq!(
+        agent_mails.len(),
+        2,
+        "both assignments; resolved mail turned off"
+    );
+
+    let root = format!("<issue.{id}@127.0.0.1>");
+    let mut ids = HashSet::new();
+    for m in mails.iter() {
+        assert_eq!(
+            mail_header(m, "Subject").unwrap(),
+            format!("[{number}] VPN drops <hourly>")
+        );
+        assert_eq!(
+            mail_header(m, "In-Reply-To").as_deref(),
+            Some(root.as_str())
+        );
+        assert_eq!(mail_header(m, "References").as_deref(), Some(root.as_str()));
+        let message_id = mail_header(m, "Message-ID").expect("a Message-ID");
+        assert!(message_id.starts_with("<n.") && message_id.ends_with("@127.0.0.1>"));
+        assert!(ids.insert(message_id), "each mail has its own id");
+        assert_eq!(
+            mail_header(m, "List-Unsubscribe").as_deref(),
+            Some("<http://127.0.0.1:8080/profile/notifications>")
+        );
+        assert!(
+            mail_header(m, "Content-Type")
+                .unwrap()
+                .starts_with("multipart/alternative")
+        );
+        assert!(m.contains("text/plain") && m.contains("text/html"));
+        assert!(
+            m.contains("&lt;hourly&gt;"),
+            "the HTML part escapes the title"
+        );
+    }
+    let pending: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM tenant_{}.notifications WHERE channel = 'email' AND status <> 'sent'",
+        d.app.slug
+    ))
+    .fetch_one(&d.app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(pending, 0, "every email notification is marked sent");
 }

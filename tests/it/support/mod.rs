@@ -449,3 +449,99 @@ impl TestApp {
         self.call(req).await
     }
 }
+
+/// An SMTP server on loopback that accepts everything and keeps each message's raw text.
+#[derive(Clone)]
+pub struct SmtpSink {
+    pub url: String,
+    mails: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let url = format!("smtp://{}", listener.local_addr().expect("an address"));
+        let mails: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let kept = mails.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(smtp_session(stream, kept.clone()));
+            }
+        });
+        SmtpSink { url, mails }
+    }
+
+    pub fn mails(&self) -> Vec<String> {
+        self.mails.lock().expect("sink lock").clone()
+    }
+}
+
+async fn smtp_session(
+    stream: tokio::net::TcpStream,
+    mails: Arc<std::sync::Mutex<Vec<String>>>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    write.write_all(b"220 sink ESMTP\r\n").await?;
+    let (mut in_data, mut message) = (false, String::new());
+    while let Some(line) = lines.next_line().await? {
+        let line = line.trim_end_matches('\r');
+        if in_data {
+            if line == "." {
+                mails
+                    .lock()
+                    .expect("sink lock")
+                    .push(std::mem::take(&mut message));
+                in_data = false;
+                write.write_all(b"250 queued\r\n").await?;
+            } else {
+                // Undo dot-stuffing.
+                message.push_str(line.strip_prefix('.').unwrap_or(line));
+                message.push_str("\r\n");
+            }
+            continue;
+        }
+        let verb = line.get(..4).unwrap_or(line).to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+            "DATA" => {
+                in_data = true;
+                b"354 go ahead\r\n"
+            }
+            "QUIT" => {
+                write.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            }
+            _ => b"250 ok\r\n",
+        };
+        write.write_all(reply).await?;
+    }
+    Ok(())
+}
+
+/// A header of a raw message (folded lines joined), if present.
+pub fn mail_header(raw: &str, name: &str) -> Option<String> {
+    let head = raw.split("\r\n\r\n").next().unwrap_or_default();
+    let mut found: Option<String> = None;
+    for line in head.split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            if let Some(v) = found.as_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        if found.is_some() {
+            break;
+        }
+        if let Some((n, v)) = line.split_once(':')
+            && n.eq_ignore_ascii_case(name)
+        {
+            found = Some(v.trim().to_string());
+        }
+    }
+    found
+}
