@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::search::api_routes())
         .merge(crate::sla::api_routes())
         .merge(crate::webhooks::api_routes())
+        .merge(crate::integrations::api_routes())
         .merge(crate::notifications::api_routes())
         .split_for_parts();
     let doc = openapi::finish(openapi::mount(doc, "/v1"));
@@ -163,6 +164,7 @@ pub fn web_routes() -> web::Routes {
         .merge(crate::search::web_routes())
         .merge(crate::sla::web_routes())
         .merge(crate::webhooks::web_routes())
+        .merge(crate::integrations::web_routes())
         .merge(crate::notifications::web_routes())
         .merge(crate::platform::live::web_routes())
 }
@@ -228,8 +230,16 @@ pub fn job_registry(state: &AppState) -> anyhow::Result<jobs::Registry> {
         None => Arc::new(mail::LogTransport),
     };
     let from = state.config.mail_from.clone();
+    let pool = state.pool.clone();
+    let sealer = state.sealer.clone();
     reg.on(mail::SEND_TASK, move |ctx| {
-        mail::send_job(ctx, transport.clone(), from.clone())
+        mail::send_job(
+            ctx,
+            transport.clone(),
+            from.clone(),
+            pool.clone(),
+            sealer.clone(),
+        )
     });
     reg.on(
         crate::admin::jobs::PROBE_TASK,
@@ -240,6 +250,17 @@ pub fn job_registry(state: &AppState) -> anyhow::Result<jobs::Registry> {
     let deliverer = crate::webhooks::api::deliverer(state);
     reg.on(crate::webhooks::deliver::TASK, move |ctx| {
         crate::webhooks::deliver::job(ctx, deliverer.clone())
+    });
+    let notifier = crate::notifications::deliver::Deliverer {
+        pool: state.pool.clone(),
+        sealer: state.sealer.clone(),
+        outbound: state.outbound.clone(),
+        clock: state.clock.clone(),
+        base_url: state.config.base_url.clone(),
+        mail_from: state.config.mail_from.clone(),
+    };
+    reg.on(crate::notifications::deliver::TASK, move |ctx| {
+        crate::notifications::deliver::job(ctx, notifier.clone())
     });
     reg.on(
         crate::admin::jobs::CLEANUP_TASK,

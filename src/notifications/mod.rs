@@ -1,10 +1,18 @@
-//! Telling people: in-app notifications for the events that concern them (assignee, group,
-//! reporter, watchers), per-user preferences, and watching issues. Delivery by email, chat and
-//! paging providers, digests and quiet hours build on these rows.
+//! Telling people and places: notifications for the events that concern them (assignee, group,
+//! reporter, watchers) in-app, by email, SMS and Slack as each person prefers (outside their
+//! quiet hours), notification channels that send a group's events to Slack, Teams, PagerDuty,
+//! webhooks or a group address, templates for what each message says, and the delivery jobs
+//! and problems page that make sure nothing is lost.
 
 pub mod api;
+pub mod channels;
+pub mod deliver;
 pub mod fanout;
+pub mod problems;
+pub mod settings_api;
+pub mod settings_web;
 pub mod store;
+pub mod templates;
 pub mod web;
 
 use axum::routing::{get, post};
@@ -21,6 +29,23 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::read_all))
         .routes(routes!(api::get_preferences, api::put_preferences))
         .routes(routes!(api::watch, api::unwatch))
+        .routes(routes!(problems::api_list))
+        .routes(routes!(problems::api_retry))
+        .routes(routes!(
+            settings_api::list_channels,
+            settings_api::create_channel
+        ))
+        .routes(routes!(
+            settings_api::get_channel,
+            settings_api::update_channel,
+            settings_api::delete_channel
+        ))
+        .routes(routes!(settings_api::list_templates))
+        .routes(routes!(settings_api::preview_template))
+        .routes(routes!(
+            settings_api::put_template,
+            settings_api::reset_template
+        ))
 }
 
 pub fn web_routes() -> Routes {
@@ -34,4 +59,37 @@ pub fn web_routes() -> Routes {
             get(web::preferences).post(web::save_preferences),
         )
         .route("/issues/{id}/watch", post(web::toggle_watch))
+        .route("/admin/notifications", get(problems::page))
+        .route(
+            "/admin/notifications/{id}/retry",
+            post(problems::page_retry),
+        )
+        .route(
+            "/admin/notification-channels",
+            get(settings_web::channels).post(settings_web::create_channel),
+        )
+        .route(
+            "/admin/notification-channels/{id}",
+            post(settings_web::update_channel),
+        )
+        .route(
+            "/admin/notification-channels/{id}/delete",
+            post(settings_web::delete_channel),
+        )
+        .route(
+            "/admin/notification-templates",
+            get(settings_web::templates),
+        )
+        .route(
+            "/admin/notification-templates/{event_type}/{channel}",
+            get(settings_web::template).post(settings_web::save_template),
+        )
+        .route(
+            "/admin/notification-templates/{event_type}/{channel}/reset",
+            post(settings_web::reset_template),
+        )
+        .route(
+            "/admin/notification-templates/preview",
+            post(settings_web::preview_template),
+        )
 }

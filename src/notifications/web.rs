@@ -4,14 +4,15 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use super::store::{self, ISSUE_EVENTS, Notification, Preference, Preferences};
+use super::store::{self, ISSUE_EVENTS, Notification, Preference, Preferences, QuietHours};
 use crate::identity::users_api::parse_id;
 use crate::issues::store::{self as issues, Scope};
 use crate::platform::auth::session::WebCtx;
-use crate::platform::error::WebError;
-use crate::platform::web::{Chrome, FormValues, Hx, see_other};
+use crate::platform::error::{AppError, WebError};
+use crate::platform::web::{Chrome, Errors, FormValues, Hx, see_other};
 use crate::render_page;
 
 #[derive(Template)]
@@ -78,12 +79,33 @@ pub async fn read_all(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError>
 struct PreferencesPage {
     chrome: Chrome,
     preferences: Vec<(Preference, &'static str)>,
+    /// The stored periods plus empty rows to add more.
+    quiet: Vec<QuietHours>,
+    phone: String,
+    slack_user_id: String,
+    errors: Errors,
     saved: bool,
 }
 
-async fn preferences_page(mut ctx: WebCtx, hx: bool, saved: bool) -> Result<Response, WebError> {
-    let prefs = store::preferences(&mut ctx.tx, ctx.principal.user_id).await?;
+impl PreferencesPage {
+    fn day_is(&self, q: &QuietHours, d: &i32) -> bool {
+        q.day_of_week == Some(*d)
+    }
+}
+
+/// The page; after a refused save, `submitted` re-shows what was typed beside the errors.
+async fn preferences_page(
+    mut ctx: WebCtx,
+    hx: bool,
+    saved: bool,
+    submitted: Option<(Preferences, Errors)>,
+) -> Result<Response, WebError> {
+    let stored = store::preferences(&mut ctx.tx, ctx.principal.user_id).await?;
     ctx.tx.commit().await?;
+    let (prefs, errors) = match submitted {
+        Some((p, e)) => (p, e),
+        None => (stored, Errors::default()),
+    };
     let preferences = prefs
         .preferences
         .into_iter()
@@ -95,16 +117,64 @@ async fn preferences_page(mut ctx: WebCtx, hx: bool, saved: bool) -> Result<Resp
             (p, label)
         })
         .collect();
+    let mut quiet = prefs.quiet_hours.unwrap_or_default();
+    for _ in 0..2 {
+        quiet.push(QuietHours {
+            day_of_week: None,
+            start: String::new(),
+            end: String::new(),
+            timezone: None,
+            exceptions: Vec::new(),
+        });
+    }
+    let status = if errors.0.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let page = PreferencesPage {
         chrome: Chrome::new(&ctx.principal, &ctx.csrf, "notifications"),
         preferences,
+        quiet,
+        phone: prefs.phone.unwrap_or_default(),
+        slack_user_id: prefs.slack_user_id.unwrap_or_default(),
+        errors,
         saved,
     };
-    Ok(render_page!(hx, page))
+    Ok(render_page!(hx, page, status))
 }
 
 pub async fn preferences(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    preferences_page(ctx, hx, false).await
+    preferences_page(ctx, hx, false, None).await
+}
+
+/// Quiet periods as the form lists them: one row each (`quiet_day`, `quiet_start`, `quiet_end`,
+/// `quiet_exceptions`), empty rows skipped.
+fn quiet_of(f: &FormValues) -> Vec<QuietHours> {
+    let days = f.all("quiet_day");
+    let starts = f.all("quiet_start");
+    let ends = f.all("quiet_end");
+    let exceptions = f.all("quiet_exceptions");
+    starts
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| !s.trim().is_empty() || ends.get(*i).is_some_and(|e| !e.trim().is_empty()))
+        .map(|(i, start)| QuietHours {
+            day_of_week: days.get(i).and_then(|d| d.parse().ok()),
+            start: start.clone(),
+            end: ends.get(i).cloned().unwrap_or_default(),
+            timezone: None,
+            exceptions: exceptions
+                .get(i)
+                .map(|e| {
+                    e.split(',')
+                        .map(|x| x.trim().to_string())
+                        .filter(|x| !x.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// A ticked box per event type and channel means "tell me there".
@@ -122,12 +192,36 @@ pub async fn save_preferences(
                 event_type: t.to_string(),
                 in_app: f.has("in_app", t),
                 email: f.has("email", t),
+                sms: f.has("sms", t),
+                slack: f.has("slack", t),
+                quiet_hours: !f.has("through_quiet", t),
             })
             .collect(),
+        quiet_hours: Some(quiet_of(&f)),
+        phone: Some(f.get("phone").to_string()),
+        slack_user_id: Some(f.get("slack_user_id").to_string()),
     };
     let (actor, me) = (ctx.actor(), ctx.principal.user_id);
-    store::save_preferences(&mut ctx.tx, &actor, me, &body).await?;
-    preferences_page(ctx, hx, true).await
+    match store::save_preferences(&mut ctx.tx, &actor, me, &body).await {
+        Ok(_) => preferences_page(ctx, hx, true, None).await,
+        Err(AppError::Validation { fields, .. }) => {
+            // Quiet-hour rows are one input group each: their errors show under the table.
+            let errors = fields
+                .into_iter()
+                .map(|(k, v)| match k.strip_prefix("quiet_hours[") {
+                    Some(rest) => {
+                        let row = rest.split(']').next().unwrap_or("0");
+                        let n = row.parse::<usize>().unwrap_or(0) + 1;
+                        ("quiet_hours".to_string(), format!("period {n}: {v}"))
+                    }
+                    None => (k, v),
+                })
+                .collect();
+            // Validation comes before any write, so the transaction holds nothing to undo.
+            preferences_page(ctx, hx, false, Some((body, Errors(errors)))).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Toggles watching from the issue page.

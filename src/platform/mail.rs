@@ -14,6 +14,8 @@ use crate::platform::jobs::{self, JobCtx, JobOptions, JobResult};
 use crate::platform::tenancy::Slug;
 
 pub const SEND_TASK: &str = "mail.send";
+/// Attempts before a mail counts as failed (the job queue's backoff spaces them over hours).
+pub const ATTEMPTS: i32 = 8;
 
 #[derive(Debug, Clone, Default)]
 pub struct Email {
@@ -112,11 +114,30 @@ impl SmtpTransport {
             .trim_end_matches('/')
             .parse()
             .map_err(|_| anyhow::anyhow!("FIRELATER_SMTP_URL: bad port"))?;
-        Ok(SmtpTransport {
-            inner: AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-                .port(port)
-                .build(),
-        })
+        Self::new(host, port, "none", None)
+    }
+
+    /// A server with `tls` = `none` (plain, e.g. a local relay), `starttls` or `tls` (implicit),
+    /// and an optional login.
+    pub fn new(
+        host: &str,
+        port: u16,
+        tls: &str,
+        login: Option<(String, String)>,
+    ) -> anyhow::Result<Self> {
+        let mut b = match tls {
+            "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?,
+            "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
+            _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+        }
+        .port(port)
+        .timeout(Some(std::time::Duration::from_secs(30)));
+        if let Some((user, password)) = login {
+            b = b.credentials(lettre::transport::smtp::authentication::Credentials::new(
+                user, password,
+            ));
+        }
+        Ok(SmtpTransport { inner: b.build() })
     }
 }
 
@@ -139,6 +160,16 @@ pub async fn queue(
     tenant: &Slug,
     email: Email,
 ) -> Result<Uuid, AppError> {
+    queue_at(conn, tenant, email, None).await
+}
+
+/// Queues an e-mail to go at `run_at` (e.g. when the recipient's quiet hours end).
+pub async fn queue_at(
+    conn: &mut sqlx::PgConnection,
+    tenant: &Slug,
+    email: Email,
+    run_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Uuid, AppError> {
     let id: Uuid = sqlx::query_scalar(
         "INSERT INTO outbound_emails (to_address, subject, body_text, body_html, message_id, thread_id, unsubscribe_url)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -157,7 +188,11 @@ pub async fn queue(
         Some(tenant),
         SEND_TASK,
         json!({"email_id": id}),
-        JobOptions::default(),
+        JobOptions {
+            max_attempts: Some(ATTEMPTS),
+            run_at,
+            ..Default::default()
+        },
     )
     .await?;
     Ok(id)
@@ -169,13 +204,22 @@ pub async fn send_job(
     mut ctx: JobCtx,
     transport: Arc<dyn Transport>,
     from: String,
+    pool: sqlx::PgPool,
+    sealer: crate::platform::crypto::Sealer,
 ) -> (JobCtx, JobResult) {
     let result = async {
         let id: Uuid = serde_json::from_value(ctx.payload["email_id"].clone())?;
         type Row = (String, String, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
+        // One sender per mail at a time (an administrator's resend may run beside a retry). An
+        // advisory lock, not a row lock: a failed attempt is noted on the row from a second
+        // connection while this transaction is still open.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('mail.' || $1::text, 0))")
+            .bind(id)
+            .execute(&mut *ctx.tx)
+            .await?;
         let row: Option<Row> = sqlx::query_as(
             "SELECT to_address, subject, body_text, status, body_html, message_id, thread_id, unsubscribe_url
-             FROM outbound_emails WHERE id = $1 FOR UPDATE",
+             FROM outbound_emails WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *ctx.tx)
@@ -188,7 +232,24 @@ pub async fn send_job(
             return Ok(());
         }
         let email = Email { to, subject, body_text, body_html, message_id, thread, unsubscribe };
-        if let Err(e) = transport.send(&from, &email).await {
+        // A tenant with its own active email integration sends through its own server.
+        let own = crate::integrations::store::active_of_kind(&mut ctx.tx, &sealer, "email").await?;
+        let sent = match &own {
+            Some(account) => {
+                let from = account.setting("from").unwrap_or_else(|| from.clone());
+                match crate::integrations::send::smtp(account) {
+                    Ok(t) => t.send(&from, &email).await,
+                    Err(e) => Err(e),
+                }
+            }
+            None => transport.send(&from, &email).await,
+        };
+        if let Err(e) = sent {
+            // The job's transaction rolls back, so the failure is written beside it.
+            if let Some(tenant) = &ctx.tenant {
+                let last = ctx.attempt >= ATTEMPTS;
+                record_failure(&pool, tenant, id, &e.to_string(), ctx.attempt, last).await?;
+            }
             anyhow::bail!("sending mail: {e}");
         }
         sqlx::query("UPDATE outbound_emails SET status = 'sent', sent_at = $2, attempts = attempts + 1 WHERE id = $1")
@@ -210,4 +271,76 @@ pub async fn send_job(
     .await
     .map_err(|e: anyhow::Error| jobs::JobError::from(e));
     (ctx, result)
+}
+
+/// Notes a failed attempt on the mail and on the notification it delivers (`failed` after the
+/// last attempt), so the delivery problems page can show it.
+async fn record_failure(
+    pool: &sqlx::PgPool,
+    tenant: &Slug,
+    id: Uuid,
+    error: &str,
+    attempt: i32,
+    last: bool,
+) -> anyhow::Result<()> {
+    let mut tx = crate::platform::tenancy::begin(pool, tenant).await?;
+    let notification: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE outbound_emails SET attempts = $2, last_error = $3,
+            status = CASE WHEN $4 THEN 'failed' ELSE status END
+         WHERE id = $1 RETURNING notification_id",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(error)
+    .bind(last)
+    .fetch_optional(&mut *tx)
+    .await?
+    .flatten();
+    sqlx::query(
+        "UPDATE notifications SET attempts = $2, error = $3,
+            status = CASE WHEN $4 THEN 'failed' ELSE status END
+         WHERE id = $1",
+    )
+    .bind(notification)
+    .bind(attempt)
+    .bind(error)
+    .bind(last)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sends a notification's mail again now (an administrator's "retry").
+pub async fn resend(
+    conn: &mut sqlx::PgConnection,
+    tenant: &Slug,
+    notification: Uuid,
+) -> Result<(), AppError> {
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE outbound_emails SET status = 'pending' WHERE notification_id = $1 AND status <> 'sent'
+         RETURNING id",
+    )
+    .bind(notification)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(id) = id else {
+        return Err(AppError::conflict("this notification has no unsent mail"));
+    };
+    sqlx::query("UPDATE notifications SET status = 'pending' WHERE id = $1")
+        .bind(notification)
+        .execute(&mut *conn)
+        .await?;
+    jobs::enqueue(
+        conn,
+        Some(tenant),
+        SEND_TASK,
+        json!({"email_id": id}),
+        JobOptions {
+            max_attempts: Some(ATTEMPTS),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(())
 }

@@ -202,6 +202,65 @@ pub fn refusal(e: &reqwest::Error) -> Option<String> {
     None
 }
 
+/// What a target answered: its status, its `Retry-After` (capped) and the start of its body.
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: String,
+}
+
+/// Why nothing was answered.
+pub enum Failure {
+    /// The guard refused the target: retrying cannot help.
+    Refused(String),
+    /// Time-out or connection error: worth retrying.
+    Transport(String),
+}
+
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// How much of an answer is kept for the delivery logs.
+pub const RESPONSE_KEPT: usize = 1_000;
+
+/// Sends a request built on `Outbound::client` and reads the answer, telling refusals from
+/// transport errors.
+pub async fn exchange(
+    req: reqwest::RequestBuilder,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Answer, Failure> {
+    let res = req.send().await.map_err(|e| match refusal(&e) {
+        Some(why) => Failure::Refused(why),
+        None if e.is_timeout() => Failure::Transport("timed out".into()),
+        None => Failure::Transport(format!("could not connect: {e}")),
+    })?;
+    let status = res.status().as_u16();
+    let retry_after = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| retry_after(v, now));
+    let body = res.text().await.unwrap_or_default();
+    Ok(Answer {
+        status,
+        retry_after,
+        body: body.chars().take(RESPONSE_KEPT).collect(),
+    })
+}
+
+/// `Retry-After` as seconds or an HTTP date, capped at a day.
+pub fn retry_after(v: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let wait = match v.trim().parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(v.trim()).ok()?;
+            (at.with_timezone(&chrono::Utc) - now)
+                .to_std()
+                .unwrap_or_default()
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +336,17 @@ mod tests {
         assert!(g.check("http://10.2.0.1/").is_err());
         assert!(g.check("http://[::1]/").is_err());
         assert!(Allow::parse("not a/net!").is_err());
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_a_date_and_capped() {
+        let now = chrono::Utc::now();
+        assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after("99999999", now), Some(MAX_RETRY_AFTER));
+        let date = (now + chrono::Duration::seconds(60)).to_rfc2822();
+        let wait = retry_after(&date, now).expect("a date").as_secs();
+        assert!((58..=60).contains(&wait), "{wait}");
+        assert_eq!(retry_after("soon", now), None);
     }
 
     #[tokio::test]

@@ -90,6 +90,12 @@ impl Chrome {
                 "/admin/webhooks",
                 Some("webhooks:read"),
             ),
+            (
+                "integrations",
+                "Integrations",
+                "/admin/integrations",
+                Some("integrations:read"),
+            ),
             ("jobs", "Jobs", "/admin/jobs", Some("jobs:read")),
         ];
         let nav = ITEMS

@@ -25,15 +25,12 @@ use crate::platform::crypto::Sealer;
 use crate::platform::error::AppError;
 use crate::platform::events::{self, DomainEvent, Subscriber};
 use crate::platform::jobs::{self, JobCtx, JobError, JobOptions, JobResult};
-use crate::platform::outbound::{self, Outbound};
+use crate::platform::outbound::{self, Failure, Outbound};
 use crate::platform::tenancy::{self, Slug, TenantTx};
 
 pub const TASK: &str = "webhooks.deliver";
 /// Waits after attempts 1, 2, …: the Standard Webhooks schedule (the first try is immediate).
 const SCHEDULE_SECS: [u64; 7] = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
-/// The longest `Retry-After` honoured.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
-const RESPONSE_KEPT: usize = 1_000;
 
 /// One message to one endpoint: the exact bytes that every attempt sends.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -320,45 +317,9 @@ impl Deliverer {
         for (name, value) in &target.headers {
             req = req.header(name.as_str(), value.as_str());
         }
-        let res =
-            req.body(m.body.clone())
-                .send()
-                .await
-                .map_err(|e| match outbound::refusal(&e) {
-                    Some(why) => Failure::Refused(why),
-                    None if e.is_timeout() => Failure::Transport("timed out".into()),
-                    None => Failure::Transport(format!("could not connect: {e}")),
-                })?;
-        let status = res.status().as_u16();
-        let retry_after = res
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, now));
-        let body = res.text().await.unwrap_or_default();
-        Ok((
-            status,
-            retry_after,
-            body.chars().take(RESPONSE_KEPT).collect(),
-        ))
+        let answer = outbound::exchange(req.body(m.body.clone()), now).await?;
+        Ok((answer.status, answer.retry_after, answer.body))
     }
-}
-
-enum Failure {
-    Refused(String),
-    Transport(String),
-}
-
-/// `Retry-After` as seconds or an HTTP date, capped.
-fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let wait = match v.trim().parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs),
-        Err(_) => {
-            let at = DateTime::parse_from_rfc2822(v.trim()).ok()?;
-            (at.with_timezone(&Utc) - now).to_std().unwrap_or_default()
-        }
-    };
-    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// The wait before the next attempt, ±10 % so endpoints coming back are not stampeded.
@@ -402,20 +363,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn waits_follow_the_schedule_with_jitter_and_honour_retry_after() {
+    fn waits_follow_the_schedule_with_jitter() {
         let first = next_wait(1).as_secs_f64();
         assert!((4.5..=5.5).contains(&first), "{first}");
         let late = next_wait(20).as_secs_f64();
         assert!((32_400.0..=39_600.0).contains(&late), "{late}");
-        let now = Utc::now();
-        assert_eq!(
-            parse_retry_after("120", now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(parse_retry_after("99999999", now), Some(MAX_RETRY_AFTER));
-        let date = (now + chrono::Duration::seconds(60)).to_rfc2822();
-        let wait = parse_retry_after(&date, now).expect("a date").as_secs();
-        assert!((58..=60).contains(&wait), "{wait}");
-        assert_eq!(parse_retry_after("soon", now), None);
     }
 }

@@ -3,6 +3,7 @@
 mod attachments;
 mod browser;
 mod identity;
+mod integrations;
 mod issue_settings;
 mod issues;
 mod issues_web;

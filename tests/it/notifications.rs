@@ -485,3 +485,93 @@ async fn mail_about_one_issue_threads_as_one_conversation() {
     .unwrap();
     assert_eq!(pending, 0, "every email notification is marked sent");
 }
+
+#[tokio::test]
+async fn mail_that_cannot_be_sent_is_listed_and_sent_again() {
+    let mut d = Desk::new().await;
+    // Nothing listens on this port: every send fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("smtp://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let set_smtp = |d: &mut Desk, url: &str| {
+        let mut config = (*d.app.state.config).clone();
+        config.smtp_url = Some(url.to_string());
+        d.app.state.config = std::sync::Arc::new(config);
+    };
+    set_smtp(&mut d, &dead);
+    let (_, issue) = d
+        .call(
+            "POST",
+            "/v1/issues",
+            &d.requester,
+            json!({"title": "Printer jams"}),
+        )
+        .await;
+    let (s, _) = d
+        .call(
+            "POST",
+            &format!("/v1/issues/{}/assign", id_of(&issue)),
+            &d.admin,
+            json!({"assigned_group": d.group}),
+        )
+        .await;
+    assert!(s.is_success());
+    d.app.run_jobs().await;
+
+    let (s, _) = d
+        .call("GET", "/v1/notification-deliveries", &d.agent, Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, problems) = d
+        .call("GET", "/v1/notification-deliveries", &d.admin, Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{problems}");
+    let problems = problems["data"].as_array().unwrap().clone();
+    assert_eq!(
+        problems.len(),
+        2,
+        "the agent's and the requester's mail: {problems:?}"
+    );
+    for p in &problems {
+        assert_eq!(p["status"], "pending", "still being retried");
+        assert_eq!(p["attempts"], 1);
+        assert!(p["error"].as_str().unwrap().contains("sending mail") || !p["error"].is_null());
+    }
+    let b = d.app.browser_login("admin@example.com").await;
+    let page = d
+        .app
+        .page("GET", "/admin/notifications", Some(&b.cookie), None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.body.matches("data-problem=\"pending\"").count(), 2);
+
+    // The mail server is back: one is sent again at once, from the page.
+    let sink = SmtpSink::start().await;
+    set_smtp(&mut d, &sink.url);
+    let first = id_of(&problems[0]);
+    let retried = d
+        .app
+        .page(
+            "POST",
+            &format!("/admin/notifications/{first}/retry"),
+            Some(&b.cookie),
+            Some(&[("_csrf", &b.csrf)]),
+        )
+        .await;
+    assert_eq!(retried.status, StatusCode::SEE_OTHER);
+    d.app.run_jobs().await;
+    assert_eq!(sink.mails().len(), 1);
+    let (_, left) = d
+        .call("GET", "/v1/notification-deliveries", &d.admin, Value::Null)
+        .await;
+    assert_eq!(left["data"].as_array().unwrap().len(), 1);
+    let (s, _) = d
+        .call(
+            "POST",
+            &format!("/v1/notification-deliveries/{first}/retry"),
+            &d.admin,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "already sent");
+}

@@ -79,6 +79,7 @@ async fn openapi_document_describes_every_operation() {
                 "/read",
                 "/read-all",
                 "/watch",
+                "/retry",
             ]
             .iter()
             .any(|end| path.ends_with(end));
@@ -226,7 +227,7 @@ impl Ids {
             "applications" => &self.app,
             "issues" => &self.issue,
             "webhooks" => &self.webhook,
-            "notifications" => &self.notification,
+            "notifications" | "notification-deliveries" => &self.notification,
             other => panic!("teach routes.rs which record to use for /{other}/{{id}}"),
         };
         vec![

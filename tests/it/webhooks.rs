@@ -3,11 +3,9 @@
 //! once, an endpoint down for an hour losing nothing, 410 and 4xx handling, rotation, test,
 //! redelivery, replay and validation.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
@@ -17,78 +15,10 @@ use sha2::Sha256;
 
 use crate::issues::Desk;
 use crate::support::id_of;
-
-#[derive(Clone, Debug)]
-struct Received {
-    headers: HeaderMap,
-    body: String,
-    answered: u16,
-}
-
-#[derive(Default)]
-struct Script {
-    next: VecDeque<u16>,
-    otherwise: u16,
-    seen: Vec<Received>,
-}
-
-/// An HTTP endpoint on loopback that answers from a script and remembers every request.
-#[derive(Clone)]
-struct Receiver {
-    url: String,
-    script: Arc<Mutex<Script>>,
-}
-
-impl Receiver {
-    async fn start(otherwise: u16) -> Receiver {
-        let script = Arc::new(Mutex::new(Script {
-            otherwise,
-            ..Default::default()
-        }));
-        let app = axum::Router::new()
-            .route("/hook", axum::routing::post(answer))
-            .with_state(script.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a port");
-        let url = format!("http://{}/hook", listener.local_addr().expect("an address"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Receiver { url, script }
-    }
-
-    fn then(&self, statuses: &[u16]) {
-        self.script.lock().unwrap().next.extend(statuses);
-    }
-
-    fn otherwise(&self, status: u16) {
-        self.script.lock().unwrap().otherwise = status;
-    }
-
-    fn seen(&self) -> Vec<Received> {
-        self.script.lock().unwrap().seen.clone()
-    }
-}
-
-async fn answer(
-    State(s): State<Arc<Mutex<Script>>>,
-    headers: HeaderMap,
-    body: String,
-) -> StatusCode {
-    let mut s = s.lock().unwrap();
-    let status = s.next.pop_front().unwrap_or(s.otherwise);
-    s.seen.push(Received {
-        headers,
-        body,
-        answered: status,
-    });
-    StatusCode::from_u16(status).unwrap()
-}
+use crate::support::receiver::{Received, Receiver};
 
 fn header<'a>(r: &'a Received, name: &str) -> &'a str {
-    r.headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
+    r.header(name)
 }
 
 /// The Standard Webhooks check, written here from the specification (not the code under test):

@@ -4,4 +4,5 @@
 pub mod ical;
 pub mod identity;
 pub mod issues;
+pub mod notify;
 pub mod time;

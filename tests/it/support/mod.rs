@@ -2,6 +2,8 @@
 //! router driven in-process. The database is `DATABASE_URL`, or a private cluster the tests
 //! start themselves (no running server needed).
 
+pub mod receiver;
+
 use std::sync::Arc;
 
 use axum::body::Body;

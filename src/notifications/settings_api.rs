@@ -1,0 +1,154 @@
+//! `/v1/notification-channels…` (where groups' events go) and `/v1/notification-templates…`
+//! (what messages say, with a preview).
+
+use axum::Json;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::channels::{self, Channel, ChannelBody};
+use super::templates::{self, Template, TemplateBody};
+use crate::identity::users_api::parse_id;
+use crate::platform::auth::api::ApiCtx;
+use crate::platform::error::AppError;
+use crate::platform::json::ApiJson;
+use crate::platform::openapi::Items;
+
+const ID: &str = "Notification channel id";
+
+#[utoipa::path(get, path = "/notification-channels", tag = "notifications",
+    operation_id = "listNotificationChannels", responses((status = 200, body = Items<Channel>)))]
+pub async fn list_channels(mut ctx: ApiCtx) -> Result<Json<Items<Channel>>, AppError> {
+    ctx.require("integrations:read")?;
+    let data = channels::list(&mut ctx.tx).await?;
+    ctx.commit().await?;
+    Ok(Json(Items { data }))
+}
+
+/// `target`: a mail address for an email integration, a phone number for SMS, a Slack channel
+/// (default: the integration's); none for Teams, PagerDuty and webhooks.
+#[utoipa::path(post, path = "/notification-channels", tag = "notifications",
+    operation_id = "createNotificationChannel", request_body = ChannelBody,
+    responses((status = 201, body = Channel)))]
+pub async fn create_channel(
+    mut ctx: ApiCtx,
+    ApiJson(body): ApiJson<ChannelBody>,
+) -> Result<impl IntoResponse, AppError> {
+    ctx.require("integrations:create")?;
+    let actor = ctx.actor();
+    let c = channels::create(&mut ctx.tx, &actor, &body).await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+#[utoipa::path(get, path = "/notification-channels/{id}", tag = "notifications",
+    operation_id = "getNotificationChannel", params(("id" = Uuid, Path, description = ID)),
+    responses((status = 200, body = Channel)))]
+pub async fn get_channel(
+    mut ctx: ApiCtx,
+    Path(id): Path<String>,
+) -> Result<Json<Channel>, AppError> {
+    ctx.require("integrations:read")?;
+    let c = channels::get(&mut ctx.tx, parse_id(&id)?).await?;
+    ctx.commit().await?;
+    Ok(Json(c))
+}
+
+#[utoipa::path(put, path = "/notification-channels/{id}", tag = "notifications",
+    operation_id = "updateNotificationChannel", params(("id" = Uuid, Path, description = ID)),
+    request_body = ChannelBody, responses((status = 200, body = Channel)))]
+pub async fn update_channel(
+    mut ctx: ApiCtx,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ChannelBody>,
+) -> Result<Json<Channel>, AppError> {
+    ctx.require("integrations:update")?;
+    let id = parse_id(&id)?;
+    let actor = ctx.actor();
+    let c = channels::update(&mut ctx.tx, &actor, id, &body).await?;
+    ctx.commit().await?;
+    Ok(Json(c))
+}
+
+#[utoipa::path(delete, path = "/notification-channels/{id}", tag = "notifications",
+    operation_id = "deleteNotificationChannel", params(("id" = Uuid, Path, description = ID)),
+    responses((status = 204, description = "Deleted")))]
+pub async fn delete_channel(
+    mut ctx: ApiCtx,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    ctx.require("integrations:delete")?;
+    let id = parse_id(&id)?;
+    let actor = ctx.actor();
+    channels::delete(&mut ctx.tx, &actor, id).await?;
+    ctx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/notification-templates", tag = "notifications",
+    operation_id = "listNotificationTemplates",
+    responses((status = 200, description = "Every event × channel kind, the default or the tenant's own", body = Items<Template>)))]
+pub async fn list_templates(mut ctx: ApiCtx) -> Result<Json<Items<Template>>, AppError> {
+    ctx.require("integrations:read")?;
+    let data = templates::list(&mut ctx.tx).await?;
+    ctx.commit().await?;
+    Ok(Json(Items { data }))
+}
+
+/// Variables: `{{number}}`, `{{title}}`, `{{event}}`, `{{verb}}`, `{{link}}`, `{{priority}}`,
+/// `{{status}}`, `{{actor}}`, `{{group}}`, `{{assignee}}`, `{{changes}}`. An unknown variable
+/// answers 422 naming it.
+#[utoipa::path(put, path = "/notification-templates/{event_type}/{channel}", tag = "notifications",
+    operation_id = "updateNotificationTemplate",
+    params(("event_type" = String, Path, description = "An issue event: created, assigned, …"),
+           ("channel" = String, Path, description = "email, chat or sms")),
+    request_body = TemplateBody, responses((status = 200, body = Template)))]
+pub async fn put_template(
+    mut ctx: ApiCtx,
+    Path((event_type, channel)): Path<(String, String)>,
+    ApiJson(body): ApiJson<TemplateBody>,
+) -> Result<Json<Template>, AppError> {
+    ctx.require("integrations:update")?;
+    let actor = ctx.actor();
+    let t = templates::save(&mut ctx.tx, &actor, &event_type, &channel, &body).await?;
+    ctx.commit().await?;
+    Ok(Json(t))
+}
+
+/// Back to the shipped default.
+#[utoipa::path(delete, path = "/notification-templates/{event_type}/{channel}", tag = "notifications",
+    operation_id = "resetNotificationTemplate",
+    params(("event_type" = String, Path, description = "An issue event"),
+           ("channel" = String, Path, description = "email, chat or sms")),
+    responses((status = 200, body = Template)))]
+pub async fn reset_template(
+    mut ctx: ApiCtx,
+    Path((event_type, channel)): Path<(String, String)>,
+) -> Result<Json<Template>, AppError> {
+    ctx.require("integrations:update")?;
+    let actor = ctx.actor();
+    let t = templates::reset(&mut ctx.tx, &actor, &event_type, &channel).await?;
+    ctx.commit().await?;
+    Ok(Json(t))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Preview {
+    pub subject: String,
+    pub body: String,
+}
+
+/// Renders a template with sample values (`ISS-00042`, …) without saving it.
+#[utoipa::path(post, path = "/notification-templates/preview", tag = "notifications",
+    operation_id = "previewNotificationTemplate", request_body = TemplateBody,
+    responses((status = 200, body = Preview)))]
+pub async fn preview_template(
+    ctx: ApiCtx,
+    ApiJson(body): ApiJson<TemplateBody>,
+) -> Result<Json<Preview>, AppError> {
+    ctx.require("integrations:read")?;
+    let (subject, body) = templates::preview(&body)?;
+    Ok(Json(Preview { subject, body }))
+}
