@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::sla::api_routes())
         .merge(crate::webhooks::api_routes())
         .merge(crate::integrations::api_routes())
+        .merge(crate::inbound::api_routes())
         .merge(crate::notifications::api_routes())
         .split_for_parts();
     let doc = openapi::finish(openapi::mount(doc, "/v1"));
@@ -165,6 +166,7 @@ pub fn web_routes() -> web::Routes {
         .merge(crate::sla::web_routes())
         .merge(crate::webhooks::web_routes())
         .merge(crate::integrations::web_routes())
+        .merge(crate::inbound::web_routes())
         .merge(crate::notifications::web_routes())
         .merge(crate::platform::live::web_routes())
 }

@@ -290,6 +290,19 @@ async fn serve_on(
     if web {
         live.start(db.pool.clone());
     }
+    let smtp_task = match config.smtp_addr.filter(|_| web) {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("FIRELATER_SMTP_ADDR: cannot listen on {addr}"))?;
+            tracing::info!(%addr, "taking inbound mail by SMTP");
+            Some(tokio::spawn(crate::inbound::smtp::serve(
+                state.clone(),
+                listener,
+            )))
+        }
+        None => None,
+    };
     let shutdown = async move {
         let ctrl_c = tokio::signal::ctrl_c();
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -311,6 +324,9 @@ async fn serve_on(
     } else {
         tracing::info!("worker running");
         shutdown.await;
+    }
+    if let Some(t) = smtp_task {
+        t.abort();
     }
     let _ = stop_tx.send(true);
     // In-flight jobs get a bounded time to finish; their transactions roll back otherwise.

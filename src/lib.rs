@@ -9,6 +9,7 @@ pub mod bench;
 pub mod cli;
 mod cli_demo;
 pub mod identity;
+pub mod inbound;
 pub mod integrations;
 pub mod issues;
 pub mod notifications;

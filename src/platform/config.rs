@@ -23,6 +23,8 @@ pub struct Config {
     pub mail_from: String,
     /// Targets the outbound SSRF guard lets through anyway (`FIRELATER_OUTBOUND_ALLOW`).
     pub outbound_allow: crate::platform::outbound::Allow,
+    /// Where the built-in SMTP listener takes inbound mail (`FIRELATER_SMTP_ADDR`); unset = off.
+    pub smtp_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -72,7 +74,16 @@ impl Config {
             &get("FIRELATER_OUTBOUND_ALLOW").unwrap_or_default(),
         )
         .map_err(|e| anyhow::anyhow!("FIRELATER_OUTBOUND_ALLOW: {e}"))?;
+        let smtp_addr = match nonempty("FIRELATER_SMTP_ADDR") {
+            Some(a) => Some(a.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "FIRELATER_SMTP_ADDR: '{a}' is not a socket address like 0.0.0.0:2525"
+                )
+            })?),
+            None => None,
+        };
         Ok(Config {
+            smtp_addr,
             outbound_allow,
             database_url,
             data_dir,

@@ -3,6 +3,7 @@
 mod attachments;
 mod browser;
 mod identity;
+mod inbound;
 mod integrations;
 mod issue_settings;
 mod issues;

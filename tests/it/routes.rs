@@ -122,6 +122,8 @@ async fn every_route_refuses_anonymous_callers() {
         ("attachment_id", uuid::Uuid::new_v4().to_string()),
         ("delivery_id", uuid::Uuid::new_v4().to_string()),
         ("entity_type", "user".to_string()),
+        ("event_type", "created".to_string()),
+        ("channel", "chat".to_string()),
     ];
     for (path, method) in operations(&doc) {
         let uri = fill(&path, &any_id);
@@ -199,6 +201,8 @@ struct Ids {
     webhook: String,
     delivery: String,
     notification: String,
+    integration: String,
+    channel: String,
 }
 
 impl Ids {
@@ -228,6 +232,10 @@ impl Ids {
             "issues" => &self.issue,
             "webhooks" => &self.webhook,
             "notifications" | "notification-deliveries" => &self.notification,
+            "integrations" => &self.integration,
+            "notification-channels" => &self.channel,
+            // Named by event and channel kind, not records: each tenant has its own set.
+            "notification-templates" => &self.notification,
             other => panic!("teach routes.rs which record to use for /{other}/{{id}}"),
         };
         vec![
@@ -240,6 +248,8 @@ impl Ids {
             ("attachment_id", self.attachment.clone()),
             ("delivery_id", self.delivery.clone()),
             ("entity_type", "user".to_string()),
+            ("event_type", "created".to_string()),
+            ("channel", "chat".to_string()),
         ]
     }
 }
@@ -379,6 +389,22 @@ async fn records_in(a: &TestApp) -> Ids {
             None,
         )
         .await;
+    let (_, integration) = a
+        .json(
+            "POST",
+            "/v1/integrations",
+            Some(&admin),
+            Some(json!({"type": "webhook", "name": "Bus", "config": {"url": "https://example.com/bus"}})),
+        )
+        .await;
+    let (_, channel) = a
+        .json(
+            "POST",
+            "/v1/notification-channels",
+            Some(&admin),
+            Some(json!({"name": "Bus", "integration_id": id_of(&integration)})),
+        )
+        .await;
     let notification: uuid::Uuid = sqlx::query_scalar(&format!(
         "INSERT INTO tenant_{}.notifications (user_id, event_category, event_type, subject, link)
          SELECT id, 'issues', 'created', 'A note', '/issues' FROM tenant_{}.users
@@ -428,6 +454,8 @@ async fn records_in(a: &TestApp) -> Ids {
         webhook: id_of(&webhook),
         delivery: id_of(&delivery),
         notification: notification.to_string(),
+        integration: id_of(&integration),
+        channel: id_of(&channel),
     }
 }
 
@@ -470,6 +498,12 @@ fn valid_body(method: &str, path: &str, b_user: &str) -> Option<Value> {
         }
         ("POST", "/v1/webhooks/{id}/replay") => json!({"since": "2020-01-01T00:00:00Z"}),
         ("PUT", "/v1/users/{id}/notifications") => json!({"preferences": []}),
+        ("PUT", "/v1/integrations/{id}") => {
+            json!({"type": "webhook", "name": "Renamed", "config": {"url": "https://example.com/h"}})
+        }
+        ("PUT", "/v1/notification-channels/{id}") => {
+            json!({"name": "Renamed", "integration_id": uuid::Uuid::new_v4()})
+        }
         _ => return None,
     })
 }
@@ -497,6 +531,10 @@ async fn another_tenants_ids_answer_404_on_every_route() {
                 valid_body(&method, &path, &b_user),
             )
             .await;
+        if path.starts_with("/v1/notification-templates/") {
+            // Named by event and channel kind: tenant B reaches its own templates.
+            continue;
+        }
         if path.starts_with("/v1/audit-logs/") {
             // A filter, not a record: another tenant's entity simply has no entries here.
             assert_eq!(s, StatusCode::OK, "{uri}");
@@ -508,7 +546,8 @@ async fn another_tenants_ids_answer_404_on_every_route() {
 
     let browser = b.browser_login("admin@example.com").await;
     for path in firelater::app::web_routes().paths {
-        if !path.contains('{') {
+        // Templates are named by event and channel kind: tenant B reaches its own.
+        if !path.contains('{') || path.starts_with("/admin/notification-templates/") {
             continue;
         }
         let uri = fill(path, &ids.for_path(path));

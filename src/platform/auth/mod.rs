@@ -24,7 +24,11 @@ use crate::platform::tenancy::{Slug, TenantTx};
 pub enum AuthVia {
     Session,
     Token,
-    ApiKey { key_id: Uuid },
+    ApiKey {
+        key_id: Uuid,
+    },
+    /// A message taken in by mail, acting as its sender.
+    Mail,
 }
 
 /// The authenticated caller. The tenant is part of it and comes only from the credential.

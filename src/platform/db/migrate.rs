@@ -106,13 +106,20 @@ pub async fn migrate_public(pool: &sqlx::PgPool) -> anyhow::Result<usize> {
     .execute(&mut *tx)
     .await?;
     let n = apply(&mut tx, &PUBLIC).await?;
-    // Tenant roles may enqueue and read only their own jobs (row-level security below).
+    // Tenant roles may enqueue and read only their own jobs, and manage only their own inbound
+    // addresses (row-level security below).
     sqlx::raw_sql(
         "GRANT SELECT, INSERT, UPDATE, DELETE ON public.jobs TO firelater_tenant;
          GRANT USAGE ON SEQUENCE public.jobs_id_seq TO firelater_tenant;
          ALTER TABLE public.jobs ENABLE ROW LEVEL SECURITY;
          DROP POLICY IF EXISTS tenant_own_jobs ON public.jobs;
          CREATE POLICY tenant_own_jobs ON public.jobs TO firelater_tenant
+            USING ('tenant_' || tenant_slug = current_user)
+            WITH CHECK ('tenant_' || tenant_slug = current_user);
+         GRANT SELECT, INSERT, UPDATE, DELETE ON public.inbound_addresses TO firelater_tenant;
+         ALTER TABLE public.inbound_addresses ENABLE ROW LEVEL SECURITY;
+         DROP POLICY IF EXISTS tenant_own_addresses ON public.inbound_addresses;
+         CREATE POLICY tenant_own_addresses ON public.inbound_addresses TO firelater_tenant
             USING ('tenant_' || tenant_slug = current_user)
             WITH CHECK ('tenant_' || tenant_slug = current_user);",
     )
