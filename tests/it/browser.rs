@@ -194,14 +194,11 @@ async fn run_scenario(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
         .click()
         .await?;
 
-    let row = driver
-        .query(By::Css(
-            "tr[data-user-email='bea.browser@demo.firelater.test']",
-        ))
-        .wait(Duration::from_secs(10), Duration::from_millis(100))
-        .first()
-        .await?;
-    let text = row.text().await?;
+    let text = text_of(
+        driver,
+        By::Css("tr[data-user-email='bea.browser@demo.firelater.test']"),
+    )
+    .await?;
     assert!(text.contains("Bea Browser"), "row: {text}");
     assert!(
         text.contains("agent, manager") || text.contains("manager, agent"),
@@ -231,6 +228,21 @@ async fn wait(driver: &WebDriver, by: By) -> WebDriverResult<WebElement> {
         .wait(Duration::from_secs(10), Duration::from_millis(100))
         .first()
         .await
+}
+
+/// The element's text once it shows, read again if a live refresh replaces the element while
+/// we read it (the bell and lists re-fetch themselves on signals).
+async fn text_of(driver: &WebDriver, by: By) -> WebDriverResult<String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match wait(driver, by.clone()).await?.text().await {
+            Ok(t) => return Ok(t),
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Waits until the element's text is `want`, across the page being replaced (an element of
@@ -357,13 +369,12 @@ async fn notification_arrives_live(driver: &WebDriver, base: &str) -> WebDriverR
         .expect("me as JSON");
     let body = serde_json::json!({"title": "Assigned from afar", "assigned_to": me["user"]["id"]});
     raise(&http, base, &manager, body).await;
-    let count = driver
-        .query(By::Id("bell-count"))
-        .wait(Duration::from_secs(15), Duration::from_millis(100))
-        .first()
-        .await?;
-    // Raised with an assignee: "raised" and "assigned" are two events, so one or two.
-    let unread: u32 = count.text().await?.parse().expect("a count");
+    // Raised with an assignee: "raised" and "assigned" are two events, so one or two (the bell
+    // may be replaced between them).
+    let unread: u32 = text_of(driver, By::Id("bell-count"))
+        .await?
+        .parse()
+        .expect("a count");
     assert!(unread >= 1);
     Ok(())
 }
@@ -416,8 +427,11 @@ async fn agent_works_an_issue(driver: &WebDriver, base: &str) -> WebDriverResult
     .await?;
     form.find(By::Id("create-issue")).await?.click().await?;
 
-    let panel = wait(driver, By::Id("sla-panel")).await?;
-    assert!(panel.text().await?.contains("Default issue SLA"));
+    assert!(
+        text_of(driver, By::Id("sla-panel"))
+            .await?
+            .contains("Default issue SLA")
+    );
     assert_eq!(
         driver.find(By::Id("issue-priority")).await?.text().await?,
         "high"
@@ -440,8 +454,8 @@ async fn agent_works_an_issue(driver: &WebDriver, base: &str) -> WebDriverResult
         .send_keys("Power-cycled it; watching.")
         .await?;
     driver.find(By::Id("add-comment")).await?.click().await?;
-    let comments = wait(driver, By::Css("#comments li[data-comment]")).await?;
-    assert!(comments.text().await?.contains("Power-cycled it"));
+    let comments = text_of(driver, By::Css("#comments li[data-comment]")).await?;
+    assert!(comments.contains("Power-cycled it"));
 
     driver
         .find(By::XPath(
