@@ -276,6 +276,7 @@ impl Deliverer {
             let actor = Actor::system("webhooks");
             let changes = json!({"active": {"old": true, "new": false}, "reason": reason});
             audit::record(&mut tx, &actor, "disable", "webhook", m.webhook_id, changes).await?;
+            tell_admins(&mut tx, tenant, m.webhook_id, &reason, now).await?;
         }
         tx.commit().await?;
         let outcome = if gone || failing_too_long {
@@ -320,6 +321,55 @@ impl Deliverer {
         let answer = outbound::exchange(req.body(m.body.clone()), now).await?;
         Ok((answer.status, answer.retry_after, answer.body))
     }
+}
+
+/// The people who manage webhooks hear that one was disabled: in the app (live) and by mail.
+async fn tell_admins(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    webhook: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let told: Vec<(Uuid, Uuid, String, String)> = sqlx::query_as(
+        "INSERT INTO notifications (user_id, event_category, event_type, entity_type, entity_id,
+                subject, link, channel, status, sent_at, created_at)
+         SELECT DISTINCT u.id, 'webhooks', 'disabled', 'webhook', w.id,
+                'Webhook ' || w.name || ' was disabled: ' || $2, '/admin/webhooks/' || w.id,
+                'in_app', 'sent', $3, $3
+         FROM webhooks w, users u
+         JOIN user_roles ur ON ur.user_id = u.id
+         JOIN role_permissions rp ON rp.role_id = ur.role_id
+         JOIN permissions p ON p.id = rp.permission_id AND p.resource = 'webhooks' AND p.action = 'update'
+         WHERE w.id = $1 AND u.status = 'active'
+         RETURNING id, user_id, subject, (SELECT email FROM users WHERE users.id = user_id)",
+    )
+    .bind(webhook)
+    .bind(reason)
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (id, user, subject, email) in told {
+        let signal = crate::platform::live::Signal {
+            tenant: Some(tenant.to_string()),
+            entity: "notification".into(),
+            id: Some(id),
+            user: Some(user),
+        };
+        crate::platform::live::send(tx, &signal).await?;
+        let mail = crate::platform::mail::Email {
+            to: email,
+            subject: format!("[FireLater] {subject}"),
+            body_text: format!(
+                "{subject}.\n\nNo further events are sent to it. Fix the endpoint, then tick \
+                 Active on its page under Webhooks to resume; missed events can be replayed from \
+                 there.\n"
+            ),
+            ..Default::default()
+        };
+        crate::platform::mail::queue(tx, tenant, mail).await?;
+    }
+    Ok(())
 }
 
 /// The wait before the next attempt, ±10 % so endpoints coming back are not stampeded.

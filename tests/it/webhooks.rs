@@ -301,6 +301,24 @@ async fn gone_disables_client_errors_stop_and_secrets_rotate() {
         .await;
     assert_eq!(w["active"], false);
     assert!(w["disabled_reason"].as_str().unwrap().contains("410"));
+    // Those who manage webhooks are told; agents are not.
+    let (_, inbox) = d
+        .call("GET", "/v1/notifications", &d.admin, Value::Null)
+        .await;
+    assert!(
+        inbox["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["subject"]
+                .as_str()
+                .is_some_and(|s| s.contains("was disabled: the endpoint answered 410 Gone"))),
+        "{inbox}"
+    );
+    let (_, theirs) = d
+        .call("GET", "/v1/notifications", &d.agent, Value::Null)
+        .await;
+    assert!(!theirs.to_string().contains("was disabled"));
     let count = rx.seen().len();
     raise(&d, "After disable").await;
     d.app.run_jobs().await;
