@@ -264,6 +264,10 @@ pub fn job_registry(state: &AppState) -> anyhow::Result<jobs::Registry> {
     reg.on(crate::notifications::deliver::TASK, move |ctx| {
         crate::notifications::deliver::job(ctx, notifier.clone())
     });
+    let base_url = state.config.base_url.clone();
+    reg.on(crate::notifications::digest::TASK, move |ctx| {
+        crate::notifications::digest::job(ctx, base_url.clone())
+    });
     reg.on(
         crate::admin::jobs::CLEANUP_TASK,
         crate::admin::jobs::cleanup_job,

@@ -65,7 +65,10 @@ struct Created {
     id: Uuid,
     user_id: Uuid,
     channel: String,
+    /// `digest`: the email waits for the person's daily digest.
+    status: String,
     email: Option<String>,
+    timezone: Option<String>,
     /// False: this person lets everything through their quiet hours for this event.
     quiet_hours: bool,
 }
@@ -255,7 +258,10 @@ impl Subscriber for Fanout {
                  INSERT INTO notifications (user_id, event_category, event_type, entity_type, entity_id,
                         subject, link, data, channel, status, sent_at, event_id, created_at)
                  SELECT who.u, 'issues', $2, 'issue', $1, $3, $12, $13,
-                        c.channel, CASE c.channel WHEN 'in_app' THEN 'sent' ELSE 'pending' END,
+                        c.channel,
+                        CASE WHEN c.channel = 'in_app' THEN 'sent'
+                             WHEN c.channel = 'email' AND COALESCE(p.digest, false) THEN 'digest'
+                             ELSE 'pending' END,
                         CASE c.channel WHEN 'in_app' THEN $5::timestamptz END, $4, $5
                  FROM who
                  JOIN users u ON u.id = who.u AND u.status = 'active'
@@ -271,8 +277,9 @@ impl Subscriber for Fanout {
                         ELSE COALESCE(p.slack_enabled, false) AND $11
                              AND COALESCE(u.settings->>'slack_user_id', '') <> '' END
                  ON CONFLICT (event_id, user_id, channel) WHERE event_id IS NOT NULL DO NOTHING
-                 RETURNING id, user_id, channel,
+                 RETURNING id, user_id, channel, status,
                            (SELECT email FROM users WHERE users.id = user_id) AS email,
+                           (SELECT timezone FROM users WHERE users.id = user_id) AS timezone,
                            COALESCE((SELECT p.quiet_hours FROM notification_preferences p
                                      WHERE p.user_id = notifications.user_id AND p.event_category = 'issues'
                                        AND p.event_type = $2), true) AS quiet_hours",
@@ -307,6 +314,11 @@ impl Subscriber for Fanout {
                         user: Some(n.user_id),
                     };
                     live::send(tx, &signal).await?;
+                    continue;
+                }
+                if n.status == "digest" {
+                    let zone = n.timezone.as_deref().unwrap_or("UTC");
+                    super::digest::schedule(tx, tenant, n.user_id, zone, now).await?;
                     continue;
                 }
                 let at = if n.quiet_hours {

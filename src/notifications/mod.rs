@@ -7,6 +7,7 @@
 pub mod api;
 pub mod channels;
 pub mod deliver;
+pub mod digest;
 pub mod fanout;
 pub mod problems;
 pub mod settings_api;

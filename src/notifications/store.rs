@@ -114,6 +114,10 @@ pub struct Preference {
     /// Default true.
     #[serde(default = "on")]
     pub email: bool,
+    /// Email about this event waits for one daily digest (08:00 in your zone) instead of going
+    /// at once. Default false.
+    #[serde(default)]
+    pub digest: bool,
     /// A text message to your phone (needs a phone number and an SMS integration). Default false.
     #[serde(default)]
     pub sms: bool,
@@ -161,11 +165,11 @@ pub struct Preferences {
 }
 
 pub async fn preferences(tx: &mut TenantTx, user: Uuid) -> Result<Preferences, AppError> {
-    type Row = (String, bool, bool, bool, bool, bool);
+    type Row = (String, bool, bool, bool, bool, bool, bool);
     // The event types this user changed; the rest have the defaults.
     let set: Vec<Row> = sqlx::query_as(
         "SELECT event_type, in_app_enabled, COALESCE(email_enabled, true), COALESCE(sms_enabled, false),
-                COALESCE(slack_enabled, false), COALESCE(quiet_hours, true)
+                COALESCE(slack_enabled, false), COALESCE(quiet_hours, true), COALESCE(digest, false)
          FROM notification_preferences WHERE user_id = $1 AND event_category = 'issues'",
     )
     .bind(user)
@@ -182,11 +186,11 @@ pub async fn preferences(tx: &mut TenantTx, user: Uuid) -> Result<Preferences, A
         preferences: ISSUE_EVENTS
             .iter()
             .map(|(t, _)| {
-                let (in_app, email, sms, slack, quiet_hours) = set
+                let (in_app, email, sms, slack, quiet_hours, digest) = set
                     .iter()
                     .find(|r| r.0 == *t)
-                    .map_or((true, true, false, false, true), |r| {
-                        (r.1, r.2, r.3, r.4, r.5)
+                    .map_or((true, true, false, false, true, false), |r| {
+                        (r.1, r.2, r.3, r.4, r.5, r.6)
                     });
                 Preference {
                     event_category: "issues".into(),
@@ -196,6 +200,7 @@ pub async fn preferences(tx: &mut TenantTx, user: Uuid) -> Result<Preferences, A
                     sms,
                     slack,
                     quiet_hours,
+                    digest,
                 }
             })
             .collect(),
@@ -323,12 +328,13 @@ pub async fn save_preferences(
     for pref in &body.preferences {
         sqlx::query(
             "INSERT INTO notification_preferences (user_id, event_category, event_type, in_app_enabled,
-                email_enabled, sms_enabled, slack_enabled, quiet_hours)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                email_enabled, sms_enabled, slack_enabled, quiet_hours, digest, instant)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NOT $9)
              ON CONFLICT (user_id, event_category, event_type)
              DO UPDATE SET in_app_enabled = EXCLUDED.in_app_enabled, email_enabled = EXCLUDED.email_enabled,
                            sms_enabled = EXCLUDED.sms_enabled, slack_enabled = EXCLUDED.slack_enabled,
-                           quiet_hours = EXCLUDED.quiet_hours, updated_at = now()",
+                           quiet_hours = EXCLUDED.quiet_hours, digest = EXCLUDED.digest,
+                           instant = EXCLUDED.instant, updated_at = now()",
         )
         .bind(user)
         .bind(&pref.event_category)
@@ -338,6 +344,7 @@ pub async fn save_preferences(
         .bind(pref.sms)
         .bind(pref.slack)
         .bind(pref.quiet_hours)
+        .bind(pref.digest)
         .execute(&mut **tx)
         .await?;
     }

@@ -195,6 +195,7 @@ pub async fn save_preferences(
                 sms: f.has("sms", t),
                 slack: f.has("slack", t),
                 quiet_hours: !f.has("through_quiet", t),
+                digest: f.has("digest", t),
             })
             .collect(),
         quiet_hours: Some(quiet_of(&f)),

@@ -575,3 +575,62 @@ async fn mail_that_cannot_be_sent_is_listed_and_sent_again() {
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "already sent");
 }
+
+#[tokio::test]
+async fn digest_mail_waits_for_one_daily_message() {
+    let mut d = Desk::new().await;
+    let sink = SmtpSink::start().await;
+    let mut config = (*d.app.state.config).clone();
+    config.smtp_url = Some(sink.url.clone());
+    d.app.state.config = std::sync::Arc::new(config);
+    let (s, p) = d
+        .call(
+            "PUT",
+            &format!("/v1/users/{}/notifications", d.agent_id),
+            &d.agent,
+            json!({"preferences": [{"event_category": "issues", "event_type": "created", "in_app": true,
+                   "email": true, "digest": true}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!(p["preferences"][0]["digest"], true);
+    let mut numbers = Vec::new();
+    for title in ["Toner low", "Projector dim"] {
+        let (_, issue) = d
+            .call(
+                "POST",
+                "/v1/issues",
+                &d.admin,
+                json!({"title": title, "assigned_group": d.group}),
+            )
+            .await;
+        numbers.push(issue["issue_number"].as_str().unwrap().to_string());
+    }
+    d.app.run_jobs().await;
+    let digest = |s: &SmtpSink| {
+        s.mails()
+            .into_iter()
+            .filter(|m| mail_header(m, "Subject").is_some_and(|s| s.contains("Daily digest")))
+            .collect::<Vec<_>>()
+    };
+    assert!(digest(&sink).is_empty(), "nothing before 08:00");
+    // In-app notifications still arrive at once (raised and assigned, for each).
+    let (_, inbox) = d
+        .call("GET", "/v1/notifications", &d.agent, Value::Null)
+        .await;
+    assert_eq!(inbox["unread"], 4);
+    d.app.clock.advance(chrono::Duration::hours(25));
+    d.app.run_jobs().await;
+    let mails = digest(&sink);
+    assert_eq!(mails.len(), 1, "one message for both");
+    assert_eq!(
+        mail_header(&mails[0], "Subject").unwrap(),
+        "[FireLater] Daily digest: 2 issue updates"
+    );
+    for n in &numbers {
+        assert!(mails[0].contains(n.as_str()), "{n} listed");
+    }
+    d.app.clock.advance(chrono::Duration::hours(25));
+    d.app.run_jobs().await;
+    assert_eq!(digest(&sink).len(), 1, "nothing new, no second digest");
+}

@@ -118,6 +118,18 @@ pub fn deliver_at(windows: &[QuietWindow], at: DateTime<Utc>) -> DateTime<Utc> {
     t
 }
 
+/// The next instant after `after` when the clock in `zone` shows `at` (a daily digest's send
+/// time); on a day when that local time does not exist (DST gap), the first valid minute after.
+pub fn next_local(zone: &Tz, at: NaiveTime, after: DateTime<Utc>) -> DateTime<Utc> {
+    let today = after.with_timezone(zone).date_naive();
+    let candidate = resolve(zone, today.and_time(at));
+    if candidate > after {
+        candidate
+    } else {
+        resolve(zone, (today + Duration::days(1)).and_time(at))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +171,27 @@ mod tests {
             end: NaiveTime::parse_from_str(end, "%H:%M").unwrap_or_default(),
             zone,
         }
+    }
+
+    #[test]
+    fn the_next_digest_time_is_local() {
+        let eight = NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default();
+        let ny = chrono_tz::America::New_York;
+        // 07:00 in New York (EST, UTC-5): today at 08:00; 09:00: tomorrow.
+        assert_eq!(
+            next_local(&ny, eight, at("2026-12-01T12:00:00Z")),
+            at("2026-12-01T13:00:00Z")
+        );
+        assert_eq!(
+            next_local(&ny, eight, at("2026-12-01T14:00:00Z")),
+            at("2026-12-02T13:00:00Z")
+        );
+        // 02:30 does not exist on the spring-forward day: 03:00 instead.
+        let half_two = NaiveTime::from_hms_opt(2, 30, 0).unwrap_or_default();
+        assert_eq!(
+            next_local(&ny, half_two, at("2026-03-08T05:00:00Z")),
+            at("2026-03-08T07:00:00Z")
+        );
     }
 
     #[test]
