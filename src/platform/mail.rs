@@ -183,6 +183,17 @@ pub async fn queue_at(
     .bind(&email.unsubscribe)
     .fetch_one(&mut *conn)
     .await?;
+    enqueue_send(conn, tenant, id, run_at).await?;
+    Ok(id)
+}
+
+/// The `mail.send` job for one stored mail.
+async fn enqueue_send(
+    conn: &mut sqlx::PgConnection,
+    tenant: &Slug,
+    id: Uuid,
+    run_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<()> {
     jobs::enqueue(
         conn,
         Some(tenant),
@@ -195,7 +206,7 @@ pub async fn queue_at(
         },
     )
     .await?;
-    Ok(id)
+    Ok(())
 }
 
 /// The `mail.send` job. Sending happens before the status update commits; a crash in between
@@ -331,16 +342,6 @@ pub async fn resend(
         .bind(notification)
         .execute(&mut *conn)
         .await?;
-    jobs::enqueue(
-        conn,
-        Some(tenant),
-        SEND_TASK,
-        json!({"email_id": id}),
-        JobOptions {
-            max_attempts: Some(ATTEMPTS),
-            ..Default::default()
-        },
-    )
-    .await?;
+    enqueue_send(conn, tenant, id, None).await?;
     Ok(())
 }

@@ -204,16 +204,18 @@ async fn automatic_mail_and_strangers_create_nothing_unless_allowed() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(e["error"]["details"]["address"].is_string());
+    // Addresses are unique across tenants, and the test database outlives a run.
+    let address = format!("Help-{}@Acme.test", d.app.slug);
     let (s, set) = d
         .call(
             "PUT",
             "/v1/inbound/settings",
             &d.admin,
-            json!({"address": "Help@Acme.test", "create_requesters": true, "default_group_id": d.group}),
+            json!({"address": address, "create_requesters": true, "default_group_id": d.group}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{set}");
-    assert_eq!(set["address"], "help@acme.test");
+    assert_eq!(set["address"], address.to_lowercase());
     // Another organization cannot claim the same address.
     let other = Desk::new().await;
     let (s, e) = other
@@ -221,7 +223,7 @@ async fn automatic_mail_and_strangers_create_nothing_unless_allowed() {
             "PUT",
             "/v1/inbound/settings",
             &other.admin,
-            json!({"address": "help@acme.test", "create_requesters": false, "default_group_id": null}),
+            json!({"address": address.to_lowercase(), "create_requesters": false, "default_group_id": null}),
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
@@ -276,12 +278,13 @@ async fn automatic_mail_and_strangers_create_nothing_unless_allowed() {
 async fn the_smtp_listener_takes_mail_for_known_addresses_only() {
     use firelater::platform::mail::{Email, SmtpTransport, Transport};
     let d = Desk::new().await;
+    let address = format!("desk-{}@smtp.test", d.app.slug);
     let (s, _) = d
         .call(
             "PUT",
             "/v1/inbound/settings",
             &d.admin,
-            json!({"address": "desk@smtp.test", "create_requesters": false, "default_group_id": null}),
+            json!({"address": address, "create_requesters": false, "default_group_id": null}),
         )
         .await;
     assert_eq!(s, StatusCode::OK);
@@ -294,7 +297,7 @@ async fn the_smtp_listener_takes_mail_for_known_addresses_only() {
     let client = SmtpTransport::new("127.0.0.1", port, "none", None).unwrap();
     let from = requester_email(&d).await;
     let mail = Email {
-        to: "desk@smtp.test".into(),
+        to: address.clone(),
         subject: "Keyboard missing keys".into(),
         body_text: "The Q key is gone.".into(),
         ..Default::default()
