@@ -240,6 +240,9 @@ async fn sender(
         return Ok(Err(format!("{from} is not an active user")));
     }
     let user = load_user(tx, id).await?.ok_or(AppError::NotFound)?;
+    if !user.permissions.iter().any(|p| p == "issues:create") {
+        return Ok(Err(format!("{from} may not raise issues")));
+    }
     Ok(Ok(Principal {
         slug: tenant.clone(),
         user_id: user.id,
