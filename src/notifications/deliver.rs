@@ -65,6 +65,7 @@ pub struct Deliverer {
 #[derive(sqlx::FromRow)]
 struct Row {
     status: String,
+    user_id: Option<Uuid>,
     channel: String,
     channel_id: Option<Uuid>,
     integration_id: Option<Uuid>,
@@ -107,7 +108,7 @@ pub async fn job(mut ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
             .execute(&mut *ctx.tx)
             .await?;
         let row: Option<Row> = sqlx::query_as(
-            "SELECT n.status, n.channel, n.channel_id, COALESCE(c.integration_id, n.integration_id) AS integration_id,
+            "SELECT n.status, n.user_id, n.channel, n.channel_id, COALESCE(c.integration_id, n.integration_id) AS integration_id,
                     c.config->>'target' AS target, u.phone, u.settings->>'slack_user_id' AS slack_user,
                     n.event_type, n.entity_type, n.entity_id, n.subject, n.content, n.link, n.data
              FROM notifications n
@@ -124,9 +125,14 @@ pub async fn job(mut ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
         }
         // A channel's own integration, or (for a person's SMS or Slack message) the tenant's
         // active one of that kind.
-        let account = match row.integration_id {
-            Some(i) => integrations::account(&mut ctx.tx, &d.sealer, i).await?,
-            None => integrations::active_of_kind(&mut ctx.tx, &d.sealer, &row.channel).await?,
+        let account = match (row.integration_id, row.user_id) {
+            (Some(i), _) => integrations::account(&mut ctx.tx, &d.sealer, i).await?,
+            (None, Some(_)) => {
+                integrations::active_of_kind(&mut ctx.tx, &d.sealer, &row.channel).await?
+            }
+            // A channel's message whose channel and integration were deleted since: nowhere
+            // to send it (never to some other account's default target).
+            (None, None) => None,
         };
         let to = match (row.channel_id, row.channel.as_str()) {
             (Some(_), _) => row.target.clone(),

@@ -436,6 +436,35 @@ async fn a_refused_message_stops_is_listed_and_can_be_sent_again() {
         )
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "already delivered");
+
+    // The integration is deleted while a message waits for its retry: it fails, and goes
+    // nowhere else.
+    rx.otherwise(503);
+    let (s, _) = d
+        .call("POST", "/v1/issues", &admin, json!({"title": "Fan loud"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    d.app.run_jobs().await;
+    assert_eq!(rx.seen().len(), 3);
+    let (s, _) = d
+        .call(
+            "DELETE",
+            &format!("/v1/integrations/{teams}"),
+            &admin,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    d.app.clock.advance(Duration::minutes(1));
+    d.app.run_jobs().await;
+    assert_eq!(rx.seen().len(), 3);
+    let (_, problems) = d
+        .call("GET", "/v1/notification-deliveries", &admin, Value::Null)
+        .await;
+    assert_eq!(
+        problems["data"][0]["error"], "its integration is gone",
+        "{problems}"
+    );
 }
 
 #[tokio::test]
