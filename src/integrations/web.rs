@@ -92,6 +92,25 @@ struct FormPage {
     can_delete: bool,
 }
 
+/// How a setting is named on the form.
+fn label(name: &str) -> String {
+    match name {
+        "base_url" => "Base URL".into(),
+        "url" => "URL".into(),
+        "webhook_url" => "Webhook URL".into(),
+        "tls" => "TLS (none, starttls or tls)".into(),
+        "account_sid" => "Account SID".into(),
+        "from" => "Sender (From)".into(),
+        other => {
+            let spaced = other.replace('_', " ");
+            let mut c = spaced.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
+        }
+    }
+}
+
 fn fields(k: &Kind, i: Option<&Integration>, f: &FormValues) -> Vec<Field> {
     let mut out: Vec<Field> = k
         .config
@@ -100,7 +119,7 @@ fn fields(k: &Kind, i: Option<&Integration>, f: &FormValues) -> Vec<Field> {
             let name = format!("config.{n}");
             Field {
                 value: f.get(&name).to_string(),
-                label: n.replace('_', " "),
+                label: label(n),
                 placeholder: default.unwrap_or_default().to_string(),
                 required: *required,
                 secret: false,
@@ -111,7 +130,7 @@ fn fields(k: &Kind, i: Option<&Integration>, f: &FormValues) -> Vec<Field> {
         .collect();
     out.extend(k.secrets.iter().map(|n| Field {
         name: format!("secrets.{n}"),
-        label: n.replace('_', " "),
+        label: label(n),
         value: String::new(),
         placeholder: String::new(),
         required: false,
