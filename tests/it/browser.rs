@@ -322,6 +322,13 @@ async fn raised_elsewhere_appears_live(driver: &WebDriver, base: &str) -> WebDri
             .is_ok(),
         "the queue page was reloaded instead of refreshed in place"
     );
+    // The refresh morphs the region (idiomorph, loaded under the strict CSP).
+    let morph = driver
+        .execute("return typeof Idiomorph", vec![])
+        .await?
+        .json()
+        .clone();
+    assert_eq!(morph, serde_json::json!("object"));
 
     // With a row ticked, a refresh would lose the selection: the page offers it instead.
     driver
