@@ -135,9 +135,8 @@ pub async fn test(
     ctx.require("integrations:update")?;
     let id = parse_id(&id)?;
     let to = body.and_then(|b| b.0.to);
-    let user = ctx.principal.user_id;
-    let (state2, now) = (state.clone(), ctx.now);
-    let result = run_test(&state2, &mut ctx.tx, id, user, to, now).await?;
+    let (user, now) = (ctx.principal.user_id, ctx.now);
+    let result = run_test(&state, &mut ctx.tx, id, user, to, now).await?;
     ctx.commit().await?;
     Ok(Json(result))
 }
