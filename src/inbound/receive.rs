@@ -97,20 +97,28 @@ async fn thread_of(
     ids: &[String],
     subject: &str,
 ) -> Result<Option<Uuid>, AppError> {
-    for id in ids {
+    if let Some(issue) = ids.iter().find_map(|id| {
         let (local, _) = id.split_once('@').unwrap_or((id, ""));
-        if let Some(issue) = local.strip_prefix("issue.").and_then(|u| u.parse().ok()) {
-            return Ok(Some(issue));
-        }
+        local.strip_prefix("issue.").and_then(|u| u.parse().ok())
+    }) {
+        return Ok(Some(issue));
+    }
+    // One look-up for every referenced message, the earliest-named match winning (a long
+    // References header must not cost a query per id).
+    if !ids.is_empty() {
+        let bracketed: Vec<String> = ids.iter().map(|id| format!("<{id}>")).collect();
         let found: Option<Uuid> = sqlx::query_scalar(
-            "SELECT issue_id FROM inbound_emails WHERE message_id = $1 AND issue_id IS NOT NULL
-             UNION ALL
-             SELECT n.entity_id FROM outbound_emails o JOIN notifications n ON n.id = o.notification_id
-             WHERE o.message_id = $2 AND n.entity_type = 'issue'
-             LIMIT 1",
+            "SELECT issue FROM (
+                SELECT e.issue_id AS issue, array_position($1::text[], e.message_id) AS pos
+                FROM inbound_emails e WHERE e.message_id = ANY($1) AND e.issue_id IS NOT NULL
+                UNION ALL
+                SELECT n.entity_id, array_position($2::text[], o.message_id)
+                FROM outbound_emails o JOIN notifications n ON n.id = o.notification_id
+                WHERE o.message_id = ANY($2) AND n.entity_type = 'issue') m
+             ORDER BY pos LIMIT 1",
         )
-        .bind(id)
-        .bind(format!("<{id}>"))
+        .bind(ids)
+        .bind(&bracketed)
         .fetch_optional(&mut **tx)
         .await?;
         if found.is_some() {

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::api::recent;
@@ -58,11 +57,7 @@ async fn show(
     )
     .await?;
     ctx.tx.commit().await?;
-    let status = if errors.0.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let page = Page {
         chrome: Chrome::new(&ctx.principal, &ctx.csrf, "inbound"),
         f,

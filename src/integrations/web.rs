@@ -254,14 +254,28 @@ fn body_of(f: &FormValues, kind: &Kind) -> IntegrationBody {
     }
 }
 
-fn errors_of(e: AppError) -> Result<Errors, WebError> {
-    match e {
-        AppError::Validation { fields, .. } => Ok(Errors(fields)),
+/// The form again with what was typed and why it was refused (422); other errors pass on.
+async fn refused(
+    ctx: WebCtx,
+    hx: bool,
+    integration: Option<Integration>,
+    kind: &'static Kind,
+    f: FormValues,
+    e: AppError,
+) -> Result<Response, WebError> {
+    let errors = match e {
+        AppError::Validation { fields, .. } => Errors(fields),
         AppError::Conflict { message, .. } => {
-            Ok(Errors(BTreeMap::from([("name".to_string(), message)])))
+            Errors(BTreeMap::from([("name".to_string(), message)]))
         }
-        e => Err(e.into()),
-    }
+        e => return Err(e.into()),
+    };
+    let s = Shown {
+        status: errors.status(),
+        errors,
+        ..shown(integration, kind, f)
+    };
+    form(ctx, hx, s).await
 }
 
 pub async fn create(
@@ -281,15 +295,7 @@ pub async fn create(
             ctx.tx.commit().await?;
             Ok(see_other(hx, &format!("/admin/integrations/{}", i.id)))
         }
-        Err(e) => {
-            let errors = errors_of(e)?;
-            let s = Shown {
-                errors,
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                ..shown(None, kind, f)
-            };
-            form(ctx, hx, s).await
-        }
+        Err(e) => refused(ctx, hx, None, kind, f, e).await,
     }
 }
 
@@ -321,15 +327,7 @@ pub async fn update(
             ctx.tx.commit().await?;
             Ok(see_other(hx, &format!("/admin/integrations/{id}")))
         }
-        Err(e) => {
-            let errors = errors_of(e)?;
-            let s = Shown {
-                errors,
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                ..shown(Some(before), kind, f)
-            };
-            form(ctx, hx, s).await
-        }
+        Err(e) => refused(ctx, hx, Some(before), kind, f, e).await,
     }
 }
 

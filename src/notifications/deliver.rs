@@ -100,13 +100,7 @@ pub async fn job(mut ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
             .ok_or_else(|| JobError::permanent("a notification needs a tenant"))?;
         let id: Uuid = serde_json::from_value(ctx.payload["notification_id"].clone())
             .map_err(|e| JobError::permanent(format!("bad payload: {e}")))?;
-        // One delivery per notification at a time (a retry from the problems page may run beside
-        // a scheduled one). An advisory lock, not a row lock: a failed attempt is noted on the
-        // row from a second connection while this transaction is still open.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('notification.' || $1::text, 0))")
-            .bind(id)
-            .execute(&mut *ctx.tx)
-            .await?;
+        jobs::hold(&mut ctx.tx, &format!("notification.{id}")).await?;
         let row: Option<Row> = sqlx::query_as(
             "SELECT n.status, n.user_id, n.channel, n.channel_id, COALESCE(c.integration_id, n.integration_id) AS integration_id,
                     c.config->>'target' AS target, u.phone, u.settings->>'slack_user_id' AS slack_user,

@@ -305,6 +305,7 @@ impl Subscriber for Fanout {
             .await?;
             // Quiet hours are judged at the moment of the event.
             let now = event.occurred_at;
+            let mut rendered = Messages::default();
             for n in created {
                 if n.channel == "in_app" {
                     let signal = Signal {
@@ -327,7 +328,7 @@ impl Subscriber for Fanout {
                     now
                 };
                 let later = (at > now).then_some(at);
-                let m = templates::message(tx, kind, templates::kind_of(&n.channel), &vars).await?;
+                let m = rendered.get(tx, kind, &n.channel, &vars).await?;
                 self.route(
                     tx,
                     tenant,
@@ -335,7 +336,7 @@ impl Subscriber for Fanout {
                     &n.channel,
                     n.email,
                     event.entity_id,
-                    &m,
+                    m,
                     later,
                 )
                 .await?;
@@ -369,9 +370,7 @@ impl Subscriber for Fanout {
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(id) = id else { continue };
-                let m =
-                    templates::message(tx, kind, templates::kind_of(&c.integration_type), &vars)
-                        .await?;
+                let m = rendered.get(tx, kind, &c.integration_type, &vars).await?;
                 self.route(
                     tx,
                     tenant,
@@ -379,13 +378,34 @@ impl Subscriber for Fanout {
                     &c.integration_type,
                     c.target,
                     event.entity_id,
-                    &m,
+                    m,
                     None,
                 )
                 .await?;
             }
             Ok(())
         })
+    }
+}
+
+/// The event's message per template kind, rendered once however many recipients share it.
+#[derive(Default)]
+struct Messages(std::collections::HashMap<&'static str, Rendered>);
+
+impl Messages {
+    async fn get(
+        &mut self,
+        tx: &mut sqlx::PgConnection,
+        event_type: &str,
+        channel: &str,
+        vars: &BTreeMap<&str, String>,
+    ) -> anyhow::Result<&Rendered> {
+        let kind = templates::kind_of(channel);
+        if !self.0.contains_key(kind) {
+            let m = templates::message(tx, event_type, kind, vars).await?;
+            self.0.insert(kind, m);
+        }
+        Ok(&self.0[kind])
     }
 }
 

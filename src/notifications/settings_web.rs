@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query};
-use axum::http::StatusCode;
 use axum::response::Response;
 use uuid::Uuid;
 
@@ -55,11 +54,7 @@ async fn channels_page(
     )
     .await?;
     ctx.tx.commit().await?;
-    let status = if errors.0.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let page = ChannelsPage {
         chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations"),
         channels: list,
@@ -271,11 +266,7 @@ struct Shown {
 }
 
 fn template_page(ctx: &WebCtx, hx: bool, s: Shown) -> Response {
-    let status = if s.errors.0.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = s.errors.status();
     let page = TemplatePage {
         chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations"),
         can_save: ctx.principal.can("integrations:update"),

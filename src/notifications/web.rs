@@ -4,7 +4,6 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::Path;
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::store::{self, ISSUE_EVENTS, Notification, Preference, Preferences, QuietHours};
@@ -127,11 +126,7 @@ async fn preferences_page(
             exceptions: Vec::new(),
         });
     }
-    let status = if errors.0.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let page = PreferencesPage {
         chrome: Chrome::new(&ctx.principal, &ctx.csrf, "notifications"),
         preferences,

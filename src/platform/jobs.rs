@@ -33,6 +33,17 @@ pub struct JobOptions {
     pub max_attempts: Option<i32>,
 }
 
+/// Holds `key` for the rest of the caller's transaction, so two jobs working on one record
+/// (a retry and an administrator's "send again") take turns. An advisory lock, not a row lock:
+/// a job may note a failed attempt on its row from a second connection meanwhile.
+pub async fn hold(conn: &mut PgConnection, key: &str) -> anyhow::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Enqueues a job in the caller's transaction. With a key, an existing pending job of the same
 /// tenant and key is replaced (new payload and time); a running one is told to run once more,
 /// at the new time (so a timer may reschedule itself from its own handler).

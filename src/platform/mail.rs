@@ -221,13 +221,7 @@ pub async fn send_job(
     let result = async {
         let id: Uuid = serde_json::from_value(ctx.payload["email_id"].clone())?;
         type Row = (String, String, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
-        // One sender per mail at a time (an administrator's resend may run beside a retry). An
-        // advisory lock, not a row lock: a failed attempt is noted on the row from a second
-        // connection while this transaction is still open.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('mail.' || $1::text, 0))")
-            .bind(id)
-            .execute(&mut *ctx.tx)
-            .await?;
+        jobs::hold(&mut ctx.tx, &format!("mail.{id}")).await?;
         let row: Option<Row> = sqlx::query_as(
             "SELECT to_address, subject, body_text, status, body_html, message_id, thread_id, unsubscribe_url
              FROM outbound_emails WHERE id = $1",

@@ -208,6 +208,15 @@ impl Errors {
     pub fn get<S: AsRef<str>>(&self, name: S) -> Option<&String> {
         self.0.get(name.as_ref())
     }
+
+    /// 422 when a form is shown again with errors, else 200.
+    pub fn status(&self) -> StatusCode {
+        if self.0.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    }
 }
 
 impl From<std::collections::BTreeMap<String, String>> for Errors {
