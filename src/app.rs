@@ -17,49 +17,33 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::platform::auth::session::Backend;
-use crate::platform::auth::tokens::JwtKeys;
 use crate::platform::clock::Clock;
 use crate::platform::config::Config;
-use crate::platform::{apidocs, auth, jobs, mail, openapi, tenancy, web};
+use crate::platform::module::Manifest;
+use crate::platform::state::AppState;
+use crate::platform::{apidocs, auth, jobs, openapi, web};
 
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub config: Arc<Config>,
-    pub jwt: Arc<JwtKeys>,
-    pub clock: Arc<dyn Clock>,
-    pub storage: Arc<dyn crate::platform::storage::Storage>,
-    pub live: crate::platform::live::Hub,
-    /// Seals secrets at rest (webhook signing secrets).
-    pub sealer: crate::platform::crypto::Sealer,
-    /// The SSRF-guarded client for user-configured targets.
-    pub outbound: crate::platform::outbound::Outbound,
+/// The areas this binary carries, in navigation order within each section. Adding an area is
+/// one line here plus its own folder.
+pub fn manifest() -> Manifest {
+    Manifest::new(vec![
+        crate::identity::module(),
+        crate::registry::module(),
+        crate::issues::module(),
+        crate::sla::module(),
+        crate::search::module(),
+        crate::notifications::module(),
+        crate::webhooks::module(),
+        crate::integrations::module(),
+        crate::inbound::module(),
+        crate::admin::module(),
+        crate::platform::live::module(),
+    ])
 }
 
-impl AppState {
-    /// Panics only if the TLS-less HTTP client cannot be built, which no configuration causes.
-    pub fn new(pool: PgPool, config: Config, clock: Arc<dyn Clock>) -> Self {
-        let jwt = Arc::new(JwtKeys::new(&config.secret_key, &config.base_url));
-        let storage = Arc::new(crate::platform::storage::LocalDisk::new(
-            config.data_dir.join("attachments"),
-        ));
-        let sealer = crate::platform::crypto::Sealer::new(&config.secret_key);
-        let outbound = crate::platform::outbound::Outbound::new(
-            config.outbound_allow.clone(),
-            Duration::from_secs(15),
-        )
-        .expect("a plain HTTP client builds from any allow-list");
-        AppState {
-            sealer,
-            outbound,
-            storage,
-            live: Default::default(),
-            pool,
-            config: Arc::new(config),
-            jwt,
-            clock,
-        }
-    }
+/// The application state with this binary's manifest.
+pub fn state(pool: PgPool, config: Config, clock: Arc<dyn Clock>) -> AppState {
+    AppState::new(pool, config, clock, manifest())
 }
 
 /// Creates the session table (idempotent).
@@ -79,7 +63,9 @@ pub fn router(state: AppState) -> Router {
     let auth_layer =
         AuthManagerLayerBuilder::new(Backend::new(state.pool.clone()), sessions).build();
 
-    let html = web_routes()
+    let html = state
+        .manifest
+        .web_routes()
         .router
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -87,18 +73,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(auth_layer);
 
-    let (api, doc) = utoipa_axum::router::OpenApiRouter::new()
-        .merge(crate::identity::api_routes())
-        .merge(crate::admin::api_routes())
-        .merge(crate::registry::api_routes())
-        .merge(crate::issues::api_routes())
-        .merge(crate::search::api_routes())
-        .merge(crate::sla::api_routes())
-        .merge(crate::webhooks::api_routes())
-        .merge(crate::integrations::api_routes())
-        .merge(crate::inbound::api_routes())
-        .merge(crate::notifications::api_routes())
-        .split_for_parts();
+    let (api, doc) = state.manifest.api_router().split_for_parts();
     let doc = openapi::finish(openapi::mount(doc, "/v1"));
     // The document and its page depend only on the code (the annotations and a compiled
     // template), never on input: if either failed, every start would fail the same way, and the
@@ -157,18 +132,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Every server-rendered page and form action (behind sessions and CSRF).
 pub fn web_routes() -> web::Routes {
-    web::Routes::new()
-        .merge(crate::identity::web_routes())
-        .merge(crate::admin::web_routes())
-        .merge(crate::registry::web_routes())
-        .merge(crate::issues::web_routes())
-        .merge(crate::search::web_routes())
-        .merge(crate::sla::web_routes())
-        .merge(crate::webhooks::web_routes())
-        .merge(crate::integrations::web_routes())
-        .merge(crate::inbound::web_routes())
-        .merge(crate::notifications::web_routes())
-        .merge(crate::platform::live::web_routes())
+    manifest().web_routes()
 }
 
 /// Static assets: `FIRELATER_STATIC_DIR`, else `static/` beside the binary's crate or the
@@ -193,7 +157,7 @@ async fn healthz() -> impl IntoResponse {
 
 /// The database answers and every schema is migrated.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match tenancy::migrations_current(&state.pool).await {
+    match state.readiness.check(&state.pool).await {
         Ok(true) => {
             axum::Json(json!({"status": "ready", "database": "ok", "migrations": "current"}))
                 .into_response()
@@ -216,61 +180,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 /// Every background task this binary knows.
 pub fn job_registry(state: &AppState) -> anyhow::Result<jobs::Registry> {
-    let mut reg = jobs::Registry::default();
-    let subscribers: crate::platform::events::Subscribers = Arc::new(vec![
-        Arc::new(crate::platform::live::LiveSignals),
-        Arc::new(crate::webhooks::deliver::Fanout),
-        Arc::new(crate::notifications::fanout::Fanout {
-            base_url: state.config.base_url.clone(),
-        }),
-    ]);
+    let mut reg = state.manifest.job_registry(state)?;
+    let subscribers: crate::platform::events::Subscribers =
+        Arc::new(state.manifest.subscribers(state));
     reg.on(crate::platform::events::DISPATCH_TASK, move |ctx| {
         crate::platform::events::dispatch(ctx, subscribers.clone())
     });
-    let transport: Arc<dyn mail::Transport> = match &state.config.smtp_url {
-        Some(url) => Arc::new(mail::SmtpTransport::from_url(url)?),
-        None => Arc::new(mail::LogTransport),
-    };
-    let from = state.config.mail_from.clone();
-    let pool = state.pool.clone();
-    let sealer = state.sealer.clone();
-    reg.on(mail::SEND_TASK, move |ctx| {
-        mail::send_job(
-            ctx,
-            transport.clone(),
-            from.clone(),
-            pool.clone(),
-            sealer.clone(),
-        )
-    });
-    reg.on(
-        crate::admin::jobs::PROBE_TASK,
-        crate::admin::jobs::probe_job,
-    );
-    reg.on(crate::sla::timers::TASK, crate::sla::timers::check_job);
-    reg.on(crate::sla::recompute::TASK, crate::sla::recompute::job);
-    let deliverer = crate::webhooks::api::deliverer(state);
-    reg.on(crate::webhooks::deliver::TASK, move |ctx| {
-        crate::webhooks::deliver::job(ctx, deliverer.clone())
-    });
-    let notifier = crate::notifications::deliver::Deliverer {
-        pool: state.pool.clone(),
-        sealer: state.sealer.clone(),
-        outbound: state.outbound.clone(),
-        clock: state.clock.clone(),
-        base_url: state.config.base_url.clone(),
-        mail_from: state.config.mail_from.clone(),
-    };
-    reg.on(crate::notifications::deliver::TASK, move |ctx| {
-        crate::notifications::deliver::job(ctx, notifier.clone())
-    });
-    let base_url = state.config.base_url.clone();
-    reg.on(crate::notifications::digest::TASK, move |ctx| {
-        crate::notifications::digest::job(ctx, base_url.clone())
-    });
-    reg.on(
-        crate::admin::jobs::CLEANUP_TASK,
-        crate::admin::jobs::cleanup_job,
-    );
     Ok(reg)
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 
-use crate::app::{self, AppState};
+use crate::app;
 use crate::platform::clock::SystemClock;
 use crate::platform::config::Config;
 use crate::platform::db::Database;
@@ -135,7 +135,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 let n = migrate::migrate_public(&db.pool).await?;
                 println!("public: {n} migration(s) applied");
                 app::prepare_sessions(&db.pool).await?;
-                let total = tenancy::migrate_all(&db.pool, |slug, n| {
+                let total = tenancy::migrate_all(&db.pool, &crate::app::manifest(), |slug, n| {
                     println!("tenant {slug}: {n} migration(s) applied")
                 })
                 .await?;
@@ -198,6 +198,7 @@ async fn tenant_command(pool: &sqlx::PgPool, cmd: TenantCmd) -> anyhow::Result<(
             };
             let done = tenancy::provision(
                 pool,
+                &crate::app::manifest(),
                 &NewTenant {
                     slug: slug.clone(),
                     name,
@@ -268,7 +269,7 @@ async fn serve_on(
 ) -> anyhow::Result<()> {
     migrate::migrate_public(&db.pool).await?;
     app::prepare_sessions(&db.pool).await?;
-    tenancy::migrate_all(&db.pool, |slug, n| {
+    tenancy::migrate_all(&db.pool, &crate::app::manifest(), |slug, n| {
         if n > 0 {
             tracing::info!(tenant = slug, applied = n, "tenant migrated");
         }
@@ -277,7 +278,7 @@ async fn serve_on(
     if web && config.demo {
         crate::cli_demo::ensure_demo(&db.pool, config).await?;
     }
-    let state = AppState::new(db.pool.clone(), config.clone(), Arc::new(SystemClock));
+    let state = crate::app::state(db.pool.clone(), config.clone(), Arc::new(SystemClock));
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = Arc::new(Worker::new(
         db.pool.clone(),

@@ -23,6 +23,7 @@ pub async fn ensure_demo(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result
     let admin_email = "admin@demo.firelater.test";
     let done = tenancy::provision(
         pool,
+        &crate::app::manifest(),
         &NewTenant {
             slug: slug.clone(),
             name: "Demo Company".into(),

@@ -135,7 +135,7 @@ pub async fn api_list(
     mut ctx: ApiCtx,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
-    ctx.require("audit:read")?;
+    ctx.require(crate::admin::perm::AUDIT_READ)?;
     let params = listing::parse(&LIST_SPEC, &newest_first(q))?;
     let (rows, total) = query(&mut ctx.tx, &params).await?;
     ctx.commit().await?;
@@ -151,7 +151,7 @@ pub async fn api_entity(
     Path((entity_type, id)): Path<(String, String)>,
     Query(mut q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
-    ctx.require("audit:read")?;
+    ctx.require(crate::admin::perm::AUDIT_READ)?;
     q.insert("entity_type".into(), entity_type);
     q.insert("entity_id".into(), parse_id(&id)?.to_string());
     let params = listing::parse(&LIST_SPEC, &newest_first(q))?;
@@ -177,7 +177,7 @@ pub async fn web_list(
     Hx(hx): Hx,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    ctx.require("audit:read")?;
+    ctx.require(crate::admin::perm::AUDIT_READ)?;
     // Empty form fields mean "any".
     let q: HashMap<String, String> = q.into_iter().filter(|(_, v)| !v.is_empty()).collect();
     let params = listing::parse(&LIST_SPEC, &newest_first(q.clone()))?;
@@ -187,7 +187,7 @@ pub async fn web_list(
     Ok(render_page!(
         hx,
         AuditPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "audit"),
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "audit", &ctx.manifest),
             rows,
             total,
             page: params.page,

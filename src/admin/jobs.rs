@@ -14,6 +14,7 @@ use crate::platform::audit::{self, Actor};
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::events::{self, ParkedEvent};
 use crate::platform::jobs::{self, FailedJob, JobCtx, JobOptions, JobResult, TaskDepth};
 use crate::platform::tenancy::{Slug, TenantTx};
 use crate::platform::web::{Chrome, Hx, see_other};
@@ -40,7 +41,7 @@ pub async fn probe_job(mut ctx: JobCtx) -> (JobCtx, JobResult) {
         sqlx::query("INSERT INTO job_probes (job_id, requested_by) VALUES ($1, $2)")
             .bind(ctx.id)
             .bind(requested_by)
-            .execute(&mut *ctx.tx)
+            .execute(&mut **ctx.tx)
             .await?;
         if hold > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(hold)).await;
@@ -57,7 +58,7 @@ pub async fn cleanup_job(mut ctx: JobCtx) -> (JobCtx, JobResult) {
     let now = ctx.clock.now();
     let result = sqlx::query("DELETE FROM public.login_attempts WHERE window_start < $1 - interval '1 day' AND (blocked_until IS NULL OR blocked_until < $1)")
         .bind(now)
-        .execute(&mut *ctx.tx)
+        .execute(&mut **ctx.tx)
         .await
         .map(|_| ())
         .map_err(jobs::JobError::from);
@@ -85,13 +86,37 @@ async fn enqueue_probe(
     Ok(())
 }
 
-async fn overview(tx: &mut TenantTx) -> Result<(Vec<TaskDepth>, Vec<FailedJob>, i64), AppError> {
+async fn overview(tx: &mut TenantTx) -> Result<QueueOverview, AppError> {
     let depth = jobs::depth(tx).await?;
     let failed = jobs::failed(tx).await?;
-    let probes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_probes")
+    let parked = events::parked(tx).await?;
+    let probes_completed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_probes")
         .fetch_one(&mut **tx)
         .await?;
-    Ok((depth, failed, probes))
+    Ok(QueueOverview {
+        depth,
+        failed,
+        parked,
+        probes_completed,
+    })
+}
+
+/// Sends a parked event to the subscribers again.
+async fn unpark(tx: &mut TenantTx, slug: &Slug, actor: &Actor, id: i64) -> Result<(), AppError> {
+    if !events::unpark(tx, slug, id).await? {
+        return Err(AppError::NotFound);
+    }
+    let entity = uuid::Uuid::from_u64_pair(0, id as u64);
+    audit::record(
+        tx,
+        actor,
+        "retry",
+        "domain_event",
+        entity,
+        json!({"event_id": id}),
+    )
+    .await?;
+    Ok(())
 }
 
 async fn act(tx: &mut TenantTx, actor: &Actor, id: i64, retry: bool) -> Result<(), AppError> {
@@ -117,24 +142,22 @@ async fn act(tx: &mut TenantTx, actor: &Actor, id: i64, retry: bool) -> Result<(
     Ok(())
 }
 
-/// The tenant's job queue: depth per task, failed jobs, completed probes.
+/// The tenant's job queue: depth per task, failed jobs, events parked because a subscriber
+/// could not handle them, completed probes.
 #[derive(Serialize, ToSchema)]
 pub struct QueueOverview {
     pub depth: Vec<TaskDepth>,
     pub failed: Vec<FailedJob>,
+    pub parked: Vec<ParkedEvent>,
     pub probes_completed: i64,
 }
 
 #[utoipa::path(get, path = "/jobs", tag = "jobs", operation_id = "jobsOverview", responses((status = 200, body = QueueOverview)))]
 pub async fn api_overview(mut ctx: ApiCtx) -> Result<Json<QueueOverview>, AppError> {
-    ctx.require("jobs:read")?;
-    let (depth, failed, probes_completed) = overview(&mut ctx.tx).await?;
+    ctx.require(crate::admin::perm::JOBS_READ)?;
+    let overview = overview(&mut ctx.tx).await?;
     ctx.commit().await?;
-    Ok(Json(QueueOverview {
-        depth,
-        failed,
-        probes_completed,
-    }))
+    Ok(Json(overview))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -150,7 +173,7 @@ pub async fn api_probe(
     mut ctx: ApiCtx,
     body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("jobs:update")?;
+    ctx.require(crate::admin::perm::JOBS_UPDATE)?;
     // An empty body is fine; otherwise `{"hold_ms": n}` keeps the probe running n ms.
     let hold = if body.is_empty() {
         0
@@ -174,9 +197,24 @@ fn job_id(raw: &str) -> Result<i64, AppError> {
 #[utoipa::path(post, path = "/jobs/{id}/retry", tag = "jobs", operation_id = "retryJob", params(("id" = i64, Path, description = "Job id")),
     responses((status = 204, description = "Queued again")))]
 pub async fn api_retry(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
-    ctx.require("jobs:update")?;
+    ctx.require(crate::admin::perm::JOBS_UPDATE)?;
     let actor = ctx.actor();
     act(&mut ctx.tx, &actor, job_id(&id)?, true).await?;
+    ctx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Hands an event that was parked (a subscriber could not handle it) to the subscribers again.
+#[utoipa::path(post, path = "/jobs/events/{id}/retry", tag = "jobs", operation_id = "retryParkedEvent", params(("id" = i64, Path, description = "Event id")),
+    responses((status = 204, description = "Queued again"), (status = 404, description = "No such parked event")))]
+pub async fn api_retry_event(
+    mut ctx: ApiCtx,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    ctx.require(crate::admin::perm::JOBS_UPDATE)?;
+    let actor = ctx.actor();
+    let slug = ctx.principal.slug.clone();
+    unpark(&mut ctx.tx, &slug, &actor, job_id(&id)?).await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -185,7 +223,7 @@ pub async fn api_retry(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Status
 #[utoipa::path(post, path = "/jobs/{id}/discard", tag = "jobs", operation_id = "discardJob", params(("id" = i64, Path, description = "Job id")),
     responses((status = 204, description = "Discarded")))]
 pub async fn api_discard(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
-    ctx.require("jobs:update")?;
+    ctx.require(crate::admin::perm::JOBS_UPDATE)?;
     let actor = ctx.actor();
     act(&mut ctx.tx, &actor, job_id(&id)?, false).await?;
     ctx.commit().await?;
@@ -196,31 +234,27 @@ pub async fn api_discard(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Stat
 #[template(path = "admin/jobs.html", blocks = ["content"])]
 struct JobsPage {
     chrome: Chrome,
-    depth: Vec<TaskDepth>,
-    failed: Vec<FailedJob>,
-    probes: i64,
+    queue: QueueOverview,
     can_act: bool,
 }
 
 pub async fn web_page(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("jobs:read")?;
-    let (depth, failed, probes) = overview(&mut ctx.tx).await?;
+    ctx.require(crate::admin::perm::JOBS_READ)?;
+    let queue = overview(&mut ctx.tx).await?;
     ctx.tx.commit().await?;
-    let can_act = ctx.principal.can("jobs:update");
+    let can_act = ctx.principal.can(crate::admin::perm::JOBS_UPDATE);
     Ok(render_page!(
         hx,
         JobsPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "jobs"),
-            depth,
-            failed,
-            probes,
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "jobs", &ctx.manifest),
+            queue,
             can_act
         }
     ))
 }
 
 pub async fn web_probe(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("jobs:update")?;
+    ctx.require(crate::admin::perm::JOBS_UPDATE)?;
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
     enqueue_probe(&mut ctx.tx, &slug, &actor, 0).await?;
@@ -229,7 +263,7 @@ pub async fn web_probe(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError
 }
 
 async fn web_act(mut ctx: WebCtx, hx: bool, id: &str, retry: bool) -> Result<Response, WebError> {
-    ctx.require("jobs:update")?;
+    ctx.require(crate::admin::perm::JOBS_UPDATE)?;
     let actor = ctx.actor();
     act(&mut ctx.tx, &actor, job_id(id)?, retry).await?;
     ctx.tx.commit().await?;
@@ -242,6 +276,19 @@ pub async fn web_retry(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     web_act(ctx, hx, &id, true).await
+}
+
+pub async fn web_retry_event(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    ctx.require(crate::admin::perm::JOBS_UPDATE)?;
+    let actor = ctx.actor();
+    let slug = ctx.principal.slug.clone();
+    unpark(&mut ctx.tx, &slug, &actor, job_id(&id)?).await?;
+    ctx.tx.commit().await?;
+    Ok(see_other(hx, "/admin/jobs"))
 }
 
 pub async fn web_discard(

@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use self::load::{Http, drive, report, rss_mib};
-use crate::app::{self, AppState};
+use crate::app;
 use crate::issues::actions::{self, Acting, NewIssue, ResolveBody};
 use crate::issues::activity::{self, CommentBody};
 use crate::issues::queue;
@@ -87,11 +87,12 @@ pub async fn issues(config: Config, args: Args) -> anyhow::Result<()> {
 async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> {
     migrate::migrate_public(pool).await?;
     app::prepare_sessions(pool).await?;
-    tenancy::migrate_all(pool, |_, _| {}).await?;
+    tenancy::migrate_all(pool, &crate::app::manifest(), |_, _| {}).await?;
     let slug = Slug::parse(SLUG).map_err(|e| anyhow!("{e:?}"))?;
     if tenancy::find_active(pool, SLUG).await?.is_none() {
         tenancy::provision(
             pool,
+            &crate::app::manifest(),
             &NewTenant {
                 slug: slug.clone(),
                 name: "Benchmark".into(),
@@ -120,7 +121,7 @@ async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> 
     let admin_pw = reset_password(pool, &slug, admin_email).await?;
     let agent_pw = reset_password(pool, &slug, agent_email).await?;
 
-    let state = AppState::new(pool.clone(), config.clone(), Arc::new(SystemClock));
+    let state = crate::app::state(pool.clone(), config.clone(), Arc::new(SystemClock));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let router =

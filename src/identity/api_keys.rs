@@ -60,7 +60,7 @@ async fn visible(tx: &mut TenantTx, p: &Principal) -> Result<Vec<ApiKey>, AppErr
          WHERE k.user_id = $1 OR $2 ORDER BY k.created_at DESC",
     )
     .bind(p.user_id)
-    .bind(p.can("api_keys:manage"))
+    .bind(p.can(crate::identity::perm::API_KEYS_MANAGE))
     .fetch_all(&mut **tx)
     .await?)
 }
@@ -87,7 +87,7 @@ async fn create_in(
     }
     if body.scopes.is_empty() {
         problems.add("scopes", "choose at least one scope, such as issues:read");
-    } else if let Some(bad) = body.scopes.iter().find(|s| !p.can(s)) {
+    } else if let Some(bad) = body.scopes.iter().find(|s| !p.holds(s)) {
         problems.add(
             "scopes",
             format!("'{bad}' is not a permission you hold; a key cannot exceed its creator"),
@@ -148,7 +148,7 @@ async fn revoke_in(
         .bind(id)
         .bind(p.user_id)
         .bind(now)
-        .bind(p.can("api_keys:manage"))
+        .bind(p.can(crate::identity::perm::API_KEYS_MANAGE))
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -180,7 +180,7 @@ async fn revoke_in(
 /// The caller's keys (all of the tenant's with `api_keys:manage`).
 #[utoipa::path(get, path = "/api-keys", tag = "api-keys", operation_id = "listApiKeys", responses((status = 200, body = Items<ApiKey>)))]
 pub async fn api_list(mut ctx: ApiCtx) -> Result<Json<Value>, AppError> {
-    ctx.require("api_keys:read")?;
+    ctx.require(crate::identity::perm::API_KEYS_READ)?;
     let keys = visible(&mut ctx.tx, &ctx.principal).await?;
     ctx.commit().await?;
     Ok(Json(json!({"data": keys})))
@@ -190,11 +190,11 @@ pub async fn api_list(mut ctx: ApiCtx) -> Result<Json<Value>, AppError> {
 #[utoipa::path(post, path = "/api-keys", tag = "api-keys", operation_id = "createApiKey", request_body = CreateKey,
     responses((status = 201, body = CreatedKey)))]
 pub async fn api_create(
-    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::platform::state::AppState>,
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<CreateKey>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("api_keys:create")?;
+    ctx.require(crate::identity::perm::API_KEYS_CREATE)?;
     let actor = ctx.actor();
     let (key, token) = create_in(
         &mut ctx.tx,
@@ -211,11 +211,11 @@ pub async fn api_create(
 #[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", operation_id = "revokeApiKey", params(("id" = Uuid, Path, description = "Key id")),
     responses((status = 204, description = "Revoked")))]
 pub async fn api_revoke(
-    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::platform::state::AppState>,
     mut ctx: ApiCtx,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    ctx.require("api_keys:delete")?;
+    ctx.require(crate::identity::perm::API_KEYS_DELETE)?;
     let actor = ctx.actor();
     revoke_in(
         &mut ctx.tx,
@@ -250,11 +250,11 @@ async fn page(
     let keys = visible(&mut ctx.tx, &ctx.principal).await?;
     ctx.tx.commit().await?;
     let scopes = ctx.principal.permissions.iter().cloned().collect();
-    let can_create = ctx.principal.can("api_keys:create");
+    let can_create = ctx.principal.can(crate::identity::perm::API_KEYS_CREATE);
     Ok(render_page!(
         hx,
         KeysPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "api_keys"),
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "api_keys", &ctx.manifest),
             keys,
             scopes,
             created,
@@ -266,17 +266,17 @@ async fn page(
 }
 
 pub async fn web_list(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("api_keys:read")?;
+    ctx.require(crate::identity::perm::API_KEYS_READ)?;
     page(ctx, hx, None, BTreeMap::new(), StatusCode::OK).await
 }
 
 pub async fn web_create(
-    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::platform::state::AppState>,
     mut ctx: WebCtx,
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("api_keys:create")?;
+    ctx.require(crate::identity::perm::API_KEYS_CREATE)?;
     let mut name = String::new();
     let mut scopes = Vec::new();
     let mut expires_at = None;
@@ -326,12 +326,12 @@ pub async fn web_create(
 }
 
 pub async fn web_revoke(
-    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::platform::state::AppState>,
     mut ctx: WebCtx,
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("api_keys:delete")?;
+    ctx.require(crate::identity::perm::API_KEYS_DELETE)?;
     let actor = ctx.actor();
     let principal = ctx.principal.clone();
     revoke_in(

@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use super::auth_store::{self, Spend};
 use super::users_store;
-use crate::app::AppState;
 use crate::platform::audit::{self, Actor};
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::auth::session::{Credentials, check_credentials};
@@ -20,6 +19,7 @@ use crate::platform::error::AppError;
 use crate::platform::json::ApiJson;
 use crate::platform::mail::{self, Email};
 use crate::platform::openapi::ErrorBody;
+use crate::platform::state::AppState;
 use crate::platform::tenancy::{self, Slug, TenantTx};
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -12,10 +12,10 @@ use serde::Deserialize;
 use super::auth_api::{complete_reset, request_reset, throttled_login};
 use super::users_api::{ChangePassword, UpdateUser, change_password_in, update_user};
 use super::users_store;
-use crate::app::AppState;
 use crate::platform::auth::session::{AuthSession, Credentials, WebCtx};
 use crate::platform::auth::{RequestMeta, csrf};
 use crate::platform::error::{AppError, WebError};
+use crate::platform::state::AppState;
 use crate::platform::web::{Chrome, Hx, html, see_other};
 use crate::render_page;
 
@@ -281,7 +281,7 @@ pub async fn dashboard(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError
     Ok(render_page!(
         hx,
         Dashboard {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "dashboard"),
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "dashboard", &ctx.manifest),
             tenant_name,
             roles: me.roles.join(", "),
             users,
@@ -313,7 +313,7 @@ async fn profile(
     let me = users_store::get(&mut ctx.tx, ctx.principal.user_id).await?;
     ctx.tx.commit().await?;
     let page = ProfilePage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "profile"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "profile", &ctx.manifest),
         email: me.email,
         name: me.name,
         timezone: me.timezone,

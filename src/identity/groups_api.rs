@@ -208,7 +208,7 @@ pub async fn list(
     mut ctx: ApiCtx,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
-    ctx.require("groups:read")?;
+    ctx.require(crate::identity::perm::GROUPS_READ)?;
     let params = listing::parse(&store::LIST_SPEC, &q)?;
     let (groups, total) = store::list(&mut ctx.tx, &params).await?;
     ctx.commit().await?;
@@ -221,7 +221,7 @@ pub async fn create(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<GroupBody>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("groups:create")?;
+    ctx.require(crate::identity::perm::GROUPS_CREATE)?;
     let actor = ctx.actor();
     let group = save_group(&mut ctx.tx, &ctx.principal.slug, &actor, None, &body).await?;
     ctx.commit().await?;
@@ -231,7 +231,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/groups/{id}", tag = "groups", operation_id = "getGroup", params(("id" = Uuid, Path, description = "Group id")),
     responses((status = 200, body = Group)))]
 pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Group>, AppError> {
-    ctx.require("groups:read")?;
+    ctx.require(crate::identity::perm::GROUPS_READ)?;
     let group = store::get(&mut ctx.tx, parse_id(&id)?).await?;
     ctx.commit().await?;
     Ok(Json(group))
@@ -244,7 +244,7 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<GroupBody>,
 ) -> Result<Json<Group>, AppError> {
-    ctx.require("groups:update")?;
+    ctx.require(crate::identity::perm::GROUPS_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let group = save_group(&mut ctx.tx, &ctx.principal.slug, &actor, Some(id), &body).await?;
@@ -255,7 +255,7 @@ pub async fn update(
 #[utoipa::path(delete, path = "/groups/{id}", tag = "groups", operation_id = "deleteGroup", params(("id" = Uuid, Path, description = "Group id")),
     responses((status = 204, description = "Deleted")))]
 pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
-    ctx.require("groups:delete")?;
+    ctx.require(crate::identity::perm::GROUPS_DELETE)?;
     let id = parse_id(&id)?;
     let before = store::get(&mut ctx.tx, id).await?;
     store::delete(&mut ctx.tx, id).await?;
@@ -286,7 +286,7 @@ pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCod
 #[utoipa::path(get, path = "/groups/{id}/members", tag = "groups", operation_id = "listGroupMembers", params(("id" = Uuid, Path, description = "Group id")),
     responses((status = 200, body = Items<store::Member>)))]
 pub async fn members(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
-    ctx.require("groups:read")?;
+    ctx.require(crate::identity::perm::GROUPS_READ)?;
     let id = parse_id(&id)?;
     store::get(&mut ctx.tx, id).await?;
     let members = store::members(&mut ctx.tx, id).await?;
@@ -309,7 +309,7 @@ pub async fn add_member(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<MemberBody>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("groups:update")?;
+    ctx.require(crate::identity::perm::GROUPS_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     add_member_in(
@@ -332,7 +332,7 @@ pub async fn remove_member(
     mut ctx: ApiCtx,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    ctx.require("groups:update")?;
+    ctx.require(crate::identity::perm::GROUPS_UPDATE)?;
     let (id, user_id) = (parse_id(&id)?, parse_id(&user_id)?);
     let actor = ctx.actor();
     remove_member_in(&mut ctx.tx, &ctx.principal.slug, &actor, id, user_id).await?;
@@ -365,11 +365,11 @@ async fn groups_page(
     )?;
     let (groups, _) = store::list(&mut ctx.tx, &params).await?;
     ctx.tx.commit().await?;
-    let can_create = ctx.principal.can("groups:create");
+    let can_create = ctx.principal.can(crate::identity::perm::GROUPS_CREATE);
     Ok(render_page!(
         hx,
         GroupsPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "groups"),
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "groups", &ctx.manifest),
             groups,
             can_create,
             errors: errors.into(),
@@ -380,7 +380,7 @@ async fn groups_page(
 }
 
 pub async fn web_list(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("groups:read")?;
+    ctx.require(crate::identity::perm::GROUPS_READ)?;
     groups_page(ctx, hx, BTreeMap::new(), String::new(), StatusCode::OK).await
 }
 
@@ -423,7 +423,7 @@ pub async fn web_create(
     Hx(hx): Hx,
     Form(form): Form<GroupForm>,
 ) -> Result<Response, WebError> {
-    ctx.require("groups:create")?;
+    ctx.require(crate::identity::perm::GROUPS_CREATE)?;
     let name = form.name.clone();
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
@@ -488,12 +488,12 @@ async fn group_page(
     )?;
     let (users, _) = users_store::list(&mut ctx.tx, &user_params).await?;
     ctx.tx.commit().await?;
-    let can_edit = ctx.principal.can("groups:update");
+    let can_edit = ctx.principal.can(crate::identity::perm::GROUPS_UPDATE);
     let groups = groups.into_iter().filter(|g| g.id != id).collect();
     Ok(render_page!(
         hx,
         GroupPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "groups"),
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "groups", &ctx.manifest),
             group,
             members,
             groups,
@@ -510,7 +510,7 @@ pub async fn web_detail(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("groups:read")?;
+    ctx.require(crate::identity::perm::GROUPS_READ)?;
     let id = parse_id(&id)?;
     group_page(ctx, hx, id, BTreeMap::new(), StatusCode::OK).await
 }
@@ -521,7 +521,7 @@ pub async fn web_update(
     Path(id): Path<String>,
     Form(form): Form<GroupForm>,
 ) -> Result<Response, WebError> {
-    ctx.require("groups:update")?;
+    ctx.require(crate::identity::perm::GROUPS_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
@@ -554,7 +554,7 @@ pub async fn web_add_member(
     Path(id): Path<String>,
     Form(form): Form<MemberForm>,
 ) -> Result<Response, WebError> {
-    ctx.require("groups:update")?;
+    ctx.require(crate::identity::perm::GROUPS_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
@@ -586,7 +586,7 @@ pub async fn web_remove_member(
     Hx(hx): Hx,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    ctx.require("groups:update")?;
+    ctx.require(crate::identity::perm::GROUPS_UPDATE)?;
     let (id, user_id) = (parse_id(&id)?, parse_id(&user_id)?);
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();

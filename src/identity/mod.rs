@@ -16,7 +16,8 @@ use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::platform::module::{Module, NavEntry, Section};
+use crate::platform::state::AppState;
 use crate::platform::web::Routes;
 
 /// `/v1` identity routes; each handler's `#[utoipa::path]` gives its path and documentation.
@@ -108,4 +109,97 @@ pub fn web_routes() -> Routes {
             get(api_keys::web_list).post(api_keys::web_create),
         )
         .route("/api-keys/{id}/revoke", post(api_keys::web_revoke))
+}
+
+/// Identity's permissions.
+pub mod perm {
+    use crate::platform::module::Perm;
+
+    pub const USERS_READ: Perm = Perm::new("users:read");
+    pub const USERS_CREATE: Perm = Perm::new("users:create");
+    pub const USERS_UPDATE: Perm = Perm::new("users:update");
+    pub const USERS_DELETE: Perm = Perm::new("users:delete");
+    pub const GROUPS_READ: Perm = Perm::new("groups:read");
+    pub const GROUPS_CREATE: Perm = Perm::new("groups:create");
+    pub const GROUPS_UPDATE: Perm = Perm::new("groups:update");
+    pub const GROUPS_DELETE: Perm = Perm::new("groups:delete");
+    pub const ROLES_READ: Perm = Perm::new("roles:read");
+    pub const ROLES_CREATE: Perm = Perm::new("roles:create");
+    pub const ROLES_UPDATE: Perm = Perm::new("roles:update");
+    pub const ROLES_DELETE: Perm = Perm::new("roles:delete");
+    pub const API_KEYS_READ: Perm = Perm::new("api_keys:read");
+    pub const API_KEYS_CREATE: Perm = Perm::new("api_keys:create");
+    pub const API_KEYS_DELETE: Perm = Perm::new("api_keys:delete");
+    pub const API_KEYS_MANAGE: Perm = Perm::new("api_keys:manage");
+}
+
+pub fn module() -> Module {
+    use crate::platform::module::{ADMINS, MANAGERS, STAFF, perm as p};
+    use perm::*;
+    Module {
+        nav: &[
+            NavEntry {
+                key: "dashboard",
+                label: "Dashboard",
+                href: "/",
+                perm: None,
+                section: Section::Work,
+            },
+            NavEntry {
+                key: "users",
+                label: "Users",
+                href: "/admin/users",
+                perm: Some(USERS_READ),
+                section: Section::People,
+            },
+            NavEntry {
+                key: "groups",
+                label: "Groups",
+                href: "/admin/groups",
+                perm: Some(GROUPS_READ),
+                section: Section::People,
+            },
+            NavEntry {
+                key: "roles",
+                label: "Roles",
+                href: "/admin/roles",
+                perm: Some(ROLES_READ),
+                section: Section::People,
+            },
+            NavEntry {
+                key: "api_keys",
+                label: "API keys",
+                href: "/api-keys",
+                perm: Some(API_KEYS_READ),
+                section: Section::Integrations,
+            },
+        ],
+        permissions: const {
+            &[
+                p(USERS_READ, "See people and their roles", STAFF),
+                p(USERS_CREATE, "Add people", ADMINS),
+                p(USERS_UPDATE, "Change people's details and roles", ADMINS),
+                p(USERS_DELETE, "Deactivate people", ADMINS),
+                p(GROUPS_READ, "See groups and their members", STAFF),
+                p(GROUPS_CREATE, "Create groups", MANAGERS),
+                p(GROUPS_UPDATE, "Change groups and their members", MANAGERS),
+                p(GROUPS_DELETE, "Delete groups", ADMINS),
+                p(ROLES_READ, "See roles and their permissions", STAFF),
+                p(ROLES_CREATE, "Create roles", ADMINS),
+                p(ROLES_UPDATE, "Change roles' permissions", ADMINS),
+                p(ROLES_DELETE, "Delete roles", ADMINS),
+                p(API_KEYS_READ, "See one's own API keys", STAFF),
+                p(API_KEYS_CREATE, "Create API keys", STAFF),
+                p(API_KEYS_DELETE, "Revoke one's own API keys", STAFF),
+                p(
+                    API_KEYS_MANAGE,
+                    "See and revoke everyone's API keys",
+                    ADMINS,
+                ),
+            ]
+        },
+        api: Some(api_routes),
+        web: Some(web_routes),
+        ..Module::new("identity")
+    }
 }

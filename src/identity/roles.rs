@@ -199,7 +199,7 @@ async fn save(
 
 #[utoipa::path(get, path = "/roles", tag = "roles", operation_id = "listRoles", responses((status = 200, body = Items<Role>)))]
 pub async fn api_list(mut ctx: ApiCtx) -> Result<Json<Value>, AppError> {
-    ctx.require("roles:read")?;
+    ctx.require(crate::identity::perm::ROLES_READ)?;
     let roles = all(&mut ctx.tx).await?;
     ctx.commit().await?;
     Ok(Json(json!({"data": roles})))
@@ -207,7 +207,7 @@ pub async fn api_list(mut ctx: ApiCtx) -> Result<Json<Value>, AppError> {
 
 #[utoipa::path(get, path = "/roles/{id}", tag = "roles", operation_id = "getRole", params(("id" = Uuid, Path, description = "Role id")), responses((status = 200, body = Role)))]
 pub async fn api_get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Role>, AppError> {
-    ctx.require("roles:read")?;
+    ctx.require(crate::identity::perm::ROLES_READ)?;
     let role = one(&mut ctx.tx, parse_id(&id)?).await?;
     ctx.commit().await?;
     Ok(Json(role))
@@ -219,7 +219,7 @@ pub async fn api_create(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<RoleBody>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("roles:create")?;
+    ctx.require(crate::identity::perm::ROLES_CREATE)?;
     let actor = ctx.actor();
     let role = save(&mut ctx.tx, &ctx.principal.slug, &actor, None, &body).await?;
     ctx.commit().await?;
@@ -233,7 +233,7 @@ pub async fn api_update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RoleBody>,
 ) -> Result<Json<Role>, AppError> {
-    ctx.require("roles:update")?;
+    ctx.require(crate::identity::perm::ROLES_UPDATE)?;
     let actor = ctx.actor();
     let role = save(
         &mut ctx.tx,
@@ -250,7 +250,7 @@ pub async fn api_update(
 #[utoipa::path(delete, path = "/roles/{id}", tag = "roles", operation_id = "deleteRole", params(("id" = Uuid, Path, description = "Role id")),
     responses((status = 204, description = "Deleted"), (status = 409, description = "System roles cannot be deleted", body = ErrorBody)))]
 pub async fn api_delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
-    ctx.require("roles:delete")?;
+    ctx.require(crate::identity::perm::ROLES_DELETE)?;
     let id = parse_id(&id)?;
     let role = one(&mut ctx.tx, id).await?;
     if role.is_system {
@@ -287,7 +287,7 @@ pub async fn api_delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Statu
 /// Every permission (resource × action) a role can hold.
 #[utoipa::path(get, path = "/permissions", tag = "roles", operation_id = "listPermissions", responses((status = 200, body = Items<Permission>)))]
 pub async fn api_permissions(mut ctx: ApiCtx) -> Result<Json<Value>, AppError> {
-    ctx.require("roles:read")?;
+    ctx.require(crate::identity::perm::ROLES_READ)?;
     let perms = permissions(&mut ctx.tx).await?;
     ctx.commit().await?;
     Ok(Json(json!({"data": perms})))
@@ -324,11 +324,12 @@ async fn page(
         None => None,
     };
     ctx.tx.commit().await?;
-    let can_edit = ctx.principal.can("roles:update") && ctx.principal.can("roles:create");
+    let can_edit = ctx.principal.can(crate::identity::perm::ROLES_UPDATE)
+        && ctx.principal.can(crate::identity::perm::ROLES_CREATE);
     Ok(render_page!(
         hx,
         RolesPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "roles"),
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "roles", &ctx.manifest),
             roles,
             resources,
             editing,
@@ -340,7 +341,7 @@ async fn page(
 }
 
 pub async fn web_list(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("roles:read")?;
+    ctx.require(crate::identity::perm::ROLES_READ)?;
     page(ctx, hx, None, BTreeMap::new(), StatusCode::OK).await
 }
 
@@ -349,7 +350,7 @@ pub async fn web_detail(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("roles:read")?;
+    ctx.require(crate::identity::perm::ROLES_READ)?;
     page(
         ctx,
         hx,
@@ -415,7 +416,7 @@ pub async fn web_create(
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("roles:create")?;
+    ctx.require(crate::identity::perm::ROLES_CREATE)?;
     web_save(ctx, hx, None, pairs).await
 }
 
@@ -425,7 +426,7 @@ pub async fn web_update(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("roles:update")?;
+    ctx.require(crate::identity::perm::ROLES_UPDATE)?;
     let id = parse_id(&id)?;
     web_save(ctx, hx, Some(id), pairs).await
 }

@@ -141,7 +141,7 @@ pub async fn list(
     mut ctx: ApiCtx,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
-    ctx.require("users:read")?;
+    ctx.require(crate::identity::perm::USERS_READ)?;
     let params = listing::parse(&store::LIST_SPEC, &q)?;
     let (users, total) = store::list(&mut ctx.tx, &params).await?;
     let mut body = listing::page_body(users.clone(), &params, total);
@@ -171,7 +171,7 @@ pub async fn create(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("users:create")?;
+    ctx.require(crate::identity::perm::USERS_CREATE)?;
     let actor = ctx.actor();
     let user = create_user(&mut ctx.tx, &ctx.principal.slug, &actor, &body).await?;
     ctx.commit().await?;
@@ -181,7 +181,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/users/{id}", tag = "users", operation_id = "getUser", params(("id" = Uuid, Path, description = "User id")),
     responses((status = 200, body = store::User)))]
 pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<store::User>, AppError> {
-    ctx.require("users:read")?;
+    ctx.require(crate::identity::perm::USERS_READ)?;
     let user = store::get(&mut ctx.tx, parse_id(&id)?).await?;
     ctx.commit().await?;
     Ok(Json(user))
@@ -295,7 +295,7 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> Result<Json<store::User>, AppError> {
-    ctx.require("users:update")?;
+    ctx.require(crate::identity::perm::USERS_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let user = update_user(&mut ctx.tx, &ctx.principal.slug, &actor, id, &body).await?;
@@ -310,7 +310,7 @@ pub async fn deactivate(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
 ) -> Result<Json<store::User>, AppError> {
-    ctx.require("users:delete")?;
+    ctx.require(crate::identity::perm::USERS_DELETE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let body = UpdateUser {
@@ -347,7 +347,7 @@ pub async fn change_password_in(
     if own {
         let current = body.current_password.clone().unwrap_or_default();
         let hash = store::password_hash(tx, id).await?;
-        if !password::verify_blocking(current, hash).await {
+        if !password::verify_blocking(current, hash).await? {
             return Err(AppError::field(
                 "current_password",
                 "is not your current password",
@@ -391,10 +391,10 @@ pub async fn change_password(
 ) -> Result<StatusCode, AppError> {
     let id = parse_id(&id)?;
     if ctx.principal.user_id != id {
-        ctx.require("users:update")?;
+        ctx.require(crate::identity::perm::USERS_UPDATE)?;
     }
     let actor = ctx.actor();
-    let is_admin = ctx.principal.can("users:update");
+    let is_admin = ctx.principal.can(crate::identity::perm::USERS_UPDATE);
     change_password_in(
         &mut ctx.tx,
         &ctx.principal.slug,
@@ -414,7 +414,7 @@ pub async fn change_password(
 pub async fn groups(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
     let id = parse_id(&id)?;
     if ctx.principal.user_id != id {
-        ctx.require("users:read")?;
+        ctx.require(crate::identity::perm::USERS_READ)?;
     }
     store::get(&mut ctx.tx, id).await?;
     let memberships: Vec<_> = store::groups_of(&mut ctx.tx, &[id])

@@ -31,7 +31,7 @@ pub async fn list(
     Hx(hx): Hx,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    ctx.require("users:read")?;
+    ctx.require(crate::identity::perm::USERS_READ)?;
     let search = q.get("q").cloned().unwrap_or_default();
     let mut query = HashMap::from([("per_page".to_string(), "100".to_string())]);
     if !search.trim().is_empty() {
@@ -40,11 +40,11 @@ pub async fn list(
     let params = listing::parse(&store::LIST_SPEC, &query)?;
     let (users, total) = store::list(&mut ctx.tx, &params).await?;
     ctx.tx.commit().await?;
-    let can_create = ctx.principal.can("users:create");
+    let can_create = ctx.principal.can(crate::identity::perm::USERS_CREATE);
     Ok(render_page!(
         hx,
         UsersPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "users"),
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "users", &ctx.manifest),
             users,
             q: search,
             total,
@@ -76,10 +76,10 @@ async fn role_names(ctx: &mut WebCtx) -> Result<Vec<String>, AppError> {
 }
 
 pub async fn new_form(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("users:create")?;
+    ctx.require(crate::identity::perm::USERS_CREATE)?;
     let all_roles = role_names(&mut ctx).await?;
     ctx.tx.commit().await?;
-    let chrome = Chrome::new(&ctx.principal, &ctx.csrf, "users");
+    let chrome = Chrome::new(&ctx.principal, &ctx.csrf, "users", &ctx.manifest);
     Ok(render_page!(
         hx,
         UserForm {
@@ -141,7 +141,7 @@ async fn rerender(
 ) -> Result<Response, WebError> {
     let all_roles = role_names(&mut ctx).await?;
     ctx.tx.commit().await?;
-    let chrome = Chrome::new(&ctx.principal, &ctx.csrf, "users");
+    let chrome = Chrome::new(&ctx.principal, &ctx.csrf, "users", &ctx.manifest);
     let page = UserForm {
         chrome,
         user,
@@ -161,7 +161,7 @@ pub async fn create(
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("users:create")?;
+    ctx.require(crate::identity::perm::USERS_CREATE)?;
     let s = submitted(pairs);
     let body = CreateUser {
         email: s.email.clone(),
@@ -201,7 +201,7 @@ pub async fn edit_form(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("users:update")?;
+    ctx.require(crate::identity::perm::USERS_UPDATE)?;
     let user = store::get(&mut ctx.tx, parse_id(&id)?).await?;
     let s = Submitted {
         email: user.email.clone(),
@@ -221,7 +221,7 @@ pub async fn update(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("users:update")?;
+    ctx.require(crate::identity::perm::USERS_UPDATE)?;
     let id = parse_id(&id)?;
     let s = submitted(pairs);
     let body = UpdateUser {

@@ -9,11 +9,11 @@ use axum::response::IntoResponse;
 
 use super::receive::{self, Received};
 use super::settings::{self, InboundSettings};
-use crate::app::AppState;
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
 use crate::platform::json::ApiJson;
 use crate::platform::openapi::Items;
+use crate::platform::state::AppState;
 
 /// The body is one raw RFC 5322 message (`Content-Type: message/rfc822`). A new message raises
 /// an issue, a reply comments on its issue, automatic mail is ignored; the answer says which.
@@ -26,7 +26,7 @@ pub async fn email(
     ctx: ApiCtx,
     raw: Bytes,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("settings:update")?;
+    ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
     let tenant = ctx.principal.slug.clone();
     // The intake opens its own transaction (as the sender, not the MTA's key).
     ctx.commit().await?;
@@ -37,7 +37,7 @@ pub async fn email(
 #[utoipa::path(get, path = "/inbound/settings", tag = "inbound", operation_id = "getInboundSettings",
     responses((status = 200, body = InboundSettings)))]
 pub async fn get_settings(mut ctx: ApiCtx) -> Result<Json<InboundSettings>, AppError> {
-    ctx.require("settings:read")?;
+    ctx.require(crate::admin::perm::SETTINGS_READ)?;
     let s = settings::get(&mut ctx.tx).await?;
     ctx.commit().await?;
     Ok(Json(s))
@@ -49,7 +49,7 @@ pub async fn put_settings(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<InboundSettings>,
 ) -> Result<Json<InboundSettings>, AppError> {
-    ctx.require("settings:update")?;
+    ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
     let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
     let s = settings::save(&mut ctx.tx, &slug, &actor, &body).await?;
     ctx.commit().await?;
@@ -59,7 +59,7 @@ pub async fn put_settings(
 #[utoipa::path(get, path = "/inbound/emails", tag = "inbound", operation_id = "listInboundEmails",
     responses((status = 200, description = "The last 200 messages, newest first", body = Items<Received>)))]
 pub async fn list(mut ctx: ApiCtx) -> Result<Json<Items<Received>>, AppError> {
-    ctx.require("settings:read")?;
+    ctx.require(crate::admin::perm::SETTINGS_READ)?;
     let data = recent(&mut ctx.tx).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))

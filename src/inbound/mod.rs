@@ -12,7 +12,8 @@ use axum::routing::get;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::platform::module::Module;
+use crate::platform::state::AppState;
 use crate::platform::web::Routes;
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
@@ -24,4 +25,12 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 
 pub fn web_routes() -> Routes {
     Routes::new().route("/admin/inbound-email", get(web::page).post(web::save))
+}
+
+pub fn module() -> Module {
+    Module {
+        api: Some(api_routes),
+        web: Some(web_routes),
+        ..Module::new("inbound")
+    }
 }

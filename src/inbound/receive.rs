@@ -10,13 +10,13 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::issues::actions::{Acting, NewIssue};
 use crate::issues::activity::{self, CommentBody};
 use crate::issues::store as issues;
 use crate::platform::audit::{self, Actor};
 use crate::platform::auth::{AuthVia, Principal, RequestMeta, load_user};
 use crate::platform::error::AppError;
+use crate::platform::state::AppState;
 use crate::platform::tenancy::{self, Slug, TenantTx};
 
 /// The largest message taken in.
@@ -248,7 +248,11 @@ async fn sender(
         return Ok(Err(format!("{from} is not an active user")));
     }
     let user = load_user(tx, id).await?.ok_or(AppError::NotFound)?;
-    if !user.permissions.iter().any(|p| p == "issues:create") {
+    if !user
+        .permissions
+        .iter()
+        .any(|p| p == crate::issues::perm::ISSUES_CREATE.key())
+    {
         return Ok(Err(format!("{from} may not raise issues")));
     }
     Ok(Ok(Principal {
@@ -375,7 +379,9 @@ pub async fn receive(state: &AppState, tenant: &Slug, raw: &[u8]) -> Result<Rece
             // The desk's default group routes the issue, on the sender's behalf.
             let mut raiser = principal.clone();
             if settings.default_group_id.is_some() {
-                raiser.permissions.insert("issues:assign".into());
+                raiser
+                    .permissions
+                    .insert(crate::issues::perm::ISSUES_ASSIGN.key().into());
             }
             let mut r = Acting::open(a.tx, &raiser, actor, now).await?;
             let title = match clean_subject(&subject) {

@@ -10,8 +10,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::receive::{self, MAX_BYTES};
 use super::settings;
-use crate::app::AppState;
 use crate::platform::error::AppError;
+use crate::platform::state::AppState;
 use crate::platform::tenancy::Slug;
 
 /// A client silent this long is dropped.

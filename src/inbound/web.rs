@@ -10,9 +10,9 @@ use axum::response::Response;
 use super::api::recent;
 use super::receive::Received;
 use super::settings::{self, InboundSettings};
-use crate::app::AppState;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::state::AppState;
 use crate::platform::web::{Choices, Chrome, Errors, FormValues, Hx, choices, see_other};
 use crate::render_page;
 
@@ -59,13 +59,13 @@ async fn show(
     ctx.tx.commit().await?;
     let status = errors.status();
     let page = Page {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "inbound"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "inbound", &ctx.manifest),
         f,
         errors,
         groups,
         received,
         smtp: state.config.smtp_addr.map(|a| a.to_string()),
-        can_save: ctx.principal.can("settings:update"),
+        can_save: ctx.principal.can(crate::admin::perm::SETTINGS_UPDATE),
     };
     Ok(render_page!(hx, page, status))
 }
@@ -75,7 +75,7 @@ pub async fn page(
     mut ctx: WebCtx,
     Hx(hx): Hx,
 ) -> Result<Response, WebError> {
-    ctx.require("settings:read")?;
+    ctx.require(crate::admin::perm::SETTINGS_READ)?;
     let s = settings::get(&mut ctx.tx).await?;
     show(&state, ctx, hx, values_of(&s), Errors::default()).await
 }
@@ -86,7 +86,7 @@ pub async fn save(
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("settings:update")?;
+    ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
     let f = FormValues(pairs);
     let group = match f.get("default_group_id") {
         "" => None,

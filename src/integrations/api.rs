@@ -10,12 +10,12 @@ use utoipa::ToSchema;
 
 use super::send::{self, Message, Outcome};
 use super::store::{self, Integration, IntegrationBody};
-use crate::app::AppState;
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
 use crate::platform::json::ApiJson;
 use crate::platform::openapi::Items;
+use crate::platform::state::AppState;
 use crate::platform::tenancy::TenantTx;
 
 const ID: &str = "Integration id";
@@ -26,7 +26,7 @@ pub async fn list(
     State(state): State<AppState>,
     mut ctx: ApiCtx,
 ) -> Result<Json<Items<Integration>>, AppError> {
-    ctx.require("integrations:read")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
     let data = store::list(&mut ctx.tx, &state.sealer).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
@@ -44,7 +44,7 @@ pub async fn create(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<IntegrationBody>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("integrations:create")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_CREATE)?;
     let actor = ctx.actor();
     let i = store::create(&mut ctx.tx, &actor, &state.sealer, &state.outbound, &body).await?;
     ctx.commit().await?;
@@ -58,7 +58,7 @@ pub async fn get(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
 ) -> Result<Json<Integration>, AppError> {
-    ctx.require("integrations:read")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
     let i = store::get(&mut ctx.tx, &state.sealer, parse_id(&id)?).await?;
     ctx.commit().await?;
     Ok(Json(i))
@@ -74,7 +74,7 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<IntegrationBody>,
 ) -> Result<Json<Integration>, AppError> {
-    ctx.require("integrations:update")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let i = store::update(
@@ -98,7 +98,7 @@ pub async fn delete(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    ctx.require("integrations:delete")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_DELETE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     store::delete(&mut ctx.tx, &actor, &state.sealer, id).await?;
@@ -132,7 +132,7 @@ pub async fn test(
     Path(id): Path<String>,
     body: Option<ApiJson<TestBody>>,
 ) -> Result<Json<TestResult>, AppError> {
-    ctx.require("integrations:update")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
     let id = parse_id(&id)?;
     let to = body.and_then(|b| b.0.to);
     let (user, now) = (ctx.principal.user_id, ctx.now);

@@ -11,7 +11,8 @@ use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::platform::module::{Module, NavEntry, Section};
+use crate::platform::state::AppState;
 use crate::platform::web::Routes;
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
@@ -28,4 +29,55 @@ pub fn web_routes() -> Routes {
         .route("/admin/integrations/{id}", get(web::show).post(web::update))
         .route("/admin/integrations/{id}/test", post(web::test))
         .route("/admin/integrations/{id}/delete", post(web::delete))
+}
+
+/// Integrations' permissions.
+pub mod perm {
+    use crate::platform::module::Perm;
+
+    pub const INTEGRATIONS_READ: Perm = Perm::new("integrations:read");
+    pub const INTEGRATIONS_CREATE: Perm = Perm::new("integrations:create");
+    pub const INTEGRATIONS_UPDATE: Perm = Perm::new("integrations:update");
+    pub const INTEGRATIONS_DELETE: Perm = Perm::new("integrations:delete");
+}
+
+pub fn module() -> Module {
+    use crate::platform::module::{ADMINS, MANAGERS, perm as p};
+    use perm::*;
+    Module {
+        nav: &[NavEntry {
+            key: "integrations",
+            label: "Integrations",
+            href: "/admin/integrations",
+            perm: Some(INTEGRATIONS_READ),
+            section: Section::Integrations,
+        }],
+        permissions: const {
+            &[
+                p(
+                    INTEGRATIONS_READ,
+                    "See integrations and notification channels",
+                    MANAGERS,
+                ),
+                p(
+                    INTEGRATIONS_CREATE,
+                    "Add integrations and notification channels",
+                    ADMINS,
+                ),
+                p(
+                    INTEGRATIONS_UPDATE,
+                    "Change and test integrations and notification channels",
+                    ADMINS,
+                ),
+                p(
+                    INTEGRATIONS_DELETE,
+                    "Delete integrations and notification channels",
+                    ADMINS,
+                ),
+            ]
+        },
+        api: Some(api_routes),
+        web: Some(web_routes),
+        ..Module::new("integrations")
+    }
 }

@@ -12,10 +12,10 @@ use serde_json::{Map, Value, json};
 
 use super::api::run_test;
 use super::store::{self, Integration, IntegrationBody, KINDS, Kind};
-use crate::app::AppState;
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::state::AppState;
 use crate::platform::web::{Chrome, Errors, FormValues, Hx, see_other};
 use crate::render_page;
 
@@ -52,14 +52,16 @@ pub async fn list(
     mut ctx: WebCtx,
     Hx(hx): Hx,
 ) -> Result<Response, WebError> {
-    ctx.require("integrations:read")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
     let integrations = store::list(&mut ctx.tx, &state.sealer).await?;
     ctx.tx.commit().await?;
     let page = ListPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations", &ctx.manifest),
         integrations,
         kinds: kinds(),
-        can_create: ctx.principal.can("integrations:create"),
+        can_create: ctx
+            .principal
+            .can(crate::integrations::perm::INTEGRATIONS_CREATE),
     };
     Ok(render_page!(hx, page))
 }
@@ -176,12 +178,12 @@ fn shown(integration: Option<Integration>, kind: &'static Kind, f: FormValues) -
 async fn form(ctx: WebCtx, hx: bool, s: Shown) -> Result<Response, WebError> {
     ctx.tx.commit().await?;
     let can_save = ctx.principal.can(if s.integration.is_some() {
-        "integrations:update"
+        crate::integrations::perm::INTEGRATIONS_UPDATE
     } else {
-        "integrations:create"
+        crate::integrations::perm::INTEGRATIONS_CREATE
     });
     let page = FormPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations", &ctx.manifest),
         fields: fields(s.kind, s.integration.as_ref(), &s.f),
         kind: s.kind.name,
         kind_label: s.kind.label,
@@ -190,7 +192,9 @@ async fn form(ctx: WebCtx, hx: bool, s: Shown) -> Result<Response, WebError> {
         errors: s.errors,
         notice: s.notice,
         can_save,
-        can_delete: ctx.principal.can("integrations:delete"),
+        can_delete: ctx
+            .principal
+            .can(crate::integrations::perm::INTEGRATIONS_DELETE),
     };
     Ok(render_page!(hx, page, s.status))
 }
@@ -202,7 +206,7 @@ pub struct NewQuery {
 }
 
 pub async fn new(ctx: WebCtx, Hx(hx): Hx, Query(q): Query<NewQuery>) -> Result<Response, WebError> {
-    ctx.require("integrations:create")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_CREATE)?;
     let kind = store::kind(q.kind.as_deref().unwrap_or("slack"))
         .ok_or_else(|| AppError::field("type", "is not an integration type"))?;
     form(ctx, hx, shown(None, kind, FormValues::default())).await
@@ -214,7 +218,7 @@ pub async fn show(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("integrations:read")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
     let i = store::get(&mut ctx.tx, &state.sealer, parse_id(&id)?).await?;
     let kind = store::kind(&i.kind).ok_or(AppError::NotFound)?;
     let f = values_of(&i);
@@ -284,7 +288,7 @@ pub async fn create(
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("integrations:create")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_CREATE)?;
     let f = FormValues(pairs);
     let kind = store::kind(f.get("type"))
         .ok_or_else(|| AppError::field("type", "is not an integration type"))?;
@@ -306,7 +310,7 @@ pub async fn update(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("integrations:update")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
     let id = parse_id(&id)?;
     let before = store::get(&mut ctx.tx, &state.sealer, id).await?;
     let kind = store::kind(&before.kind).ok_or(AppError::NotFound)?;
@@ -338,7 +342,7 @@ pub async fn test(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("integrations:update")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
     let id = parse_id(&id)?;
     let to = Some(FormValues(pairs).get("to").to_string());
     let (user, now) = (ctx.principal.user_id, ctx.now);
@@ -367,7 +371,7 @@ pub async fn delete(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("integrations:delete")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_DELETE)?;
     let actor = ctx.actor();
     store::delete(&mut ctx.tx, &actor, &state.sealer, parse_id(&id)?).await?;
     ctx.tx.commit().await?;

@@ -89,9 +89,9 @@ pub async fn add_comment(
     issue: Uuid,
     b: &CommentBody,
 ) -> Result<Comment, AppError> {
-    a.principal.require("issues:read")?;
+    a.principal.require(crate::issues::perm::ISSUES_READ)?;
     let issue = store::get(a.tx, &a.scope, issue).await?;
-    if b.is_internal && !a.principal.can("issues:update") {
+    if b.is_internal && !a.principal.can(crate::issues::perm::ISSUES_UPDATE) {
         return Err(AppError::field(
             "is_internal",
             "only agents can write internal notes",
@@ -162,10 +162,10 @@ pub async fn edit_comment(
     id: Uuid,
     b: &CommentBody,
 ) -> Result<Comment, AppError> {
-    a.principal.require("issues:read")?;
+    a.principal.require(crate::issues::perm::ISSUES_READ)?;
     let (issue, before) = own_comment(a, issue, id).await?;
     check_comment(b)?;
-    if b.is_internal && !a.principal.can("issues:update") {
+    if b.is_internal && !a.principal.can(crate::issues::perm::ISSUES_UPDATE) {
         return Err(AppError::field(
             "is_internal",
             "only agents can write internal notes",
@@ -198,7 +198,7 @@ pub async fn edit_comment(
 }
 
 pub async fn delete_comment(a: &mut Acting<'_>, issue: Uuid, id: Uuid) -> Result<(), AppError> {
-    a.principal.require("issues:read")?;
+    a.principal.require(crate::issues::perm::ISSUES_READ)?;
     let (issue, before) = own_comment(a, issue, id).await?;
     sqlx::query("DELETE FROM issue_comments WHERE id = $1")
         .bind(id)
@@ -254,7 +254,7 @@ const WORKLOG: &str = "SELECT w.id, w.issue_id, w.user_id, u.name AS user_name, 
     FROM issue_worklogs w LEFT JOIN users u ON u.id = w.user_id";
 
 pub async fn worklogs(a: &mut Acting<'_>, issue: Uuid) -> Result<Worklogs, AppError> {
-    a.principal.require("issues:update")?;
+    a.principal.require(crate::issues::perm::ISSUES_UPDATE)?;
     store::get(a.tx, &a.scope, issue).await?;
     let data: Vec<Worklog> = sqlx::query_as(&format!(
         "{WORKLOG} WHERE w.issue_id = $1 ORDER BY w.work_date, w.created_at"
@@ -307,7 +307,7 @@ pub async fn save_worklog(
     id: Option<Uuid>,
     b: &WorklogBody,
 ) -> Result<Worklog, AppError> {
-    a.principal.require("issues:update")?;
+    a.principal.require(crate::issues::perm::ISSUES_UPDATE)?;
     let issue = store::get(a.tx, &a.scope, issue).await?;
     check_worklog(b)?;
     let before = match id {
@@ -367,7 +367,7 @@ pub async fn save_worklog(
 }
 
 pub async fn delete_worklog(a: &mut Acting<'_>, issue: Uuid, id: Uuid) -> Result<(), AppError> {
-    a.principal.require("issues:update")?;
+    a.principal.require(crate::issues::perm::ISSUES_UPDATE)?;
     let issue = store::get(a.tx, &a.scope, issue).await?;
     let w = own_worklog(a, &issue, id).await?;
     sqlx::query("DELETE FROM issue_worklogs WHERE id = $1")
@@ -459,7 +459,7 @@ pub async fn related(a: &mut Acting<'_>, issue: Uuid) -> Result<Vec<Related>, Ap
 }
 
 pub async fn link(a: &mut Acting<'_>, issue: Uuid, b: &LinkBody) -> Result<Vec<Related>, AppError> {
-    a.principal.require("issues:update")?;
+    a.principal.require(crate::issues::perm::ISSUES_UPDATE)?;
     let this = store::get(a.tx, &a.scope, issue).await?;
     if !LINK_TYPES.contains(&b.link_type.as_str()) {
         return Err(AppError::field(
@@ -539,7 +539,7 @@ pub async fn link(a: &mut Acting<'_>, issue: Uuid, b: &LinkBody) -> Result<Vec<R
 }
 
 pub async fn unlink(a: &mut Acting<'_>, issue: Uuid, link: Uuid) -> Result<(), AppError> {
-    a.principal.require("issues:update")?;
+    a.principal.require(crate::issues::perm::ISSUES_UPDATE)?;
     let this = store::get(a.tx, &a.scope, issue).await?;
     let n = sqlx::query(
         "DELETE FROM issue_links WHERE id = $1 AND (issue_id = $2 OR linked_issue_id = $2)",

@@ -19,19 +19,22 @@ use super::activity::{
 };
 use super::attachments::{self, Attachment};
 use super::store::{self, Issue, Scope};
-use crate::app::AppState;
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
 use crate::platform::json::ApiJson;
 use crate::platform::openapi::Items;
+use crate::platform::state::AppState;
 use crate::platform::web::read_multipart;
 use crate::sla::panel::SlaPanel;
 
 const ID: &str = "Issue id";
 
 /// Opens the acting context of a request: permissions first, then the viewer's scope.
-pub async fn acting<'a>(ctx: &'a mut ApiCtx, perm: &str) -> Result<Acting<'a>, AppError> {
+pub async fn acting<'a>(
+    ctx: &'a mut ApiCtx,
+    perm: crate::platform::module::Perm,
+) -> Result<Acting<'a>, AppError> {
     ctx.require(perm)?;
     let actor = ctx.actor();
     Acting::open(&mut ctx.tx, &ctx.principal, actor, ctx.now).await
@@ -77,7 +80,7 @@ pub async fn list(
     mut ctx: ApiCtx,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<IssueList>, AppError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let query = super::queue::Query::parse(&q, "open")?;
     let scope = Scope::of(&mut ctx.tx, &ctx.principal).await?;
     let r = super::queue::list(&mut ctx.tx, &scope, &query, ctx.principal.user_id, ctx.now).await?;
@@ -102,7 +105,7 @@ pub async fn create(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<NewIssue>,
 ) -> Result<impl IntoResponse, AppError> {
-    let mut a = acting(&mut ctx, "issues:create").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_CREATE).await?;
     let issue = actions::create(&mut a, &body, "api").await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(issue)))
@@ -111,7 +114,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/issues/{id}", tag = "issues", operation_id = "getIssue",
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Issue)))]
 pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Issue>, AppError> {
-    let a = acting(&mut ctx, "issues:read").await?;
+    let a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let issue = store::get(a.tx, &a.scope, parse_id(&id)?).await?;
     ctx.commit().await?;
     Ok(Json(issue))
@@ -127,7 +130,7 @@ pub async fn update(
     ApiJson(body): ApiJson<IssueChanges>,
 ) -> Result<Json<Issue>, AppError> {
     let id = parse_id(&id)?;
-    let mut a = acting(&mut ctx, "issues:update").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
     let issue = actions::update(&mut a, id, &body).await?;
     ctx.commit().await?;
     Ok(Json(issue))
@@ -138,14 +141,14 @@ pub async fn update(
     params(("id" = Uuid, Path, description = ID)), responses((status = 204, description = "Deleted")))]
 pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
     let id = parse_id(&id)?;
-    let mut a = acting(&mut ctx, "issues:delete").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_DELETE).await?;
     actions::delete(&mut a, id).await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 macro_rules! transition {
-    ($name:ident, $path:literal, $op:literal, $perm:literal, $body:ty, $doc:literal, |$a:ident, $id:ident, $b:ident| $call:expr) => {
+    ($name:ident, $path:literal, $op:literal, $perm:expr, $body:ty, $doc:literal, |$a:ident, $id:ident, $b:ident| $call:expr) => {
         #[doc = $doc]
         #[utoipa::path(post, path = $path, tag = "issues", operation_id = $op,
             params(("id" = Uuid, Path, description = ID)), request_body = $body,
@@ -169,7 +172,7 @@ transition!(
     assign,
     "/issues/{id}/assign",
     "assignIssue",
-    "issues:assign",
+    crate::issues::perm::ISSUES_ASSIGN,
     AssignBody,
     "Assigns to a person and/or group (new → assigned; assigning a person is the first response).",
     |a, id, b| actions::assign(&mut a, id, &b, false)
@@ -178,7 +181,7 @@ transition!(
     reassign,
     "/issues/{id}/reassign",
     "reassignIssue",
-    "issues:assign",
+    crate::issues::perm::ISSUES_ASSIGN,
     AssignBody,
     "Moves an assigned issue to another person and/or group.",
     |a, id, b| actions::assign(&mut a, id, &b, true)
@@ -187,7 +190,7 @@ transition!(
     escalate,
     "/issues/{id}/escalate",
     "escalateIssue",
-    "issues:update",
+    crate::issues::perm::ISSUES_UPDATE,
     EscalateBody,
     "Raises the escalation level, optionally moving the issue to another group.",
     |a, id, b| actions::escalate(&mut a, id, &b)
@@ -196,7 +199,7 @@ transition!(
     resolve,
     "/issues/{id}/resolve",
     "resolveIssue",
-    "issues:update",
+    crate::issues::perm::ISSUES_UPDATE,
     ResolveBody,
     "Resolves with a resolution code and notes (both required); stops the resolution clock.",
     |a, id, b| actions::resolve(&mut a, id, &b)
@@ -205,7 +208,7 @@ transition!(
     close,
     "/issues/{id}/close",
     "closeIssue",
-    "issues:update",
+    crate::issues::perm::ISSUES_UPDATE,
     CloseBody,
     "Closes a resolved issue. With open child issues it answers 409 unless `confirm_open_children`.",
     |a, id, b| actions::close(&mut a, id, &b)
@@ -214,7 +217,7 @@ transition!(
     reopen,
     "/issues/{id}/reopen",
     "reopenIssue",
-    "issues:read",
+    crate::issues::perm::ISSUES_READ,
     ReopenBody,
     "Reopens a resolved or closed issue (a reason is required); the resolution clock resumes.",
     |a, id, b| actions::reopen(&mut a, id, &b)
@@ -228,7 +231,7 @@ pub async fn history(
     Path(id): Path<String>,
 ) -> Result<Json<Items<HistoryEntry>>, AppError> {
     let id = parse_id(&id)?;
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let data = activity::history(&mut a, id).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
@@ -242,7 +245,7 @@ pub async fn comments(
     Path(id): Path<String>,
 ) -> Result<Json<Items<Comment>>, AppError> {
     let id = parse_id(&id)?;
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let data = activity::comments(&mut a, id).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
@@ -258,7 +261,7 @@ pub async fn add_comment(
     ApiJson(body): ApiJson<CommentBody>,
 ) -> Result<impl IntoResponse, AppError> {
     let id = parse_id(&id)?;
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let c = activity::add_comment(&mut a, id, &body).await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(c)))
@@ -274,7 +277,7 @@ pub async fn edit_comment(
     ApiJson(body): ApiJson<CommentBody>,
 ) -> Result<Json<Comment>, AppError> {
     let (id, cid) = (parse_id(&id)?, parse_id(&cid)?);
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let c = activity::edit_comment(&mut a, id, cid, &body).await?;
     ctx.commit().await?;
     Ok(Json(c))
@@ -289,7 +292,7 @@ pub async fn delete_comment(
     Path((id, cid)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
     let (id, cid) = (parse_id(&id)?, parse_id(&cid)?);
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     activity::delete_comment(&mut a, id, cid).await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -300,7 +303,7 @@ pub async fn delete_comment(
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Worklogs)))]
 pub async fn worklogs(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Worklogs>, AppError> {
     let id = parse_id(&id)?;
-    let mut a = acting(&mut ctx, "issues:update").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
     let w = activity::worklogs(&mut a, id).await?;
     ctx.commit().await?;
     Ok(Json(w))
@@ -315,7 +318,7 @@ pub async fn add_worklog(
     ApiJson(body): ApiJson<WorklogBody>,
 ) -> Result<impl IntoResponse, AppError> {
     let id = parse_id(&id)?;
-    let mut a = acting(&mut ctx, "issues:update").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
     let w = activity::save_worklog(&mut a, id, None, &body).await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(w)))
@@ -331,7 +334,7 @@ pub async fn update_worklog(
     ApiJson(body): ApiJson<WorklogBody>,
 ) -> Result<Json<Worklog>, AppError> {
     let (id, wid) = (parse_id(&id)?, parse_id(&wid)?);
-    let mut a = acting(&mut ctx, "issues:update").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
     let w = activity::save_worklog(&mut a, id, Some(wid), &body).await?;
     ctx.commit().await?;
     Ok(Json(w))
@@ -345,7 +348,7 @@ pub async fn delete_worklog(
     Path((id, wid)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
     let (id, wid) = (parse_id(&id)?, parse_id(&wid)?);
-    let mut a = acting(&mut ctx, "issues:update").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
     activity::delete_worklog(&mut a, id, wid).await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -359,7 +362,7 @@ pub async fn related(
     Path(id): Path<String>,
 ) -> Result<Json<Items<Related>>, AppError> {
     let id = parse_id(&id)?;
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let data = activity::related(&mut a, id).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
@@ -375,7 +378,7 @@ pub async fn link(
     ApiJson(body): ApiJson<LinkBody>,
 ) -> Result<Json<Items<Related>>, AppError> {
     let id = parse_id(&id)?;
-    let mut a = acting(&mut ctx, "issues:update").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
     let data = activity::link(&mut a, id, &body).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
@@ -389,7 +392,7 @@ pub async fn unlink(
     Path((id, lid)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
     let (id, lid) = (parse_id(&id)?, parse_id(&lid)?);
-    let mut a = acting(&mut ctx, "issues:update").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
     activity::unlink(&mut a, id, lid).await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -400,7 +403,7 @@ pub async fn unlink(
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = SlaPanel)))]
 pub async fn sla(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<SlaPanel>, AppError> {
     let id = parse_id(&id)?;
-    let a = acting(&mut ctx, "issues:read").await?;
+    let a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     store::get(a.tx, &a.scope, id).await?;
     let tz = a.principal.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
     let panel = crate::sla::panel::panel(a.tx, id, a.now, tz).await?;
@@ -417,7 +420,7 @@ pub async fn attachments(
     Path(id): Path<String>,
 ) -> Result<Json<Items<Attachment>>, AppError> {
     let id = parse_id(&id)?;
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let data = attachments::list(&mut a, id).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
@@ -436,7 +439,7 @@ pub async fn add_attachment(
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<impl IntoResponse, AppError> {
     let id = parse_id(&id)?;
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     store::get(a.tx, &a.scope, id).await?;
     let form = form.map_err(|e| AppError::field("file", e.body_text()))?;
     let (_, files) = read_multipart(form).await?;
@@ -467,7 +470,7 @@ pub async fn download_attachment(
     Path((id, att)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let (id, att) = (parse_id(&id)?, parse_id(&att)?);
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let att = attachments::get(&mut a, id, att).await?;
     ctx.commit().await?;
     let bytes = state.storage.get(&att.storage_path).await?;
@@ -485,7 +488,7 @@ pub async fn delete_attachment(
     Path((id, att)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
     let (id, att) = (parse_id(&id)?, parse_id(&att)?);
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let key = attachments::remove(&mut a, id, att).await?;
     ctx.commit().await?;
     // After the commit: a failed file removal leaves an orphan file, never a dangling row.

@@ -164,7 +164,7 @@ pub async fn add(
     filename: &str,
     bytes: Bytes,
 ) -> Result<Attachment, AppError> {
-    a.principal.require("issues:read")?;
+    a.principal.require(crate::issues::perm::ISSUES_READ)?;
     let issue = store::get(a.tx, &a.scope, issue).await?;
     // Only the last path segment: browsers on some systems send full paths.
     let filename = filename
@@ -199,7 +199,7 @@ pub async fn add(
 /// key to delete once the transaction has committed.
 pub async fn remove(a: &mut Acting<'_>, issue: Uuid, id: Uuid) -> Result<String, AppError> {
     let att = get(a, issue, id).await?;
-    if att.uploaded_by != a.actor.user_id && !a.principal.can("issues:update") {
+    if att.uploaded_by != a.actor.user_id && !a.principal.can(crate::issues::perm::ISSUES_UPDATE) {
         return Err(AppError::Forbidden);
     }
     let issue = store::get(a.tx, &a.scope, issue).await?;

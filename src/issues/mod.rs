@@ -17,7 +17,8 @@ use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::platform::module::{EventDef, Module, NavEntry, Section};
+use crate::platform::state::AppState;
 use crate::platform::web::Routes;
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
@@ -107,4 +108,92 @@ pub fn web_routes() -> Routes {
             "/issues/{id}/attachments/{attachment_id}/delete",
             post(web_issue::detach),
         )
+}
+
+/// Issues' permissions.
+pub mod perm {
+    use crate::platform::module::Perm;
+
+    pub const ISSUES_READ: Perm = Perm::new("issues:read");
+    pub const ISSUES_READ_ALL: Perm = Perm::new("issues:read_all");
+    pub const ISSUES_CREATE: Perm = Perm::new("issues:create");
+    pub const ISSUES_UPDATE: Perm = Perm::new("issues:update");
+    pub const ISSUES_DELETE: Perm = Perm::new("issues:delete");
+    pub const ISSUES_ASSIGN: Perm = Perm::new("issues:assign");
+}
+
+/// The spec's issue events (webhooks; notifications word them in `notifications::store`).
+pub const EVENTS: &[EventDef] = &[
+    EventDef {
+        name: "issue.created",
+        label: "An issue was raised",
+    },
+    EventDef {
+        name: "issue.updated",
+        label: "An issue was updated",
+    },
+    EventDef {
+        name: "issue.assigned",
+        label: "An issue was assigned",
+    },
+    EventDef {
+        name: "issue.escalated",
+        label: "An issue was escalated",
+    },
+    EventDef {
+        name: "issue.resolved",
+        label: "An issue was resolved",
+    },
+    EventDef {
+        name: "issue.closed",
+        label: "An issue was closed",
+    },
+    EventDef {
+        name: "issue.sla_warning",
+        label: "An issue is close to its SLA deadline",
+    },
+    EventDef {
+        name: "issue.sla_breached",
+        label: "An issue breached its SLA",
+    },
+];
+
+pub fn module() -> Module {
+    use crate::platform::module::{EVERYONE, MANAGERS, STAFF, perm as p};
+    use perm::*;
+    Module {
+        nav: &[NavEntry {
+            key: "issues",
+            label: "Issues",
+            href: "/issues",
+            perm: Some(ISSUES_READ),
+            section: Section::Work,
+        }],
+        permissions: const {
+            &[
+                p(
+                    ISSUES_READ,
+                    "See own issues, own groups' queues and unassigned issues",
+                    EVERYONE,
+                ),
+                p(ISSUES_READ_ALL, "See every issue", MANAGERS),
+                p(ISSUES_CREATE, "Raise issues", EVERYONE),
+                p(
+                    ISSUES_UPDATE,
+                    "Work on issues: edit, comment, resolve, close",
+                    STAFF,
+                ),
+                p(ISSUES_DELETE, "Delete issues", MANAGERS),
+                p(ISSUES_ASSIGN, "Assign and escalate issues", STAFF),
+            ]
+        },
+        events: EVENTS,
+        event_wildcard: Some(EventDef {
+            name: "issue.*",
+            label: "All issue events",
+        }),
+        api: Some(api_routes),
+        web: Some(web_routes),
+        ..Module::new("issues")
+    }
 }

@@ -18,7 +18,7 @@ const ID: &str = "Category id";
 #[utoipa::path(get, path = "/issue-categories", tag = "issues", operation_id = "listIssueCategories",
     responses((status = 200, body = Items<Category>)))]
 pub async fn list(mut ctx: ApiCtx) -> Result<Json<Items<Category>>, AppError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let data = settings::categories(&mut ctx.tx).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
@@ -30,7 +30,7 @@ pub async fn create(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<CategoryBody>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("settings:update")?;
+    ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
     let actor = ctx.actor();
     let c = settings::save_category(&mut ctx.tx, &actor, None, &body).await?;
     ctx.commit().await?;
@@ -40,7 +40,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/issue-categories/{id}", tag = "issues", operation_id = "getIssueCategory",
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Category)))]
 pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Category>, AppError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let c = settings::category(&mut ctx.tx, parse_id(&id)?).await?;
     ctx.commit().await?;
     Ok(Json(c))
@@ -55,7 +55,7 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CategoryBody>,
 ) -> Result<Json<Category>, AppError> {
-    ctx.require("settings:update")?;
+    ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let c = settings::save_category(&mut ctx.tx, &actor, Some(id), &body).await?;
@@ -68,7 +68,7 @@ pub async fn update(
     params(("id" = Uuid, Path, description = ID)),
     responses((status = 204, description = "Deleted"), (status = 409, description = "In use")))]
 pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
-    ctx.require("settings:update")?;
+    ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     settings::delete_category(&mut ctx.tx, &actor, id).await?;
@@ -80,7 +80,7 @@ pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCod
 #[utoipa::path(get, path = "/priority-matrix", tag = "issues", operation_id = "getPriorityMatrix",
     responses((status = 200, body = Matrix)))]
 pub async fn matrix(mut ctx: ApiCtx) -> Result<Json<Matrix>, AppError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let m = settings::matrix(&mut ctx.tx).await?;
     ctx.commit().await?;
     Ok(Json(m))
@@ -93,7 +93,7 @@ pub async fn update_matrix(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<MatrixBody>,
 ) -> Result<Json<Matrix>, AppError> {
-    ctx.require("settings:update")?;
+    ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
     let actor = ctx.actor();
     let m = settings::save_matrix(&mut ctx.tx, &actor, &body).await?;
     ctx.commit().await?;

@@ -67,11 +67,11 @@ async fn page(
     let matrix = settings::matrix(&mut ctx.tx).await?;
     ctx.tx.commit().await?;
     let page = SettingsPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues", &ctx.manifest),
         categories,
         matrix,
         priorities: domain::issues::PRIORITIES,
-        can_edit: ctx.principal.can("settings:update"),
+        can_edit: ctx.principal.can(crate::admin::perm::SETTINGS_UPDATE),
         failed,
         f,
         errors,
@@ -80,7 +80,7 @@ async fn page(
 }
 
 pub async fn show(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     page(
         ctx,
         hx,
@@ -148,7 +148,7 @@ pub async fn create_category(
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("settings:update")?;
+    ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
     save(ctx, hx, None, pairs).await
 }
 
@@ -158,7 +158,7 @@ pub async fn update_category(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("settings:update")?;
+    ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
     let id = parse_id(&id)?;
     save(ctx, hx, Some(id), pairs).await
 }
@@ -168,7 +168,7 @@ pub async fn delete_category(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("settings:update")?;
+    ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     settings::delete_category(&mut ctx.tx, &actor, id).await?;
@@ -182,7 +182,7 @@ pub async fn update_matrix(
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("settings:update")?;
+    ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
     let cells = pairs
         .iter()
         .filter_map(|(k, v)| {

@@ -104,10 +104,10 @@ pub enum Scope {
 
 impl Scope {
     pub async fn of(tx: &mut TenantTx, p: &Principal) -> Result<Scope, AppError> {
-        if p.can("issues:read_all") {
+        if p.can(crate::issues::perm::ISSUES_READ_ALL) {
             return Ok(Scope::All);
         }
-        if p.can("issues:update") {
+        if p.can(crate::issues::perm::ISSUES_UPDATE) {
             let groups =
                 sqlx::query_scalar("SELECT group_id FROM group_members WHERE user_id = $1")
                     .bind(p.user_id)

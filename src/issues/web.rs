@@ -29,7 +29,10 @@ pub const APPLICATIONS: &str = "SELECT id, app_id || ' ' || name FROM applicatio
 pub const CATEGORIES: &str = super::settings::CATEGORY_CHOICES;
 
 /// Opens the acting context of a page request.
-pub async fn acting<'a>(ctx: &'a mut WebCtx, perm: &str) -> Result<Acting<'a>, WebError> {
+pub async fn acting<'a>(
+    ctx: &'a mut WebCtx,
+    perm: crate::platform::module::Perm,
+) -> Result<Acting<'a>, WebError> {
     ctx.require(perm)?;
     let actor = ctx.actor();
     Ok(Acting::open(&mut ctx.tx, &ctx.principal, actor, ctx.now).await?)
@@ -98,7 +101,7 @@ async fn queue(
     q: HashMap<String, String>,
     error: Option<(StatusCode, String)>,
 ) -> Result<Response, WebError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let f: BTreeMap<String, String> = q
         .iter()
         .filter(|(k, v)| KEEP.contains(&k.as_str()) && !v.trim().is_empty())
@@ -144,7 +147,7 @@ async fn queue(
         None => (StatusCode::OK, None),
     };
     let page = QueuePage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues", &ctx.manifest),
         issues: r.issues,
         total: r.total,
         total_capped: r.total_capped,
@@ -157,9 +160,9 @@ async fn queue(
         groups,
         applications,
         views,
-        can_assign: ctx.principal.can("issues:assign"),
-        can_update: ctx.principal.can("issues:update"),
-        can_create: ctx.principal.can("issues:create"),
+        can_assign: ctx.principal.can(crate::issues::perm::ISSUES_ASSIGN),
+        can_update: ctx.principal.can(crate::issues::perm::ISSUES_UPDATE),
+        can_create: ctx.principal.can(crate::issues::perm::ISSUES_CREATE),
         statuses: domain::issues::STATUSES,
         priorities: domain::issues::PRIORITIES,
         error,
@@ -184,9 +187,9 @@ pub async fn quick_edit(
 ) -> Result<Response, WebError> {
     let id = parse_id(&id)?;
     let back = form.get("back").cloned().unwrap_or_default();
-    ctx.require("issues:update")?;
+    ctx.require(crate::issues::perm::ISSUES_UPDATE)?;
     tenancy::savepoint(&mut ctx.tx).await?;
-    let mut a = acting(&mut ctx, "issues:update").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
     let result = quick(&mut a, id, &form).await;
     match result {
         Ok(()) => {
@@ -273,9 +276,9 @@ pub async fn bulk(
         .filter(|(k, _)| k == "ids")
         .map(|(_, v)| v.clone())
         .collect();
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     tenancy::savepoint(&mut ctx.tx).await?;
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let result = async {
         if ids.is_empty() {
             return Err(AppError::field("ids", "tick at least one issue"));
@@ -378,7 +381,7 @@ pub async fn save_view(
     Hx(hx): Hx,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let name = form
         .get("name")
         .map(|n| n.trim())
@@ -433,7 +436,7 @@ pub async fn delete_view(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let id = parse_id(&id)?;
     let name: String =
         sqlx::query_scalar("DELETE FROM saved_views WHERE id = $1 AND user_id = $2 RETURNING name")
@@ -486,11 +489,11 @@ async fn new_page(
     let categories = choices(&mut ctx.tx, CATEGORIES).await?;
     ctx.tx.commit().await?;
     let page = NewPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues", &ctx.manifest),
         v,
         errors: errors.into(),
-        agent: ctx.principal.can("issues:update"),
-        can_assign: ctx.principal.can("issues:assign"),
+        agent: ctx.principal.can(crate::issues::perm::ISSUES_UPDATE),
+        can_assign: ctx.principal.can(crate::issues::perm::ISSUES_ASSIGN),
         agents,
         groups,
         applications,
@@ -503,7 +506,7 @@ async fn new_page(
 }
 
 pub async fn new_form(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("issues:create")?;
+    ctx.require(crate::issues::perm::ISSUES_CREATE)?;
     new_page(ctx, hx, BTreeMap::new(), BTreeMap::new(), StatusCode::OK).await
 }
 
@@ -512,7 +515,7 @@ pub async fn create(
     Hx(hx): Hx,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    ctx.require("issues:create")?;
+    ctx.require(crate::issues::perm::ISSUES_CREATE)?;
     let v: BTreeMap<String, String> = form.into_iter().filter(|(k, _)| k != "_csrf").collect();
     let text = |k: &str| {
         v.get(k)
@@ -546,7 +549,7 @@ pub async fn create(
         return new_page(ctx, hx, v, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     tenancy::savepoint(&mut ctx.tx).await?;
-    let mut a = acting(&mut ctx, "issues:create").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_CREATE).await?;
     match actions::create(&mut a, &body, "portal").await {
         Ok(issue) => {
             ctx.tx.commit().await?;

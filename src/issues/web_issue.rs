@@ -20,11 +20,11 @@ use super::activity::{
 use super::attachments::{self, Attachment};
 use super::store::{self, Issue};
 use super::web::{AGENTS, GROUPS, acting};
-use crate::app::AppState;
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::markdown;
+use crate::platform::state::AppState;
 use crate::platform::tenancy;
 use crate::platform::web::{Choices, Chrome, Errors, Hx, choices, read_multipart, see_other};
 use crate::render_page;
@@ -96,10 +96,10 @@ async fn render(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let tz: chrono_tz::Tz = ctx.principal.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
-    let agent = ctx.principal.can("issues:update");
-    let can_assign = ctx.principal.can("issues:assign");
+    let agent = ctx.principal.can(crate::issues::perm::ISSUES_UPDATE);
+    let can_assign = ctx.principal.can(crate::issues::perm::ISSUES_ASSIGN);
     let me = ctx.principal.user_id;
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let i = store::get(a.tx, &a.scope, id).await?;
     let sla = crate::sla::panel::panel(a.tx, id, a.now, tz).await?;
     let comments = activity::comments(&mut a, id)
@@ -124,7 +124,7 @@ async fn render(
     };
     ctx.tx.commit().await?;
     let page = IssuePage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues", &ctx.manifest),
         description_html: markdown::render(i.description.as_deref().unwrap_or("")),
         allowed: domain::issues::allowed(&i.status),
         can_reopen: agent || i.reporter_id == Some(me),
@@ -152,7 +152,7 @@ async fn render(
 }
 
 pub async fn show(ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>) -> Result<Response, WebError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let id = parse_id(&id)?;
     render(
         ctx,
@@ -198,10 +198,10 @@ async fn act(
     form: Fields,
     run: FormRun,
 ) -> Result<Response, WebError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let id = parse_id(id)?;
     tenancy::savepoint(&mut ctx.tx).await?;
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let result = run(&mut a, id, &form).await;
     match result {
         Ok(()) => {
@@ -375,7 +375,7 @@ pub async fn delete_comment(
     Path((id, cid)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
     let (id, cid) = (parse_id(&id)?, parse_id(&cid)?);
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     activity::delete_comment(&mut a, id, cid).await?;
     ctx.tx.commit().await?;
     Ok(see_other(hx, &format!("/issues/{id}")))
@@ -389,9 +389,9 @@ pub async fn attach(
     Path(id): Path<String>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, WebError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let id = parse_id(&id)?;
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     store::get(a.tx, &a.scope, id).await?;
     let uploaded = match form {
         Ok(form) => read_multipart(form).await.map(|(_, files)| files),
@@ -429,9 +429,9 @@ pub async fn download(
     mut ctx: WebCtx,
     Path((id, att)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let (id, att) = (parse_id(&id)?, parse_id(&att)?);
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let att = attachments::get(&mut a, id, att).await?;
     ctx.tx.commit().await?;
     let bytes = state.storage.get(&att.storage_path).await?;
@@ -444,9 +444,9 @@ pub async fn detach(
     Hx(hx): Hx,
     Path((id, att)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let (id, att) = (parse_id(&id)?, parse_id(&att)?);
-    let mut a = acting(&mut ctx, "issues:read").await?;
+    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let key = attachments::remove(&mut a, id, att).await?;
     ctx.tx.commit().await?;
     if let Err(e) = state.storage.delete(&key).await {

@@ -64,7 +64,7 @@ fn may_manage(p: &Principal, user: Uuid) -> Result<(), AppError> {
     if p.user_id == user {
         Ok(())
     } else {
-        p.require("users:update")
+        p.require(crate::identity::perm::USERS_UPDATE)
     }
 }
 
@@ -108,7 +108,7 @@ pub async fn put_preferences(
 }
 
 async fn set_watch(mut ctx: ApiCtx, id: &str, on: bool) -> Result<StatusCode, AppError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let scope = Scope::of(&mut ctx.tx, &ctx.principal).await?;
     let issue = issues::get(&mut ctx.tx, &scope, parse_id(id)?).await?;
     let (actor, me) = (ctx.actor(), ctx.principal.user_id);

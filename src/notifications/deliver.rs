@@ -2,8 +2,9 @@
 //! webhooks) without losing or doubling any:
 //! - each notification row is created once per (event, person or channel) by the fan-out, in
 //!   the dispatch transaction, with one job keyed by the row's id;
-//! - a job sends, then marks the row sent in its own transaction; a row already sent is never
-//!   sent again (so a redelivered job is harmless);
+//! - a job reads the row, commits, sends with no transaction open, then marks the row sent in
+//!   a fresh transaction; a row already sent is never sent again (so a redelivered job is
+//!   harmless), and the job's key keeps two runs for one row from overlapping;
 //! - time-outs, connection errors, 429 and 5xx retry with backoff (or the provider's
 //!   `Retry-After`) for about a day; other 4xx stop at once; every failed attempt's error and
 //!   count are written beside the job, so the delivery problems page shows them;
@@ -46,6 +47,7 @@ pub async fn enqueue(
             key: Some(format!("notification.{notification}")),
             max_attempts: Some(ATTEMPTS),
             run_at,
+            ..Default::default()
         },
     )
     .await?;
@@ -100,7 +102,6 @@ pub async fn job(mut ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
             .ok_or_else(|| JobError::permanent("a notification needs a tenant"))?;
         let id: Uuid = serde_json::from_value(ctx.payload["notification_id"].clone())
             .map_err(|e| JobError::permanent(format!("bad payload: {e}")))?;
-        jobs::hold(&mut ctx.tx, &format!("notification.{id}")).await?;
         let row: Option<Row> = sqlx::query_as(
             "SELECT n.status, n.user_id, n.channel, n.channel_id, COALESCE(c.integration_id, n.integration_id) AS integration_id,
                     c.config->>'target' AS target, u.phone, u.settings->>'slack_user_id' AS slack_user,
@@ -111,7 +112,7 @@ pub async fn job(mut ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
              WHERE n.id = $1",
         )
         .bind(id)
-        .fetch_optional(&mut *ctx.tx)
+        .fetch_optional(&mut **ctx.tx)
         .await?;
         let Some(row) = row else { return Ok(()) };
         if row.status == "sent" {
@@ -151,7 +152,9 @@ pub async fn job(mut ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
                     resolves: matches!(row.event_type.as_str(), "resolved" | "closed"),
                     data,
                 };
-                send::send(&d.outbound, a, to.as_deref(), &m, d.clock.now(), &d.mail_from).await
+                let now = d.clock.now();
+                ctx.outside(send::send(&d.outbound, a, to.as_deref(), &m, now, &d.mail_from))
+                    .await?
             }
         };
         let now = d.clock.now();
@@ -163,7 +166,7 @@ pub async fn job(mut ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
                 )
                 .bind(id)
                 .bind(now)
-                .execute(&mut *ctx.tx)
+                .execute(&mut **ctx.tx)
                 .await?;
                 Ok(())
             }
@@ -174,14 +177,14 @@ pub async fn job(mut ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
                 )
                 .bind(id)
                 .bind(&why)
-                .execute(&mut *ctx.tx)
+                .execute(&mut **ctx.tx)
                 .await?;
                 Ok(())
             }
             Outcome::Retry(why, after) => {
                 let last = ctx.attempt >= ATTEMPTS;
                 // The job's transaction rolls back on error, so the attempt is noted beside it.
-                let mut tx = tenancy::begin(&d.pool, &tenant).await?;
+                let mut tx = tenancy::begin(ctx.pool(), &tenant).await?;
                 sqlx::query(
                     "UPDATE notifications SET error = $2, attempts = $3,
                         status = CASE WHEN $4 THEN 'failed' ELSE status END WHERE id = $1",

@@ -55,13 +55,13 @@ pub async fn job(mut ctx: JobCtx, base_url: String) -> (JobCtx, JobResult) {
              ORDER BY created_at, id LIMIT 500",
         )
         .bind(user)
-        .fetch_all(&mut *ctx.tx)
+        .fetch_all(&mut **ctx.tx)
         .await?;
         let to: Option<(String, String)> = sqlx::query_as(
             "SELECT email, status FROM users WHERE id = $1",
         )
         .bind(user)
-        .fetch_optional(&mut *ctx.tx)
+        .fetch_optional(&mut **ctx.tx)
         .await?;
         let Some((to, status)) = to else { return Ok(()) };
         if waiting.is_empty() || status != "active" {
@@ -100,7 +100,7 @@ pub async fn job(mut ctx: JobCtx, base_url: String) -> (JobCtx, JobResult) {
         )
         .bind(&ids)
         .bind(ctx.clock.now())
-        .execute(&mut *ctx.tx)
+        .execute(&mut **ctx.tx)
         .await?;
         Ok(())
     }

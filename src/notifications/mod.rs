@@ -9,6 +9,7 @@ pub mod channels;
 pub mod deliver;
 pub mod digest;
 pub mod fanout;
+pub mod mail;
 pub mod problems;
 pub mod settings_api;
 pub mod settings_web;
@@ -20,8 +21,12 @@ use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::platform::state::AppState;
 use crate::platform::web::Routes;
+use std::sync::Arc;
+
+use crate::platform::mail::{LogTransport, SEND_TASK, SmtpTransport, Transport};
+use crate::platform::module::Module;
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -93,4 +98,43 @@ pub fn web_routes() -> Routes {
             "/admin/notification-templates/preview",
             post(settings_web::preview_template),
         )
+}
+
+pub fn module() -> Module {
+    Module {
+        api: Some(api_routes),
+        web: Some(web_routes),
+        jobs: Some(|state, reg| {
+            let transport: Arc<dyn Transport> = match &state.config.smtp_url {
+                Some(url) => Arc::new(SmtpTransport::from_url(url)?),
+                None => Arc::new(LogTransport),
+            };
+            let mailer = mail::Mailer {
+                transport,
+                from: state.config.mail_from.clone(),
+                sealer: state.sealer.clone(),
+            };
+            reg.on(SEND_TASK, move |ctx| mail::send_job(ctx, mailer.clone()));
+            let notifier = deliver::Deliverer {
+                pool: state.pool.clone(),
+                sealer: state.sealer.clone(),
+                outbound: state.outbound.clone(),
+                clock: state.clock.clone(),
+                base_url: state.config.base_url.clone(),
+                mail_from: state.config.mail_from.clone(),
+            };
+            reg.on(deliver::TASK, move |ctx| {
+                deliver::job(ctx, notifier.clone())
+            });
+            let base_url = state.config.base_url.clone();
+            reg.on(digest::TASK, move |ctx| digest::job(ctx, base_url.clone()));
+            Ok(())
+        }),
+        subscribers: Some(|state| {
+            vec![Arc::new(fanout::Fanout {
+                base_url: state.config.base_url.clone(),
+            })]
+        }),
+        ..Module::new("notifications")
+    }
 }

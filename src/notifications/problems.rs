@@ -14,12 +14,12 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::mail;
 use crate::identity::users_api::parse_id;
 use crate::platform::audit::{self, Actor};
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
-use crate::platform::mail;
 use crate::platform::openapi::Items;
 use crate::platform::tenancy::{Slug, TenantTx};
 use crate::platform::web::{Chrome, Hx, see_other};
@@ -84,7 +84,7 @@ async fn retry(tx: &mut TenantTx, tenant: &Slug, actor: &Actor, id: Uuid) -> Res
     operation_id = "listNotificationDeliveryProblems",
     responses((status = 200, description = "Failed or retrying deliveries, newest first", body = Items<Problem>)))]
 pub async fn api_list(mut ctx: ApiCtx) -> Result<Json<Items<Problem>>, AppError> {
-    ctx.require("integrations:read")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
     let data = list(&mut ctx.tx).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
@@ -94,7 +94,7 @@ pub async fn api_list(mut ctx: ApiCtx) -> Result<Json<Items<Problem>>, AppError>
     operation_id = "retryNotificationDelivery", params(("id" = Uuid, Path, description = "Notification id")),
     responses((status = 202, description = "Queued again"), (status = 409, description = "Already sent")))]
 pub async fn api_retry(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
-    ctx.require("integrations:update")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
     let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
     retry(&mut ctx.tx, &slug, &actor, parse_id(&id)?).await?;
     ctx.commit().await?;
@@ -110,13 +110,15 @@ struct ProblemsPage {
 }
 
 pub async fn page(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("integrations:read")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
     let problems = list(&mut ctx.tx).await?;
     ctx.tx.commit().await?;
     let page = ProblemsPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "deliveries"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "deliveries", &ctx.manifest),
         problems,
-        can_retry: ctx.principal.can("integrations:update"),
+        can_retry: ctx
+            .principal
+            .can(crate::integrations::perm::INTEGRATIONS_UPDATE),
     };
     Ok(render_page!(hx, page))
 }
@@ -126,7 +128,7 @@ pub async fn page_retry(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("integrations:update")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
     let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
     retry(&mut ctx.tx, &slug, &actor, parse_id(&id)?).await?;
     ctx.tx.commit().await?;

@@ -21,7 +21,7 @@ const ID: &str = "Notification channel id";
 #[utoipa::path(get, path = "/notification-channels", tag = "notifications",
     operation_id = "listNotificationChannels", responses((status = 200, body = Items<Channel>)))]
 pub async fn list_channels(mut ctx: ApiCtx) -> Result<Json<Items<Channel>>, AppError> {
-    ctx.require("integrations:read")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
     let data = channels::list(&mut ctx.tx).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
@@ -36,7 +36,7 @@ pub async fn create_channel(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<ChannelBody>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("integrations:create")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_CREATE)?;
     let actor = ctx.actor();
     let c = channels::create(&mut ctx.tx, &actor, &body).await?;
     ctx.commit().await?;
@@ -50,7 +50,7 @@ pub async fn get_channel(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
 ) -> Result<Json<Channel>, AppError> {
-    ctx.require("integrations:read")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
     let c = channels::get(&mut ctx.tx, parse_id(&id)?).await?;
     ctx.commit().await?;
     Ok(Json(c))
@@ -64,7 +64,7 @@ pub async fn update_channel(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ChannelBody>,
 ) -> Result<Json<Channel>, AppError> {
-    ctx.require("integrations:update")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let c = channels::update(&mut ctx.tx, &actor, id, &body).await?;
@@ -79,7 +79,7 @@ pub async fn delete_channel(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    ctx.require("integrations:delete")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_DELETE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     channels::delete(&mut ctx.tx, &actor, id).await?;
@@ -91,7 +91,7 @@ pub async fn delete_channel(
     operation_id = "listNotificationTemplates",
     responses((status = 200, description = "Every event × channel kind, the default or the tenant's own", body = Items<Template>)))]
 pub async fn list_templates(mut ctx: ApiCtx) -> Result<Json<Items<Template>>, AppError> {
-    ctx.require("integrations:read")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
     let data = templates::list(&mut ctx.tx).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
@@ -110,7 +110,7 @@ pub async fn put_template(
     Path((event_type, channel)): Path<(String, String)>,
     ApiJson(body): ApiJson<TemplateBody>,
 ) -> Result<Json<Template>, AppError> {
-    ctx.require("integrations:update")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
     let actor = ctx.actor();
     let t = templates::save(&mut ctx.tx, &actor, &event_type, &channel, &body).await?;
     ctx.commit().await?;
@@ -127,7 +127,7 @@ pub async fn reset_template(
     mut ctx: ApiCtx,
     Path((event_type, channel)): Path<(String, String)>,
 ) -> Result<Json<Template>, AppError> {
-    ctx.require("integrations:update")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
     let actor = ctx.actor();
     let t = templates::reset(&mut ctx.tx, &actor, &event_type, &channel).await?;
     ctx.commit().await?;
@@ -148,7 +148,7 @@ pub async fn preview_template(
     ctx: ApiCtx,
     ApiJson(body): ApiJson<TemplateBody>,
 ) -> Result<Json<Preview>, AppError> {
-    ctx.require("integrations:read")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
     let (subject, body) = templates::preview(&body)?;
     Ok(Json(Preview { subject, body }))
 }

@@ -56,7 +56,7 @@ async fn channels_page(
     ctx.tx.commit().await?;
     let status = errors.status();
     let page = ChannelsPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations", &ctx.manifest),
         channels: list,
         editing,
         integrations,
@@ -67,7 +67,9 @@ async fn channels_page(
         priorities: PRIORITIES,
         f,
         errors,
-        can_save: ctx.principal.can("integrations:update"),
+        can_save: ctx
+            .principal
+            .can(crate::integrations::perm::INTEGRATIONS_UPDATE),
     };
     Ok(render_page!(hx, page, status))
 }
@@ -94,7 +96,7 @@ pub async fn channels(
     Hx(hx): Hx,
     Query(q): Query<EditQuery>,
 ) -> Result<Response, WebError> {
-    ctx.require("integrations:read")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
     let editing = match q.edit.as_deref().filter(|e| !e.is_empty()) {
         Some(id) => Some(channels::get(&mut ctx.tx, parse_id(id)?).await?),
         None => None,
@@ -196,7 +198,7 @@ pub async fn create_channel(
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("integrations:create")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_CREATE)?;
     save_channel(ctx, hx, None, pairs).await
 }
 
@@ -206,7 +208,7 @@ pub async fn update_channel(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("integrations:update")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
     let id = channels::get(&mut ctx.tx, parse_id(&id)?).await?.id;
     save_channel(ctx, hx, Some(id), pairs).await
 }
@@ -216,7 +218,7 @@ pub async fn delete_channel(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("integrations:delete")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_DELETE)?;
     let actor = ctx.actor();
     channels::delete(&mut ctx.tx, &actor, parse_id(&id)?).await?;
     ctx.tx.commit().await?;
@@ -231,11 +233,11 @@ struct TemplatesPage {
 }
 
 pub async fn templates(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("integrations:read")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
     let list = templates::list(&mut ctx.tx).await?;
     ctx.tx.commit().await?;
     let page = TemplatesPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations", &ctx.manifest),
         templates: list,
     };
     Ok(render_page!(hx, page))
@@ -268,8 +270,10 @@ struct Shown {
 fn template_page(ctx: &WebCtx, hx: bool, s: Shown) -> Response {
     let status = s.errors.status();
     let page = TemplatePage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations"),
-        can_save: ctx.principal.can("integrations:update"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations", &ctx.manifest),
+        can_save: ctx
+            .principal
+            .can(crate::integrations::perm::INTEGRATIONS_UPDATE),
         event_type: s.event_type,
         channel: s.channel,
         custom: s.custom,
@@ -286,7 +290,7 @@ pub async fn template(
     Hx(hx): Hx,
     Path((event_type, channel)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    ctx.require("integrations:read")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
     let t = templates::get(&mut ctx.tx, &event_type, &channel)
         .await
         .map_err(|_| AppError::NotFound)?;
@@ -317,7 +321,7 @@ pub async fn save_template(
     Path((event_type, channel)): Path<(String, String)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("integrations:update")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
     let f = FormValues(pairs);
     let actor = ctx.actor();
     let body = body_of_template(&f);
@@ -349,7 +353,7 @@ pub async fn reset_template(
     Hx(hx): Hx,
     Path((event_type, channel)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    ctx.require("integrations:update")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
     let actor = ctx.actor();
     templates::reset(&mut ctx.tx, &actor, &event_type, &channel)
         .await
@@ -367,7 +371,7 @@ pub async fn preview_template(
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("integrations:read")?;
+    ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
     let f = FormValues(pairs);
     let (event_type, channel) = (
         f.get("event_type").to_string(),

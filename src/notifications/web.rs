@@ -42,7 +42,7 @@ pub async fn list(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
     let unread = store::unread(&mut ctx.tx, me).await?;
     ctx.tx.commit().await?;
     let page = ListPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "notifications"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "notifications", &ctx.manifest),
         notifications,
         unread,
     };
@@ -128,7 +128,7 @@ async fn preferences_page(
     }
     let status = errors.status();
     let page = PreferencesPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "notifications"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "notifications", &ctx.manifest),
         preferences,
         quiet,
         phone: prefs.phone.unwrap_or_default(),
@@ -226,7 +226,7 @@ pub async fn toggle_watch(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let scope = Scope::of(&mut ctx.tx, &ctx.principal).await?;
     let issue = issues::get(&mut ctx.tx, &scope, parse_id(&id)?).await?;
     let (actor, me) = (ctx.actor(), ctx.principal.user_id);

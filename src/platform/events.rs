@@ -47,17 +47,7 @@ pub async fn emit(
         .bind(payload)
         .execute(&mut **tx)
         .await?;
-    jobs::enqueue(
-        tx,
-        Some(tenant),
-        DISPATCH_TASK,
-        Value::Null,
-        JobOptions {
-            key: Some(DISPATCH_TASK.into()),
-            ..Default::default()
-        },
-    )
-    .await?;
+    queue_dispatch(tx, tenant).await?;
     Ok(())
 }
 
@@ -75,7 +65,10 @@ pub trait Subscriber: Send + Sync {
 
 pub type Subscribers = Arc<Vec<Arc<dyn Subscriber>>>;
 
-/// The dispatch job: drains the tenant's outbox in order, in batches.
+/// The dispatch job: drains the tenant's outbox in order, in batches. Each event is handed to
+/// the subscribers inside a savepoint: an event one of them cannot handle is rolled back to
+/// that point and parked with the error (the jobs page lists it and can retry it), and the
+/// tenant's later events keep flowing.
 pub async fn dispatch(mut ctx: JobCtx, subscribers: Subscribers) -> (JobCtx, JobResult) {
     let result = async {
         let Some(tenant) = ctx.tenant.clone() else {
@@ -83,29 +76,131 @@ pub async fn dispatch(mut ctx: JobCtx, subscribers: Subscribers) -> (JobCtx, Job
         };
         loop {
             let batch: Vec<DomainEvent> = sqlx::query_as(&format!(
-                "{SELECT} WHERE dispatched_at IS NULL ORDER BY id LIMIT 200 FOR UPDATE SKIP LOCKED"
+                "{SELECT} WHERE dispatched_at IS NULL AND parked_at IS NULL
+                 ORDER BY id LIMIT 200 FOR UPDATE SKIP LOCKED"
             ))
-            .fetch_all(&mut *ctx.tx)
+            .fetch_all(&mut **ctx.tx)
             .await?;
             if batch.is_empty() {
                 return Ok(());
             }
+            let mut done = Vec::with_capacity(batch.len());
             for event in &batch {
-                for sub in subscribers.iter() {
-                    sub.handle(&mut ctx.tx, &tenant, event)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", sub.name()))?;
+                sqlx::query("SAVEPOINT dispatch_event")
+                    .execute(&mut **ctx.tx)
+                    .await?;
+                match deliver(&mut ctx.tx, &subscribers, &tenant, event).await {
+                    Ok(()) => {
+                        sqlx::query("RELEASE SAVEPOINT dispatch_event")
+                            .execute(&mut **ctx.tx)
+                            .await?;
+                        done.push(event.id);
+                    }
+                    Err(e) => {
+                        sqlx::query("ROLLBACK TO SAVEPOINT dispatch_event")
+                            .execute(&mut **ctx.tx)
+                            .await?;
+                        tracing::warn!(event = event.id, kind = %event.event_type, error = %e, "parking an event");
+                        park(&mut ctx.tx, event.id, &e.to_string(), ctx.clock.now()).await?;
+                    }
                 }
             }
-            let ids: Vec<i64> = batch.iter().map(|e| e.id).collect();
             sqlx::query("UPDATE domain_events SET dispatched_at = $2 WHERE id = ANY($1)")
-                .bind(&ids)
+                .bind(&done)
                 .bind(ctx.clock.now())
-                .execute(&mut *ctx.tx)
+                .execute(&mut **ctx.tx)
                 .await?;
         }
     }
     .await
     .map_err(|e: anyhow::Error| jobs::JobError::from(e));
     (ctx, result)
+}
+
+async fn deliver(
+    conn: &mut sqlx::PgConnection,
+    subscribers: &Subscribers,
+    tenant: &Slug,
+    event: &DomainEvent,
+) -> anyhow::Result<()> {
+    for sub in subscribers.iter() {
+        sub.handle(conn, tenant, event)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", sub.name()))?;
+    }
+    Ok(())
+}
+
+async fn park(
+    conn: &mut sqlx::PgConnection,
+    id: i64,
+    error: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE domain_events SET parked_at = $2, dispatch_error = $3,
+            dispatch_attempts = dispatch_attempts + 1 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(error)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An event parked by the dispatcher, for the jobs page.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct ParkedEvent {
+    pub id: i64,
+    pub event_type: String,
+    pub entity_type: String,
+    pub entity_id: Uuid,
+    pub dispatch_attempts: i32,
+    pub dispatch_error: Option<String>,
+    pub parked_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The tenant's parked events, newest first.
+pub async fn parked(conn: &mut sqlx::PgConnection) -> anyhow::Result<Vec<ParkedEvent>> {
+    Ok(sqlx::query_as(
+        "SELECT id, event_type, entity_type, entity_id, dispatch_attempts, dispatch_error, parked_at
+         FROM domain_events WHERE parked_at IS NOT NULL AND dispatched_at IS NULL
+         ORDER BY parked_at DESC LIMIT 200",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Puts a parked event back in the outbox and wakes the dispatcher; false when there is no
+/// such parked event.
+pub async fn unpark(tx: &mut TenantTx, tenant: &Slug, id: i64) -> Result<bool, AppError> {
+    let n = sqlx::query(
+        "UPDATE domain_events SET parked_at = NULL
+         WHERE id = $1 AND parked_at IS NOT NULL AND dispatched_at IS NULL",
+    )
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n > 0 {
+        queue_dispatch(tx, tenant).await?;
+    }
+    Ok(n > 0)
+}
+
+async fn queue_dispatch(conn: &mut sqlx::PgConnection, tenant: &Slug) -> anyhow::Result<()> {
+    jobs::enqueue(
+        conn,
+        Some(tenant),
+        DISPATCH_TASK,
+        Value::Null,
+        JobOptions {
+            key: Some(DISPATCH_TASK.into()),
+            coalesce: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(())
 }

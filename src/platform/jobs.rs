@@ -6,8 +6,16 @@
 //!   transaction that also deletes the job: if the worker dies, the handler's database effects
 //!   roll back with it, and the job returns to the queue once the heartbeat is stale — so
 //!   database side effects happen exactly once. External effects use idempotency keys.
+//! * A handler that calls out (HTTP, SMTP) does so through `JobCtx::outside`: what it read is
+//!   committed first and the result is recorded in a fresh transaction, so no transaction or
+//!   lock is held across a network call (svix's worker does the same).
+//! * A panicking handler, one past its task's deadline, and one whose worker died all count as
+//!   a failed attempt: they retry with backoff and stop at `max_attempts`, so no job can jam a
+//!   slot or loop forever.
 //! * Failures retry with exponential backoff and jitter up to `max_attempts`, then stay as
 //!   `failed` for an admin to retry or discard.
+//! * Workers wake on `NOTIFY firelater_jobs` (sent when a due job is enqueued, delivered at
+//!   commit) and otherwise look again every few seconds for jobs that have come due.
 //! * Recurring jobs come from `public.job_schedules`.
 
 use std::collections::HashMap;
@@ -17,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
+use futures::FutureExt;
 use rand::Rng;
 use serde::Serialize;
 use serde_json::Value;
@@ -31,22 +40,20 @@ pub struct JobOptions {
     pub run_at: Option<DateTime<Utc>>,
     pub key: Option<String>,
     pub max_attempts: Option<i32>,
+    /// For keyed jobs asked for again and again by the system (the outbox dispatch, once per
+    /// event): a pending job that is failing keeps its attempt count and its backoff, so new
+    /// requests neither reset the count nor make it run sooner. Without it, asking again (an
+    /// administrator's "send again") starts afresh, now.
+    pub coalesce: bool,
 }
 
-/// Holds `key` for the rest of the caller's transaction, so two jobs working on one record
-/// (a retry and an administrator's "send again") take turns. An advisory lock, not a row lock:
-/// a job may note a failed attempt on its row from a second connection meanwhile.
-pub async fn hold(conn: &mut PgConnection, key: &str) -> anyhow::Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(key)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
+/// The channel workers listen on for new due jobs.
+pub const WAKE_CHANNEL: &str = "firelater_jobs";
 
 /// Enqueues a job in the caller's transaction. With a key, an existing pending job of the same
-/// tenant and key is replaced (new payload and time); a running one is told to run once more,
-/// at the new time (so a timer may reschedule itself from its own handler).
+/// tenant and key is replaced (new payload and time, attempts from zero — unless `coalesce`);
+/// a running one is told to run once more, at the new time (so a timer may reschedule itself
+/// from its own handler).
 pub async fn enqueue(
     conn: &mut PgConnection,
     tenant: Option<&Slug>,
@@ -55,15 +62,22 @@ pub async fn enqueue(
     opts: JobOptions,
 ) -> anyhow::Result<i64> {
     let id = sqlx::query_scalar(
-        "INSERT INTO public.jobs (tenant_slug, task, payload, job_key, run_at, max_attempts)
-         VALUES ($1, $2, $3, $4, COALESCE($5, NOW()), COALESCE($6, 10))
-         ON CONFLICT (tenant_slug, job_key) WHERE job_key IS NOT NULL DO UPDATE SET
-            payload = EXCLUDED.payload,
-            run_at = EXCLUDED.run_at,
-            rerun = jobs.locked_at IS NOT NULL,
-            status = 'pending', attempts = CASE WHEN jobs.locked_at IS NULL THEN 0 ELSE jobs.attempts END,
-            last_error = NULL, updated_at = NOW()
-         RETURNING id",
+        "WITH queued AS (
+            INSERT INTO public.jobs (tenant_slug, task, payload, job_key, run_at, max_attempts)
+            VALUES ($1, $2, $3, $4, COALESCE($5, NOW()), COALESCE($6, 10))
+            ON CONFLICT (tenant_slug, job_key) WHERE job_key IS NOT NULL DO UPDATE SET
+               payload = EXCLUDED.payload,
+               run_at = CASE WHEN $8 AND jobs.status = 'pending' AND jobs.last_error IS NOT NULL
+                             THEN GREATEST(jobs.run_at, EXCLUDED.run_at) ELSE EXCLUDED.run_at END,
+               rerun = jobs.locked_at IS NOT NULL,
+               attempts = CASE WHEN jobs.locked_at IS NOT NULL
+                                 OR ($8 AND jobs.status = 'pending' AND jobs.last_error IS NOT NULL)
+                               THEN jobs.attempts ELSE 0 END,
+               last_error = CASE WHEN $8 AND jobs.status = 'pending' THEN jobs.last_error END,
+               status = 'pending', updated_at = NOW()
+            RETURNING id, run_at)
+         SELECT q.id, w.woken IS NOT NULL FROM queued q
+         LEFT JOIN LATERAL (SELECT pg_notify($7, '') AS woken WHERE q.run_at <= NOW()) w ON true",
     )
     .bind(tenant.map(Slug::as_str))
     .bind(task)
@@ -71,6 +85,8 @@ pub async fn enqueue(
     .bind(opts.key)
     .bind(opts.run_at)
     .bind(opts.max_attempts)
+    .bind(WAKE_CHANNEL)
+    .bind(opts.coalesce)
     .fetch_one(conn)
     .await?;
     Ok(id)
@@ -98,8 +114,66 @@ pub struct JobCtx {
     pub tenant: Option<Slug>,
     pub payload: Value,
     pub attempt: i32,
-    pub tx: Transaction<'static, Postgres>,
+    pub tx: JobTx,
     pub clock: Arc<dyn Clock>,
+    pool: PgPool,
+}
+
+/// The job's transaction. It is only ever absent inside `JobCtx::outside`, which puts a fresh
+/// one back before returning.
+pub struct JobTx(Option<Transaction<'static, Postgres>>);
+
+impl std::ops::Deref for JobTx {
+    type Target = Transaction<'static, Postgres>;
+    fn deref(&self) -> &Self::Target {
+        self.0
+            .as_ref()
+            .expect("a job's transaction is present outside JobCtx::outside")
+    }
+}
+
+impl std::ops::DerefMut for JobTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.0
+            .as_mut()
+            .expect("a job's transaction is present outside JobCtx::outside")
+    }
+}
+
+impl JobCtx {
+    /// Commits what the job has done so far, runs `call` (a network call) with no transaction
+    /// open, then opens a fresh job transaction for recording the result — which commits with
+    /// the job's completion. The job stays claimed meanwhile, so no other worker runs it.
+    pub async fn outside<T>(&mut self, call: impl Future<Output = T>) -> Result<T, JobError> {
+        if let Some(tx) = self.tx.0.take() {
+            tx.commit().await?;
+        }
+        let out = call.await;
+        self.tx.0 = Some(begin_job_tx(&self.pool, self.tenant.as_ref()).await?);
+        Ok(out)
+    }
+
+    /// The pool, for work that must outlive the job's transaction (noting a failed attempt,
+    /// which the transaction's rollback would erase).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+async fn begin_job_tx(
+    pool: &PgPool,
+    tenant: Option<&Slug>,
+) -> anyhow::Result<Transaction<'static, Postgres>> {
+    let mut tx = pool.begin().await?;
+    if let Some(slug) = tenant {
+        let schema = slug.schema();
+        sqlx::query("SELECT set_config('search_path', $1, true), set_config('role', $2, true)")
+            .bind(format!("{schema}, public"))
+            .bind(&schema)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
 }
 
 #[derive(Debug)]
@@ -136,9 +210,19 @@ pub type JobResult = Result<(), JobError>;
 type BoxFut<'a> = Pin<Box<dyn Future<Output = (JobCtx, JobResult)> + Send + 'a>>;
 pub type Handler = Arc<dyn Fn(JobCtx) -> BoxFut<'static> + Send + Sync>;
 
+/// How long a run may take unless its task says otherwise; past it the run is abandoned (its
+/// transaction rolls back) and counts as a failed attempt.
+pub const DEFAULT_DEADLINE: StdDuration = StdDuration::from_secs(300);
+
+#[derive(Clone)]
+struct Task {
+    handler: Handler,
+    deadline: StdDuration,
+}
+
 #[derive(Default, Clone)]
 pub struct Registry {
-    handlers: HashMap<&'static str, Handler>,
+    tasks: HashMap<&'static str, Task>,
 }
 
 impl Registry {
@@ -149,26 +233,58 @@ impl Registry {
         F: Fn(JobCtx) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = (JobCtx, JobResult)> + Send + 'static,
     {
-        self.handlers
-            .insert(task, Arc::new(move |ctx| Box::pin(f(ctx))));
+        self.on_with_deadline(task, DEFAULT_DEADLINE, f);
+    }
+
+    /// `on` with the task's own deadline for one run.
+    pub fn on_with_deadline<F, Fut>(&mut self, task: &'static str, deadline: StdDuration, f: F)
+    where
+        F: Fn(JobCtx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = (JobCtx, JobResult)> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |ctx| Box::pin(f(ctx)));
+        self.tasks.insert(task, Task { handler, deadline });
     }
 
     pub fn tasks(&self) -> Vec<&'static str> {
-        let mut t: Vec<_> = self.handlers.keys().copied().collect();
+        let mut t: Vec<_> = self.tasks.keys().copied().collect();
         t.sort();
         t
     }
 }
 
+fn jitter() -> f64 {
+    rand::thread_rng().gen_range(0.8..1.2)
+}
+
 /// Retry delay after `attempt` failures: 2^attempt seconds (capped at an hour) ± 20 % jitter.
 pub fn backoff(attempt: i32) -> Duration {
     let base = 2f64.powi(attempt.clamp(0, 12)).min(3600.0);
-    let jitter = rand::thread_rng().gen_range(0.8..1.2);
-    Duration::milliseconds((base * jitter * 1000.0) as i64)
+    Duration::milliseconds((base * jitter() * 1000.0) as i64)
 }
 
 const HEARTBEAT: StdDuration = StdDuration::from_secs(5);
 const DEAD_AFTER_SECS: f64 = 30.0;
+/// How often an idle worker looks for jobs that came due without a wake-up (retries, timers).
+const IDLE_LOOK: StdDuration = StdDuration::from_secs(1);
+
+/// Turns `NOTIFY firelater_jobs` into wake-ups, reconnecting after a lost connection (the
+/// periodic look covers the gap).
+async fn listen(pool: PgPool, wake: Arc<tokio::sync::Notify>) {
+    loop {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut l) => {
+                if l.listen(WAKE_CHANNEL).await.is_ok() {
+                    while l.recv().await.is_ok() {
+                        wake.notify_one();
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "job wake-up listener cannot connect"),
+        }
+        tokio::time::sleep(StdDuration::from_secs(1)).await;
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct Claimed {
@@ -233,6 +349,8 @@ impl Worker {
                 }
             })
         };
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let listener = tokio::spawn(listen(self.pool.clone(), wake.clone()));
         let mut slots = tokio::task::JoinSet::new();
         loop {
             if *shutdown.borrow() {
@@ -247,8 +365,11 @@ impl Worker {
                     slots.spawn(async move { me.execute(job).await });
                 }
                 Ok(None) => {
+                    // A finished job may free a slot for one that was woken meanwhile; a job
+                    // that comes due later (backoff, timers) is found by the periodic look.
                     tokio::select! {
-                        _ = tokio::time::sleep(StdDuration::from_millis(250)) => {}
+                        _ = wake.notified() => {}
+                        _ = tokio::time::sleep(IDLE_LOOK) => {}
                         _ = shutdown.changed() => {}
                     }
                 }
@@ -260,6 +381,7 @@ impl Worker {
         }
         while slots.join_next().await.is_some() {}
         hb.abort();
+        listener.abort();
         let _ = sqlx::query("DELETE FROM public.job_workers WHERE id = $1")
             .bind(&self.id)
             .execute(&self.pool)
@@ -277,14 +399,20 @@ impl Worker {
         .bind(now)
         .execute(&self.pool)
         .await?;
+        // The claim already counted the attempt the dead worker was making: a job that kills
+        // its worker every time fails after `max_attempts` instead of looping.
         let recovered = sqlx::query(
-            "UPDATE public.jobs SET locked_at = NULL, locked_by = NULL, updated_at = $1
+            "UPDATE public.jobs SET locked_at = NULL, locked_by = NULL, updated_at = $1, rerun = false,
+                last_error = 'its worker stopped while running it (attempt ' || attempts || ' of ' || max_attempts || ')',
+                status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+                run_at = $1 + make_interval(secs => $3 * LEAST(power(2, LEAST(attempts, 12)), 3600))
              WHERE locked_at IS NOT NULL AND NOT EXISTS (
                 SELECT 1 FROM public.job_workers w
                 WHERE w.id = jobs.locked_by AND w.heartbeat_at > $1 - make_interval(secs => $2))",
         )
         .bind(now)
         .bind(DEAD_AFTER_SECS)
+        .bind(jitter())
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -359,7 +487,25 @@ impl Worker {
     }
 
     async fn execute(&self, job: Claimed) {
-        let outcome = self.run_handler(&job).await;
+        let deadline = self
+            .registry
+            .tasks
+            .get(job.task.as_str())
+            .map_or(DEFAULT_DEADLINE, |t| t.deadline);
+        // A panic or an overrun drops the handler's future, and with it its transaction
+        // (rolled back): the attempt is recorded below like any other failure.
+        let run = std::panic::AssertUnwindSafe(self.run_handler(&job)).catch_unwind();
+        let outcome = match tokio::time::timeout(deadline, run).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(panic)) => Err(JobError::from(format!(
+                "the handler panicked: {}",
+                panic_message(panic.as_ref())
+            ))),
+            Err(_) => Err(JobError::from(format!(
+                "the run took longer than its deadline of {} s",
+                deadline.as_secs()
+            ))),
+        };
         let now = self.clock.now();
         let res = match outcome {
             Ok(()) => Ok(()),
@@ -388,7 +534,12 @@ impl Worker {
     }
 
     async fn run_handler(&self, job: &Claimed) -> Result<(), JobError> {
-        let Some(handler) = self.registry.handlers.get(job.task.as_str()).cloned() else {
+        let Some(handler) = self
+            .registry
+            .tasks
+            .get(job.task.as_str())
+            .map(|t| t.handler.clone())
+        else {
             return Err(JobError {
                 message: format!("no handler for task '{}'", job.task),
                 retry_after: None,
@@ -403,22 +554,15 @@ impl Worker {
             })?),
             None => None,
         };
-        let mut tx = self.pool.begin().await?;
-        if let Some(slug) = &tenant {
-            let schema = slug.schema();
-            sqlx::query("SELECT set_config('search_path', $1, true), set_config('role', $2, true)")
-                .bind(format!("{schema}, public"))
-                .bind(&schema)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let tx = begin_job_tx(&self.pool, tenant.as_ref()).await?;
         let ctx = JobCtx {
             id: job.id,
             tenant,
             payload: job.payload.clone(),
             attempt: job.attempts,
-            tx,
+            tx: JobTx(Some(tx)),
             clock: self.clock.clone(),
+            pool: self.pool.clone(),
         };
         let (mut ctx, result) = handler(ctx).await;
         result?;
@@ -431,11 +575,21 @@ impl Worker {
              DELETE FROM public.jobs WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM again)",
         )
         .bind(job.id)
-        .execute(&mut *ctx.tx)
+        .execute(&mut **ctx.tx)
         .await?;
-        ctx.tx.commit().await?;
+        if let Some(tx) = ctx.tx.0.take() {
+            tx.commit().await?;
+        }
         Ok(())
     }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 fn hostname() -> String {

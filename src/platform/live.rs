@@ -21,10 +21,10 @@ use sqlx::postgres::PgListener;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::platform::auth::Principal;
 use crate::platform::auth::session::AuthSession;
 use crate::platform::events::{DomainEvent, Subscriber};
+use crate::platform::state::AppState;
 use crate::platform::tenancy::Slug;
 
 pub const CHANNEL: &str = "firelater_live";
@@ -64,7 +64,7 @@ impl Signal {
             (None, _) => true,
             (Some(t), _) if t != viewer.slug.as_str() => false,
             (_, Some(user)) => user == viewer.user_id,
-            (_, None) => viewer.can(&format!("{}s:read", self.entity)),
+            (_, None) => viewer.holds(&format!("{}s:read", self.entity)),
         }
     }
 }
@@ -255,4 +255,13 @@ pub async fn stream(
 
 pub fn web_routes() -> crate::platform::web::Routes {
     crate::platform::web::Routes::new().route("/live", axum::routing::get(stream))
+}
+
+/// Live updates as a module: the `/live` stream and the outbox subscriber that signals it.
+pub fn module() -> crate::platform::module::Module {
+    crate::platform::module::Module {
+        web: Some(web_routes),
+        subscribers: Some(|_| vec![Arc::new(LiveSignals)]),
+        ..crate::platform::module::Module::new("live")
+    }
 }

@@ -1,8 +1,7 @@
-//! Outbound e-mail. Messages are rows in the tenant's `outbound_emails`, written in the
-//! transaction that causes them, and sent by the `mail.send` job. Without `FIRELATER_SMTP_URL`
-//! the transport logs each message (development), so flows like password reset stay real.
-
-use std::sync::Arc;
+//! Outbound e-mail transport. Messages are rows in the tenant's `outbound_emails`, written in
+//! the transaction that causes them, and sent by the `mail.send` job (`notifications::mail`).
+//! Without `FIRELATER_SMTP_URL` the transport logs each message (development), so flows like
+//! password reset stay real.
 
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -10,7 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::platform::error::AppError;
-use crate::platform::jobs::{self, JobCtx, JobOptions, JobResult};
+use crate::platform::jobs::{self, JobOptions};
 use crate::platform::tenancy::Slug;
 
 pub const SEND_TASK: &str = "mail.send";
@@ -187,8 +186,9 @@ pub async fn queue_at(
     Ok(id)
 }
 
-/// The `mail.send` job for one stored mail.
-async fn enqueue_send(
+/// The `mail.send` job for one stored mail, keyed by it: asking again while it is queued or
+/// running (an administrator's "send again") runs it once more, never twice at once.
+pub async fn enqueue_send(
     conn: &mut sqlx::PgConnection,
     tenant: &Slug,
     id: Uuid,
@@ -200,142 +200,12 @@ async fn enqueue_send(
         SEND_TASK,
         json!({"email_id": id}),
         JobOptions {
+            key: Some(format!("mail.{id}")),
             max_attempts: Some(ATTEMPTS),
             run_at,
             ..Default::default()
         },
     )
     .await?;
-    Ok(())
-}
-
-/// The `mail.send` job. Sending happens before the status update commits; a crash in between
-/// re-sends at most once more (SMTP has no idempotency key), which beats losing a reset mail.
-pub async fn send_job(
-    mut ctx: JobCtx,
-    transport: Arc<dyn Transport>,
-    from: String,
-    pool: sqlx::PgPool,
-    sealer: crate::platform::crypto::Sealer,
-) -> (JobCtx, JobResult) {
-    let result = async {
-        let id: Uuid = serde_json::from_value(ctx.payload["email_id"].clone())?;
-        type Row = (String, String, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
-        jobs::hold(&mut ctx.tx, &format!("mail.{id}")).await?;
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT to_address, subject, body_text, status, body_html, message_id, thread_id, unsubscribe_url
-             FROM outbound_emails WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *ctx.tx)
-        .await?;
-        let Some((to, subject, body_text, status, body_html, message_id, thread, unsubscribe)) = row
-        else {
-            return Ok(());
-        };
-        if status == "sent" {
-            return Ok(());
-        }
-        let email = Email { to, subject, body_text, body_html, message_id, thread, unsubscribe };
-        // A tenant with its own active email integration sends through its own server.
-        let own = crate::integrations::store::active_of_kind(&mut ctx.tx, &sealer, "email").await?;
-        let sent = match &own {
-            Some(account) => {
-                let from = account.setting("from").unwrap_or_else(|| from.clone());
-                match crate::integrations::send::smtp(account) {
-                    Ok(t) => t.send(&from, &email).await,
-                    Err(e) => Err(e),
-                }
-            }
-            None => transport.send(&from, &email).await,
-        };
-        if let Err(e) = sent {
-            // The job's transaction rolls back, so the failure is written beside it.
-            if let Some(tenant) = &ctx.tenant {
-                let last = ctx.attempt >= ATTEMPTS;
-                record_failure(&pool, tenant, id, &e.to_string(), ctx.attempt, last).await?;
-            }
-            anyhow::bail!("sending mail: {e}");
-        }
-        sqlx::query("UPDATE outbound_emails SET status = 'sent', sent_at = $2, attempts = attempts + 1 WHERE id = $1")
-            .bind(id)
-            .bind(ctx.clock.now())
-            .execute(&mut *ctx.tx)
-            .await?;
-        // A notification delivered by this mail is sent now too.
-        sqlx::query(
-            "UPDATE notifications SET status = 'sent', sent_at = $2, attempts = COALESCE(attempts, 0) + 1
-             WHERE id = (SELECT notification_id FROM outbound_emails WHERE id = $1)",
-        )
-        .bind(id)
-        .bind(ctx.clock.now())
-        .execute(&mut *ctx.tx)
-        .await?;
-        Ok(())
-    }
-    .await
-    .map_err(|e: anyhow::Error| jobs::JobError::from(e));
-    (ctx, result)
-}
-
-/// Notes a failed attempt on the mail and on the notification it delivers (`failed` after the
-/// last attempt), so the delivery problems page can show it.
-async fn record_failure(
-    pool: &sqlx::PgPool,
-    tenant: &Slug,
-    id: Uuid,
-    error: &str,
-    attempt: i32,
-    last: bool,
-) -> anyhow::Result<()> {
-    let mut tx = crate::platform::tenancy::begin(pool, tenant).await?;
-    let notification: Option<Uuid> = sqlx::query_scalar(
-        "UPDATE outbound_emails SET attempts = $2, last_error = $3,
-            status = CASE WHEN $4 THEN 'failed' ELSE status END
-         WHERE id = $1 RETURNING notification_id",
-    )
-    .bind(id)
-    .bind(attempt)
-    .bind(error)
-    .bind(last)
-    .fetch_optional(&mut *tx)
-    .await?
-    .flatten();
-    sqlx::query(
-        "UPDATE notifications SET attempts = $2, error = $3,
-            status = CASE WHEN $4 THEN 'failed' ELSE status END
-         WHERE id = $1",
-    )
-    .bind(notification)
-    .bind(attempt)
-    .bind(error)
-    .bind(last)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Sends a notification's mail again now (an administrator's "retry").
-pub async fn resend(
-    conn: &mut sqlx::PgConnection,
-    tenant: &Slug,
-    notification: Uuid,
-) -> Result<(), AppError> {
-    let id: Option<Uuid> = sqlx::query_scalar(
-        "UPDATE outbound_emails SET status = 'pending' WHERE notification_id = $1 AND status <> 'sent'
-         RETURNING id",
-    )
-    .bind(notification)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(id) = id else {
-        return Err(AppError::conflict("this notification has no unsent mail"));
-    };
-    sqlx::query("UPDATE notifications SET status = 'pending' WHERE id = $1")
-        .bind(notification)
-        .execute(&mut *conn)
-        .await?;
-    enqueue_send(conn, tenant, id, None).await?;
     Ok(())
 }

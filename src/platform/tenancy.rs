@@ -5,11 +5,12 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde::Serialize;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::platform::db::{migrate, quote_ident};
 use crate::platform::error::AppError;
+use crate::platform::module::Manifest;
 
 /// A tenant slug that passed `domain::identity::check_slug`; the only way to build one.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -121,13 +122,18 @@ pub struct Provisioned {
 
 /// Creates schema + role + tenant migrations + seed rows + the first admin in ONE transaction:
 /// a failure anywhere leaves nothing behind (PostgreSQL DDL and CREATE ROLE are transactional).
-pub async fn provision(pool: &PgPool, new: &NewTenant) -> anyhow::Result<Provisioned> {
-    provision_with(pool, new, |_| Ok(())).await
+pub async fn provision(
+    pool: &PgPool,
+    manifest: &Manifest,
+    new: &NewTenant,
+) -> anyhow::Result<Provisioned> {
+    provision_with(pool, manifest, new, |_| Ok(())).await
 }
 
 /// `provision` with a hook run just before commit; tests use it to prove the rollback.
 pub async fn provision_with(
     pool: &PgPool,
+    manifest: &Manifest,
     new: &NewTenant,
     before_commit: impl FnOnce(&Uuid) -> anyhow::Result<()>,
 ) -> anyhow::Result<Provisioned> {
@@ -179,6 +185,8 @@ pub async fn provision_with(
         .await
         .context("tenant migrations")?;
     grant_tenant_role(&mut tx, &schema).await?;
+    crate::platform::module::sync_permissions(&mut tx, manifest).await?;
+    record_versions(&mut tx, &new.slug, &manifest.permissions_stamp()).await?;
     let admin_id: Uuid = sqlx::query_scalar(
         "WITH u AS (INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id),
               r AS (INSERT INTO user_roles (user_id, role_id) SELECT u.id, roles.id FROM u, roles WHERE roles.name = 'admin')
@@ -213,15 +221,25 @@ async fn grant_tenant_role(conn: &mut sqlx::PgConnection, schema: &str) -> anyho
     Ok(())
 }
 
-/// Upgrades every tenant schema, one transaction per tenant, so an interrupted run resumes where
-/// it stopped. `progress` is told about each tenant.
+/// Upgrades every tenant schema and brings its permissions in line with the manifest, one
+/// transaction per tenant, so an interrupted run resumes where it stopped. Tenants already at
+/// the newest version and permission stamp are skipped without opening their schema.
+/// `progress` is told about each tenant upgraded.
 pub async fn migrate_all(
     pool: &PgPool,
+    manifest: &Manifest,
     mut progress: impl FnMut(&str, usize),
 ) -> anyhow::Result<usize> {
-    let slugs: Vec<String> = sqlx::query_scalar("SELECT slug FROM public.tenants ORDER BY slug")
-        .fetch_all(pool)
-        .await?;
+    let latest = migrate::latest(&migrate::TENANT);
+    let stamp = manifest.permissions_stamp();
+    let slugs: Vec<String> = sqlx::query_scalar(
+        "SELECT slug FROM public.tenants
+         WHERE schema_version < $1 OR permissions_stamp IS DISTINCT FROM $2 ORDER BY slug",
+    )
+    .bind(latest)
+    .bind(&stamp)
+    .fetch_all(pool)
+    .await?;
     let mut total = 0;
     for raw in slugs {
         let slug = Slug::parse(&raw).map_err(|p| anyhow::anyhow!("tenant '{raw}': slug {p}"))?;
@@ -237,6 +255,10 @@ pub async fn migrate_all(
         if n > 0 {
             grant_tenant_role(&mut tx, &schema).await?;
         }
+        crate::platform::module::sync_permissions(&mut tx, manifest)
+            .await
+            .with_context(|| format!("tenant {raw}: permissions"))?;
+        record_versions(&mut tx, &slug, &stamp).await?;
         tx.commit().await?;
         progress(&raw, n);
         total += n;
@@ -244,32 +266,49 @@ pub async fn migrate_all(
     Ok(total)
 }
 
-/// True when `public` and every tenant schema are at the newest migration.
-pub async fn migrations_current(pool: &PgPool) -> anyhow::Result<bool> {
-    let mut conn = pool.acquire().await?;
-    if migrate::current(&mut conn, "public").await? < migrate::latest(&migrate::PUBLIC) {
-        return Ok(false);
-    }
-    let behind: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM public.tenants t
-         WHERE NOT EXISTS (SELECT 1 FROM information_schema.tables
-                           WHERE table_schema = 'tenant_' || t.slug AND table_name = 'firelater_migrations')",
+async fn record_versions(conn: &mut PgConnection, slug: &Slug, stamp: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE public.tenants SET schema_version = $2, permissions_stamp = $3 WHERE slug = $1",
     )
-    .fetch_one(&mut *conn)
+    .bind(slug.as_str())
+    .bind(migrate::latest(&migrate::TENANT))
+    .bind(stamp)
+    .execute(conn)
     .await?;
-    if behind > 0 {
-        return Ok(false);
-    }
-    let latest = migrate::latest(&migrate::TENANT);
-    for slug in sqlx::query_scalar::<_, String>("SELECT slug FROM public.tenants")
-        .fetch_all(&mut *conn)
-        .await?
-    {
-        if migrate::current(&mut conn, &format!("tenant_{slug}")).await? < latest {
-            return Ok(false);
+    Ok(())
+}
+
+/// True when `public` and every tenant schema are at the newest migration: one query over
+/// `public`, whatever the number of tenants (each tenant's version is recorded as it migrates).
+pub async fn migrations_current(pool: &PgPool) -> anyhow::Result<bool> {
+    let (public, behind): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COALESCE(MAX(version), 0) FROM public.firelater_migrations),
+                (SELECT COUNT(*) FROM public.tenants WHERE schema_version < $1)",
+    )
+    .bind(migrate::latest(&migrate::TENANT))
+    .fetch_one(pool)
+    .await?;
+    Ok(public >= migrate::latest(&migrate::PUBLIC) && behind == 0)
+}
+
+/// `/readyz`'s memory: once every schema was seen current it stays so for this process (a newer
+/// binary's migrations run before it serves), so later probes only check the database answers.
+#[derive(Clone, Default)]
+pub struct Readiness(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Readiness {
+    pub async fn check(&self, pool: &PgPool) -> anyhow::Result<bool> {
+        use std::sync::atomic::Ordering;
+        if self.0.load(Ordering::Relaxed) {
+            sqlx::query("SELECT 1").execute(pool).await?;
+            return Ok(true);
         }
+        let current = migrations_current(pool).await?;
+        if current {
+            self.0.store(true, Ordering::Relaxed);
+        }
+        Ok(current)
     }
-    Ok(true)
 }
 
 /// Marks a point to return to: a failed attempt (a rejected form) is undone with

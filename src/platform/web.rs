@@ -10,6 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::platform::auth::Principal;
 use crate::platform::error::{AppError, REQUEST_ID, WebError};
+use crate::platform::module::Manifest;
 
 /// True for htmx requests: handlers answer with the fragment instead of the whole page.
 pub struct Hx(pub bool);
@@ -68,40 +69,16 @@ pub struct NavItem {
 
 impl Chrome {
     /// Only what exists and what this user may open appears in the navigation.
-    pub fn new(p: &Principal, csrf: &str, active: &'static str) -> Self {
-        const ITEMS: &[(&str, &str, &str, Option<&str>)] = &[
-            ("dashboard", "Dashboard", "/", None),
-            ("issues", "Issues", "/issues", Some("issues:read")),
-            (
-                "applications",
-                "Applications",
-                "/applications",
-                Some("applications:read"),
-            ),
-            ("sla", "SLAs", "/sla", Some("sla:read")),
-            ("users", "Users", "/admin/users", Some("users:read")),
-            ("groups", "Groups", "/admin/groups", Some("groups:read")),
-            ("roles", "Roles", "/admin/roles", Some("roles:read")),
-            ("api_keys", "API keys", "/api-keys", Some("api_keys:read")),
-            ("audit", "Audit log", "/admin/audit", Some("audit:read")),
-            (
-                "webhooks",
-                "Webhooks",
-                "/admin/webhooks",
-                Some("webhooks:read"),
-            ),
-            (
-                "integrations",
-                "Integrations",
-                "/admin/integrations",
-                Some("integrations:read"),
-            ),
-            ("jobs", "Jobs", "/admin/jobs", Some("jobs:read")),
-        ];
-        let nav = ITEMS
-            .iter()
-            .filter(|(_, _, _, perm)| perm.is_none_or(|perm| p.can(perm)))
-            .map(|(key, label, href, _)| NavItem { key, label, href })
+    pub fn new(p: &Principal, csrf: &str, active: &'static str, manifest: &Manifest) -> Self {
+        let nav = manifest
+            .nav()
+            .into_iter()
+            .filter(|n| n.perm.is_none_or(|perm| p.can(perm)))
+            .map(|n| NavItem {
+                key: n.key,
+                label: n.label,
+                href: n.href,
+            })
             .collect();
         Chrome {
             user_name: p.name.clone(),
@@ -234,7 +211,7 @@ pub fn has<S: AsRef<str>, T: AsRef<str>>(list: &[S], item: T) -> bool {
 /// page (axum cannot list its routes).
 #[derive(Default)]
 pub struct Routes {
-    pub router: axum::Router<crate::app::AppState>,
+    pub router: axum::Router<crate::platform::state::AppState>,
     pub paths: Vec<&'static str>,
 }
 
@@ -246,7 +223,7 @@ impl Routes {
     pub fn route(
         mut self,
         path: &'static str,
-        method_router: axum::routing::MethodRouter<crate::app::AppState>,
+        method_router: axum::routing::MethodRouter<crate::platform::state::AppState>,
     ) -> Self {
         self.router = self.router.route(path, method_router);
         self.paths.push(path);

@@ -33,7 +33,7 @@ pub async fn list(
     mut ctx: ApiCtx,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
-    ctx.require("applications:read")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_READ)?;
     let params = listing::parse(&store::LIST_SPEC, &q)?;
     let (apps, total) = store::list(&mut ctx.tx, &params).await?;
     let mut body = listing::page_body(apps.clone(), &params, total);
@@ -57,7 +57,7 @@ pub async fn create(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<ApplicationBody>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("applications:create")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_CREATE)?;
     let actor = ctx.actor();
     let app = actions::save(&mut ctx.tx, &ctx.principal.slug, &actor, None, &body).await?;
     ctx.commit().await?;
@@ -67,7 +67,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/applications/{id}", tag = "applications", operation_id = "getApplication",
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Application)))]
 pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Application>, AppError> {
-    ctx.require("applications:read")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_READ)?;
     let app = store::get(&mut ctx.tx, parse_id(&id)?).await?;
     ctx.commit().await?;
     Ok(Json(app))
@@ -82,7 +82,7 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ApplicationBody>,
 ) -> Result<Json<Application>, AppError> {
-    ctx.require("applications:update")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let app = actions::save(&mut ctx.tx, &ctx.principal.slug, &actor, Some(id), &body).await?;
@@ -98,7 +98,7 @@ pub async fn delete(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
 ) -> Result<Json<Application>, AppError> {
-    ctx.require("applications:delete")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_DELETE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let app = actions::retire(&mut ctx.tx, &ctx.principal.slug, &actor, id).await?;
@@ -115,8 +115,8 @@ pub async fn issues(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Items<AppIssue>>, AppError> {
-    ctx.require("applications:read")?;
-    ctx.require("issues:read")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_READ)?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let id = parse_id(&id)?;
     let open = match q.get("open").map(String::as_str) {
         None | Some("false") => false,
@@ -140,7 +140,7 @@ pub async fn environments(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
 ) -> Result<Json<Items<Environment>>, AppError> {
-    ctx.require("applications:read")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_READ)?;
     let id = parse_id(&id)?;
     store::get(&mut ctx.tx, id).await?;
     let data = store::environments(&mut ctx.tx, id).await?;
@@ -156,7 +156,7 @@ pub async fn create_environment(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<EnvironmentBody>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("applications:update")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let env = actions::save_environment(&mut ctx.tx, &ctx.principal.slug, &actor, id, None, &body)
@@ -172,7 +172,7 @@ pub async fn get_environment(
     mut ctx: ApiCtx,
     Path((id, env_id)): Path<(String, String)>,
 ) -> Result<Json<Environment>, AppError> {
-    ctx.require("applications:read")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_READ)?;
     let env = store::environment(&mut ctx.tx, parse_id(&id)?, parse_id(&env_id)?).await?;
     ctx.commit().await?;
     Ok(Json(env))
@@ -186,7 +186,7 @@ pub async fn update_environment(
     Path((id, env_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<EnvironmentBody>,
 ) -> Result<Json<Environment>, AppError> {
-    ctx.require("applications:update")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
     let (id, env_id) = (parse_id(&id)?, parse_id(&env_id)?);
     let actor = ctx.actor();
     let env = actions::save_environment(
@@ -209,7 +209,7 @@ pub async fn delete_environment(
     mut ctx: ApiCtx,
     Path((id, env_id)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    ctx.require("applications:update")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
     let (id, env_id) = (parse_id(&id)?, parse_id(&env_id)?);
     let actor = ctx.actor();
     actions::delete_environment(&mut ctx.tx, &ctx.principal.slug, &actor, id, env_id).await?;

@@ -120,7 +120,7 @@ pub async fn api_export(
     mut ctx: ApiCtx,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
-    ctx.require("applications:read")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_READ)?;
     let csv = export(&mut ctx.tx, &q).await?;
     ctx.commit().await?;
     Ok(attachment(csv))
@@ -130,7 +130,7 @@ pub async fn web_export(
     mut ctx: WebCtx,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    ctx.require("applications:read")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_READ)?;
     let q: HashMap<String, String> = q
         .into_iter()
         .filter(|(_, v)| !v.trim().is_empty())

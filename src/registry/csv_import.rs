@@ -344,8 +344,8 @@ pub async fn api_import(
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Result<Json<ImportReport>, AppError> {
-    ctx.require("applications:create")?;
-    ctx.require("applications:update")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_CREATE)?;
+    ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| AppError::field("file", "the file is not UTF-8 text"))?;
     let dry_run = q.get("dry_run").is_some_and(|v| v == "true" || v == "1");
@@ -395,7 +395,7 @@ async fn page(mut ctx: WebCtx, hx: bool, csv: String, commit: bool) -> Result<Re
         false => StatusCode::OK,
     };
     let tpl = ImportPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications", &ctx.manifest),
         report,
         csv,
         errors: errors.into(),
@@ -405,10 +405,10 @@ async fn page(mut ctx: WebCtx, hx: bool, csv: String, commit: bool) -> Result<Re
 }
 
 pub async fn web_form(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("applications:create")?;
-    ctx.require("applications:update")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_CREATE)?;
+    ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
     let tpl = ImportPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications", &ctx.manifest),
         report: None,
         csv: String::new(),
         errors: Errors::default(),
@@ -419,8 +419,8 @@ pub async fn web_form(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
 
 /// Upload (file or pasted text) → preview; nothing is written yet.
 pub async fn web_preview(ctx: WebCtx, Hx(hx): Hx, form: Multipart) -> Result<Response, WebError> {
-    ctx.require("applications:create")?;
-    ctx.require("applications:update")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_CREATE)?;
+    ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
     let (fields, files) = read_multipart(form).await?;
     let text = match files.into_iter().find(|f| f.field == "file") {
         Some(f) => String::from_utf8(f.bytes.to_vec())
@@ -440,8 +440,8 @@ pub async fn web_commit(
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("applications:create")?;
-    ctx.require("applications:update")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_CREATE)?;
+    ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
     let text = pairs
         .into_iter()
         .find(|(k, _)| k == "csv")

@@ -11,7 +11,8 @@ use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::platform::module::{Module, NavEntry, Section};
+use crate::platform::state::AppState;
 use crate::platform::web::Routes;
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
@@ -50,4 +51,43 @@ pub fn web_routes() -> Routes {
             "/applications/{id}/environments/{env_id}/delete",
             post(web::remove_environment),
         )
+}
+
+/// The registry's permissions.
+pub mod perm {
+    use crate::platform::module::Perm;
+
+    pub const APPLICATIONS_READ: Perm = Perm::new("applications:read");
+    pub const APPLICATIONS_CREATE: Perm = Perm::new("applications:create");
+    pub const APPLICATIONS_UPDATE: Perm = Perm::new("applications:update");
+    pub const APPLICATIONS_DELETE: Perm = Perm::new("applications:delete");
+}
+
+pub fn module() -> Module {
+    use crate::platform::module::{MANAGERS, STAFF, perm as p};
+    use perm::*;
+    Module {
+        nav: &[NavEntry {
+            key: "applications",
+            label: "Applications",
+            href: "/applications",
+            perm: Some(APPLICATIONS_READ),
+            section: Section::Work,
+        }],
+        permissions: const {
+            &[
+                p(APPLICATIONS_READ, "See registered applications", STAFF),
+                p(APPLICATIONS_CREATE, "Register applications", MANAGERS),
+                p(
+                    APPLICATIONS_UPDATE,
+                    "Change applications and their environments",
+                    MANAGERS,
+                ),
+                p(APPLICATIONS_DELETE, "Retire applications", MANAGERS),
+            ]
+        },
+        api: Some(api_routes),
+        web: Some(web_routes),
+        ..Module::new("registry")
+    }
 }

@@ -56,7 +56,7 @@ pub async fn list(
     Hx(hx): Hx,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    ctx.require("applications:read")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_READ)?;
     let f: BTreeMap<String, String> = q
         .iter()
         .filter(|(k, v)| FILTERS.contains(&k.as_str()) && !v.trim().is_empty())
@@ -78,7 +78,7 @@ pub async fn list(
     Ok(render_page!(
         hx,
         ListPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications"),
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications", &ctx.manifest),
             apps,
             total,
             page,
@@ -88,9 +88,15 @@ pub async fn list(
             groups,
             tiers: store::TIERS,
             statuses: store::STATUSES,
-            can_create: ctx.principal.can("applications:create"),
-            can_import: ctx.principal.can("applications:create")
-                && ctx.principal.can("applications:update"),
+            can_create: ctx
+                .principal
+                .can(crate::registry::perm::APPLICATIONS_CREATE),
+            can_import: ctx
+                .principal
+                .can(crate::registry::perm::APPLICATIONS_CREATE)
+                && ctx
+                    .principal
+                    .can(crate::registry::perm::APPLICATIONS_UPDATE),
         }
     ))
 }
@@ -119,19 +125,23 @@ async fn detail(
 ) -> Result<Response, WebError> {
     let app = store::get(&mut ctx.tx, id).await?;
     let environments = store::environments(&mut ctx.tx, id).await?;
-    let issues = if ctx.principal.can("issues:read") {
+    let issues = if ctx.principal.can(crate::issues::perm::ISSUES_READ) {
         store::issues(&mut ctx.tx, id, true).await?
     } else {
         Vec::new()
     };
     ctx.tx.commit().await?;
     let page = DetailPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications", &ctx.manifest),
         app,
         environments,
         issues,
-        can_update: ctx.principal.can("applications:update"),
-        can_delete: ctx.principal.can("applications:delete"),
+        can_update: ctx
+            .principal
+            .can(crate::registry::perm::APPLICATIONS_UPDATE),
+        can_delete: ctx
+            .principal
+            .can(crate::registry::perm::APPLICATIONS_DELETE),
         env,
         env_types: store::ENV_TYPES,
         errors: errors.into(),
@@ -140,7 +150,7 @@ async fn detail(
 }
 
 pub async fn show(ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>) -> Result<Response, WebError> {
-    ctx.require("applications:read")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_READ)?;
     let id = parse_id(&id)?;
     let env = EnvironmentBody {
         env_type: "prod".into(),
@@ -315,7 +325,7 @@ async fn form(
         select("support_group_id", "Support group", true, groups),
     ];
     let page = FormPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications", &ctx.manifest),
         app,
         v,
         selects,
@@ -325,7 +335,7 @@ async fn form(
 }
 
 pub async fn new_form(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("applications:create")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_CREATE)?;
     let v = BTreeMap::from([
         ("tier", "P3".to_string()),
         ("status", "active".to_string()),
@@ -339,7 +349,7 @@ pub async fn edit_form(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("applications:update")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
     let app = store::get(&mut ctx.tx, parse_id(&id)?).await?;
     let v = values_of(&app);
     form(ctx, hx, Some(app), v, BTreeMap::new(), StatusCode::OK).await
@@ -388,7 +398,7 @@ pub async fn create(
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("applications:create")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_CREATE)?;
     save(ctx, hx, None, pairs).await
 }
 
@@ -398,7 +408,7 @@ pub async fn update(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("applications:update")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
     let id = parse_id(&id)?;
     save(ctx, hx, Some(id), pairs).await
 }
@@ -408,7 +418,7 @@ pub async fn retire(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("applications:delete")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_DELETE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
@@ -423,7 +433,7 @@ pub async fn add_environment(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("applications:update")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
     let id = parse_id(&id)?;
     let mut env = EnvironmentBody::default();
     for (k, v) in pairs {
@@ -457,7 +467,7 @@ pub async fn remove_environment(
     Hx(hx): Hx,
     Path((id, env_id)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    ctx.require("applications:update")?;
+    ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
     let (id, env_id) = (parse_id(&id)?, parse_id(&env_id)?);
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();

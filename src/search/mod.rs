@@ -15,13 +15,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::issues::store::{Scope, normalize_number};
 use crate::platform::auth::Principal;
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::listing::contains_pattern;
+use crate::platform::module::Module;
+use crate::platform::state::AppState;
 use crate::platform::tenancy::TenantTx;
 use crate::platform::web::{Chrome, Hx, Routes, see_other};
 use crate::render_page;
@@ -86,11 +87,11 @@ pub async fn issues(tx: &mut TenantTx, scope: &Scope, q: &str) -> Result<Vec<Hit
 
 async fn everything(tx: &mut TenantTx, p: &Principal, q: &str) -> Result<Vec<Hit>, AppError> {
     let mut hits = Vec::new();
-    if p.can("issues:read") {
+    if p.can(crate::issues::perm::ISSUES_READ) {
         let scope = Scope::of(tx, p).await?;
         hits.extend(issues(tx, &scope, q).await?);
     }
-    if p.can("applications:read") {
+    if p.can(crate::registry::perm::APPLICATIONS_READ) {
         let apps: Vec<Hit> = sqlx::query_as(
             "SELECT 'application' AS kind, id, app_id AS number, name AS title, '/applications/' || id AS url,
                 (similarity(name, $1) + CASE WHEN upper(app_id) = upper($1) THEN 10 ELSE 0 END)::real AS rank
@@ -105,7 +106,7 @@ async fn everything(tx: &mut TenantTx, p: &Principal, q: &str) -> Result<Vec<Hit
         .await?;
         hits.extend(apps);
     }
-    if p.can("users:read") {
+    if p.can(crate::identity::perm::USERS_READ) {
         let users: Vec<Hit> = sqlx::query_as(
             "SELECT 'user' AS kind, id, NULL::text AS number, name || ' <' || email || '>' AS title,
                 '/admin/users/' || id AS url, similarity(name, $1)::real AS rank
@@ -149,7 +150,7 @@ pub async fn api_search_issues(
     mut ctx: ApiCtx,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Hits>, AppError> {
-    ctx.require("issues:read")?;
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
     let text = query_of(&q)?;
     let scope = Scope::of(&mut ctx.tx, &ctx.principal).await?;
     let data = issues(&mut ctx.tx, &scope, &text).await?;
@@ -183,7 +184,7 @@ pub async fn page(
         return Ok(see_other(hx, &first.url));
     }
     let tpl = ResultsPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, ""),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "", &ctx.manifest),
         q: q.get("q").cloned().unwrap_or_default(),
         hits,
         error,
@@ -199,4 +200,12 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 
 pub fn web_routes() -> Routes {
     Routes::new().route("/search", axum::routing::get(page))
+}
+
+pub fn module() -> Module {
+    Module {
+        api: Some(api_routes),
+        web: Some(web_routes),
+        ..Module::new("search")
+    }
 }

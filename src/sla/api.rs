@@ -20,7 +20,7 @@ const HOURS: &str = "Business hours id";
 #[utoipa::path(get, path = "/sla/policies", tag = "sla", operation_id = "listSlaPolicies",
     responses((status = 200, description = "By kind, then in matching order (the default last)", body = Items<Policy>)))]
 pub async fn list_policies(mut ctx: ApiCtx) -> Result<Json<Items<Policy>>, AppError> {
-    ctx.require("sla:read")?;
+    ctx.require(crate::sla::perm::SLA_READ)?;
     let data = policies::list(&mut ctx.tx).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
@@ -33,7 +33,7 @@ pub async fn create_policy(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("sla:create")?;
+    ctx.require(crate::sla::perm::SLA_CREATE)?;
     let actor = ctx.actor();
     let p = policies::save(&mut ctx.tx, &ctx.principal.slug, &actor, None, &body).await?;
     ctx.commit().await?;
@@ -43,7 +43,7 @@ pub async fn create_policy(
 #[utoipa::path(get, path = "/sla/policies/{id}", tag = "sla", operation_id = "getSlaPolicy",
     params(("id" = Uuid, Path, description = POLICY)), responses((status = 200, body = Policy)))]
 pub async fn get_policy(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Policy>, AppError> {
-    ctx.require("sla:read")?;
+    ctx.require(crate::sla::perm::SLA_READ)?;
     let p = policies::get(&mut ctx.tx, parse_id(&id)?).await?;
     ctx.commit().await?;
     Ok(Json(p))
@@ -59,7 +59,7 @@ pub async fn update_policy(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> Result<Json<Policy>, AppError> {
-    ctx.require("sla:update")?;
+    ctx.require(crate::sla::perm::SLA_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let p = policies::save(&mut ctx.tx, &ctx.principal.slug, &actor, Some(id), &body).await?;
@@ -75,7 +75,7 @@ pub async fn delete_policy(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    ctx.require("sla:delete")?;
+    ctx.require(crate::sla::perm::SLA_DELETE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     policies::delete(&mut ctx.tx, &actor, id).await?;
@@ -86,7 +86,7 @@ pub async fn delete_policy(
 #[utoipa::path(get, path = "/sla/business-hours", tag = "sla", operation_id = "listBusinessHours",
     responses((status = 200, body = Items<BusinessHours>)))]
 pub async fn list_hours(mut ctx: ApiCtx) -> Result<Json<Items<BusinessHours>>, AppError> {
-    ctx.require("sla:read")?;
+    ctx.require(crate::sla::perm::SLA_READ)?;
     let data = hours::list(&mut ctx.tx).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
@@ -98,7 +98,7 @@ pub async fn create_hours(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<HoursBody>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("sla:create")?;
+    ctx.require(crate::sla::perm::SLA_CREATE)?;
     let actor = ctx.actor();
     let h = hours::save(&mut ctx.tx, &ctx.principal.slug, &actor, None, &body).await?;
     ctx.commit().await?;
@@ -111,7 +111,7 @@ pub async fn get_hours(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
 ) -> Result<Json<BusinessHours>, AppError> {
-    ctx.require("sla:read")?;
+    ctx.require(crate::sla::perm::SLA_READ)?;
     let h = hours::get(&mut ctx.tx, parse_id(&id)?).await?;
     ctx.commit().await?;
     Ok(Json(h))
@@ -127,7 +127,7 @@ pub async fn update_hours(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<HoursBody>,
 ) -> Result<Json<BusinessHours>, AppError> {
-    ctx.require("sla:update")?;
+    ctx.require(crate::sla::perm::SLA_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let h = hours::save(&mut ctx.tx, &ctx.principal.slug, &actor, Some(id), &body).await?;
@@ -139,7 +139,7 @@ pub async fn update_hours(
     params(("id" = Uuid, Path, description = HOURS)),
     responses((status = 204, description = "Deleted"), (status = 409, description = "Default or in use")))]
 pub async fn delete_hours(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
-    ctx.require("sla:delete")?;
+    ctx.require(crate::sla::perm::SLA_DELETE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     hours::delete(&mut ctx.tx, &actor, id).await?;
@@ -158,7 +158,7 @@ pub async fn import_holidays(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<HolidayImport>, AppError> {
-    ctx.require("sla:update")?;
+    ctx.require(crate::sla::perm::SLA_UPDATE)?;
     let id = parse_id(&id)?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| AppError::field("file", "the file is not UTF-8 text"))?;

@@ -16,7 +16,8 @@ use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::platform::module::{Module, NavEntry, Section};
+use crate::platform::state::AppState;
 use crate::platform::web::Routes;
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
@@ -63,4 +64,44 @@ pub fn web_routes() -> Routes {
             "/sla/business-hours/{id}/holidays",
             post(web_hours::import_holidays),
         )
+}
+
+/// SLA configuration's permissions.
+pub mod perm {
+    use crate::platform::module::Perm;
+
+    pub const SLA_READ: Perm = Perm::new("sla:read");
+    pub const SLA_CREATE: Perm = Perm::new("sla:create");
+    pub const SLA_UPDATE: Perm = Perm::new("sla:update");
+    pub const SLA_DELETE: Perm = Perm::new("sla:delete");
+}
+
+pub fn module() -> Module {
+    use crate::platform::module::{ADMINS, STAFF, perm as p};
+    use perm::*;
+    Module {
+        nav: &[NavEntry {
+            key: "sla",
+            label: "SLAs",
+            href: "/sla",
+            perm: Some(SLA_READ),
+            section: Section::Work,
+        }],
+        permissions: const {
+            &[
+                p(SLA_READ, "See SLA policies and business hours", STAFF),
+                p(SLA_CREATE, "Create SLA policies and business hours", ADMINS),
+                p(SLA_UPDATE, "Change SLA policies and business hours", ADMINS),
+                p(SLA_DELETE, "Delete SLA policies and business hours", ADMINS),
+            ]
+        },
+        api: Some(api_routes),
+        web: Some(web_routes),
+        jobs: Some(|_, reg| {
+            reg.on(timers::TASK, timers::check_job);
+            reg.on(recompute::TASK, recompute::job);
+            Ok(())
+        }),
+        ..Module::new("sla")
+    }
 }

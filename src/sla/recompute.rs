@@ -84,7 +84,7 @@ async fn run(ctx: &mut JobCtx) -> anyhow::Result<()> {
         .bind(target)
         .bind(after)
         .bind(BATCH)
-        .fetch_all(&mut *ctx.tx)
+        .fetch_all(&mut **ctx.tx)
         .await?;
     let now = ctx.clock.now();
     for issue in &ids {

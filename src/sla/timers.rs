@@ -183,6 +183,7 @@ async fn schedule_timers(
                         run_at: Some(run_at),
                         key: Some(key),
                         max_attempts: Some(20),
+                        ..Default::default()
                     },
                 )
                 .await?;
@@ -249,7 +250,7 @@ async fn check(ctx: &mut JobCtx) -> anyhow::Result<()> {
             .bind(issue)
             .bind(now)
             .bind(metric)
-            .execute(&mut *ctx.tx)
+            .execute(&mut **ctx.tx)
             .await?;
         Some("issue.sla_breached")
     } else if running && warned.is_none() && clock.warn_at.is_some_and(|w| now >= w) {
@@ -258,7 +259,7 @@ async fn check(ctx: &mut JobCtx) -> anyhow::Result<()> {
         ))
         .bind(issue)
         .bind(now)
-        .execute(&mut *ctx.tx)
+        .execute(&mut **ctx.tx)
         .await?;
         Some("issue.sla_warning")
     } else {
@@ -267,7 +268,7 @@ async fn check(ctx: &mut JobCtx) -> anyhow::Result<()> {
     if let Some(event) = event {
         let number: String = sqlx::query_scalar("SELECT issue_number FROM issues WHERE id = $1")
             .bind(issue)
-            .fetch_one(&mut *ctx.tx)
+            .fetch_one(&mut **ctx.tx)
             .await?;
         let payload: Value = json!({
             "issue_id": issue, "issue_number": number, "metric": metric,

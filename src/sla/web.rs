@@ -79,22 +79,26 @@ impl Overview {
 }
 
 pub async fn overview(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("sla:read")?;
+    ctx.require(crate::sla::perm::SLA_READ)?;
     let policies = policies::list(&mut ctx.tx).await?;
     let hours = hours::list(&mut ctx.tx).await?;
     ctx.tx.commit().await?;
     let page = Overview {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "sla"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "sla", &ctx.manifest),
         policies,
         hours,
-        can_create: ctx.principal.can("sla:create"),
+        can_create: ctx.principal.can(crate::sla::perm::SLA_CREATE),
     };
     Ok(render_page!(hx, page, StatusCode::OK))
 }
 
 /// Readers (agents) see the configuration; only editors get the buttons.
 pub(super) fn can_save(p: &crate::platform::auth::Principal, existing: bool) -> bool {
-    p.can(if existing { "sla:update" } else { "sla:create" })
+    p.can(if existing {
+        crate::sla::perm::SLA_UPDATE
+    } else {
+        crate::sla::perm::SLA_CREATE
+    })
 }
 
 /// Field errors of the model (`targets[2].target_minutes`) under the form's input names.

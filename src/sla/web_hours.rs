@@ -129,11 +129,11 @@ async fn hours_form(
 ) -> Result<Response, WebError> {
     ctx.tx.commit().await?;
     let page = HoursForm {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "sla"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "sla", &ctx.manifest),
         f,
         errors,
         can_save: can_save(&ctx.principal, hours.is_some()),
-        can_delete: ctx.principal.can("sla:delete"),
+        can_delete: ctx.principal.can(crate::sla::perm::SLA_DELETE),
         hours,
         imported,
         week: WEEK,
@@ -142,7 +142,7 @@ async fn hours_form(
 }
 
 pub async fn new_hours(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("sla:create")?;
+    ctx.require(crate::sla::perm::SLA_CREATE)?;
     let mut f = FormValues::default();
     f.set("timezone", "UTC");
     for d in 1..=5 {
@@ -160,7 +160,7 @@ pub async fn edit_hours(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("sla:read")?;
+    ctx.require(crate::sla::perm::SLA_READ)?;
     let h = hours::get(&mut ctx.tx, parse_id(&id)?).await?;
     let f = hours_values(&h);
     hours_form(ctx, hx, Some(h), f, Errors::default(), None, StatusCode::OK).await
@@ -212,7 +212,7 @@ pub async fn create_hours(
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("sla:create")?;
+    ctx.require(crate::sla::perm::SLA_CREATE)?;
     save_hours(ctx, hx, None, pairs).await
 }
 
@@ -222,7 +222,7 @@ pub async fn update_hours(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("sla:update")?;
+    ctx.require(crate::sla::perm::SLA_UPDATE)?;
     let id = parse_id(&id)?;
     save_hours(ctx, hx, Some(id), pairs).await
 }
@@ -232,7 +232,7 @@ pub async fn delete_hours(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("sla:delete")?;
+    ctx.require(crate::sla::perm::SLA_DELETE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     hours::delete(&mut ctx.tx, &actor, id).await?;
@@ -247,7 +247,7 @@ pub async fn import_holidays(
     Path(id): Path<String>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, WebError> {
-    ctx.require("sla:update")?;
+    ctx.require(crate::sla::perm::SLA_UPDATE)?;
     let id = parse_id(&id)?;
     // The record first: another tenant's id is a 404 whatever the body.
     hours::get(&mut ctx.tx, id).await?;

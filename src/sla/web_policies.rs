@@ -211,7 +211,7 @@ async fn policy_form(
     let applications = choices(&mut ctx.tx, crate::issues::web::APPLICATIONS).await?;
     ctx.tx.commit().await?;
     let page = PolicyForm {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "sla"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "sla", &ctx.manifest),
         policy,
         f,
         errors,
@@ -223,13 +223,13 @@ async fn policy_form(
         types: domain::issues::TYPES,
         pausable: PAUSABLE,
         can_save: can_save(&ctx.principal, policy_exists),
-        can_delete: ctx.principal.can("sla:delete"),
+        can_delete: ctx.principal.can(crate::sla::perm::SLA_DELETE),
     };
     Ok(render_page!(hx, page, status))
 }
 
 pub async fn new_policy(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("sla:create")?;
+    ctx.require(crate::sla::perm::SLA_CREATE)?;
     let mut f = FormValues::default();
     f.set("sort_order", "100");
     f.set("is_active", "on");
@@ -246,7 +246,7 @@ pub async fn edit_policy(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("sla:read")?;
+    ctx.require(crate::sla::perm::SLA_READ)?;
     let p = policies::get(&mut ctx.tx, parse_id(&id)?).await?;
     let f = policy_values(&p);
     policy_form(ctx, hx, Some(p), f, Errors::default(), StatusCode::OK).await
@@ -300,7 +300,7 @@ pub async fn create_policy(
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("sla:create")?;
+    ctx.require(crate::sla::perm::SLA_CREATE)?;
     save_policy(ctx, hx, None, pairs).await
 }
 
@@ -310,7 +310,7 @@ pub async fn update_policy(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("sla:update")?;
+    ctx.require(crate::sla::perm::SLA_UPDATE)?;
     let id = parse_id(&id)?;
     save_policy(ctx, hx, Some(id), pairs).await
 }
@@ -320,7 +320,7 @@ pub async fn delete_policy(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("sla:delete")?;
+    ctx.require(crate::sla::perm::SLA_DELETE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     policies::delete(&mut ctx.tx, &actor, id).await?;

@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 
 use super::deliver::{self, Deliverer, Message};
 use super::store::{self, Delivery, Webhook, WebhookBody, WithSecret};
-use crate::app::AppState;
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
@@ -19,6 +18,7 @@ use crate::platform::events::{self, DomainEvent};
 use crate::platform::json::ApiJson;
 use crate::platform::listing::Problems;
 use crate::platform::openapi::Items;
+use crate::platform::state::AppState;
 
 const ID: &str = "Webhook id";
 /// At most this many events per replay.
@@ -27,7 +27,7 @@ const REPLAY_MAX: i64 = 10_000;
 #[utoipa::path(get, path = "/webhooks", tag = "webhooks", operation_id = "listWebhooks",
     responses((status = 200, body = Items<Webhook>)))]
 pub async fn list(mut ctx: ApiCtx) -> Result<Json<Items<Webhook>>, AppError> {
-    ctx.require("webhooks:read")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_READ)?;
     let data = store::list(&mut ctx.tx).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
@@ -41,9 +41,17 @@ pub async fn create(
     mut ctx: ApiCtx,
     ApiJson(body): ApiJson<WebhookBody>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("webhooks:create")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_CREATE)?;
     let actor = ctx.actor();
-    let w = store::create(&mut ctx.tx, &actor, &state.sealer, &state.outbound, &body).await?;
+    let w = store::create(
+        &mut ctx.tx,
+        &actor,
+        &state.sealer,
+        &state.outbound,
+        &state.manifest,
+        &body,
+    )
+    .await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(w)))
 }
@@ -51,7 +59,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/webhooks/{id}", tag = "webhooks", operation_id = "getWebhook",
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Webhook)))]
 pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Webhook>, AppError> {
-    ctx.require("webhooks:read")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_READ)?;
     let w = store::get(&mut ctx.tx, parse_id(&id)?).await?;
     ctx.commit().await?;
     Ok(Json(w))
@@ -67,10 +75,18 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<WebhookBody>,
 ) -> Result<Json<Webhook>, AppError> {
-    ctx.require("webhooks:update")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
-    let w = store::update(&mut ctx.tx, &actor, &state.outbound, id, &body).await?;
+    let w = store::update(
+        &mut ctx.tx,
+        &actor,
+        &state.outbound,
+        &state.manifest,
+        id,
+        &body,
+    )
+    .await?;
     ctx.commit().await?;
     Ok(Json(w))
 }
@@ -78,7 +94,7 @@ pub async fn update(
 #[utoipa::path(delete, path = "/webhooks/{id}", tag = "webhooks", operation_id = "deleteWebhook",
     params(("id" = Uuid, Path, description = ID)), responses((status = 204, description = "Deleted")))]
 pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
-    ctx.require("webhooks:delete")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_DELETE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     store::delete(&mut ctx.tx, &actor, id).await?;
@@ -95,7 +111,7 @@ pub async fn rotate(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
 ) -> Result<Json<WithSecret>, AppError> {
-    ctx.require("webhooks:update")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
     let id = parse_id(&id)?;
     let actor = ctx.actor();
     let w = store::rotate(&mut ctx.tx, &actor, &state.sealer, id, ctx.now).await?;
@@ -112,7 +128,7 @@ pub async fn test(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
 ) -> Result<Json<Delivery>, AppError> {
-    ctx.require("webhooks:update")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
     let id = parse_id(&id)?;
     let w = store::get(&mut ctx.tx, id).await?;
     let (tenant, now) = (ctx.principal.slug.clone(), ctx.now);
@@ -134,7 +150,7 @@ pub async fn deliveries(
     mut ctx: ApiCtx,
     Path(id): Path<String>,
 ) -> Result<Json<Items<Delivery>>, AppError> {
-    ctx.require("webhooks:read")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_READ)?;
     let data = store::deliveries(&mut ctx.tx, parse_id(&id)?).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
@@ -149,7 +165,7 @@ pub async fn redeliver(
     mut ctx: ApiCtx,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("webhooks:update")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
     let (id, delivery_id) = (parse_id(&id)?, parse_id(&delivery_id)?);
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
@@ -179,7 +195,7 @@ pub async fn replay(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReplayBody>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require("webhooks:update")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
     let id = parse_id(&id)?;
     let w = store::get(&mut ctx.tx, id).await?;
     let until = body.until.unwrap_or(ctx.now);

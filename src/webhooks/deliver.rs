@@ -198,13 +198,14 @@ impl Deliverer {
         attempt: i32,
     ) -> Result<(Outcome, Option<Delivery>), AppError> {
         let now = self.clock.now();
+        // Read, commit, call out, then record in a new short transaction: no transaction or
+        // lock is held while the receiver takes its time.
         let mut tx = tenancy::begin(&self.pool, tenant).await?;
-        let Some(target) = store::target(&mut tx, &self.sealer, m.webhook_id, now).await? else {
+        let target = store::target(&mut tx, &self.sealer, m.webhook_id, now).await?;
+        tx.commit().await?;
+        let Some(target) = target.filter(|t| t.active) else {
             return Ok((Outcome::GiveUp, None));
         };
-        if !target.active {
-            return Ok((Outcome::GiveUp, None));
-        }
         let started = Instant::now();
         let sent = self.send(&target, m, now).await;
         let elapsed = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
@@ -221,6 +222,7 @@ impl Deliverer {
             Err(Failure::Transport(why)) => (Outcome::Retry(None), None, None, Some(why)),
         };
         let delivered = matches!(outcome, Outcome::Delivered);
+        let mut tx = tenancy::begin(&self.pool, tenant).await?;
         let delivery: Delivery = sqlx::query_as(
             "INSERT INTO webhook_deliveries (webhook_id, event, payload, status_code, response_body,
                 response_time_ms, attempt, success, error, message_id, event_id, created_at)
@@ -380,7 +382,7 @@ fn next_wait(attempt: i32) -> Duration {
 }
 
 /// The `webhooks.deliver` job.
-pub async fn job(ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
+pub async fn job(mut ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
     let result = async {
         let tenant = ctx
             .tenant
@@ -388,9 +390,10 @@ pub async fn job(ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
             .ok_or_else(|| JobError::permanent("a webhook delivery needs a tenant"))?;
         let m: Message = serde_json::from_value(ctx.payload.clone())
             .map_err(|e| JobError::permanent(format!("bad delivery payload: {e}")))?;
-        let (outcome, _) = d
-            .attempt(&tenant, &m, ctx.attempt)
-            .await
+        let attempt = ctx.attempt;
+        let (outcome, _) = ctx
+            .outside(d.attempt(&tenant, &m, attempt))
+            .await?
             .map_err(JobError::from)?;
         match outcome {
             Outcome::Delivered | Outcome::GiveUp => Ok(()),

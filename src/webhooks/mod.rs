@@ -11,7 +11,8 @@ use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::platform::module::{Module, NavEntry, Section};
+use crate::platform::state::AppState;
 use crate::platform::web::Routes;
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
@@ -37,4 +38,53 @@ pub fn web_routes() -> Routes {
             "/admin/webhooks/{id}/deliveries/{delivery_id}/redeliver",
             post(web::redeliver),
         )
+}
+
+/// Webhooks' permissions.
+pub mod perm {
+    use crate::platform::module::Perm;
+
+    pub const WEBHOOKS_READ: Perm = Perm::new("webhooks:read");
+    pub const WEBHOOKS_CREATE: Perm = Perm::new("webhooks:create");
+    pub const WEBHOOKS_UPDATE: Perm = Perm::new("webhooks:update");
+    pub const WEBHOOKS_DELETE: Perm = Perm::new("webhooks:delete");
+}
+
+pub fn module() -> Module {
+    use crate::platform::module::{ADMINS, MANAGERS, perm as p};
+    use perm::*;
+    Module {
+        nav: &[NavEntry {
+            key: "webhooks",
+            label: "Webhooks",
+            href: "/admin/webhooks",
+            perm: Some(WEBHOOKS_READ),
+            section: Section::Integrations,
+        }],
+        permissions: const {
+            &[
+                p(
+                    WEBHOOKS_READ,
+                    "See webhook endpoints and their delivery logs",
+                    MANAGERS,
+                ),
+                p(WEBHOOKS_CREATE, "Add webhook endpoints", ADMINS),
+                p(
+                    WEBHOOKS_UPDATE,
+                    "Change, test and redeliver webhook endpoints",
+                    ADMINS,
+                ),
+                p(WEBHOOKS_DELETE, "Delete webhook endpoints", ADMINS),
+            ]
+        },
+        api: Some(api_routes),
+        web: Some(web_routes),
+        jobs: Some(|state, reg| {
+            let d = api::deliverer(state);
+            reg.on(deliver::TASK, move |ctx| deliver::job(ctx, d.clone()));
+            Ok(())
+        }),
+        subscribers: Some(|_| vec![std::sync::Arc::new(deliver::Fanout)]),
+        ..Module::new("webhooks")
+    }
 }

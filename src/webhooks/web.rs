@@ -12,23 +12,14 @@ use uuid::Uuid;
 
 use super::api::deliverer;
 use super::deliver::{self, Message};
-use super::store::{self, Delivery, EVENTS, Webhook, WebhookBody};
-use crate::app::AppState;
+use super::store::{self, Delivery, Webhook, WebhookBody};
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::module::EventDef;
+use crate::platform::state::AppState;
 use crate::platform::web::{Chrome, Errors, FormValues, Hx, see_other};
 use crate::render_page;
-
-/// Wildcards offered as checkboxes above the single events.
-const WILDCARDS: &[(&str, &str)] = &[
-    ("*", "Everything"),
-    ("issue.*", "All issue events"),
-    ("request.*", "All request events"),
-    ("change.*", "All change events"),
-    ("oncall.*", "All on-call events"),
-    ("health.*", "All health events"),
-];
 
 #[derive(Template)]
 #[template(path = "webhooks/list.html", blocks = ["content"])]
@@ -39,13 +30,13 @@ struct ListPage {
 }
 
 pub async fn list(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("webhooks:read")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_READ)?;
     let webhooks = store::list(&mut ctx.tx).await?;
     ctx.tx.commit().await?;
     let page = ListPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "webhooks"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "webhooks", &ctx.manifest),
         webhooks,
-        can_create: ctx.principal.can("webhooks:create"),
+        can_create: ctx.principal.can(crate::webhooks::perm::WEBHOOKS_CREATE),
     };
     Ok(render_page!(hx, page))
 }
@@ -62,14 +53,14 @@ struct FormPage {
     secret: Option<String>,
     /// The outcome of a test send, shown above the form.
     notice: Option<String>,
-    wildcards: &'static [(&'static str, &'static str)],
-    events: &'static [&'static str],
+    wildcards: Vec<EventDef>,
+    events: Vec<EventDef>,
     can_save: bool,
     can_delete: bool,
 }
 
 impl FormPage {
-    fn subscribed(&self, event: &&str) -> bool {
+    fn subscribed(&self, event: &str) -> bool {
         self.f.has("events", event)
     }
 }
@@ -104,22 +95,22 @@ async fn form(mut ctx: WebCtx, hx: bool, s: Shown) -> Result<Response, WebError>
     };
     ctx.tx.commit().await?;
     let can_save = ctx.principal.can(if s.webhook.is_some() {
-        "webhooks:update"
+        crate::webhooks::perm::WEBHOOKS_UPDATE
     } else {
-        "webhooks:create"
+        crate::webhooks::perm::WEBHOOKS_CREATE
     });
     let page = FormPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "webhooks"),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "webhooks", &ctx.manifest),
         webhook: s.webhook,
         deliveries,
         f: s.f,
         errors: s.errors,
         secret: s.secret,
         notice: s.notice,
-        wildcards: WILDCARDS,
-        events: EVENTS,
+        wildcards: ctx.manifest.event_wildcards(),
+        events: ctx.manifest.events().copied().collect(),
         can_save,
-        can_delete: ctx.principal.can("webhooks:delete"),
+        can_delete: ctx.principal.can(crate::webhooks::perm::WEBHOOKS_DELETE),
     };
     Ok(render_page!(hx, page, s.status))
 }
@@ -136,7 +127,7 @@ fn shown(webhook: Option<Webhook>, f: FormValues) -> Shown {
 }
 
 pub async fn new(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require("webhooks:create")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_CREATE)?;
     let mut f = FormValues::default();
     f.set("disable_after_hours", "120");
     form(ctx, hx, shown(None, f)).await
@@ -147,7 +138,7 @@ pub async fn show(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("webhooks:read")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_READ)?;
     let w = store::get(&mut ctx.tx, parse_id(&id)?).await?;
     let f = values_of(&w);
     form(ctx, hx, shown(Some(w), f)).await
@@ -199,7 +190,7 @@ pub async fn create(
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("webhooks:create")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_CREATE)?;
     let f = FormValues(pairs);
     let unprocessable = |errors| Shown {
         errors,
@@ -221,7 +212,16 @@ pub async fn create(
         }
     };
     let actor = ctx.actor();
-    match store::create(&mut ctx.tx, &actor, &state.sealer, &state.outbound, &body).await {
+    match store::create(
+        &mut ctx.tx,
+        &actor,
+        &state.sealer,
+        &state.outbound,
+        &state.manifest,
+        &body,
+    )
+    .await
+    {
         Ok(w) => {
             let f = values_of(&w.webhook);
             let secret = Some(w.secret);
@@ -269,7 +269,7 @@ pub async fn update(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    ctx.require("webhooks:update")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
     let id = parse_id(&id)?;
     let before = store::get(&mut ctx.tx, id).await?;
     let f = FormValues(pairs);
@@ -283,7 +283,16 @@ pub async fn update(
         Err(e) => return form(ctx, hx, failed(e, f)).await,
     };
     let actor = ctx.actor();
-    match store::update(&mut ctx.tx, &actor, &state.outbound, id, &body).await {
+    match store::update(
+        &mut ctx.tx,
+        &actor,
+        &state.outbound,
+        &state.manifest,
+        id,
+        &body,
+    )
+    .await
+    {
         Ok(_) => {
             ctx.tx.commit().await?;
             Ok(see_other(hx, &format!("/admin/webhooks/{id}")))
@@ -305,7 +314,7 @@ pub async fn rotate(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("webhooks:update")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
     let actor = ctx.actor();
     let w = store::rotate(&mut ctx.tx, &actor, &state.sealer, parse_id(&id)?, ctx.now).await?;
     let f = values_of(&w.webhook);
@@ -327,7 +336,7 @@ pub async fn test(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("webhooks:update")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
     let w = store::get(&mut ctx.tx, parse_id(&id)?).await?;
     let notice = if w.active {
         let m = Message::test(&w, ctx.now);
@@ -368,7 +377,7 @@ pub async fn delete(
     Hx(hx): Hx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    ctx.require("webhooks:delete")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_DELETE)?;
     let actor = ctx.actor();
     store::delete(&mut ctx.tx, &actor, parse_id(&id)?).await?;
     ctx.tx.commit().await?;
@@ -380,7 +389,7 @@ pub async fn redeliver(
     Hx(hx): Hx,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    ctx.require("webhooks:update")?;
+    ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
     let (id, delivery_id): (Uuid, Uuid) = (parse_id(&id)?, parse_id(&delivery_id)?);
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use firelater::app::{self, AppState};
+use firelater::app;
 use firelater::platform::clock::{Clock, ShiftedClock};
 use firelater::platform::config::Config;
 use firelater::platform::jobs::{self, JobError, JobOptions, Registry, Worker};
@@ -192,7 +192,7 @@ async fn a_job_of_a_killed_worker_runs_again_exactly_once() {
     clock.advance(chrono::Duration::seconds(60));
     let mut config = Config::from_lookup(|_| None).unwrap();
     config.secret_key = b"test-secret-key-test-secret-key-0123".to_vec();
-    let state = AppState::new(db.pool.clone(), config, Arc::new(clock.clone()));
+    let state = firelater::app::state(db.pool.clone(), config, Arc::new(clock.clone()));
     let worker = Arc::new(Worker::new(
         db.pool.clone(),
         app::job_registry(&state).unwrap(),

@@ -19,8 +19,10 @@ async fn provisioning_failure_leaves_nothing_behind() {
         admin_name: "A".into(),
         admin_password: "correct horse battery".into(),
     };
-    let err =
-        tenancy::provision_with(&pool, &new, |_| Err(anyhow::anyhow!("injected failure"))).await;
+    let err = tenancy::provision_with(&pool, &firelater::app::manifest(), &new, |_| {
+        Err(anyhow::anyhow!("injected failure"))
+    })
+    .await;
     assert!(err.is_err());
     let tenant: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM public.tenants WHERE slug = $1")
         .bind(slug.as_str())

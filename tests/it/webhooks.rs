@@ -362,7 +362,7 @@ async fn bad_endpoints_and_outsiders_are_refused() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
         assert!(e["error"]["details"][field].is_string(), "{field}: {e}");
     }
-    let ok = json!({"name": "Fine", "url": "https://example.com/hook", "events": ["change.*"]});
+    let ok = json!({"name": "Fine", "url": "https://example.com/hook", "events": ["issue.*"]});
     let (s, _) = d.call("POST", "/v1/webhooks", &d.agent, ok.clone()).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "admins manage webhooks");
     let (s, _) = d.call("GET", "/v1/webhooks", &d.agent, Value::Null).await;

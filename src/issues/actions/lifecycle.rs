@@ -33,7 +33,7 @@ pub async fn assign(
     b: &AssignBody,
     reassign: bool,
 ) -> Result<Issue, AppError> {
-    a.principal.require("issues:assign")?;
+    a.principal.require(crate::issues::perm::ISSUES_ASSIGN)?;
     let before = store::get(a.tx, &a.scope, id).await?;
     let mut p = Problems::default();
     if b.assigned_to.is_none() && b.assigned_group.is_none() {
@@ -98,7 +98,7 @@ pub struct EscalateBody {
 }
 
 pub async fn escalate(a: &mut Acting<'_>, id: Uuid, b: &EscalateBody) -> Result<Issue, AppError> {
-    a.principal.require("issues:update")?;
+    a.principal.require(crate::issues::perm::ISSUES_UPDATE)?;
     let before = store::get(a.tx, &a.scope, id).await?;
     if let Some(g) = b.assigned_group
         && !exists(a.tx, GROUP, g).await?
@@ -159,7 +159,7 @@ pub const RESOLUTION_CODES: &[&str] = &[
 ];
 
 pub async fn resolve(a: &mut Acting<'_>, id: Uuid, b: &ResolveBody) -> Result<Issue, AppError> {
-    a.principal.require("issues:update")?;
+    a.principal.require(crate::issues::perm::ISSUES_UPDATE)?;
     let before = store::get(a.tx, &a.scope, id).await?;
     let status = transition_target(&before, Action::Resolve)?;
     let mut p = Problems::default();
@@ -218,7 +218,7 @@ pub struct CloseBody {
 }
 
 pub async fn close(a: &mut Acting<'_>, id: Uuid, b: &CloseBody) -> Result<Issue, AppError> {
-    a.principal.require("issues:update")?;
+    a.principal.require(crate::issues::perm::ISSUES_UPDATE)?;
     let before = store::get(a.tx, &a.scope, id).await?;
     let status = transition_target(&before, Action::Close)?;
     let open_children: Vec<String> = sqlx::query_scalar(
@@ -259,10 +259,12 @@ pub struct ReopenBody {
 
 /// Back to work: the resolution clock resumes (the time spent resolved is not counted).
 pub async fn reopen(a: &mut Acting<'_>, id: Uuid, b: &ReopenBody) -> Result<Issue, AppError> {
-    a.principal.require("issues:read")?;
+    a.principal.require(crate::issues::perm::ISSUES_READ)?;
     let before = store::get(a.tx, &a.scope, id).await?;
     // Requesters may reopen their own issues; everything else needs issues:update.
-    if !a.principal.can("issues:update") && before.reporter_id != Some(a.principal.user_id) {
+    if !a.principal.can(crate::issues::perm::ISSUES_UPDATE)
+        && before.reporter_id != Some(a.principal.user_id)
+    {
         return Err(AppError::Forbidden);
     }
     let status = transition_target(&before, Action::Reopen)?;
@@ -296,7 +298,7 @@ pub async fn reopen(a: &mut Acting<'_>, id: Uuid, b: &ReopenBody) -> Result<Issu
 
 /// Soft delete: hidden from every list and page; history and audit stay.
 pub async fn delete(a: &mut Acting<'_>, id: Uuid) -> Result<(), AppError> {
-    a.principal.require("issues:delete")?;
+    a.principal.require(crate::issues::perm::ISSUES_DELETE)?;
     let before = store::get(a.tx, &a.scope, id).await?;
     sqlx::query("UPDATE issues SET deleted_at = $2, updated_at = $2 WHERE id = $1")
         .bind(id)
@@ -333,7 +335,7 @@ pub async fn delete(a: &mut Acting<'_>, id: Uuid) -> Result<(), AppError> {
 pub async fn note_response(a: &mut Acting<'_>, issue: &Issue) -> Result<(), AppError> {
     if issue.first_response_at.is_some()
         || issue.reporter_id == Some(a.principal.user_id)
-        || !a.principal.can("issues:update")
+        || !a.principal.can(crate::issues::perm::ISSUES_UPDATE)
     {
         return Ok(());
     }

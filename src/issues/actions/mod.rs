@@ -261,9 +261,9 @@ pub async fn create(
     one_of(&mut p, "issue_type", b.issue_type.as_deref(), rules::TYPES);
     one_of(&mut p, "source", b.source.as_deref(), rules::SOURCES);
     check_refs(&mut p, b.external_refs.as_ref());
-    let agent = a.principal.can("issues:update");
+    let agent = a.principal.can(crate::issues::perm::ISSUES_UPDATE);
     let assigning = b.assigned_to.is_some() || b.assigned_group.is_some();
-    if assigning && !a.principal.can("issues:assign") {
+    if assigning && !a.principal.can(crate::issues::perm::ISSUES_ASSIGN) {
         p.add("assigned_to", "you may not assign issues");
     }
     if b.reporter_id.is_some_and(|r| r != a.principal.user_id) && !agent {
@@ -379,7 +379,7 @@ pub async fn create(
 /// Edits fields (and moves between in_progress/pending). Changing priority, category,
 /// application or type re-selects the SLA policy and moves the due times.
 pub async fn update(a: &mut Acting<'_>, id: Uuid, c: &IssueChanges) -> Result<Issue, AppError> {
-    a.principal.require("issues:update")?;
+    a.principal.require(crate::issues::perm::ISSUES_UPDATE)?;
     let before = store::get(a.tx, &a.scope, id).await?;
     let mut p = Problems::default();
     if let Some(t) = &c.title {

@@ -8,9 +8,10 @@ use axum::http::request::Parts;
 use uuid::Uuid;
 
 use super::{AuthVia, Principal, RequestMeta, load_user, tokens};
-use crate::app::AppState;
 use crate::platform::audit::Actor;
 use crate::platform::error::AppError;
+use crate::platform::module::Perm;
+use crate::platform::state::AppState;
 use crate::platform::tenancy::{self, Slug, TenantTx};
 
 /// An authenticated `/v1` request: who, their tenant transaction, and where from.
@@ -27,7 +28,7 @@ impl ApiCtx {
         Actor::user(&self.principal, &self.meta)
     }
 
-    pub fn require(&self, perm: &str) -> Result<(), AppError> {
+    pub fn require(&self, perm: Perm) -> Result<(), AppError> {
         self.principal.require(perm)
     }
 

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
-use crate::app::AppState;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::state::AppState;
 
 const KEY: &str = "csrf";
 pub const FIELD: &str = "_csrf";

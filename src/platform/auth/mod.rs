@@ -17,6 +17,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::platform::error::AppError;
+use crate::platform::module::Perm;
 use crate::platform::tenancy::{Slug, TenantTx};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -44,12 +45,18 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub fn can(&self, perm: &str) -> bool {
-        self.permissions.contains(perm)
+    pub fn can(&self, perm: Perm) -> bool {
+        self.permissions.contains(perm.key())
+    }
+
+    /// Whether the caller holds a permission named at run time (`resource:action`, e.g. an API
+    /// key scope asked for).
+    pub fn holds(&self, key: &str) -> bool {
+        self.permissions.contains(key)
     }
 
     /// The first line of every handler: refuse before anything is loaded.
-    pub fn require(&self, perm: &str) -> Result<(), AppError> {
+    pub fn require(&self, perm: Perm) -> Result<(), AppError> {
         if self.can(perm) {
             Ok(())
         } else {

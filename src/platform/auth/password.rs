@@ -5,6 +5,8 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
+use crate::platform::error::AppError;
+
 pub fn hash(password: &str) -> anyhow::Result<String> {
     Argon2::default()
         .hash_password(password.as_bytes())
@@ -29,13 +31,55 @@ pub fn burn_time(password: &str) {
     let _ = verify(password, phc);
 }
 
-/// Hashing is CPU-heavy (tens of ms); keep it off the async workers.
-pub async fn hash_blocking(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || hash(&password)).await?
+/// How many sign-ins may wait for a hashing slot before more are refused with 429. A storm of
+/// attempts then costs queue entries, not 19 MiB each.
+const MAX_WAITING: usize = 64;
+
+/// The hashing gate: at most one argon2 computation per core at a time (each holds 19 MiB, so
+/// concurrency, not traffic, decides the memory), on the blocking pool so the async workers
+/// stay free. Process-wide because cores and memory are.
+struct Gate {
+    slots: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
-pub async fn verify_blocking(password: String, phc: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || match phc {
+fn gate() -> &'static Gate {
+    static GATE: std::sync::OnceLock<Gate> = std::sync::OnceLock::new();
+    GATE.get_or_init(|| Gate {
+        slots: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ),
+        waiting: Default::default(),
+    })
+}
+
+/// Runs `work` when a hashing slot is free; refuses (429) when too many already wait.
+async fn gated<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    use std::sync::atomic::Ordering;
+    let g = gate();
+    if g.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
+        g.waiting.fetch_sub(1, Ordering::SeqCst);
+        return Err(AppError::TooManyRequests {
+            retry_after_secs: 1,
+        });
+    }
+    let permit = g.slots.acquire().await;
+    g.waiting.fetch_sub(1, Ordering::SeqCst);
+    let _permit = permit.map_err(|e| AppError::Internal(e.into()))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))
+}
+
+pub async fn hash_blocking(password: String) -> Result<String, AppError> {
+    Ok(gated(move || hash(&password)).await??)
+}
+
+/// Whether `password` matches `phc`; with no hash, the same work is done and `false` returned.
+pub async fn verify_blocking(password: String, phc: Option<String>) -> Result<bool, AppError> {
+    gated(move || match phc {
         Some(phc) => verify(&password, &phc),
         None => {
             burn_time(&password);
@@ -43,7 +87,6 @@ pub async fn verify_blocking(password: String, phc: Option<String>) -> bool {
         }
     })
     .await
-    .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -10,9 +10,10 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{AuthVia, Principal, RequestMeta, load_user, password};
-use crate::app::AppState;
 use crate::platform::audit::Actor;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::module::Perm;
+use crate::platform::state::AppState;
 use crate::platform::tenancy::{self, Slug, TenantTx};
 
 pub type AuthSession = axum_login::AuthSession<Backend>;
@@ -89,9 +90,11 @@ pub async fn check_credentials(
     creds: &Credentials,
 ) -> Result<Option<(Slug, Uuid)>, AppError> {
     let Some(slug) = tenancy::find_active(pool, creds.tenant.trim()).await? else {
-        password::verify_blocking(creds.password.clone(), None).await;
+        password::verify_blocking(creds.password.clone(), None).await?;
         return Ok(None);
     };
+    // The hash is read and the transaction ended before hashing: a sign-in waiting for a
+    // hashing slot must not hold a database connection.
     let mut tx = tenancy::begin(pool, &slug).await?;
     let row: Option<(Uuid, Option<String>)> = sqlx::query_as(
         "SELECT id, password_hash FROM users WHERE lower(email) = $1 AND status = 'active'",
@@ -99,14 +102,16 @@ pub async fn check_credentials(
     .bind(domain::identity::normalize_email(&creds.email))
     .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     let (id, hash) = match row {
         Some((id, hash)) => (Some(id), hash),
         None => (None, None),
     };
-    if !password::verify_blocking(creds.password.clone(), hash).await {
+    if !password::verify_blocking(creds.password.clone(), hash).await? {
         return Ok(None);
     }
     let Some(id) = id else { return Ok(None) };
+    let mut tx = tenancy::begin(pool, &slug).await?;
     sqlx::query("UPDATE users SET last_login_at = NOW() WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -150,6 +155,7 @@ pub struct WebCtx {
     pub csrf: String,
     /// The request's instant, from the injected clock.
     pub now: chrono::DateTime<chrono::Utc>,
+    pub manifest: std::sync::Arc<crate::platform::module::Manifest>,
 }
 
 impl WebCtx {
@@ -157,7 +163,7 @@ impl WebCtx {
         Actor::user(&self.principal, &self.meta)
     }
 
-    pub fn require(&self, perm: &str) -> Result<(), WebError> {
+    pub fn require(&self, perm: Perm) -> Result<(), WebError> {
         Ok(self.principal.require(perm)?)
     }
 }
@@ -217,6 +223,7 @@ impl FromRequestParts<AppState> for WebCtx {
             meta,
             csrf,
             now: state.clock.now(),
+            manifest: state.manifest.clone(),
         })
     }
 }

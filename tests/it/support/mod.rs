@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use firelater::app::{self, AppState};
+use firelater::app;
 use firelater::platform::clock::ShiftedClock;
 use firelater::platform::config::Config;
 use firelater::platform::db::{self, cluster::PrivateCluster, migrate};
+use firelater::platform::state::AppState;
 use firelater::platform::tenancy::{self, NewTenant, Slug};
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -101,6 +102,7 @@ impl IsolatedDb {
         let slug = Slug::parse(&unique_slug()).unwrap();
         tenancy::provision(
             &self.pool,
+            &firelater::app::manifest(),
             &NewTenant {
                 slug: slug.clone(),
                 name: "Jobs Org".into(),
@@ -145,6 +147,7 @@ impl TestApp {
         let slug = Slug::parse(&unique_slug()).unwrap();
         tenancy::provision(
             &pool,
+            &firelater::app::manifest(),
             &NewTenant {
                 slug: slug.clone(),
                 name: "Test Org".into(),
@@ -165,7 +168,7 @@ impl TestApp {
         config.outbound_allow =
             firelater::platform::outbound::Allow::parse("127.0.0.0/8").expect("a CIDR");
         let clock = ShiftedClock::default();
-        let state = AppState::new(pool, config, Arc::new(clock.clone()));
+        let state = firelater::app::state(pool, config, Arc::new(clock.clone()));
         TestApp { state, slug, clock }
     }
 

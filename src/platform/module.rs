@@ -1,0 +1,286 @@
+//! The module manifest: what each product area brings to the platform. `app.rs` lists the
+//! modules once; navigation, the permission table and its pickers, the webhook event list, the
+//! job registry, the outbox subscribers and the routers are all read from that list, so adding
+//! an area touches its own folder and one line there — and settings never offer what is not
+//! built.
+
+use std::sync::Arc;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::platform::events::Subscriber;
+use crate::platform::jobs::Registry;
+use crate::platform::state::AppState;
+use crate::platform::web::Routes;
+
+/// A permission (`resource:action`), declared as a typed constant by the area that owns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Perm(&'static str);
+
+impl Perm {
+    /// `key` is `resource:action`; the manifest test checks every declared key's shape.
+    pub const fn new(key: &'static str) -> Perm {
+        Perm(key)
+    }
+
+    pub fn key(self) -> &'static str {
+        self.0
+    }
+
+    pub fn resource(self) -> &'static str {
+        self.0.split_once(':').map_or(self.0, |(r, _)| r)
+    }
+
+    pub fn action(self) -> &'static str {
+        self.0.split_once(':').map_or("", |(_, a)| a)
+    }
+}
+
+impl std::fmt::Display for Perm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// The system roles a tenant is provisioned with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SystemRole {
+    Admin,
+    Manager,
+    Agent,
+    Requester,
+}
+
+impl SystemRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            SystemRole::Admin => "admin",
+            SystemRole::Manager => "manager",
+            SystemRole::Agent => "agent",
+            SystemRole::Requester => "requester",
+        }
+    }
+}
+
+use SystemRole::{Agent, Manager, Requester};
+
+/// Who gets a permission when it first appears in a tenant (administrators always do; after
+/// that, tenant admins decide).
+pub const STAFF: &[SystemRole] = &[Manager, Agent];
+pub const EVERYONE: &[SystemRole] = &[Manager, Agent, Requester];
+pub const MANAGERS: &[SystemRole] = &[Manager];
+pub const ADMINS: &[SystemRole] = &[];
+
+/// A permission as the manifest declares it.
+#[derive(Clone, Copy, Debug)]
+pub struct PermDef {
+    pub perm: Perm,
+    pub description: &'static str,
+    /// System roles besides `admin` that hold it by default.
+    pub roles: &'static [SystemRole],
+}
+
+pub const fn perm(perm: Perm, description: &'static str, roles: &'static [SystemRole]) -> PermDef {
+    PermDef {
+        perm,
+        description,
+        roles,
+    }
+}
+
+/// Where a navigation entry sits; the bar shows the sections in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Section {
+    Work,
+    People,
+    Integrations,
+    System,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct NavEntry {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub href: &'static str,
+    /// Shown only to those who hold it (`None`: everyone signed in).
+    pub perm: Option<Perm>,
+    pub section: Section,
+}
+
+/// A spec webhook event an area emits.
+#[derive(Clone, Copy, Debug)]
+pub struct EventDef {
+    pub name: &'static str,
+    pub label: &'static str,
+}
+
+pub type ApiRoutes = fn() -> OpenApiRouter<AppState>;
+pub type WebRoutes = fn() -> Routes;
+pub type Jobs = fn(&AppState, &mut Registry) -> anyhow::Result<()>;
+pub type Subscribers = fn(&AppState) -> Vec<Arc<dyn Subscriber>>;
+
+/// What one area declares about itself.
+pub struct Module {
+    pub name: &'static str,
+    pub nav: &'static [NavEntry],
+    pub permissions: &'static [PermDef],
+    pub events: &'static [EventDef],
+    /// `issue.*` and how the webhook form words it.
+    pub event_wildcard: Option<EventDef>,
+    pub api: Option<ApiRoutes>,
+    pub web: Option<WebRoutes>,
+    pub jobs: Option<Jobs>,
+    pub subscribers: Option<Subscribers>,
+}
+
+impl Module {
+    pub const fn new(name: &'static str) -> Module {
+        Module {
+            name,
+            nav: &[],
+            permissions: &[],
+            events: &[],
+            event_wildcard: None,
+            api: None,
+            web: None,
+            jobs: None,
+            subscribers: None,
+        }
+    }
+}
+
+/// The modules of this binary, in the order `app.rs` lists them.
+pub struct Manifest {
+    modules: Vec<Module>,
+}
+
+impl Manifest {
+    pub fn new(modules: Vec<Module>) -> Manifest {
+        Manifest { modules }
+    }
+
+    pub fn modules(&self) -> &[Module] {
+        &self.modules
+    }
+
+    /// The navigation bar's entries: by section, then in module order.
+    pub fn nav(&self) -> Vec<&NavEntry> {
+        let mut all: Vec<&NavEntry> = self.modules.iter().flat_map(|m| m.nav).collect();
+        all.sort_by_key(|n| n.section);
+        all
+    }
+
+    pub fn permissions(&self) -> impl Iterator<Item = &PermDef> {
+        self.modules.iter().flat_map(|m| m.permissions)
+    }
+
+    pub fn events(&self) -> impl Iterator<Item = &EventDef> {
+        self.modules.iter().flat_map(|m| m.events)
+    }
+
+    pub fn event_names(&self) -> Vec<&'static str> {
+        self.events().map(|e| e.name).collect()
+    }
+
+    /// The wildcards a webhook may subscribe to: `*` and one per area that emits events.
+    pub fn event_wildcards(&self) -> Vec<EventDef> {
+        std::iter::once(EventDef {
+            name: "*",
+            label: "Everything",
+        })
+        .chain(self.modules.iter().filter_map(|m| m.event_wildcard))
+        .collect()
+    }
+
+    pub fn api_router(&self) -> OpenApiRouter<AppState> {
+        self.modules
+            .iter()
+            .filter_map(|m| m.api)
+            .fold(OpenApiRouter::new(), |r, api| r.merge(api()))
+    }
+
+    pub fn web_routes(&self) -> Routes {
+        self.modules
+            .iter()
+            .filter_map(|m| m.web)
+            .fold(Routes::new(), |r, web| r.merge(web()))
+    }
+
+    pub fn subscribers(&self, state: &AppState) -> Vec<Arc<dyn Subscriber>> {
+        self.modules
+            .iter()
+            .filter_map(|m| m.subscribers)
+            .flat_map(|s| s(state))
+            .collect()
+    }
+
+    pub fn job_registry(&self, state: &AppState) -> anyhow::Result<Registry> {
+        let mut reg = Registry::default();
+        for jobs in self.modules.iter().filter_map(|m| m.jobs) {
+            jobs(state, &mut reg)?;
+        }
+        Ok(reg)
+    }
+
+    /// A stamp of the declared permissions: a tenant whose stamp differs is brought in line.
+    pub fn permissions_stamp(&self) -> String {
+        let mut keys: Vec<String> = self
+            .permissions()
+            .map(|p| {
+                let roles: Vec<&str> = p.roles.iter().map(|r| r.name()).collect();
+                format!("{}={}", p.perm, roles.join("+"))
+            })
+            .collect();
+        keys.sort();
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(keys.join(",").as_bytes());
+        digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Makes a tenant's permission table exactly the manifest's: new permissions are added and
+/// granted to `admin` and their default system roles; permissions no module declares any more
+/// (or never built) are removed with their grants. Runs in the caller's tenant transaction.
+pub async fn sync_permissions(
+    conn: &mut sqlx::PgConnection,
+    manifest: &Manifest,
+) -> anyhow::Result<()> {
+    let defs: Vec<&PermDef> = manifest.permissions().collect();
+    let resources: Vec<&str> = defs.iter().map(|d| d.perm.resource()).collect();
+    let actions: Vec<&str> = defs.iter().map(|d| d.perm.action()).collect();
+    let descriptions: Vec<&str> = defs.iter().map(|d| d.description).collect();
+    let grants: Vec<String> = defs
+        .iter()
+        .map(|d| {
+            std::iter::once("admin")
+                .chain(d.roles.iter().map(|r| r.name()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    sqlx::query(
+        "WITH declared AS (
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                AS d(resource, action, description, roles)),
+         removed AS (
+            DELETE FROM permissions p WHERE NOT EXISTS (
+                SELECT 1 FROM declared d WHERE d.resource = p.resource AND d.action = p.action)),
+         added AS (
+            INSERT INTO permissions (resource, action, description)
+            SELECT resource, action, description FROM declared
+            ON CONFLICT (resource, action) DO UPDATE SET description = EXCLUDED.description
+            RETURNING id, resource, action, (xmax = 0) AS inserted)
+         INSERT INTO role_permissions (role_id, permission_id)
+         SELECT r.id, a.id FROM added a
+         JOIN declared d ON d.resource = a.resource AND d.action = a.action
+         JOIN roles r ON r.is_system AND r.name = ANY (string_to_array(d.roles, ','))
+         WHERE a.inserted
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&resources)
+    .bind(&actions)
+    .bind(&descriptions)
+    .bind(&grants)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
