@@ -60,8 +60,11 @@ pub fn router(state: AppState) -> Router {
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.secure_cookies())
         .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
-    let auth_layer =
-        AuthManagerLayerBuilder::new(Backend::new(state.pool.clone()), sessions).build();
+    let auth_layer = AuthManagerLayerBuilder::new(
+        Backend::new(state.pool.clone(), state.principals.clone()),
+        sessions,
+    )
+    .build();
 
     let html = state
         .manifest

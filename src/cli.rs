@@ -58,6 +58,11 @@ enum BenchCmd {
         /// Seconds per scenario and side (HTTP, then raw).
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// `jsm`: the service-desk mix (comment 26 %, get 24 %, list 20 %, create 16 %,
+        /// resolve 8 %) at C=1 and C=--concurrency with 10 concurrent sign-ins, reporting CPU
+        /// and SQL statements per request.
+        #[arg(long)]
+        mix: Option<String>,
     },
 }
 
@@ -150,11 +155,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             issues,
             concurrency,
             seconds,
+            mix,
         }) => {
             let args = crate::bench::Args {
                 issues,
                 concurrency: concurrency.max(1),
                 seconds: seconds.max(1),
+                mix,
             };
             crate::bench::issues(config, args).await
         }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::SLUG;
 
 pub struct Stats {
-    ok: usize,
+    pub ok: usize,
     errors: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
@@ -179,22 +179,25 @@ impl Http {
     }
 }
 
-pub fn report(name: &str, api: &Stats, raw: Option<&Stats>) {
-    let line = |label: &str, s: &Stats| {
+impl Stats {
+    pub fn print(&self, label: &str) {
         println!(
             "  {label:<4} {:>8.0} req/s  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  ({} ok, {} errors)",
-            s.rps(),
-            s.pct(0.50),
-            s.pct(0.95),
-            s.pct(0.99),
-            s.ok,
-            s.errors
+            self.rps(),
+            self.pct(0.50),
+            self.pct(0.95),
+            self.pct(0.99),
+            self.ok,
+            self.errors
         )
-    };
+    }
+}
+
+pub fn report(name: &str, api: &Stats, raw: Option<&Stats>) {
     println!("{name}");
-    line("api", api);
+    api.print("api");
     if let Some(raw) = raw {
-        line("raw", raw);
+        raw.print("raw");
         println!(
             "  api ÷ raw: {:.0} % of the throughput",
             100.0 * api.rps() / raw.rps()

@@ -3,6 +3,7 @@
 //! the same pool (no HTTP, no auth, no JSON) as the ceiling, and reports both.
 
 mod load;
+mod mix;
 mod seed;
 
 use std::collections::HashMap;
@@ -33,6 +34,8 @@ pub struct Args {
     pub issues: i64,
     pub concurrency: usize,
     pub seconds: u64,
+    /// `jsm`: the service-desk mix at C=1 and C=`concurrency` instead of one scenario at a time.
+    pub mix: Option<String>,
 }
 
 const SLUG: &str = "bench";
@@ -78,13 +81,22 @@ async fn principal(pool: &PgPool, slug: &Slug, email: &str) -> anyhow::Result<Pr
 }
 
 pub async fn issues(config: Config, args: Args) -> anyhow::Result<()> {
+    if let Some(mix) = args.mix.as_deref().filter(|m| *m != "jsm") {
+        anyhow::bail!("--mix: unknown mix '{mix}' (known: jsm)");
+    }
     let db = Database::open(&config, 20).await?;
-    let result = run(&db.pool, &config, &args).await;
+    let postmaster = db.cluster.as_ref().and_then(|c| c.postmaster_pid());
+    let result = run(&db.pool, &config, &args, postmaster).await;
     db.close(&config, false).await;
     result
 }
 
-async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> {
+async fn run(
+    pool: &PgPool,
+    config: &Config,
+    args: &Args,
+    postmaster: Option<u32>,
+) -> anyhow::Result<()> {
     migrate::migrate_public(pool).await?;
     app::prepare_sessions(pool).await?;
     tenancy::migrate_all(pool, &crate::app::manifest(), |_, _| {}).await?;
@@ -122,11 +134,23 @@ async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> 
     let agent_pw = reset_password(pool, &slug, agent_email).await?;
 
     let state = crate::app::state(pool.clone(), config.clone(), Arc::new(SystemClock));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    // The server runs on a runtime of its own, with named threads, so its CPU is measured
+    // apart from the load generator's.
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(mix::SERVER_THREADS)
+        .thread_keep_alive(std::time::Duration::from_secs(3600))
+        .enable_all()
+        .build()?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
     let base = format!("http://{}", listener.local_addr()?);
     let router =
         app::router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    server_rt.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        axum::serve(listener, router).await
+    });
     let http = Arc::new(Http {
         // No redirects: the login's 303 carries the rotated session cookie.
         client: reqwest::Client::builder()
@@ -175,6 +199,35 @@ async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> 
         }
     }
     let deep_cursor = Arc::new(cursor.unwrap_or_default());
+    if args.mix.is_some() {
+        let mut sign_ins = Vec::new();
+        for i in 1..=10 {
+            let email = format!("agent{i}@bench.invalid");
+            let password = reset_password(pool, &slug, &email).await?;
+            sign_ins.push((email, password));
+        }
+        let fixtures = Arc::new(mix::Fixtures {
+            http: http.clone(),
+            token: admin.clone(),
+            open: open.clone(),
+            group,
+            postmaster,
+            sign_ins,
+        });
+        let mut levels = vec![1];
+        if args.concurrency > 1 {
+            levels.push(args.concurrency);
+        }
+        println!(
+            "\ndriving {} with the JSM-like mix, {} s per level",
+            http.base, args.seconds
+        );
+        for c in levels {
+            mix::run(pool, fixtures.clone(), c, args.seconds).await?;
+        }
+        server_rt.shutdown_background();
+        return Ok(());
+    }
     let (c, s) = (args.concurrency, args.seconds);
     println!(
         "\ndriving {} with {c} concurrent clients, {s} s per scenario",
@@ -444,6 +497,6 @@ async fn run(pool: &PgPool, config: &Config, args: &Args) -> anyhow::Result<()> 
 
     let (rss, peak) = rss_mib();
     println!("\nprocess memory (server + load generator): RSS {rss:.0} MiB, peak {peak:.0} MiB");
-    server.abort();
+    server_rt.shutdown_background();
     Ok(())
 }

@@ -71,6 +71,15 @@ pub(super) async fn touched(
         .bind(a.now)
         .execute(&mut **a.tx)
         .await?;
+    updated(a, issue, what).await
+}
+
+/// `issue.updated`, for a change that already set the issue's `updated_at`.
+async fn updated(
+    a: &mut Acting<'_>,
+    issue: &Issue,
+    what: serde_json::Value,
+) -> Result<(), AppError> {
     let tenant = a.principal.slug.clone();
     events::emit(
         a.tx,
@@ -98,8 +107,10 @@ pub async fn add_comment(
         ));
     }
     check_comment(b)?;
+    // The comment and the issue's `updated_at` in one statement.
     let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO issue_comments (issue_id, user_id, content, content_type, is_internal, created_at, updated_at)
+        "WITH touched AS (UPDATE issues SET updated_at = $5 WHERE id = $1)
+         INSERT INTO issue_comments (issue_id, user_id, content, content_type, is_internal, created_at, updated_at)
          VALUES ($1, $2, $3, 'markdown', $4, $5, $5) RETURNING id",
     )
     .bind(issue.id)
@@ -125,7 +136,7 @@ pub async fn add_comment(
     if !b.is_internal {
         actions::note_response(a, &issue).await?;
     }
-    touched(
+    updated(
         a,
         &issue,
         json!({"comment_added": id, "is_internal": b.is_internal}),

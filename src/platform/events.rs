@@ -39,16 +39,40 @@ pub async fn emit(
     entity_id: Uuid,
     payload: Value,
 ) -> Result<(), AppError> {
-    sqlx::query("INSERT INTO domain_events (event_type, entity_type, entity_id, actor_id, payload) VALUES ($1, $2, $3, $4, $5)")
-        .bind(event_type)
-        .bind(entity_type)
-        .bind(entity_id)
-        .bind(actor.user_id)
-        .bind(payload)
-        .execute(&mut **tx)
-        .await?;
-    queue_dispatch(tx, tenant).await?;
+    // The event and its dispatch job in one statement.
+    let (event_type, entity_type, actor) = (
+        event_type.to_string(),
+        entity_type.to_string(),
+        actor.user_id,
+    );
+    jobs::enqueue_with(
+        tx,
+        Some(
+            "event AS (INSERT INTO domain_events (event_type, entity_type, entity_id, actor_id, payload)
+                       VALUES ($9, $10, $11, $12, $13))",
+        ),
+        move |q| {
+            q.bind(event_type)
+                .bind(entity_type)
+                .bind(entity_id)
+                .bind(actor)
+                .bind(payload)
+        },
+        Some(tenant),
+        DISPATCH_TASK,
+        Value::Null,
+        dispatch_options(),
+    )
+    .await?;
     Ok(())
+}
+
+fn dispatch_options() -> JobOptions {
+    JobOptions {
+        key: Some(DISPATCH_TASK.into()),
+        coalesce: true,
+        ..Default::default()
+    }
 }
 
 /// Something that reacts to domain events, inside the dispatch transaction (so its writes — e.g.
@@ -195,11 +219,7 @@ async fn queue_dispatch(conn: &mut sqlx::PgConnection, tenant: &Slug) -> anyhow:
         Some(tenant),
         DISPATCH_TASK,
         Value::Null,
-        JobOptions {
-            key: Some(DISPATCH_TASK.into()),
-            coalesce: true,
-            ..Default::default()
-        },
+        dispatch_options(),
     )
     .await?;
     Ok(())

@@ -61,8 +61,24 @@ pub async fn enqueue(
     payload: Value,
     opts: JobOptions,
 ) -> anyhow::Result<i64> {
-    let id = sqlx::query_scalar(
-        "WITH queued AS (
+    enqueue_with(conn, None, |q| q, tenant, task, payload, opts).await
+}
+
+type Scalar<'q> = sqlx::query::QueryScalar<'q, Postgres, i64, sqlx::postgres::PgArguments>;
+
+/// `enqueue` in one statement with the write that causes the job: `before` is a
+/// data-modifying CTE (`name AS (INSERT …)`) whose parameters start at `$9`, bound by `bind`.
+pub async fn enqueue_with(
+    conn: &mut PgConnection,
+    before: Option<&str>,
+    bind: impl for<'a> FnOnce(Scalar<'a>) -> Scalar<'a>,
+    tenant: Option<&Slug>,
+    task: &str,
+    payload: Value,
+    opts: JobOptions,
+) -> anyhow::Result<i64> {
+    let sql = format!(
+        "WITH {}queued AS (
             INSERT INTO public.jobs (tenant_slug, task, payload, job_key, run_at, max_attempts)
             VALUES ($1, $2, $3, $4, COALESCE($5, NOW()), COALESCE($6, 10))
             ON CONFLICT (tenant_slug, job_key) WHERE job_key IS NOT NULL DO UPDATE SET
@@ -78,18 +94,18 @@ pub async fn enqueue(
             RETURNING id, run_at)
          SELECT q.id, w.woken IS NOT NULL FROM queued q
          LEFT JOIN LATERAL (SELECT pg_notify($7, '') AS woken WHERE q.run_at <= NOW()) w ON true",
-    )
-    .bind(tenant.map(Slug::as_str))
-    .bind(task)
-    .bind(payload)
-    .bind(opts.key)
-    .bind(opts.run_at)
-    .bind(opts.max_attempts)
-    .bind(WAKE_CHANNEL)
-    .bind(opts.coalesce)
-    .fetch_one(conn)
-    .await?;
-    Ok(id)
+        before.map(|b| format!("{b}, ")).unwrap_or_default()
+    );
+    let query = sqlx::query_scalar(&sql)
+        .bind(tenant.map(Slug::as_str))
+        .bind(task)
+        .bind(payload)
+        .bind(opts.key)
+        .bind(opts.run_at)
+        .bind(opts.max_attempts)
+        .bind(WAKE_CHANNEL)
+        .bind(opts.coalesce);
+    Ok(bind(query).fetch_one(conn).await?)
 }
 
 /// Cancels a tenant's pending keyed job (a running one finishes).
@@ -164,16 +180,15 @@ async fn begin_job_tx(
     pool: &PgPool,
     tenant: Option<&Slug>,
 ) -> anyhow::Result<Transaction<'static, Postgres>> {
-    let mut tx = pool.begin().await?;
-    if let Some(slug) = tenant {
-        let schema = slug.schema();
-        sqlx::query("SELECT set_config('search_path', $1, true), set_config('role', $2, true)")
-            .bind(format!("{schema}, public"))
-            .bind(&schema)
-            .execute(&mut *tx)
-            .await?;
-    }
-    Ok(tx)
+    Ok(match tenant {
+        Some(slug) => crate::platform::tenancy::begin(pool, slug)
+            .await
+            .map_err(|e| match e {
+                crate::platform::error::AppError::Internal(cause) => cause,
+                other => anyhow::anyhow!("{other}"),
+            })?,
+        None => pool.begin().await?,
+    })
 }
 
 #[derive(Debug)]

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri, header};
+use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use crate::platform::auth::Principal;
-use crate::platform::auth::session::AuthSession;
+use crate::platform::auth::session::WebCtx;
 use crate::platform::events::{DomainEvent, Subscriber};
 use crate::platform::state::AppState;
 use crate::platform::tenancy::Slug;
@@ -204,16 +204,13 @@ async fn listen(pool: PgPool, hub: Hub) {
 
 /// `GET /live`: the tab's one SSE stream. Event name = entity type (`issue`, `application`, …)
 /// or `resync`; data = the entity's id.
-pub async fn stream(
-    State(state): State<AppState>,
-    auth: AuthSession,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let Some(user) = auth.user else {
-        return crate::platform::auth::session::login_redirect_for(&uri, &headers);
-    };
-    let viewer = user.principal;
+pub async fn stream(State(state): State<AppState>, ctx: WebCtx) -> Response {
+    // The extractor checked the session against the tenant's current state; the stream itself
+    // needs no transaction.
+    if let Err(e) = ctx.tx.commit().await {
+        tracing::warn!(error = %e, "ending a live stream's opening transaction");
+    }
+    let viewer = ctx.principal;
     let signals = state.live.signals.subscribe();
     let closed = state.live.closed.subscribe();
     let ends = tokio::time::Instant::now() + STREAM_LIFETIME;

@@ -24,6 +24,8 @@ pub struct AppState {
     pub outbound: crate::platform::outbound::Outbound,
     /// The product areas this binary carries: navigation, permissions, events, routes, jobs.
     pub manifest: Arc<Manifest>,
+    /// Principals remembered between requests while their tenant's auth epoch holds.
+    pub principals: crate::platform::auth::cache::PrincipalCache,
     /// Whether every schema was found migrated (cached for `/readyz`).
     pub readiness: crate::platform::tenancy::Readiness,
 }
@@ -51,6 +53,7 @@ impl AppState {
             jwt,
             clock,
             manifest: Arc::new(manifest),
+            principals: Default::default(),
             readiness: Default::default(),
         }
     }

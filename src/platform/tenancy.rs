@@ -65,6 +65,44 @@ pub async fn begin(pool: &PgPool, slug: &Slug) -> Result<TenantTx, AppError> {
     Ok(tx)
 }
 
+/// What the opening statement of a request's transaction learns about its tenant.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantState {
+    pub active: bool,
+    /// Bumped whenever anything a principal is made of changes (see `auth::cache`).
+    pub auth_epoch: i64,
+}
+
+/// `begin`, also reading the tenant's status and auth epoch in the same round trip: a request
+/// learns all it needs about its tenant from the statement that opens its transaction.
+/// `None` when there is no such tenant.
+pub async fn open(pool: &PgPool, slug: &Slug) -> Result<Option<(TenantTx, TenantState)>, AppError> {
+    let mut tx = pool.begin().await?;
+    let schema = slug.schema();
+    // The subqueries are planned and permission-checked as the pool's role, before the
+    // set_config calls switch to the tenant role for the rest of the transaction.
+    let row: (Option<String>, Option<i64>) = sqlx::query_as(
+        "SELECT (SELECT status::text FROM public.tenants WHERE slug = $3),
+                (SELECT auth_epoch FROM public.tenants WHERE slug = $3)
+         FROM (SELECT set_config('search_path', $1, true), set_config('role', $2, true)) AS scoped",
+    )
+    .bind(format!("{schema}, public"))
+    .bind(&schema)
+    .bind(slug.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(match row {
+        (Some(status), Some(auth_epoch)) => Some((
+            tx,
+            TenantState {
+                active: status == "active",
+                auth_epoch,
+            },
+        )),
+        _ => None,
+    })
+}
+
 /// Looks up an active tenant by slug (public schema; no tenant role needed).
 pub async fn find_active(pool: &PgPool, slug: &str) -> Result<Option<Slug>, AppError> {
     let Ok(slug) = Slug::parse(slug) else {
@@ -93,7 +131,7 @@ pub async fn list(pool: &PgPool) -> anyhow::Result<Vec<Tenant>> {
 
 pub async fn set_status(pool: &PgPool, slug: &Slug, status: &str) -> anyhow::Result<()> {
     let n =
-        sqlx::query("UPDATE public.tenants SET status = $2, updated_at = NOW() WHERE slug = $1")
+        sqlx::query("UPDATE public.tenants SET status = $2, auth_epoch = auth_epoch + 1, updated_at = NOW() WHERE slug = $1")
             .bind(slug.as_str())
             .bind(status)
             .execute(pool)

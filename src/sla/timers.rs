@@ -31,6 +31,8 @@ struct Row {
     resolution_warned_at: Option<DateTime<Utc>>,
     response_breached_at: Option<DateTime<Utc>>,
     resolution_breached_at: Option<DateTime<Utc>>,
+    response_due_at: Option<DateTime<Utc>>,
+    resolution_due_at: Option<DateTime<Utc>>,
 }
 
 /// An issue's clocks as of `now`, with the policy and start they came from.
@@ -52,7 +54,8 @@ pub async fn load(
     let row: Row = sqlx::query_as(
         "SELECT i.created_at, i.status, i.priority, i.issue_type, i.category_id, i.application_id,
                 a.tier, i.first_response_at, i.resolved_at, i.sla_policy_id,
-                i.response_warned_at, i.resolution_warned_at, i.response_breached_at, i.resolution_breached_at
+                i.response_warned_at, i.resolution_warned_at, i.response_breached_at, i.resolution_breached_at,
+                i.response_due_at, i.resolution_due_at
          FROM issues i LEFT JOIN applications a ON a.id = i.application_id WHERE i.id = $1",
     )
     .bind(issue)
@@ -133,13 +136,25 @@ pub async fn refresh(
             .and_then(|c| engine::by_metric(c, m))
             .and_then(|c| c.due_at)
     };
-    sqlx::query("UPDATE issues SET sla_policy_id = $2, response_due_at = $3, resolution_due_at = $4 WHERE id = $1")
-        .bind(issue)
-        .bind(loaded.policy.as_ref().map(|p| p.id))
-        .bind(due("response"))
-        .bind(due("resolution"))
-        .execute(&mut **tx)
-        .await?;
+    let policy = loaded.policy.as_ref().map(|p| p.id);
+    let (response, resolution) = (due("response"), due("resolution"));
+    let row = &loaded.row;
+    // Most actions move no clock: then the row is left alone.
+    if (policy, response, resolution)
+        != (
+            row.sla_policy_id,
+            row.response_due_at,
+            row.resolution_due_at,
+        )
+    {
+        sqlx::query("UPDATE issues SET sla_policy_id = $2, response_due_at = $3, resolution_due_at = $4 WHERE id = $1")
+            .bind(issue)
+            .bind(policy)
+            .bind(response)
+            .bind(resolution)
+            .execute(&mut **tx)
+            .await?;
+    }
     schedule_timers(tx, tenant, issue, &loaded).await
 }
 

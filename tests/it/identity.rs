@@ -1,6 +1,8 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
+use firelater::platform::tenancy;
+
 use crate::support::{PASSWORD, TestApp};
 
 #[tokio::test]
@@ -183,4 +185,68 @@ async fn mutations_write_audit_rows() {
     assert_eq!(log["meta"]["total"], 1);
     assert_eq!(log["data"][0]["action"], "create");
     assert_eq!(log["data"][0]["changes"]["name"]["new"], "Service Desk");
+}
+
+/// Principals are remembered between requests, yet a change to a role, a person or the tenant
+/// is seen by the very next request made with the same token or session.
+#[tokio::test]
+async fn a_remembered_principal_follows_role_and_tenant_changes_at_once() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let (s, role) = app
+        .json(
+            "POST",
+            "/v1/roles",
+            Some(&admin),
+            Some(json!({"display_name": "Auditor", "permissions": ["issues:read"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{role}");
+    let role_id = role["id"].as_str().unwrap().to_string();
+    let (user_id, token) = app.user_with_role("auditor").await;
+    let email = app.email_of(&user_id).await;
+    let browser = app.browser_login(&email).await;
+    let webhooks = |t: String| {
+        let app = &app;
+        async move { app.json("GET", "/v1/webhooks", Some(&t), None).await.0 }
+    };
+    let page = |c: String| {
+        let app = &app;
+        async move {
+            app.page("GET", "/admin/webhooks", Some(&c), None)
+                .await
+                .status
+        }
+    };
+    // Twice, so the second answer comes from the remembered principal.
+    for _ in 0..2 {
+        assert_eq!(webhooks(token.clone()).await, StatusCode::FORBIDDEN);
+        assert_eq!(page(browser.cookie.clone()).await, StatusCode::FORBIDDEN);
+    }
+    let (s, body) = app
+        .json(
+            "PUT",
+            &format!("/v1/roles/{role_id}"),
+            Some(&admin),
+            Some(
+                json!({"display_name": "Auditor", "permissions": ["issues:read", "webhooks:read"]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(webhooks(token.clone()).await, StatusCode::OK);
+    assert_eq!(page(browser.cookie.clone()).await, StatusCode::OK);
+
+    tenancy::set_status(&app.state.pool, &app.slug, "suspended")
+        .await
+        .unwrap();
+    assert_eq!(webhooks(token.clone()).await, StatusCode::UNAUTHORIZED);
+    let suspended = app
+        .page("GET", "/admin/webhooks", Some(&browser.cookie), None)
+        .await;
+    assert_eq!(suspended.status, StatusCode::SEE_OTHER, "to the login page");
+    tenancy::set_status(&app.state.pool, &app.slug, "active")
+        .await
+        .unwrap();
+    assert_eq!(webhooks(token).await, StatusCode::OK);
 }

@@ -7,6 +7,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use uuid::Uuid;
 
+use super::cache::{Cached, Credential};
 use super::{AuthVia, Principal, RequestMeta, load_user, tokens};
 use crate::platform::audit::Actor;
 use crate::platform::error::AppError;
@@ -80,27 +81,45 @@ async fn authenticate_jwt(
         .jwt
         .decode(token, state.clock.now().timestamp())
         .map_err(|_| AppError::Unauthorized)?;
-    let slug = tenancy::find_active(&state.pool, &claims.tid)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
-    let mut tx = tenancy::begin(&state.pool, &slug).await?;
-    let user = load_user(&mut tx, claims.sub)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
-    // Tokens minted before a password change or deactivation carry an older credential version.
-    if user.status != "active" || user.cv != claims.cv {
-        return Err(AppError::Unauthorized);
-    }
-    let principal = Principal {
-        slug,
-        user_id: user.id,
-        name: user.name,
-        email: user.email,
-        timezone: user.timezone,
-        permissions: user.permissions.into_iter().collect(),
-        via: AuthVia::Token,
+    let slug = Slug::parse(&claims.tid).map_err(|_| AppError::Unauthorized)?;
+    let (mut tx, tenant) = open_active(state, &slug).await?;
+    let credential = Credential::User(slug.clone(), claims.sub);
+    let cached = match state.principals.get(&credential, tenant.auth_epoch) {
+        Some(c) => c,
+        None => {
+            let Some(user) = load_user(&mut tx, claims.sub).await? else {
+                return Err(AppError::Unauthorized);
+            };
+            let fresh = Cached {
+                cv: user.cv,
+                active: user.status == "active",
+                principal: user.into_principal(slug, AuthVia::Token),
+                epoch: tenant.auth_epoch,
+                expires_at: None,
+                used_at: None,
+            };
+            state.principals.put(credential, fresh.clone());
+            fresh
+        }
     };
-    Ok((principal, tx))
+    // Tokens minted before a password change or deactivation carry an older credential version
+    // (a deactivated user has none that is active).
+    if cached.active && cached.cv == claims.cv {
+        Ok((cached.principal, tx))
+    } else {
+        Err(AppError::Unauthorized)
+    }
+}
+
+/// The request's transaction, for an active tenant only.
+async fn open_active(
+    state: &AppState,
+    slug: &Slug,
+) -> Result<(TenantTx, tenancy::TenantState), AppError> {
+    match tenancy::open(&state.pool, slug).await? {
+        Some((tx, t)) if t.active => Ok((tx, t)),
+        _ => Err(AppError::Unauthorized),
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -108,7 +127,9 @@ struct KeyRow {
     id: Uuid,
     user_id: Uuid,
     scopes: Vec<String>,
-    usable: bool,
+    revoked: bool,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    last_used_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 async fn authenticate_key(
@@ -116,50 +137,59 @@ async fn authenticate_key(
     token: &str,
 ) -> Result<(Principal, TenantTx), AppError> {
     let slug_raw = tokens::split_tenant(token, "fl_").ok_or(AppError::Unauthorized)?;
-    let slug: Slug = tenancy::find_active(&state.pool, slug_raw)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
-    let mut tx = tenancy::begin(&state.pool, &slug).await?;
-    let key: KeyRow = sqlx::query_as(
-        "SELECT id, user_id, scopes,
-                (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)) AS usable
-         FROM api_keys WHERE key_hash = $1",
-    )
-    .bind(tokens::hash_secret(token))
-    .bind(state.clock.now())
-    .fetch_optional(&mut *tx)
-    .await?
-    .filter(|k: &KeyRow| k.usable)
-    .ok_or(AppError::Unauthorized)?;
-    let user = load_user(&mut tx, key.user_id)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
-    if user.status != "active" {
+    let slug = Slug::parse(slug_raw).map_err(|_| AppError::Unauthorized)?;
+    let (mut tx, tenant) = open_active(state, &slug).await?;
+    let now = state.clock.now();
+    let hash = tokens::hash_secret(token);
+    let credential = Credential::Key(slug.clone(), hash.clone());
+    let mut cached = match state.principals.get(&credential, tenant.auth_epoch) {
+        Some(c) => c,
+        None => {
+            let key: KeyRow = sqlx::query_as(
+                "SELECT id, user_id, scopes, revoked_at IS NOT NULL AS revoked, expires_at, last_used_at
+                 FROM api_keys WHERE key_hash = $1",
+            )
+            .bind(&hash)
+            .fetch_optional(&mut *tx)
+            .await?
+            .filter(|k: &KeyRow| !k.revoked)
+            .ok_or(AppError::Unauthorized)?;
+            let user = load_user(&mut tx, key.user_id)
+                .await?
+                .ok_or(AppError::Unauthorized)?;
+            let (cv, active) = (user.cv, user.status == "active");
+            let mut principal = user.into_principal(slug, AuthVia::ApiKey { key_id: key.id });
+            // A key can never exceed its creator's permissions *now*: scopes ∩ current
+            // permissions.
+            principal.permissions.retain(|p| key.scopes.contains(p));
+            let fresh = Cached {
+                principal,
+                epoch: tenant.auth_epoch,
+                cv,
+                active,
+                expires_at: key.expires_at,
+                used_at: key.last_used_at,
+            };
+            state.principals.put(credential.clone(), fresh.clone());
+            fresh
+        }
+    };
+    if !cached.active || cached.expires_at.is_some_and(|e| e <= now) {
         return Err(AppError::Unauthorized);
     }
-    // A key can never exceed its creator's permissions *now*: scopes ∩ current permissions.
-    let permissions = user
-        .permissions
-        .into_iter()
-        .filter(|p| key.scopes.contains(p))
-        .collect();
     // Recording use at most once a minute keeps reads from turning into writes on every call.
-    sqlx::query(
-        "UPDATE api_keys SET last_used_at = $2
-         WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2 - interval '1 minute')",
-    )
-    .bind(key.id)
-    .bind(state.clock.now())
-    .execute(&mut *tx)
-    .await?;
-    let principal = Principal {
-        slug,
-        user_id: user.id,
-        name: user.name,
-        email: user.email,
-        timezone: user.timezone,
-        permissions,
-        via: AuthVia::ApiKey { key_id: key.id },
-    };
-    Ok((principal, tx))
+    if cached
+        .used_at
+        .is_none_or(|u| u < now - chrono::Duration::minutes(1))
+        && let AuthVia::ApiKey { key_id } = cached.principal.via
+    {
+        sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
+            .bind(key_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        cached.used_at = Some(now);
+        state.principals.put(credential, cached.clone());
+    }
+    Ok((cached.principal, tx))
 }

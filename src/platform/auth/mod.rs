@@ -2,6 +2,7 @@
 //! permission model (resource × action) checked first in every handler.
 
 pub mod api;
+pub mod cache;
 pub mod csrf;
 pub mod password;
 pub mod session;
@@ -76,6 +77,20 @@ pub struct UserAuthRow {
     /// `credentials_changed_at` in microseconds since the epoch.
     pub cv: i64,
     pub permissions: Vec<String>,
+}
+
+impl UserAuthRow {
+    pub fn into_principal(self, slug: Slug, via: AuthVia) -> Principal {
+        Principal {
+            slug,
+            user_id: self.id,
+            name: self.name,
+            email: self.email,
+            timezone: self.timezone,
+            permissions: self.permissions.into_iter().collect(),
+            via,
+        }
+    }
 }
 
 /// Loads a user with the union of their roles' permissions, in the tenant transaction.

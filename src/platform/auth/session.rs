@@ -9,6 +9,7 @@ use axum_login::{AuthUser, AuthnBackend};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::cache::{Cached, Credential, PrincipalCache};
 use super::{AuthVia, Principal, RequestMeta, load_user, password};
 use crate::platform::audit::Actor;
 use crate::platform::error::{AppError, WebError};
@@ -23,6 +24,9 @@ pub struct SessionUser {
     key: String,
     pub principal: Principal,
     auth_hash: Vec<u8>,
+    /// The tenant's auth epoch it was loaded under (checked in the request's transaction).
+    epoch: i64,
+    cv: i64,
 }
 
 impl AuthUser for SessionUser {
@@ -47,39 +51,54 @@ pub struct Credentials {
 #[derive(Clone)]
 pub struct Backend {
     pool: PgPool,
+    principals: PrincipalCache,
 }
 
 impl Backend {
-    pub fn new(pool: PgPool) -> Self {
-        Backend { pool }
+    pub fn new(pool: PgPool, principals: PrincipalCache) -> Self {
+        Backend { pool, principals }
     }
 
+    /// Loads an active user of an active tenant and remembers them.
     pub async fn session_user(
         &self,
         slug: Slug,
         user_id: Uuid,
     ) -> Result<Option<SessionUser>, AppError> {
-        let mut tx = tenancy::begin(&self.pool, &slug).await?;
-        let Some(user) = load_user(&mut tx, user_id)
-            .await?
-            .filter(|u| u.status == "active")
-        else {
+        let Some((mut tx, tenant)) = tenancy::open(&self.pool, &slug).await? else {
             return Ok(None);
         };
+        if !tenant.active {
+            return Ok(None);
+        }
+        let user = load_user(&mut tx, user_id).await?;
         tx.commit().await?;
-        Ok(Some(SessionUser {
-            key: format!("{}:{}", slug, user.id),
-            auth_hash: user.cv.to_be_bytes().to_vec(),
-            principal: Principal {
-                slug,
-                user_id: user.id,
-                name: user.name,
-                email: user.email,
-                timezone: user.timezone,
-                permissions: user.permissions.into_iter().collect(),
-                via: AuthVia::Session,
-            },
-        }))
+        let Some(user) = user.filter(|u| u.status == "active") else {
+            return Ok(None);
+        };
+        let cached = Cached {
+            cv: user.cv,
+            active: true,
+            principal: user.into_principal(slug.clone(), AuthVia::Session),
+            epoch: tenant.auth_epoch,
+            expires_at: None,
+            used_at: None,
+        };
+        self.principals
+            .put(Credential::User(slug, user_id), cached.clone());
+        Ok(Some(SessionUser::of(cached)))
+    }
+}
+
+impl SessionUser {
+    fn of(c: Cached) -> Self {
+        SessionUser {
+            key: format!("{}:{}", c.principal.slug, c.principal.user_id),
+            auth_hash: c.cv.to_be_bytes().to_vec(),
+            epoch: c.epoch,
+            cv: c.cv,
+            principal: c.principal,
+        }
     }
 }
 
@@ -132,16 +151,20 @@ impl AuthnBackend for Backend {
         }
     }
 
+    /// A remembered user answers without the database: the request's own transaction checks
+    /// that nothing changed since (`WebCtx`), in the statement that opens it.
     async fn get_user(&self, key: &String) -> Result<Option<SessionUser>, AppError> {
         let Some((slug, id)) = key.split_once(':') else {
             return Ok(None);
         };
-        let (Ok(id), Some(slug)) = (
-            id.parse::<Uuid>(),
-            tenancy::find_active(&self.pool, slug).await?,
-        ) else {
+        let (Ok(id), Ok(slug)) = (id.parse::<Uuid>(), Slug::parse(slug)) else {
             return Ok(None);
         };
+        if let Some(c) = self.principals.peek(&Credential::User(slug.clone(), id))
+            && c.active
+        {
+            return Ok(Some(SessionUser::of(c)));
+        }
         self.session_user(slug, id).await
     }
 }
@@ -214,11 +237,40 @@ impl FromRequestParts<AppState> for WebCtx {
         let meta = RequestMeta::from_request_parts(parts, state)
             .await
             .unwrap_or_default();
-        let tx = tenancy::begin(&state.pool, &user.principal.slug)
+        let slug = user.principal.slug.clone();
+        let Some((mut tx, tenant)) = tenancy::open(&state.pool, &slug)
             .await
-            .map_err(|e| WebError(e).into_response())?;
+            .map_err(|e| WebError(e).into_response())?
+        else {
+            return Err(login_redirect(parts));
+        };
+        let credential = Credential::User(slug.clone(), user.principal.user_id);
+        let mut principal = user.principal;
+        // Something about people, roles or the tenant changed since this user was loaded:
+        // load them again in this transaction; a deactivated user, a changed password or a
+        // suspended tenant ends the session here.
+        if !tenant.active || tenant.auth_epoch != user.epoch {
+            let fresh = load_user(&mut tx, principal.user_id)
+                .await
+                .map_err(|e| WebError(e).into_response())?
+                .filter(|u| tenant.active && u.status == "active" && u.cv == user.cv);
+            let Some(fresh) = fresh else {
+                state.principals.forget(&credential);
+                return Err(login_redirect(parts));
+            };
+            let cached = Cached {
+                cv: fresh.cv,
+                active: true,
+                principal: fresh.into_principal(slug, AuthVia::Session),
+                epoch: tenant.auth_epoch,
+                expires_at: None,
+                used_at: None,
+            };
+            principal = cached.principal.clone();
+            state.principals.put(credential, cached);
+        }
         Ok(WebCtx {
-            principal: user.principal,
+            principal,
             tx,
             meta,
             csrf,

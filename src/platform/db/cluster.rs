@@ -191,10 +191,30 @@ impl PrivateCluster {
             .unwrap_or(false)
     }
 
+    /// The postmaster's process id while it runs (first line of `postmaster.pid`).
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.pgdata().join("postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     fn pg_ctl_start(&self) -> anyhow::Result<()> {
         let log = self.dir.join("postgres.log");
-        let out = self
-            .command("pg_ctl")
+        let mut cmd = self.command("pg_ctl");
+        // Per-statement statistics for operators and `firelater bench` (statements per
+        // request), when the server ships the module.
+        let has_statements = self.bin.parent().is_some_and(|root| {
+            root.join("lib/pg_stat_statements.so").exists()
+                || root.join("lib/postgresql/pg_stat_statements.so").exists()
+        });
+        if has_statements {
+            cmd.args(["-o", "-c shared_preload_libraries=pg_stat_statements"]);
+        }
+        let out = cmd
             .arg("start")
             .arg("-w")
             .args(["-t", "60"])
