@@ -92,6 +92,7 @@ enum TenantCmd {
 }
 
 pub fn main() -> ExitCode {
+    keep_large_allocations_returnable();
     let cli = Cli::parse();
     let mut config = match Config::from_env() {
         Ok(c) => c,
@@ -340,4 +341,16 @@ async fn serve_on(
     // In-flight jobs get a bounded time to finish; their transactions roll back otherwise.
     let _ = tokio::time::timeout(Duration::from_secs(20), worker_task).await;
     Ok(())
+}
+
+/// glibc raises its mmap threshold after a large block is freed, so from the second sign-in on
+/// each 19 MiB argon2 buffer comes from a thread's heap arena and stays resident: a few
+/// concurrent sign-ins kept hundreds of MiB. A fixed threshold keeps blocks of 1 MiB and more
+/// mmapped, so freeing one gives it back to the system.
+fn keep_large_allocations_returnable() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; it runs before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }

@@ -107,11 +107,14 @@ pub async fn add_comment(
         ));
     }
     check_comment(b)?;
-    // The comment and the issue's `updated_at` in one statement.
-    let id: Uuid = sqlx::query_scalar(
-        "WITH touched AS (UPDATE issues SET updated_at = $5 WHERE id = $1)
-         INSERT INTO issue_comments (issue_id, user_id, content, content_type, is_internal, created_at, updated_at)
-         VALUES ($1, $2, $3, 'markdown', $4, $5, $5) RETURNING id",
+    // The comment, the issue's `updated_at`, and the comment as shown, in one statement.
+    let comment: Comment = sqlx::query_as(
+        "WITH touched AS (UPDATE issues SET updated_at = $5 WHERE id = $1),
+              c AS (INSERT INTO issue_comments (issue_id, user_id, content, content_type, is_internal, created_at, updated_at)
+                    VALUES ($1, $2, $3, 'markdown', $4, $5, $5) RETURNING *)
+         SELECT c.id, c.issue_id, c.user_id, u.name AS user_name, c.content,
+                COALESCE(c.is_internal, false) AS is_internal, c.created_at, c.updated_at
+         FROM c LEFT JOIN users u ON u.id = c.user_id",
     )
     .bind(issue.id)
     .bind(a.actor.user_id)
@@ -120,10 +123,7 @@ pub async fn add_comment(
     .bind(a.now)
     .fetch_one(&mut **a.tx)
     .await?;
-    let comment: Comment = sqlx::query_as(&format!("{COMMENT} WHERE c.id = $1"))
-        .bind(id)
-        .fetch_one(&mut **a.tx)
-        .await?;
+    let id = comment.id;
     audit::record(
         a.tx,
         &a.actor,

@@ -13,7 +13,7 @@ use crate::platform::audit::{self, Actor, diff};
 use crate::platform::error::{AppError, conflict_on_unique};
 use crate::platform::listing::Problems;
 use crate::platform::tenancy::TenantTx;
-use crate::webhooks::store::covers;
+use domain::events::covers;
 
 pub const PRIORITIES: &[&str] = &["critical", "high", "medium", "low"];
 

@@ -35,14 +35,7 @@ const RESERVED_HEADERS: &[&str] = &[
     "connection",
 ];
 
-/// Whether `event` is covered by `pattern` (`issue.created`, `issue.*` or `*`).
-pub fn covers(pattern: &str, event: &str) -> bool {
-    pattern == "*"
-        || pattern == event
-        || pattern
-            .strip_suffix(".*")
-            .is_some_and(|prefix| event.split_once('.').is_some_and(|(p, _)| p == prefix))
-}
+pub use domain::events::covers;
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Webhook {
@@ -369,19 +362,4 @@ pub async fn deliveries(tx: &mut TenantTx, webhook: Uuid) -> Result<Vec<Delivery
     .bind(webhook)
     .fetch_all(&mut **tx)
     .await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::covers;
-
-    #[test]
-    fn patterns_cover_events() {
-        assert!(covers("*", "issue.created"));
-        assert!(covers("issue.*", "issue.sla_breached"));
-        assert!(covers("issue.created", "issue.created"));
-        assert!(!covers("issue.*", "change.created"));
-        assert!(!covers("iss.*", "issue.created"));
-        assert!(!covers("issue.created", "issue.closed"));
-    }
 }

@@ -1,6 +1,7 @@
 //! Pure rules of FireLater: no I/O, no clock, no database. Everything here takes its inputs
 //! (including `now` and time zones) as arguments so it can be tested exhaustively.
 
+pub mod events;
 pub mod ical;
 pub mod identity;
 pub mod issues;

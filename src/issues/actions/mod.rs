@@ -269,32 +269,39 @@ pub async fn create(
     if b.reporter_id.is_some_and(|r| r != a.principal.user_id) && !agent {
         p.add("reporter_id", "you can only report issues as yourself");
     }
-    for (field, sql, id, msg) in [
-        (
-            "assigned_to",
-            USER_ACTIVE,
-            b.assigned_to,
-            "no such active user",
-        ),
-        (
-            "reporter_id",
-            USER_ACTIVE,
-            b.reporter_id,
-            "no such active user",
-        ),
-        ("assigned_group", GROUP, b.assigned_group, "no such group"),
-        ("category_id", CATEGORY, b.category_id, "no such category"),
-        (
-            "application_id",
-            APPLICATION,
-            b.application_id,
-            "no such application",
-        ),
-    ] {
-        if let Some(id) = id
-            && !exists(a.tx, sql, id).await?
-        {
-            p.add(field, msg);
+    // Every reference the form names, checked in one statement.
+    let refs = [
+        b.assigned_to,
+        b.reporter_id,
+        b.assigned_group,
+        b.category_id,
+        b.application_id,
+    ];
+    if refs.iter().any(Option::is_some) {
+        let found: (bool, bool, bool, bool, bool) = sqlx::query_as(
+            "SELECT $1::uuid IS NULL OR EXISTS (SELECT 1 FROM users WHERE id = $1 AND status = 'active'),
+                    $2::uuid IS NULL OR EXISTS (SELECT 1 FROM users WHERE id = $2 AND status = 'active'),
+                    $3::uuid IS NULL OR EXISTS (SELECT 1 FROM groups WHERE id = $3),
+                    $4::uuid IS NULL OR EXISTS (SELECT 1 FROM issue_categories WHERE id = $4 AND COALESCE(is_active, true)),
+                    $5::uuid IS NULL OR EXISTS (SELECT 1 FROM applications WHERE id = $5)",
+        )
+        .bind(refs[0])
+        .bind(refs[1])
+        .bind(refs[2])
+        .bind(refs[3])
+        .bind(refs[4])
+        .fetch_one(&mut **a.tx)
+        .await?;
+        for (ok, field, msg) in [
+            (found.0, "assigned_to", "no such active user"),
+            (found.1, "reporter_id", "no such active user"),
+            (found.2, "assigned_group", "no such group"),
+            (found.3, "category_id", "no such category"),
+            (found.4, "application_id", "no such application"),
+        ] {
+            if !ok {
+                p.add(field, msg);
+            }
         }
     }
     check_environment(a.tx, &mut p, b.application_id, b.environment_id).await?;
