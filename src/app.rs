@@ -28,8 +28,8 @@ use crate::platform::{apidocs, auth, jobs, openapi, web};
 pub fn manifest() -> Manifest {
     Manifest::new(vec![
         crate::identity::module(),
-        crate::registry::module(),
         crate::issues::module(),
+        crate::registry::module(),
         crate::sla::module(),
         crate::search::module(),
         crate::notifications::module(),

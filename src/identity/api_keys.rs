@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
@@ -13,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::users_api::parse_id;
 use crate::platform::audit::{self, Actor};
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::auth::session::WebCtx;
@@ -24,6 +22,7 @@ use crate::platform::json::ApiJson;
 use crate::platform::listing::Problems;
 use crate::platform::openapi::Items;
 use crate::platform::tenancy::TenantTx;
+use crate::platform::web::PathId;
 use crate::platform::web::{Chrome, Hx};
 use crate::render_page;
 use utoipa::ToSchema;
@@ -213,18 +212,11 @@ pub async fn api_create(
 pub async fn api_revoke(
     axum::extract::State(state): axum::extract::State<crate::platform::state::AppState>,
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<StatusCode, AppError> {
     ctx.require(crate::identity::perm::API_KEYS_DELETE)?;
     let actor = ctx.actor();
-    revoke_in(
-        &mut ctx.tx,
-        &ctx.principal,
-        &actor,
-        parse_id(&id)?,
-        state.clock.now(),
-    )
-    .await?;
+    revoke_in(&mut ctx.tx, &ctx.principal, &actor, id, state.clock.now()).await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -329,18 +321,11 @@ pub async fn web_revoke(
     axum::extract::State(state): axum::extract::State<crate::platform::state::AppState>,
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::identity::perm::API_KEYS_DELETE)?;
     let actor = ctx.actor();
     let principal = ctx.principal.clone();
-    revoke_in(
-        &mut ctx.tx,
-        &principal,
-        &actor,
-        parse_id(&id)?,
-        state.clock.now(),
-    )
-    .await?;
+    revoke_in(&mut ctx.tx, &principal, &actor, id, state.clock.now()).await?;
     page(ctx, hx, None, BTreeMap::new(), StatusCode::OK).await
 }

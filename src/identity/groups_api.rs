@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
-use axum::extract::{Path, Query};
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::groups_store::{self as store, Group, GroupInput};
-use super::users_api::parse_id;
 use super::users_store;
 use crate::platform::audit::{self, Actor, diff};
 use crate::platform::auth::api::ApiCtx;
@@ -24,6 +23,8 @@ use crate::platform::json::ApiJson;
 use crate::platform::listing::{self, Problems};
 use crate::platform::openapi::{ErrorBody, Items, ListQuery, Page};
 use crate::platform::tenancy::{Slug, TenantTx};
+use crate::platform::web::PathId;
+use crate::platform::web::PathIds;
 use crate::platform::web::{Chrome, Hx, see_other};
 use crate::render_page;
 use utoipa::ToSchema;
@@ -230,9 +231,9 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/groups/{id}", tag = "groups", operation_id = "getGroup", params(("id" = Uuid, Path, description = "Group id")),
     responses((status = 200, body = Group)))]
-pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Group>, AppError> {
+pub async fn get(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Group>, AppError> {
     ctx.require(crate::identity::perm::GROUPS_READ)?;
-    let group = store::get(&mut ctx.tx, parse_id(&id)?).await?;
+    let group = store::get(&mut ctx.tx, id).await?;
     ctx.commit().await?;
     Ok(Json(group))
 }
@@ -241,11 +242,10 @@ pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Group>,
     responses((status = 200, body = Group), (status = 409, description = "Name in use", body = ErrorBody)))]
 pub async fn update(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<GroupBody>,
 ) -> Result<Json<Group>, AppError> {
     ctx.require(crate::identity::perm::GROUPS_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let group = save_group(&mut ctx.tx, &ctx.principal.slug, &actor, Some(id), &body).await?;
     ctx.commit().await?;
@@ -254,9 +254,8 @@ pub async fn update(
 
 #[utoipa::path(delete, path = "/groups/{id}", tag = "groups", operation_id = "deleteGroup", params(("id" = Uuid, Path, description = "Group id")),
     responses((status = 204, description = "Deleted")))]
-pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
+pub async fn delete(mut ctx: ApiCtx, PathId(id): PathId) -> Result<StatusCode, AppError> {
     ctx.require(crate::identity::perm::GROUPS_DELETE)?;
-    let id = parse_id(&id)?;
     let before = store::get(&mut ctx.tx, id).await?;
     store::delete(&mut ctx.tx, id).await?;
     let actor = ctx.actor();
@@ -285,9 +284,8 @@ pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCod
 
 #[utoipa::path(get, path = "/groups/{id}/members", tag = "groups", operation_id = "listGroupMembers", params(("id" = Uuid, Path, description = "Group id")),
     responses((status = 200, body = Items<store::Member>)))]
-pub async fn members(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+pub async fn members(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Value>, AppError> {
     ctx.require(crate::identity::perm::GROUPS_READ)?;
-    let id = parse_id(&id)?;
     store::get(&mut ctx.tx, id).await?;
     let members = store::members(&mut ctx.tx, id).await?;
     ctx.commit().await?;
@@ -306,11 +304,10 @@ pub struct MemberBody {
     responses((status = 201, description = "The group's members after the change", body = Items<store::Member>)))]
 pub async fn add_member(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<MemberBody>,
 ) -> Result<impl IntoResponse, AppError> {
     ctx.require(crate::identity::perm::GROUPS_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     add_member_in(
         &mut ctx.tx,
@@ -330,10 +327,9 @@ pub async fn add_member(
     params(("id" = Uuid, Path, description = "Group id"), ("user_id" = Uuid, Path)), responses((status = 204, description = "Removed")))]
 pub async fn remove_member(
     mut ctx: ApiCtx,
-    Path((id, user_id)): Path<(String, String)>,
+    PathIds(id, user_id): PathIds,
 ) -> Result<StatusCode, AppError> {
     ctx.require(crate::identity::perm::GROUPS_UPDATE)?;
-    let (id, user_id) = (parse_id(&id)?, parse_id(&user_id)?);
     let actor = ctx.actor();
     remove_member_in(&mut ctx.tx, &ctx.principal.slug, &actor, id, user_id).await?;
     ctx.commit().await?;
@@ -505,24 +501,18 @@ async fn group_page(
     ))
 }
 
-pub async fn web_detail(
-    ctx: WebCtx,
-    Hx(hx): Hx,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
+pub async fn web_detail(ctx: WebCtx, Hx(hx): Hx, PathId(id): PathId) -> Result<Response, WebError> {
     ctx.require(crate::identity::perm::GROUPS_READ)?;
-    let id = parse_id(&id)?;
     group_page(ctx, hx, id, BTreeMap::new(), StatusCode::OK).await
 }
 
 pub async fn web_update(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<GroupForm>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::identity::perm::GROUPS_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
     let result = match form.into_body() {
@@ -551,11 +541,10 @@ pub struct MemberForm {
 pub async fn web_add_member(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<MemberForm>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::identity::perm::GROUPS_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
     let result = match form.user_id.parse::<Uuid>() {
@@ -584,10 +573,9 @@ pub async fn web_add_member(
 pub async fn web_remove_member(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path((id, user_id)): Path<(String, String)>,
+    PathIds(id, user_id): PathIds,
 ) -> Result<Response, WebError> {
     ctx.require(crate::identity::perm::GROUPS_UPDATE)?;
-    let (id, user_id) = (parse_id(&id)?, parse_id(&user_id)?);
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
     remove_member_in(&mut ctx.tx, &slug, &actor, id, user_id).await?;

@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
@@ -11,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::users_api::parse_id;
 use crate::platform::audit::{self, Actor, diff};
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::auth::session::WebCtx;
@@ -21,6 +19,7 @@ use crate::platform::json::ApiJson;
 use crate::platform::listing::Problems;
 use crate::platform::openapi::{ErrorBody, Items};
 use crate::platform::tenancy::{Slug, TenantTx};
+use crate::platform::web::PathId;
 use crate::platform::web::{Chrome, Hx, see_other};
 use crate::render_page;
 use utoipa::ToSchema;
@@ -206,9 +205,9 @@ pub async fn api_list(mut ctx: ApiCtx) -> Result<Json<Value>, AppError> {
 }
 
 #[utoipa::path(get, path = "/roles/{id}", tag = "roles", operation_id = "getRole", params(("id" = Uuid, Path, description = "Role id")), responses((status = 200, body = Role)))]
-pub async fn api_get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Role>, AppError> {
+pub async fn api_get(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Role>, AppError> {
     ctx.require(crate::identity::perm::ROLES_READ)?;
-    let role = one(&mut ctx.tx, parse_id(&id)?).await?;
+    let role = one(&mut ctx.tx, id).await?;
     ctx.commit().await?;
     Ok(Json(role))
 }
@@ -230,28 +229,20 @@ pub async fn api_create(
     responses((status = 200, body = Role), (status = 409, description = "System roles cannot be changed", body = ErrorBody)))]
 pub async fn api_update(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<RoleBody>,
 ) -> Result<Json<Role>, AppError> {
     ctx.require(crate::identity::perm::ROLES_UPDATE)?;
     let actor = ctx.actor();
-    let role = save(
-        &mut ctx.tx,
-        &ctx.principal.slug,
-        &actor,
-        Some(parse_id(&id)?),
-        &body,
-    )
-    .await?;
+    let role = save(&mut ctx.tx, &ctx.principal.slug, &actor, Some(id), &body).await?;
     ctx.commit().await?;
     Ok(Json(role))
 }
 
 #[utoipa::path(delete, path = "/roles/{id}", tag = "roles", operation_id = "deleteRole", params(("id" = Uuid, Path, description = "Role id")),
     responses((status = 204, description = "Deleted"), (status = 409, description = "System roles cannot be deleted", body = ErrorBody)))]
-pub async fn api_delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
+pub async fn api_delete(mut ctx: ApiCtx, PathId(id): PathId) -> Result<StatusCode, AppError> {
     ctx.require(crate::identity::perm::ROLES_DELETE)?;
-    let id = parse_id(&id)?;
     let role = one(&mut ctx.tx, id).await?;
     if role.is_system {
         return Err(AppError::conflict("system roles cannot be deleted"));
@@ -345,20 +336,9 @@ pub async fn web_list(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
     page(ctx, hx, None, BTreeMap::new(), StatusCode::OK).await
 }
 
-pub async fn web_detail(
-    ctx: WebCtx,
-    Hx(hx): Hx,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
+pub async fn web_detail(ctx: WebCtx, Hx(hx): Hx, PathId(id): PathId) -> Result<Response, WebError> {
     ctx.require(crate::identity::perm::ROLES_READ)?;
-    page(
-        ctx,
-        hx,
-        Some(parse_id(&id)?),
-        BTreeMap::new(),
-        StatusCode::OK,
-    )
-    .await
+    page(ctx, hx, Some(id), BTreeMap::new(), StatusCode::OK).await
 }
 
 /// Role forms post repeated `permissions` fields, so they are read as pairs.
@@ -423,10 +403,9 @@ pub async fn web_create(
 pub async fn web_update(
     ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::identity::perm::ROLES_UPDATE)?;
-    let id = parse_id(&id)?;
     web_save(ctx, hx, Some(id), pairs).await
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query};
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
@@ -20,6 +20,7 @@ use crate::platform::json::ApiJson;
 use crate::platform::listing::{self, Problems};
 use crate::platform::openapi::{ErrorBody, Items, ListQuery, Page};
 use crate::platform::tenancy::{Slug, TenantTx};
+use crate::platform::web::PathId;
 use utoipa::ToSchema;
 
 pub fn parse_id(raw: &str) -> Result<Uuid, AppError> {
@@ -180,9 +181,9 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/users/{id}", tag = "users", operation_id = "getUser", params(("id" = Uuid, Path, description = "User id")),
     responses((status = 200, body = store::User)))]
-pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<store::User>, AppError> {
+pub async fn get(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<store::User>, AppError> {
     ctx.require(crate::identity::perm::USERS_READ)?;
-    let user = store::get(&mut ctx.tx, parse_id(&id)?).await?;
+    let user = store::get(&mut ctx.tx, id).await?;
     ctx.commit().await?;
     Ok(Json(user))
 }
@@ -292,11 +293,10 @@ pub async fn update_user(
     responses((status = 200, body = store::User)))]
 pub async fn update(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> Result<Json<store::User>, AppError> {
     ctx.require(crate::identity::perm::USERS_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let user = update_user(&mut ctx.tx, &ctx.principal.slug, &actor, id, &body).await?;
     ctx.commit().await?;
@@ -308,10 +308,9 @@ pub async fn update(
     responses((status = 200, description = "The user, now inactive", body = store::User)))]
 pub async fn deactivate(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<store::User>, AppError> {
     ctx.require(crate::identity::perm::USERS_DELETE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let body = UpdateUser {
         status: Some("inactive".into()),
@@ -386,10 +385,9 @@ pub async fn change_password_in(
     responses((status = 204, description = "Changed; the user's other sessions and tokens end")))]
 pub async fn change_password(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> Result<StatusCode, AppError> {
-    let id = parse_id(&id)?;
     if ctx.principal.user_id != id {
         ctx.require(crate::identity::perm::USERS_UPDATE)?;
     }
@@ -411,8 +409,7 @@ pub async fn change_password(
 /// The groups a user belongs to.
 #[utoipa::path(get, path = "/users/{id}/groups", tag = "users", operation_id = "listUserGroups", params(("id" = Uuid, Path, description = "User id")),
     responses((status = 200, body = Items<store::Membership>)))]
-pub async fn groups(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
-    let id = parse_id(&id)?;
+pub async fn groups(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Value>, AppError> {
     if ctx.principal.user_id != id {
         ctx.require(crate::identity::perm::USERS_READ)?;
     }

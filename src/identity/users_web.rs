@@ -4,15 +4,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query};
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::users_api::{CreateUser, UpdateUser, create_user, parse_id, update_user};
+use super::users_api::{CreateUser, UpdateUser, create_user, update_user};
 use super::users_store::{self as store, User};
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::listing;
+use crate::platform::web::PathId;
 use crate::platform::web::{Chrome, Hx, see_other};
 use crate::render_page;
 
@@ -199,10 +200,10 @@ pub async fn create(
 pub async fn edit_form(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::identity::perm::USERS_UPDATE)?;
-    let user = store::get(&mut ctx.tx, parse_id(&id)?).await?;
+    let user = store::get(&mut ctx.tx, id).await?;
     let s = Submitted {
         email: user.email.clone(),
         name: user.name.clone(),
@@ -218,11 +219,10 @@ pub async fn edit_form(
 pub async fn update(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::identity::perm::USERS_UPDATE)?;
-    let id = parse_id(&id)?;
     let s = submitted(pairs);
     let body = UpdateUser {
         name: Some(s.name.clone()),

@@ -1,7 +1,7 @@
 //! `/v1/integrations…`: provider accounts, with write-only secrets and a test send.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
@@ -10,13 +10,13 @@ use utoipa::ToSchema;
 
 use super::send::{self, Message, Outcome};
 use super::store::{self, Integration, IntegrationBody};
-use crate::identity::users_api::parse_id;
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
 use crate::platform::json::ApiJson;
 use crate::platform::openapi::Items;
 use crate::platform::state::AppState;
 use crate::platform::tenancy::TenantTx;
+use crate::platform::web::PathId;
 
 const ID: &str = "Integration id";
 
@@ -56,10 +56,10 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Integration>, AppError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
-    let i = store::get(&mut ctx.tx, &state.sealer, parse_id(&id)?).await?;
+    let i = store::get(&mut ctx.tx, &state.sealer, id).await?;
     ctx.commit().await?;
     Ok(Json(i))
 }
@@ -71,11 +71,10 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<IntegrationBody>,
 ) -> Result<Json<Integration>, AppError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let i = store::update(
         &mut ctx.tx,
@@ -96,10 +95,9 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<StatusCode, AppError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_DELETE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     store::delete(&mut ctx.tx, &actor, &state.sealer, id).await?;
     ctx.commit().await?;
@@ -129,11 +127,10 @@ pub struct TestResult {
 pub async fn test(
     State(state): State<AppState>,
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     body: Option<ApiJson<TestBody>>,
 ) -> Result<Json<TestResult>, AppError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
-    let id = parse_id(&id)?;
     let to = body.and_then(|b| b.0.to);
     let (user, now) = (ctx.principal.user_id, ctx.now);
     let result = run_test(&state, &mut ctx.tx, id, user, to, now).await?;

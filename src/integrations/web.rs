@@ -5,17 +5,17 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::api::run_test;
 use super::store::{self, Integration, IntegrationBody, KINDS, Kind};
-use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::state::AppState;
+use crate::platform::web::PathId;
 use crate::platform::web::{Chrome, Errors, FormValues, Hx, see_other};
 use crate::render_page;
 
@@ -216,10 +216,10 @@ pub async fn show(
     State(state): State<AppState>,
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
-    let i = store::get(&mut ctx.tx, &state.sealer, parse_id(&id)?).await?;
+    let i = store::get(&mut ctx.tx, &state.sealer, id).await?;
     let kind = store::kind(&i.kind).ok_or(AppError::NotFound)?;
     let f = values_of(&i);
     form(ctx, hx, shown(Some(i), kind, f)).await
@@ -307,11 +307,10 @@ pub async fn update(
     State(state): State<AppState>,
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
-    let id = parse_id(&id)?;
     let before = store::get(&mut ctx.tx, &state.sealer, id).await?;
     let kind = store::kind(&before.kind).ok_or(AppError::NotFound)?;
     let f = FormValues(pairs);
@@ -339,11 +338,10 @@ pub async fn test(
     State(state): State<AppState>,
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
-    let id = parse_id(&id)?;
     let to = Some(FormValues(pairs).get("to").to_string());
     let (user, now) = (ctx.principal.user_id, ctx.now);
     let notice = match run_test(&state, &mut ctx.tx, id, user, to, now).await {
@@ -369,11 +367,11 @@ pub async fn delete(
     State(state): State<AppState>,
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_DELETE)?;
     let actor = ctx.actor();
-    store::delete(&mut ctx.tx, &actor, &state.sealer, parse_id(&id)?).await?;
+    store::delete(&mut ctx.tx, &actor, &state.sealer, id).await?;
     ctx.tx.commit().await?;
     Ok(see_other(hx, "/admin/integrations"))
 }

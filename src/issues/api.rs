@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -19,12 +19,13 @@ use super::activity::{
 };
 use super::attachments::{self, Attachment};
 use super::store::{self, Issue, Scope};
-use crate::identity::users_api::parse_id;
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
 use crate::platform::json::ApiJson;
 use crate::platform::openapi::Items;
 use crate::platform::state::AppState;
+use crate::platform::web::PathId;
+use crate::platform::web::PathIds;
 use crate::platform::web::read_multipart;
 use crate::sla::panel::SlaPanel;
 
@@ -113,9 +114,9 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/issues/{id}", tag = "issues", operation_id = "getIssue",
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Issue)))]
-pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Issue>, AppError> {
+pub async fn get(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Issue>, AppError> {
     let a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
-    let issue = store::get(a.tx, &a.scope, parse_id(&id)?).await?;
+    let issue = store::get(a.tx, &a.scope, id).await?;
     ctx.commit().await?;
     Ok(Json(issue))
 }
@@ -126,10 +127,9 @@ pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Issue>,
     responses((status = 200, body = Issue), (status = 409, description = "The status change is not allowed; `details.allowed` lists what is")))]
 pub async fn update(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<IssueChanges>,
 ) -> Result<Json<Issue>, AppError> {
-    let id = parse_id(&id)?;
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
     let issue = actions::update(&mut a, id, &body).await?;
     ctx.commit().await?;
@@ -139,8 +139,7 @@ pub async fn update(
 /// Soft delete: the issue disappears from lists and pages; its history stays.
 #[utoipa::path(delete, path = "/issues/{id}", tag = "issues", operation_id = "deleteIssue",
     params(("id" = Uuid, Path, description = ID)), responses((status = 204, description = "Deleted")))]
-pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
-    let id = parse_id(&id)?;
+pub async fn delete(mut ctx: ApiCtx, PathId(id): PathId) -> Result<StatusCode, AppError> {
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_DELETE).await?;
     actions::delete(&mut a, id).await?;
     ctx.commit().await?;
@@ -156,10 +155,10 @@ macro_rules! transition {
                 (status = 409, description = "Not allowed from the current status; `details.allowed` lists the actions that are")))]
         pub async fn $name(
             mut ctx: ApiCtx,
-            Path(id): Path<String>,
+            PathId(id): PathId,
             ApiJson($b): ApiJson<$body>,
         ) -> Result<Json<Issue>, AppError> {
-            let $id = parse_id(&id)?;
+            let $id = id;
             let mut $a = acting(&mut ctx, $perm).await?;
             let issue = $call.await?;
             ctx.commit().await?;
@@ -228,9 +227,8 @@ transition!(
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Items<HistoryEntry>)))]
 pub async fn history(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Items<HistoryEntry>>, AppError> {
-    let id = parse_id(&id)?;
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let data = activity::history(&mut a, id).await?;
     ctx.commit().await?;
@@ -242,9 +240,8 @@ pub async fn history(
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Items<Comment>)))]
 pub async fn comments(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Items<Comment>>, AppError> {
-    let id = parse_id(&id)?;
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let data = activity::comments(&mut a, id).await?;
     ctx.commit().await?;
@@ -257,10 +254,9 @@ pub async fn comments(
     responses((status = 201, body = Comment)))]
 pub async fn add_comment(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<CommentBody>,
 ) -> Result<impl IntoResponse, AppError> {
-    let id = parse_id(&id)?;
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let c = activity::add_comment(&mut a, id, &body).await?;
     ctx.commit().await?;
@@ -273,10 +269,9 @@ pub async fn add_comment(
     responses((status = 200, body = Comment)))]
 pub async fn edit_comment(
     mut ctx: ApiCtx,
-    Path((id, cid)): Path<(String, String)>,
+    PathIds(id, cid): PathIds,
     ApiJson(body): ApiJson<CommentBody>,
 ) -> Result<Json<Comment>, AppError> {
-    let (id, cid) = (parse_id(&id)?, parse_id(&cid)?);
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let c = activity::edit_comment(&mut a, id, cid, &body).await?;
     ctx.commit().await?;
@@ -289,9 +284,8 @@ pub async fn edit_comment(
     responses((status = 204, description = "Deleted")))]
 pub async fn delete_comment(
     mut ctx: ApiCtx,
-    Path((id, cid)): Path<(String, String)>,
+    PathIds(id, cid): PathIds,
 ) -> Result<StatusCode, AppError> {
-    let (id, cid) = (parse_id(&id)?, parse_id(&cid)?);
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     activity::delete_comment(&mut a, id, cid).await?;
     ctx.commit().await?;
@@ -301,8 +295,7 @@ pub async fn delete_comment(
 /// Worklogs with their totals (agents).
 #[utoipa::path(get, path = "/issues/{id}/worklogs", tag = "issues", operation_id = "listIssueWorklogs",
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Worklogs)))]
-pub async fn worklogs(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Worklogs>, AppError> {
-    let id = parse_id(&id)?;
+pub async fn worklogs(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Worklogs>, AppError> {
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
     let w = activity::worklogs(&mut a, id).await?;
     ctx.commit().await?;
@@ -314,10 +307,9 @@ pub async fn worklogs(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Wo
     responses((status = 201, body = Worklog)))]
 pub async fn add_worklog(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<WorklogBody>,
 ) -> Result<impl IntoResponse, AppError> {
-    let id = parse_id(&id)?;
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
     let w = activity::save_worklog(&mut a, id, None, &body).await?;
     ctx.commit().await?;
@@ -330,10 +322,9 @@ pub async fn add_worklog(
     responses((status = 200, body = Worklog)))]
 pub async fn update_worklog(
     mut ctx: ApiCtx,
-    Path((id, wid)): Path<(String, String)>,
+    PathIds(id, wid): PathIds,
     ApiJson(body): ApiJson<WorklogBody>,
 ) -> Result<Json<Worklog>, AppError> {
-    let (id, wid) = (parse_id(&id)?, parse_id(&wid)?);
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
     let w = activity::save_worklog(&mut a, id, Some(wid), &body).await?;
     ctx.commit().await?;
@@ -345,9 +336,8 @@ pub async fn update_worklog(
     responses((status = 204, description = "Deleted")))]
 pub async fn delete_worklog(
     mut ctx: ApiCtx,
-    Path((id, wid)): Path<(String, String)>,
+    PathIds(id, wid): PathIds,
 ) -> Result<StatusCode, AppError> {
-    let (id, wid) = (parse_id(&id)?, parse_id(&wid)?);
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
     activity::delete_worklog(&mut a, id, wid).await?;
     ctx.commit().await?;
@@ -359,9 +349,8 @@ pub async fn delete_worklog(
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Items<Related>)))]
 pub async fn related(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Items<Related>>, AppError> {
-    let id = parse_id(&id)?;
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let data = activity::related(&mut a, id).await?;
     ctx.commit().await?;
@@ -374,10 +363,9 @@ pub async fn related(
     responses((status = 200, description = "The issue's links after the change", body = Items<Related>)))]
 pub async fn link(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<LinkBody>,
 ) -> Result<Json<Items<Related>>, AppError> {
-    let id = parse_id(&id)?;
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
     let data = activity::link(&mut a, id, &body).await?;
     ctx.commit().await?;
@@ -387,11 +375,7 @@ pub async fn link(
 #[utoipa::path(delete, path = "/issues/{id}/links/{link_id}", tag = "issues", operation_id = "unlinkIssue",
     params(("id" = Uuid, Path, description = ID), ("link_id" = Uuid, Path)),
     responses((status = 204, description = "Removed")))]
-pub async fn unlink(
-    mut ctx: ApiCtx,
-    Path((id, lid)): Path<(String, String)>,
-) -> Result<StatusCode, AppError> {
-    let (id, lid) = (parse_id(&id)?, parse_id(&lid)?);
+pub async fn unlink(mut ctx: ApiCtx, PathIds(id, lid): PathIds) -> Result<StatusCode, AppError> {
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
     activity::unlink(&mut a, id, lid).await?;
     ctx.commit().await?;
@@ -401,8 +385,7 @@ pub async fn unlink(
 /// Both SLA clocks with the timeline explaining each due time (times in the caller's zone).
 #[utoipa::path(get, path = "/issues/{id}/sla", tag = "issues", operation_id = "issueSla",
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = SlaPanel)))]
-pub async fn sla(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<SlaPanel>, AppError> {
-    let id = parse_id(&id)?;
+pub async fn sla(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<SlaPanel>, AppError> {
     let a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     store::get(a.tx, &a.scope, id).await?;
     let tz = a.principal.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
@@ -417,9 +400,8 @@ const ATTACHMENT_ID: &str = "Attachment id";
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Items<Attachment>)))]
 pub async fn attachments(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Items<Attachment>>, AppError> {
-    let id = parse_id(&id)?;
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let data = attachments::list(&mut a, id).await?;
     ctx.commit().await?;
@@ -435,10 +417,9 @@ pub async fn attachments(
 pub async fn add_attachment(
     State(state): State<AppState>,
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<impl IntoResponse, AppError> {
-    let id = parse_id(&id)?;
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     store::get(a.tx, &a.scope, id).await?;
     let form = form.map_err(|e| AppError::field("file", e.body_text()))?;
@@ -467,9 +448,8 @@ pub async fn add_attachment(
 pub async fn download_attachment(
     State(state): State<AppState>,
     mut ctx: ApiCtx,
-    Path((id, att)): Path<(String, String)>,
+    PathIds(id, att): PathIds,
 ) -> Result<Response, AppError> {
-    let (id, att) = (parse_id(&id)?, parse_id(&att)?);
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let att = attachments::get(&mut a, id, att).await?;
     ctx.commit().await?;
@@ -485,9 +465,8 @@ pub async fn download_attachment(
 pub async fn delete_attachment(
     State(state): State<AppState>,
     mut ctx: ApiCtx,
-    Path((id, att)): Path<(String, String)>,
+    PathIds(id, att): PathIds,
 ) -> Result<StatusCode, AppError> {
-    let (id, att) = (parse_id(&id)?, parse_id(&att)?);
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let key = attachments::remove(&mut a, id, att).await?;
     ctx.commit().await?;

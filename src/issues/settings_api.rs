@@ -1,16 +1,15 @@
 //! `/v1/issue-categories…` and `/v1/priority-matrix`: issue settings for integrations.
 
 use axum::Json;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 use super::settings::{self, Category, CategoryBody, Matrix, MatrixBody};
-use crate::identity::users_api::parse_id;
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
 use crate::platform::json::ApiJson;
 use crate::platform::openapi::Items;
+use crate::platform::web::PathId;
 
 const ID: &str = "Category id";
 
@@ -39,9 +38,9 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/issue-categories/{id}", tag = "issues", operation_id = "getIssueCategory",
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Category)))]
-pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Category>, AppError> {
+pub async fn get(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Category>, AppError> {
     ctx.require(crate::issues::perm::ISSUES_READ)?;
-    let c = settings::category(&mut ctx.tx, parse_id(&id)?).await?;
+    let c = settings::category(&mut ctx.tx, id).await?;
     ctx.commit().await?;
     Ok(Json(c))
 }
@@ -52,11 +51,10 @@ pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Categor
     responses((status = 200, body = Category)))]
 pub async fn update(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<CategoryBody>,
 ) -> Result<Json<Category>, AppError> {
     ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let c = settings::save_category(&mut ctx.tx, &actor, Some(id), &body).await?;
     ctx.commit().await?;
@@ -67,9 +65,8 @@ pub async fn update(
 #[utoipa::path(delete, path = "/issue-categories/{id}", tag = "issues", operation_id = "deleteIssueCategory",
     params(("id" = Uuid, Path, description = ID)),
     responses((status = 204, description = "Deleted"), (status = 409, description = "In use")))]
-pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
+pub async fn delete(mut ctx: ApiCtx, PathId(id): PathId) -> Result<StatusCode, AppError> {
     ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     settings::delete_category(&mut ctx.tx, &actor, id).await?;
     ctx.commit().await?;

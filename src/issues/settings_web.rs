@@ -3,15 +3,14 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use uuid::Uuid;
 
 use super::settings::{self, Category, CategoryBody, Matrix, MatrixBody, MatrixCell};
-use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::web::PathId;
 use crate::platform::web::{Chrome, Errors, FormValues, Hx, see_other};
 use crate::render_page;
 
@@ -155,21 +154,19 @@ pub async fn create_category(
 pub async fn update_category(
     ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
-    let id = parse_id(&id)?;
     save(ctx, hx, Some(id), pairs).await
 }
 
 pub async fn delete_category(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     settings::delete_category(&mut ctx.tx, &actor, id).await?;
     ctx.tx.commit().await?;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query};
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
 use uuid::Uuid;
@@ -17,6 +17,7 @@ use crate::platform::audit;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::tenancy;
+use crate::platform::web::PathId;
 use crate::platform::web::{Choices, Chrome, Errors, Hx, choices, see_other};
 use crate::render_page;
 
@@ -182,10 +183,9 @@ pub async fn list(
 pub async fn quick_edit(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let id = parse_id(&id)?;
     let back = form.get("back").cloned().unwrap_or_default();
     ctx.require(crate::issues::perm::ISSUES_UPDATE)?;
     tenancy::savepoint(&mut ctx.tx).await?;
@@ -434,10 +434,9 @@ pub async fn save_view(
 pub async fn delete_view(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::issues::perm::ISSUES_READ)?;
-    let id = parse_id(&id)?;
     let name: String =
         sqlx::query_scalar("DELETE FROM saved_views WHERE id = $1 AND user_id = $2 RETURNING name")
             .bind(id)

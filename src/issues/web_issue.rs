@@ -26,6 +26,8 @@ use crate::platform::error::{AppError, WebError};
 use crate::platform::markdown;
 use crate::platform::state::AppState;
 use crate::platform::tenancy;
+use crate::platform::web::PathId;
+use crate::platform::web::PathIds;
 use crate::platform::web::{Choices, Chrome, Errors, Hx, choices, read_multipart, see_other};
 use crate::render_page;
 use crate::sla::panel::{ClockView, SlaPanel};
@@ -151,9 +153,8 @@ async fn render(
     Ok(render_page!(hx, page, status))
 }
 
-pub async fn show(ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>) -> Result<Response, WebError> {
+pub async fn show(ctx: WebCtx, Hx(hx): Hx, PathId(id): PathId) -> Result<Response, WebError> {
     ctx.require(crate::issues::perm::ISSUES_READ)?;
-    let id = parse_id(&id)?;
     render(
         ctx,
         hx,
@@ -372,9 +373,8 @@ form_action!(link, |a, id, f| {
 pub async fn delete_comment(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path((id, cid)): Path<(String, String)>,
+    PathIds(id, cid): PathIds,
 ) -> Result<Response, WebError> {
-    let (id, cid) = (parse_id(&id)?, parse_id(&cid)?);
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     activity::delete_comment(&mut a, id, cid).await?;
     ctx.tx.commit().await?;
@@ -386,11 +386,10 @@ pub async fn attach(
     State(state): State<AppState>,
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::issues::perm::ISSUES_READ)?;
-    let id = parse_id(&id)?;
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     store::get(a.tx, &a.scope, id).await?;
     let uploaded = match form {
@@ -427,10 +426,9 @@ pub async fn attach(
 pub async fn download(
     State(state): State<AppState>,
     mut ctx: WebCtx,
-    Path((id, att)): Path<(String, String)>,
+    PathIds(id, att): PathIds,
 ) -> Result<Response, WebError> {
     ctx.require(crate::issues::perm::ISSUES_READ)?;
-    let (id, att) = (parse_id(&id)?, parse_id(&att)?);
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let att = attachments::get(&mut a, id, att).await?;
     ctx.tx.commit().await?;
@@ -442,10 +440,9 @@ pub async fn detach(
     State(state): State<AppState>,
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path((id, att)): Path<(String, String)>,
+    PathIds(id, att): PathIds,
 ) -> Result<Response, WebError> {
     ctx.require(crate::issues::perm::ISSUES_READ)?;
-    let (id, att) = (parse_id(&id)?, parse_id(&att)?);
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let key = attachments::remove(&mut a, id, att).await?;
     ctx.tx.commit().await?;

@@ -16,6 +16,7 @@ use crate::platform::auth::Principal;
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
 use crate::platform::json::ApiJson;
+use crate::platform::web::PathId;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Inbox {
@@ -43,9 +44,9 @@ pub async fn inbox(mut ctx: ApiCtx, Query(q): Query<InboxQuery>) -> Result<Json<
 #[utoipa::path(post, path = "/notifications/{id}/read", tag = "notifications",
     operation_id = "readNotification", params(("id" = Uuid, Path, description = "One of your notifications")),
     responses((status = 204, description = "Read")))]
-pub async fn read(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
+pub async fn read(mut ctx: ApiCtx, PathId(id): PathId) -> Result<StatusCode, AppError> {
     let me = ctx.principal.user_id;
-    store::mark_read(&mut ctx.tx, me, parse_id(&id)?, ctx.now).await?;
+    store::mark_read(&mut ctx.tx, me, id, ctx.now).await?;
     ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::integrations::send::{self, Message, Outcome};
@@ -56,7 +55,6 @@ pub async fn enqueue(
 
 #[derive(Clone)]
 pub struct Deliverer {
-    pub pool: PgPool,
     pub sealer: Sealer,
     pub outbound: Outbound,
     pub clock: Arc<dyn Clock>,

@@ -116,7 +116,6 @@ pub fn module() -> Module {
             };
             reg.on(SEND_TASK, move |ctx| mail::send_job(ctx, mailer.clone()));
             let notifier = deliver::Deliverer {
-                pool: state.pool.clone(),
                 sealer: state.sealer.clone(),
                 outbound: state.outbound.clone(),
                 clock: state.clock.clone(),

@@ -5,7 +5,6 @@
 
 use askama::Template;
 use axum::Json;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -15,13 +14,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::mail;
-use crate::identity::users_api::parse_id;
 use crate::platform::audit::{self, Actor};
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::openapi::Items;
 use crate::platform::tenancy::{Slug, TenantTx};
+use crate::platform::web::PathId;
 use crate::platform::web::{Chrome, Hx, see_other};
 use crate::render_page;
 
@@ -93,10 +92,10 @@ pub async fn api_list(mut ctx: ApiCtx) -> Result<Json<Items<Problem>>, AppError>
 #[utoipa::path(post, path = "/notification-deliveries/{id}/retry", tag = "notifications",
     operation_id = "retryNotificationDelivery", params(("id" = Uuid, Path, description = "Notification id")),
     responses((status = 202, description = "Queued again"), (status = 409, description = "Already sent")))]
-pub async fn api_retry(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
+pub async fn api_retry(mut ctx: ApiCtx, PathId(id): PathId) -> Result<StatusCode, AppError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
     let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
-    retry(&mut ctx.tx, &slug, &actor, parse_id(&id)?).await?;
+    retry(&mut ctx.tx, &slug, &actor, id).await?;
     ctx.commit().await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -126,11 +125,11 @@ pub async fn page(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
 pub async fn page_retry(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
     let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
-    retry(&mut ctx.tx, &slug, &actor, parse_id(&id)?).await?;
+    retry(&mut ctx.tx, &slug, &actor, id).await?;
     ctx.tx.commit().await?;
     Ok(see_other(hx, "/admin/notifications"))
 }

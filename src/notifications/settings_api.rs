@@ -10,11 +10,11 @@ use utoipa::ToSchema;
 
 use super::channels::{self, Channel, ChannelBody};
 use super::templates::{self, Template, TemplateBody};
-use crate::identity::users_api::parse_id;
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
 use crate::platform::json::ApiJson;
 use crate::platform::openapi::Items;
+use crate::platform::web::PathId;
 
 const ID: &str = "Notification channel id";
 
@@ -46,12 +46,9 @@ pub async fn create_channel(
 #[utoipa::path(get, path = "/notification-channels/{id}", tag = "notifications",
     operation_id = "getNotificationChannel", params(("id" = Uuid, Path, description = ID)),
     responses((status = 200, body = Channel)))]
-pub async fn get_channel(
-    mut ctx: ApiCtx,
-    Path(id): Path<String>,
-) -> Result<Json<Channel>, AppError> {
+pub async fn get_channel(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Channel>, AppError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
-    let c = channels::get(&mut ctx.tx, parse_id(&id)?).await?;
+    let c = channels::get(&mut ctx.tx, id).await?;
     ctx.commit().await?;
     Ok(Json(c))
 }
@@ -61,11 +58,10 @@ pub async fn get_channel(
     request_body = ChannelBody, responses((status = 200, body = Channel)))]
 pub async fn update_channel(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<ChannelBody>,
 ) -> Result<Json<Channel>, AppError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let c = channels::update(&mut ctx.tx, &actor, id, &body).await?;
     ctx.commit().await?;
@@ -75,12 +71,8 @@ pub async fn update_channel(
 #[utoipa::path(delete, path = "/notification-channels/{id}", tag = "notifications",
     operation_id = "deleteNotificationChannel", params(("id" = Uuid, Path, description = ID)),
     responses((status = 204, description = "Deleted")))]
-pub async fn delete_channel(
-    mut ctx: ApiCtx,
-    Path(id): Path<String>,
-) -> Result<StatusCode, AppError> {
+pub async fn delete_channel(mut ctx: ApiCtx, PathId(id): PathId) -> Result<StatusCode, AppError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_DELETE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     channels::delete(&mut ctx.tx, &actor, id).await?;
     ctx.commit().await?;

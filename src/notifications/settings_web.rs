@@ -15,6 +15,7 @@ use super::templates::{self, TemplateBody, VARIABLES};
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::web::PathId;
 use crate::platform::web::{Choices, Chrome, Errors, FormValues, Hx, choices, see_other};
 use crate::render_page;
 
@@ -205,22 +206,22 @@ pub async fn create_channel(
 pub async fn update_channel(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
-    let id = channels::get(&mut ctx.tx, parse_id(&id)?).await?.id;
+    let id = channels::get(&mut ctx.tx, id).await?.id;
     save_channel(ctx, hx, Some(id), pairs).await
 }
 
 pub async fn delete_channel(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_DELETE)?;
     let actor = ctx.actor();
-    channels::delete(&mut ctx.tx, &actor, parse_id(&id)?).await?;
+    channels::delete(&mut ctx.tx, &actor, id).await?;
     ctx.tx.commit().await?;
     Ok(see_other(hx, "/admin/notification-channels"))
 }

@@ -3,14 +3,13 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::Path;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::store::{self, ISSUE_EVENTS, Notification, Preference, Preferences, QuietHours};
-use crate::identity::users_api::parse_id;
 use crate::issues::store::{self as issues, Scope};
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::web::PathId;
 use crate::platform::web::{Chrome, Errors, FormValues, Hx, see_other};
 use crate::render_page;
 
@@ -50,12 +49,8 @@ pub async fn list(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
 }
 
 /// Marks it read and goes where it points.
-pub async fn open(
-    mut ctx: WebCtx,
-    Hx(hx): Hx,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
-    let (me, id) = (ctx.principal.user_id, parse_id(&id)?);
+pub async fn open(mut ctx: WebCtx, Hx(hx): Hx, PathId(id): PathId) -> Result<Response, WebError> {
+    let (me, id) = (ctx.principal.user_id, id);
     store::mark_read(&mut ctx.tx, me, id, ctx.now).await?;
     let link: Option<String> =
         sqlx::query_scalar("SELECT link FROM notifications WHERE id = $1 AND user_id = $2")
@@ -224,11 +219,11 @@ pub async fn save_preferences(
 pub async fn toggle_watch(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::issues::perm::ISSUES_READ)?;
     let scope = Scope::of(&mut ctx.tx, &ctx.principal).await?;
-    let issue = issues::get(&mut ctx.tx, &scope, parse_id(&id)?).await?;
+    let issue = issues::get(&mut ctx.tx, &scope, id).await?;
     let (actor, me) = (ctx.actor(), ctx.principal.user_id);
     let on = !store::watching(&mut ctx.tx, issue.id, me).await?;
     store::watch(&mut ctx.tx, &actor, issue.id, me, on).await?;

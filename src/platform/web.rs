@@ -22,6 +22,50 @@ impl<S: Send + Sync> FromRequestParts<S> for Hx {
     }
 }
 
+/// A record's id from the path (`/…/{id}`): anything that is not a UUID answers 404 — as a page
+/// for the browser, as the JSON error under `/v1` — exactly like an id that names nothing.
+pub struct PathId(pub uuid::Uuid);
+
+/// Two ids from the path (`/…/{id}/…/{other_id}`), with the same 404 for junk.
+pub struct PathIds(pub uuid::Uuid, pub uuid::Uuid);
+
+fn not_found(parts: &Parts) -> Response {
+    // Under `nest("/v1", …)` the request's own URI has lost its prefix; the original has it.
+    let path = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(parts.uri.path(), |o| o.0.path());
+    if path.starts_with("/v1/") {
+        AppError::NotFound.into_response()
+    } else {
+        WebError(AppError::NotFound).into_response()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(raw)) => raw.parse().map(PathId).map_err(|_| not_found(parts)),
+            Err(_) => Err(not_found(parts)),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let both = axum::extract::Path::<(String, String)>::from_request_parts(parts, state).await;
+        match both {
+            Ok(axum::extract::Path((a, b))) => match (a.parse(), b.parse()) {
+                (Ok(a), Ok(b)) => Ok(PathIds(a, b)),
+                _ => Err(not_found(parts)),
+            },
+            Err(_) => Err(not_found(parts)),
+        }
+    }
+}
+
 /// Renders a template with `Vary: HX-Request` (the same URL answers page or fragment).
 pub fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {

@@ -17,6 +17,8 @@ use crate::platform::error::AppError;
 use crate::platform::json::ApiJson;
 use crate::platform::listing;
 use crate::platform::openapi::{Items, ListQuery, Page};
+use crate::platform::web::PathId;
+use crate::platform::web::PathIds;
 
 const ID: &str = "Application id";
 
@@ -66,9 +68,9 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/applications/{id}", tag = "applications", operation_id = "getApplication",
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Application)))]
-pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Application>, AppError> {
+pub async fn get(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Application>, AppError> {
     ctx.require(crate::registry::perm::APPLICATIONS_READ)?;
-    let app = store::get(&mut ctx.tx, parse_id(&id)?).await?;
+    let app = store::get(&mut ctx.tx, id).await?;
     ctx.commit().await?;
     Ok(Json(app))
 }
@@ -79,11 +81,10 @@ pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Applica
     responses((status = 200, body = Application)))]
 pub async fn update(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<ApplicationBody>,
 ) -> Result<Json<Application>, AppError> {
     ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let app = actions::save(&mut ctx.tx, &ctx.principal.slug, &actor, Some(id), &body).await?;
     ctx.commit().await?;
@@ -94,12 +95,8 @@ pub async fn update(
 #[utoipa::path(delete, path = "/applications/{id}", tag = "applications", operation_id = "deleteApplication",
     params(("id" = Uuid, Path, description = ID)),
     responses((status = 200, description = "The application, now inactive", body = Application)))]
-pub async fn delete(
-    mut ctx: ApiCtx,
-    Path(id): Path<String>,
-) -> Result<Json<Application>, AppError> {
+pub async fn delete(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Application>, AppError> {
     ctx.require(crate::registry::perm::APPLICATIONS_DELETE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let app = actions::retire(&mut ctx.tx, &ctx.principal.slug, &actor, id).await?;
     ctx.commit().await?;
@@ -112,12 +109,11 @@ pub async fn delete(
     responses((status = 200, body = Items<AppIssue>)))]
 pub async fn issues(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Items<AppIssue>>, AppError> {
     ctx.require(crate::registry::perm::APPLICATIONS_READ)?;
     ctx.require(crate::issues::perm::ISSUES_READ)?;
-    let id = parse_id(&id)?;
     let open = match q.get("open").map(String::as_str) {
         None | Some("false") => false,
         Some("true") => true,
@@ -138,10 +134,9 @@ pub async fn issues(
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Items<Environment>)))]
 pub async fn environments(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Items<Environment>>, AppError> {
     ctx.require(crate::registry::perm::APPLICATIONS_READ)?;
-    let id = parse_id(&id)?;
     store::get(&mut ctx.tx, id).await?;
     let data = store::environments(&mut ctx.tx, id).await?;
     ctx.commit().await?;
@@ -153,11 +148,10 @@ pub async fn environments(
     responses((status = 201, body = Environment)))]
 pub async fn create_environment(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<EnvironmentBody>,
 ) -> Result<impl IntoResponse, AppError> {
     ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let env = actions::save_environment(&mut ctx.tx, &ctx.principal.slug, &actor, id, None, &body)
         .await?;
@@ -183,11 +177,10 @@ pub async fn get_environment(
     request_body = EnvironmentBody, responses((status = 200, body = Environment)))]
 pub async fn update_environment(
     mut ctx: ApiCtx,
-    Path((id, env_id)): Path<(String, String)>,
+    PathIds(id, env_id): PathIds,
     ApiJson(body): ApiJson<EnvironmentBody>,
 ) -> Result<Json<Environment>, AppError> {
     ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
-    let (id, env_id) = (parse_id(&id)?, parse_id(&env_id)?);
     let actor = ctx.actor();
     let env = actions::save_environment(
         &mut ctx.tx,
@@ -207,10 +200,9 @@ pub async fn update_environment(
     responses((status = 204, description = "Deleted")))]
 pub async fn delete_environment(
     mut ctx: ApiCtx,
-    Path((id, env_id)): Path<(String, String)>,
+    PathIds(id, env_id): PathIds,
 ) -> Result<StatusCode, AppError> {
     ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
-    let (id, env_id) = (parse_id(&id)?, parse_id(&env_id)?);
     let actor = ctx.actor();
     actions::delete_environment(&mut ctx.tx, &ctx.principal.slug, &actor, id, env_id).await?;
     ctx.commit().await?;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query};
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
@@ -13,10 +13,11 @@ use uuid::Uuid;
 
 use super::actions::{self, ApplicationBody, EnvironmentBody};
 use super::store::{self, AppIssue, Application, Environment};
-use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::listing;
+use crate::platform::web::PathId;
+use crate::platform::web::PathIds;
 use crate::platform::web::{Choices, Chrome, Errors, Hx, choices, see_other};
 use crate::render_page;
 
@@ -149,9 +150,8 @@ async fn detail(
     Ok(render_page!(hx, page, status))
 }
 
-pub async fn show(ctx: WebCtx, Hx(hx): Hx, Path(id): Path<String>) -> Result<Response, WebError> {
+pub async fn show(ctx: WebCtx, Hx(hx): Hx, PathId(id): PathId) -> Result<Response, WebError> {
     ctx.require(crate::registry::perm::APPLICATIONS_READ)?;
-    let id = parse_id(&id)?;
     let env = EnvironmentBody {
         env_type: "prod".into(),
         ..Default::default()
@@ -347,10 +347,10 @@ pub async fn new_form(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
 pub async fn edit_form(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
-    let app = store::get(&mut ctx.tx, parse_id(&id)?).await?;
+    let app = store::get(&mut ctx.tx, id).await?;
     let v = values_of(&app);
     form(ctx, hx, Some(app), v, BTreeMap::new(), StatusCode::OK).await
 }
@@ -405,21 +405,15 @@ pub async fn create(
 pub async fn update(
     ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
-    let id = parse_id(&id)?;
     save(ctx, hx, Some(id), pairs).await
 }
 
-pub async fn retire(
-    mut ctx: WebCtx,
-    Hx(hx): Hx,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
+pub async fn retire(mut ctx: WebCtx, Hx(hx): Hx, PathId(id): PathId) -> Result<Response, WebError> {
     ctx.require(crate::registry::perm::APPLICATIONS_DELETE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
     actions::retire(&mut ctx.tx, &slug, &actor, id).await?;
@@ -430,11 +424,10 @@ pub async fn retire(
 pub async fn add_environment(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
-    let id = parse_id(&id)?;
     let mut env = EnvironmentBody::default();
     for (k, v) in pairs {
         let v = Some(v).filter(|s| !s.trim().is_empty());
@@ -465,10 +458,9 @@ pub async fn add_environment(
 pub async fn remove_environment(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path((id, env_id)): Path<(String, String)>,
+    PathIds(id, env_id): PathIds,
 ) -> Result<Response, WebError> {
     ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
-    let (id, env_id) = (parse_id(&id)?, parse_id(&env_id)?);
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
     actions::delete_environment(&mut ctx.tx, &slug, &actor, id, env_id).await?;

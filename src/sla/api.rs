@@ -2,17 +2,16 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 use super::hours::{self, BusinessHours, HolidayImport, HoursBody};
 use super::policies::{self, Policy, PolicyBody};
-use crate::identity::users_api::parse_id;
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
 use crate::platform::json::ApiJson;
 use crate::platform::openapi::Items;
+use crate::platform::web::PathId;
 
 const POLICY: &str = "SLA policy id";
 const HOURS: &str = "Business hours id";
@@ -42,9 +41,9 @@ pub async fn create_policy(
 
 #[utoipa::path(get, path = "/sla/policies/{id}", tag = "sla", operation_id = "getSlaPolicy",
     params(("id" = Uuid, Path, description = POLICY)), responses((status = 200, body = Policy)))]
-pub async fn get_policy(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Policy>, AppError> {
+pub async fn get_policy(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Policy>, AppError> {
     ctx.require(crate::sla::perm::SLA_READ)?;
-    let p = policies::get(&mut ctx.tx, parse_id(&id)?).await?;
+    let p = policies::get(&mut ctx.tx, id).await?;
     ctx.commit().await?;
     Ok(Json(p))
 }
@@ -56,11 +55,10 @@ pub async fn get_policy(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<
     responses((status = 200, body = Policy)))]
 pub async fn update_policy(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> Result<Json<Policy>, AppError> {
     ctx.require(crate::sla::perm::SLA_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let p = policies::save(&mut ctx.tx, &ctx.principal.slug, &actor, Some(id), &body).await?;
     ctx.commit().await?;
@@ -71,12 +69,8 @@ pub async fn update_policy(
 #[utoipa::path(delete, path = "/sla/policies/{id}", tag = "sla", operation_id = "deleteSlaPolicy",
     params(("id" = Uuid, Path, description = POLICY)),
     responses((status = 204, description = "Deleted"), (status = 409, description = "In use")))]
-pub async fn delete_policy(
-    mut ctx: ApiCtx,
-    Path(id): Path<String>,
-) -> Result<StatusCode, AppError> {
+pub async fn delete_policy(mut ctx: ApiCtx, PathId(id): PathId) -> Result<StatusCode, AppError> {
     ctx.require(crate::sla::perm::SLA_DELETE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     policies::delete(&mut ctx.tx, &actor, id).await?;
     ctx.commit().await?;
@@ -109,10 +103,10 @@ pub async fn create_hours(
     params(("id" = Uuid, Path, description = HOURS)), responses((status = 200, body = BusinessHours)))]
 pub async fn get_hours(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<BusinessHours>, AppError> {
     ctx.require(crate::sla::perm::SLA_READ)?;
-    let h = hours::get(&mut ctx.tx, parse_id(&id)?).await?;
+    let h = hours::get(&mut ctx.tx, id).await?;
     ctx.commit().await?;
     Ok(Json(h))
 }
@@ -124,11 +118,10 @@ pub async fn get_hours(
     responses((status = 200, body = BusinessHours)))]
 pub async fn update_hours(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<HoursBody>,
 ) -> Result<Json<BusinessHours>, AppError> {
     ctx.require(crate::sla::perm::SLA_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let h = hours::save(&mut ctx.tx, &ctx.principal.slug, &actor, Some(id), &body).await?;
     ctx.commit().await?;
@@ -138,9 +131,8 @@ pub async fn update_hours(
 #[utoipa::path(delete, path = "/sla/business-hours/{id}", tag = "sla", operation_id = "deleteBusinessHours",
     params(("id" = Uuid, Path, description = HOURS)),
     responses((status = 204, description = "Deleted"), (status = 409, description = "Default or in use")))]
-pub async fn delete_hours(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
+pub async fn delete_hours(mut ctx: ApiCtx, PathId(id): PathId) -> Result<StatusCode, AppError> {
     ctx.require(crate::sla::perm::SLA_DELETE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     hours::delete(&mut ctx.tx, &actor, id).await?;
     ctx.commit().await?;
@@ -155,11 +147,10 @@ pub async fn delete_hours(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Sta
     responses((status = 200, body = HolidayImport)))]
 pub async fn import_holidays(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     body: Bytes,
 ) -> Result<Json<HolidayImport>, AppError> {
     ctx.require(crate::sla::perm::SLA_UPDATE)?;
-    let id = parse_id(&id)?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| AppError::field("file", "the file is not UTF-8 text"))?;
     let actor = ctx.actor();

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::Form;
+use axum::extract::Multipart;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::NaiveDate;
@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 use super::hours::{self, BusinessHours, DAY_NAMES, DayHours, HolidayDate, HoursBody};
 use super::web::{can_save, indexed, remap};
-use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::web::PathId;
 use crate::platform::web::{Chrome, Errors, FormValues, Hx, read_multipart, see_other};
 use crate::render_page;
 
@@ -158,10 +158,10 @@ pub async fn new_hours(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
 pub async fn edit_hours(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::sla::perm::SLA_READ)?;
-    let h = hours::get(&mut ctx.tx, parse_id(&id)?).await?;
+    let h = hours::get(&mut ctx.tx, id).await?;
     let f = hours_values(&h);
     hours_form(ctx, hx, Some(h), f, Errors::default(), None, StatusCode::OK).await
 }
@@ -219,21 +219,19 @@ pub async fn create_hours(
 pub async fn update_hours(
     ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::sla::perm::SLA_UPDATE)?;
-    let id = parse_id(&id)?;
     save_hours(ctx, hx, Some(id), pairs).await
 }
 
 pub async fn delete_hours(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::sla::perm::SLA_DELETE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     hours::delete(&mut ctx.tx, &actor, id).await?;
     ctx.tx.commit().await?;
@@ -244,11 +242,10 @@ pub async fn delete_hours(
 pub async fn import_holidays(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::sla::perm::SLA_UPDATE)?;
-    let id = parse_id(&id)?;
     // The record first: another tenant's id is a 404 whatever the body.
     hours::get(&mut ctx.tx, id).await?;
     let form =

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::Form;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value};
@@ -13,9 +12,9 @@ use uuid::Uuid;
 use super::engine::Target;
 use super::policies::{self, PAUSABLE, Policy, PolicyBody};
 use super::web::{PRIORITIES, can_save, indexed, remap};
-use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::web::PathId;
 use crate::platform::web::{Choices, Chrome, Errors, FormValues, Hx, choices, see_other};
 use crate::render_page;
 
@@ -244,10 +243,10 @@ pub async fn new_policy(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
 pub async fn edit_policy(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::sla::perm::SLA_READ)?;
-    let p = policies::get(&mut ctx.tx, parse_id(&id)?).await?;
+    let p = policies::get(&mut ctx.tx, id).await?;
     let f = policy_values(&p);
     policy_form(ctx, hx, Some(p), f, Errors::default(), StatusCode::OK).await
 }
@@ -307,21 +306,19 @@ pub async fn create_policy(
 pub async fn update_policy(
     ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::sla::perm::SLA_UPDATE)?;
-    let id = parse_id(&id)?;
     save_policy(ctx, hx, Some(id), pairs).await
 }
 
 pub async fn delete_policy(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::sla::perm::SLA_DELETE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     policies::delete(&mut ctx.tx, &actor, id).await?;
     ctx.tx.commit().await?;

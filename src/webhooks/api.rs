@@ -1,7 +1,7 @@
 //! `/v1/webhooks…`: endpoints, their secrets, the delivery log, test, redelivery and replay.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 
 use super::deliver::{self, Deliverer, Message};
 use super::store::{self, Delivery, Webhook, WebhookBody, WithSecret};
-use crate::identity::users_api::parse_id;
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
 use crate::platform::events::{self, DomainEvent};
@@ -19,6 +18,8 @@ use crate::platform::json::ApiJson;
 use crate::platform::listing::Problems;
 use crate::platform::openapi::Items;
 use crate::platform::state::AppState;
+use crate::platform::web::PathId;
+use crate::platform::web::PathIds;
 
 const ID: &str = "Webhook id";
 /// At most this many events per replay.
@@ -58,9 +59,9 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/webhooks/{id}", tag = "webhooks", operation_id = "getWebhook",
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Webhook)))]
-pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Webhook>, AppError> {
+pub async fn get(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Webhook>, AppError> {
     ctx.require(crate::webhooks::perm::WEBHOOKS_READ)?;
-    let w = store::get(&mut ctx.tx, parse_id(&id)?).await?;
+    let w = store::get(&mut ctx.tx, id).await?;
     ctx.commit().await?;
     Ok(Json(w))
 }
@@ -72,11 +73,10 @@ pub async fn get(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<Json<Webhook
 pub async fn update(
     State(state): State<AppState>,
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<WebhookBody>,
 ) -> Result<Json<Webhook>, AppError> {
     ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let w = store::update(
         &mut ctx.tx,
@@ -93,9 +93,8 @@ pub async fn update(
 
 #[utoipa::path(delete, path = "/webhooks/{id}", tag = "webhooks", operation_id = "deleteWebhook",
     params(("id" = Uuid, Path, description = ID)), responses((status = 204, description = "Deleted")))]
-pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCode, AppError> {
+pub async fn delete(mut ctx: ApiCtx, PathId(id): PathId) -> Result<StatusCode, AppError> {
     ctx.require(crate::webhooks::perm::WEBHOOKS_DELETE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     store::delete(&mut ctx.tx, &actor, id).await?;
     ctx.commit().await?;
@@ -109,10 +108,9 @@ pub async fn delete(mut ctx: ApiCtx, Path(id): Path<String>) -> Result<StatusCod
 pub async fn rotate(
     State(state): State<AppState>,
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<WithSecret>, AppError> {
     ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
-    let id = parse_id(&id)?;
     let actor = ctx.actor();
     let w = store::rotate(&mut ctx.tx, &actor, &state.sealer, id, ctx.now).await?;
     ctx.commit().await?;
@@ -126,10 +124,9 @@ pub async fn rotate(
 pub async fn test(
     State(state): State<AppState>,
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Delivery>, AppError> {
     ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
-    let id = parse_id(&id)?;
     let w = store::get(&mut ctx.tx, id).await?;
     let (tenant, now) = (ctx.principal.slug.clone(), ctx.now);
     ctx.commit().await?;
@@ -148,10 +145,10 @@ pub async fn test(
     responses((status = 200, description = "Every attempt, newest first (the last 200)", body = Items<Delivery>)))]
 pub async fn deliveries(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Items<Delivery>>, AppError> {
     ctx.require(crate::webhooks::perm::WEBHOOKS_READ)?;
-    let data = store::deliveries(&mut ctx.tx, parse_id(&id)?).await?;
+    let data = store::deliveries(&mut ctx.tx, id).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
 }
@@ -163,10 +160,9 @@ pub async fn deliveries(
     responses((status = 202, description = "Queued")))]
 pub async fn redeliver(
     mut ctx: ApiCtx,
-    Path((id, delivery_id)): Path<(String, String)>,
+    PathIds(id, delivery_id): PathIds,
 ) -> Result<impl IntoResponse, AppError> {
     ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
-    let (id, delivery_id) = (parse_id(&id)?, parse_id(&delivery_id)?);
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
     let message_id = deliver::redeliver(&mut ctx.tx, &slug, &actor, id, delivery_id).await?;
@@ -192,11 +188,10 @@ pub struct ReplayBody {
     responses((status = 202, description = "`{\"queued\": n}`")))]
 pub async fn replay(
     mut ctx: ApiCtx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<ReplayBody>,
 ) -> Result<impl IntoResponse, AppError> {
     ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
-    let id = parse_id(&id)?;
     let w = store::get(&mut ctx.tx, id).await?;
     let until = body.until.unwrap_or(ctx.now);
     let mut p = Problems::default();

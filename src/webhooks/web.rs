@@ -18,6 +18,7 @@ use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::module::EventDef;
 use crate::platform::state::AppState;
+use crate::platform::web::PathId;
 use crate::platform::web::{Chrome, Errors, FormValues, Hx, see_other};
 use crate::render_page;
 
@@ -133,13 +134,9 @@ pub async fn new(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
     form(ctx, hx, shown(None, f)).await
 }
 
-pub async fn show(
-    mut ctx: WebCtx,
-    Hx(hx): Hx,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
+pub async fn show(mut ctx: WebCtx, Hx(hx): Hx, PathId(id): PathId) -> Result<Response, WebError> {
     ctx.require(crate::webhooks::perm::WEBHOOKS_READ)?;
-    let w = store::get(&mut ctx.tx, parse_id(&id)?).await?;
+    let w = store::get(&mut ctx.tx, id).await?;
     let f = values_of(&w);
     form(ctx, hx, shown(Some(w), f)).await
 }
@@ -266,11 +263,10 @@ pub async fn update(
     State(state): State<AppState>,
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
-    let id = parse_id(&id)?;
     let before = store::get(&mut ctx.tx, id).await?;
     let f = FormValues(pairs);
     let failed = |errors, f| Shown {
@@ -312,11 +308,11 @@ pub async fn rotate(
     State(state): State<AppState>,
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
     let actor = ctx.actor();
-    let w = store::rotate(&mut ctx.tx, &actor, &state.sealer, parse_id(&id)?, ctx.now).await?;
+    let w = store::rotate(&mut ctx.tx, &actor, &state.sealer, id, ctx.now).await?;
     let f = values_of(&w.webhook);
     let secret = Some(w.secret);
     form(
@@ -334,10 +330,10 @@ pub async fn test(
     State(state): State<AppState>,
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
-    let w = store::get(&mut ctx.tx, parse_id(&id)?).await?;
+    let w = store::get(&mut ctx.tx, id).await?;
     let notice = if w.active {
         let m = Message::test(&w, ctx.now);
         let (_, delivery) = deliverer(&state)
@@ -372,14 +368,10 @@ pub async fn test(
     .await
 }
 
-pub async fn delete(
-    mut ctx: WebCtx,
-    Hx(hx): Hx,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
+pub async fn delete(mut ctx: WebCtx, Hx(hx): Hx, PathId(id): PathId) -> Result<Response, WebError> {
     ctx.require(crate::webhooks::perm::WEBHOOKS_DELETE)?;
     let actor = ctx.actor();
-    store::delete(&mut ctx.tx, &actor, parse_id(&id)?).await?;
+    store::delete(&mut ctx.tx, &actor, id).await?;
     ctx.tx.commit().await?;
     Ok(see_other(hx, "/admin/webhooks"))
 }

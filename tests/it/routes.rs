@@ -581,3 +581,59 @@ async fn another_tenants_ids_answer_404_on_every_route() {
         .await;
     assert_eq!(group["name"], "Ops");
 }
+
+/// An id in the path that is not an id answers 404 like a missing record: the JSON error under
+/// `/v1`, a page in the browser — never 400 or 500.
+#[tokio::test]
+async fn junk_ids_in_paths_answer_404_in_the_callers_format() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let doc = openapi(&app).await;
+    let junk = |template: &str| {
+        let mut uri = String::new();
+        let mut rest = template;
+        while let Some(start) = rest.find('{') {
+            let end = rest[start..].find('}').unwrap() + start;
+            uri.push_str(&rest[..start]);
+            uri.push_str("not-an-id");
+            rest = &rest[end + 1..];
+        }
+        uri.push_str(rest);
+        uri
+    };
+    for (path, method) in operations(&doc) {
+        // Named by event and channel kind, or a filter by entity type: not record ids.
+        if !path.contains('{')
+            || path.starts_with("/v1/notification-templates/")
+            || path.starts_with("/v1/users/{id}/notifications")
+            || path.starts_with("/v1/audit-logs/")
+        {
+            continue;
+        }
+        let (s, body) = app
+            .json(&method, &junk(&path), Some(&admin), Some(json!({})))
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+        assert_eq!(body["error"]["code"], "not_found", "{method} {path}");
+    }
+    let browser = app.browser_login("admin@example.com").await;
+    for path in firelater::app::web_routes().paths {
+        if !path.contains('{') || path.starts_with("/admin/notification-templates/") {
+            continue;
+        }
+        let page = app
+            .page("GET", &junk(path), Some(&browser.cookie), None)
+            .await;
+        assert!(
+            matches!(
+                page.status,
+                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+            ),
+            "GET {path}: {}",
+            page.status
+        );
+        if page.status == StatusCode::NOT_FOUND {
+            assert!(page.body.contains("<html"), "GET {path} answers a page");
+        }
+    }
+}
