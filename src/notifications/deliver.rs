@@ -13,14 +13,14 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::integrations::send::{self, Message, Outcome};
 use crate::integrations::store as integrations;
 use crate::platform::clock::Clock;
 use crate::platform::crypto::Sealer;
-use crate::platform::jobs::{self, JobCtx, JobError, JobOptions, JobResult};
+use crate::platform::jobs::{self, JobCtx, JobError, JobResult};
 use crate::platform::outbound::Outbound;
 use crate::platform::tenancy::{self, Slug};
 
@@ -30,6 +30,21 @@ pub const TASK: &str = "notifications.deliver";
 const SCHEDULE_SECS: [i64; 9] = [30, 120, 600, 1_800, 3_600, 7_200, 14_400, 28_800, 36_000];
 pub const ATTEMPTS: i32 = SCHEDULE_SECS.len() as i32 + 1;
 
+/// The `notifications.deliver` job: one notification row, keyed by it.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Delivery {
+    pub notification_id: Uuid,
+}
+
+impl jobs::Job for Delivery {
+    const TASK: &'static str = TASK;
+    const MAX_ATTEMPTS: i32 = ATTEMPTS;
+
+    fn key(&self) -> Option<String> {
+        Some(format!("notification.{}", self.notification_id))
+    }
+}
+
 /// Queues the delivery of one notification (at `run_at`, e.g. the end of quiet hours).
 pub async fn enqueue(
     conn: &mut sqlx::PgConnection,
@@ -37,19 +52,10 @@ pub async fn enqueue(
     notification: Uuid,
     run_at: Option<DateTime<Utc>>,
 ) -> anyhow::Result<()> {
-    jobs::enqueue(
-        conn,
-        Some(tenant),
-        TASK,
-        json!({"notification_id": notification}),
-        JobOptions {
-            key: Some(format!("notification.{notification}")),
-            max_attempts: Some(ATTEMPTS),
-            run_at,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let job = Delivery {
+        notification_id: notification,
+    };
+    jobs::push(conn, Some(tenant), &job, run_at).await?;
     Ok(())
 }
 
@@ -98,8 +104,7 @@ pub async fn job(mut ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
             .tenant
             .clone()
             .ok_or_else(|| JobError::permanent("a notification needs a tenant"))?;
-        let id: Uuid = serde_json::from_value(ctx.payload["notification_id"].clone())
-            .map_err(|e| JobError::permanent(format!("bad payload: {e}")))?;
+        let id = ctx.job::<Delivery>()?.notification_id;
         let row: Option<Row> = sqlx::query_as(
             "SELECT n.status, n.user_id, n.channel, n.channel_id, COALESCE(c.integration_id, n.integration_id) AS integration_id,
                     c.config->>'target' AS target, u.phone, u.settings->>'slack_user_id' AS slack_user,

@@ -9,7 +9,7 @@ use crate::integrations::store::Account;
 use crate::platform::crypto::Sealer;
 use crate::platform::error::AppError;
 use crate::platform::jobs::{JobCtx, JobError, JobResult};
-use crate::platform::mail::{ATTEMPTS, Email, Transport, enqueue_send};
+use crate::platform::mail::{ATTEMPTS, Email, SendMail, Transport, enqueue_send};
 use crate::platform::tenancy::Slug;
 
 /// What the job needs besides its context.
@@ -40,8 +40,7 @@ pub async fn send_job(mut ctx: JobCtx, m: Mailer) -> (JobCtx, JobResult) {
 }
 
 async fn send(ctx: &mut JobCtx, m: &Mailer) -> JobResult {
-    let id: Uuid = serde_json::from_value(ctx.payload["email_id"].clone())
-        .map_err(|e| JobError::permanent(format!("bad payload: {e}")))?;
+    let id = ctx.job::<SendMail>()?.email_id;
     let row: Option<Row> = sqlx::query_as(
         "SELECT to_address, subject, body_text, status, body_html, message_id, thread_id, unsubscribe_url
          FROM outbound_emails WHERE id = $1",

@@ -5,11 +5,10 @@
 
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::platform::error::AppError;
-use crate::platform::jobs::{self, JobOptions};
+use crate::platform::jobs;
 use crate::platform::tenancy::Slug;
 
 pub const SEND_TASK: &str = "mail.send";
@@ -188,24 +187,26 @@ pub async fn queue_at(
 
 /// The `mail.send` job for one stored mail, keyed by it: asking again while it is queued or
 /// running (an administrator's "send again") runs it once more, never twice at once.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct SendMail {
+    pub email_id: Uuid,
+}
+
+impl jobs::Job for SendMail {
+    const TASK: &'static str = SEND_TASK;
+    const MAX_ATTEMPTS: i32 = ATTEMPTS;
+
+    fn key(&self) -> Option<String> {
+        Some(format!("mail.{}", self.email_id))
+    }
+}
+
 pub async fn enqueue_send(
     conn: &mut sqlx::PgConnection,
     tenant: &Slug,
     id: Uuid,
     run_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> anyhow::Result<()> {
-    jobs::enqueue(
-        conn,
-        Some(tenant),
-        SEND_TASK,
-        json!({"email_id": id}),
-        JobOptions {
-            key: Some(format!("mail.{id}")),
-            max_attempts: Some(ATTEMPTS),
-            run_at,
-            ..Default::default()
-        },
-    )
-    .await?;
+    jobs::push(conn, Some(tenant), &SendMail { email_id: id }, run_at).await?;
     Ok(())
 }

@@ -10,7 +10,7 @@ use super::engine::{self, ClockInput, Clocks, IssueFacts, PolicyRules};
 use crate::platform::audit::Actor;
 use crate::platform::error::AppError;
 use crate::platform::events;
-use crate::platform::jobs::{self, JobCtx, JobOptions, JobResult};
+use crate::platform::jobs::{self, JobCtx, JobResult};
 use crate::platform::tenancy::{Slug, TenantTx};
 
 pub const TASK: &str = "sla.check";
@@ -165,7 +165,7 @@ async fn schedule_timers(
     loaded: &Loaded,
 ) -> Result<(), AppError> {
     for metric in ["response", "resolution"] {
-        let key = format!("sla:{issue}:{metric}");
+        let key = timer_key(issue, metric);
         let (warned, breached) = match metric {
             "response" => (
                 loaded.row.response_warned_at,
@@ -189,19 +189,11 @@ async fn schedule_timers(
         };
         match next {
             Some(run_at) => {
-                jobs::enqueue(
-                    tx,
-                    Some(tenant),
-                    TASK,
-                    json!({"issue_id": issue, "metric": metric}),
-                    JobOptions {
-                        run_at: Some(run_at),
-                        key: Some(key),
-                        max_attempts: Some(20),
-                        ..Default::default()
-                    },
-                )
-                .await?;
+                let timer = Timer {
+                    issue_id: issue,
+                    metric: metric.to_string(),
+                };
+                jobs::push(tx, Some(tenant), &timer, Some(run_at)).await?;
             }
             None => {
                 jobs::cancel(tx, tenant, &key).await?;
@@ -211,21 +203,44 @@ async fn schedule_timers(
     Ok(())
 }
 
+/// An issue's SLA timer for one metric: one per (issue, metric), moved as its clock moves.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Timer {
+    issue_id: Uuid,
+    metric: String,
+}
+
+impl jobs::Job for Timer {
+    const TASK: &'static str = TASK;
+    const MAX_ATTEMPTS: i32 = 20;
+
+    fn key(&self) -> Option<String> {
+        Some(timer_key(self.issue_id, &self.metric))
+    }
+}
+
+fn timer_key(issue: Uuid, metric: &str) -> String {
+    format!("sla:{issue}:{metric}")
+}
+
 /// The timer: at the warning threshold emits `issue.sla_warning`, at the due time marks the
 /// breach and emits `issue.sla_breached` — each once — then sets the next timer.
 pub async fn check_job(mut ctx: JobCtx) -> (JobCtx, JobResult) {
-    let result = check(&mut ctx).await.map_err(jobs::JobError::from);
+    let result = match ctx.job::<Timer>() {
+        Ok(timer) => check(&mut ctx, timer).await.map_err(jobs::JobError::from),
+        Err(bad) => Err(bad),
+    };
     (ctx, result)
 }
 
-async fn check(ctx: &mut JobCtx) -> anyhow::Result<()> {
+async fn check(ctx: &mut JobCtx, timer: Timer) -> anyhow::Result<()> {
     let Some(tenant) = ctx.tenant.clone() else {
         return Ok(());
     };
-    let issue: Uuid = serde_json::from_value(ctx.payload["issue_id"].clone())?;
+    let issue = timer.issue_id;
     // Only these two names ever reach the SQL below.
-    let metric = match ctx.payload["metric"].as_str() {
-        Some("response") => "response",
+    let metric = match timer.metric.as_str() {
+        "response" => "response",
         _ => "resolution",
     };
     let now = ctx.clock.now();

@@ -24,7 +24,7 @@ use crate::platform::clock::Clock;
 use crate::platform::crypto::Sealer;
 use crate::platform::error::AppError;
 use crate::platform::events::{self, DomainEvent, Subscriber};
-use crate::platform::jobs::{self, JobCtx, JobError, JobOptions, JobResult};
+use crate::platform::jobs::{self, JobCtx, JobError, JobResult};
 use crate::platform::outbound::{self, Failure, Outbound};
 use crate::platform::tenancy::{self, Slug, TenantTx};
 
@@ -121,24 +121,23 @@ pub async fn redeliver(
     Ok(message_id)
 }
 
-/// Queues a message (replacing a pending one with the same id: one message, one job).
+impl jobs::Job for Message {
+    const TASK: &'static str = TASK;
+    const MAX_ATTEMPTS: i32 = SCHEDULE_SECS.len() as i32 + 1;
+
+    /// One message, one job: queuing it again replaces a pending one.
+    fn key(&self) -> Option<String> {
+        Some(self.message_id.clone())
+    }
+}
+
+/// Queues a message (replacing a pending one with the same id).
 pub async fn enqueue(
     conn: &mut sqlx::PgConnection,
     tenant: &Slug,
     m: &Message,
 ) -> anyhow::Result<()> {
-    jobs::enqueue(
-        conn,
-        Some(tenant),
-        TASK,
-        serde_json::to_value(m)?,
-        JobOptions {
-            key: Some(m.message_id.clone()),
-            max_attempts: Some(SCHEDULE_SECS.len() as i32 + 1),
-            ..Default::default()
-        },
-    )
-    .await?;
+    jobs::push(conn, Some(tenant), m, None).await?;
     Ok(())
 }
 
@@ -388,8 +387,7 @@ pub async fn job(mut ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
             .tenant
             .clone()
             .ok_or_else(|| JobError::permanent("a webhook delivery needs a tenant"))?;
-        let m: Message = serde_json::from_value(ctx.payload.clone())
-            .map_err(|e| JobError::permanent(format!("bad delivery payload: {e}")))?;
+        let m: Message = ctx.job()?;
         let attempt = ctx.attempt;
         let (outcome, _) = ctx
             .outside(d.attempt(&tenant, &m, attempt))

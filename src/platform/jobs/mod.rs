@@ -110,6 +110,34 @@ pub async fn enqueue_with(
     Ok(bind(query).fetch_one(conn).await?)
 }
 
+/// A job type: its task name, payload and key rules in one place (as crates.io's
+/// `BackgroundJob`), so enqueueing and handling cannot disagree about them.
+pub trait Job: serde::Serialize + serde::de::DeserializeOwned {
+    const TASK: &'static str;
+    const MAX_ATTEMPTS: i32 = 10;
+
+    /// One job per (tenant, key): asking again replaces a queued job or reruns a running one.
+    fn key(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Enqueues a typed job in the caller's transaction (at `run_at`, else now).
+pub async fn push<J: Job>(
+    conn: &mut PgConnection,
+    tenant: Option<&Slug>,
+    job: &J,
+    run_at: Option<DateTime<Utc>>,
+) -> anyhow::Result<i64> {
+    let opts = JobOptions {
+        run_at,
+        key: job.key(),
+        max_attempts: Some(J::MAX_ATTEMPTS),
+        coalesce: false,
+    };
+    enqueue(conn, tenant, J::TASK, serde_json::to_value(job)?, opts).await
+}
+
 /// Cancels a tenant's pending keyed job (a running one finishes).
 pub async fn cancel(conn: &mut PgConnection, tenant: &Slug, key: &str) -> anyhow::Result<bool> {
     // `tenant_slug = $1`, not `IS NOT DISTINCT FROM`, which no index answers: with thousands of
@@ -169,6 +197,12 @@ impl JobCtx {
         let out = call.await;
         self.tx.0 = Some(begin_job_tx(&self.pool, self.tenant.as_ref()).await?);
         Ok(out)
+    }
+
+    /// The typed payload; one that does not parse fails the job for good.
+    pub fn job<J: Job>(&self) -> Result<J, JobError> {
+        serde_json::from_value(self.payload.clone())
+            .map_err(|e| JobError::permanent(format!("bad {} payload: {e}", J::TASK)))
     }
 
     /// The pool, for work that must outlive the job's transaction (noting a failed attempt,
