@@ -152,11 +152,16 @@ impl Module {
 /// The modules of this binary, in the order `app.rs` lists them.
 pub struct Manifest {
     modules: Vec<Module>,
+    /// Navigation by section, then in module order: sorted once, read on every page.
+    nav: Vec<&'static NavEntry>,
 }
 
 impl Manifest {
     pub fn new(modules: Vec<Module>) -> Manifest {
-        Manifest { modules }
+        let mut nav: Vec<&'static NavEntry> = modules.iter().flat_map(|m| m.nav).collect();
+        // A stable sort keeps module order within a section.
+        nav.sort_by_key(|n| n.section);
+        Manifest { modules, nav }
     }
 
     pub fn modules(&self) -> &[Module] {
@@ -164,10 +169,8 @@ impl Manifest {
     }
 
     /// The navigation bar's entries: by section, then in module order.
-    pub fn nav(&self) -> Vec<&NavEntry> {
-        let mut all: Vec<&NavEntry> = self.modules.iter().flat_map(|m| m.nav).collect();
-        all.sort_by_key(|n| n.section);
-        all
+    pub fn nav(&self) -> &[&'static NavEntry] {
+        &self.nav
     }
 
     pub fn permissions(&self) -> impl Iterator<Item = &PermDef> {

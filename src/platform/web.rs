@@ -116,7 +116,7 @@ impl Chrome {
     pub fn new(p: &Principal, csrf: &str, active: &'static str, manifest: &Manifest) -> Self {
         let nav = manifest
             .nav()
-            .into_iter()
+            .iter()
             .filter(|n| n.perm.is_none_or(|perm| p.can(perm)))
             .map(|n| NavItem {
                 key: n.key,
