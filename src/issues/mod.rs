@@ -4,6 +4,7 @@ pub mod actions;
 pub mod activity;
 pub mod api;
 pub mod attachments;
+pub mod audience;
 pub mod queue;
 pub mod settings;
 pub mod settings_api;
@@ -194,6 +195,7 @@ pub fn module() -> Module {
         }),
         api: Some(api_routes),
         web: Some(web_routes),
+        audience: Some(&audience::Issues),
         ..Module::new("issues")
     }
 }

@@ -87,7 +87,7 @@ pub async fn get_preferences(
 ) -> Result<Json<Preferences>, AppError> {
     let id = existing_user(&mut ctx, &id).await?;
     may_manage(&ctx.principal, id)?;
-    let p = store::preferences(&mut ctx.tx, id).await?;
+    let p = store::preferences(&mut ctx.tx, &ctx.manifest, id).await?;
     ctx.commit().await?;
     Ok(Json(p))
 }
@@ -103,7 +103,7 @@ pub async fn put_preferences(
     let id = existing_user(&mut ctx, &id).await?;
     may_manage(&ctx.principal, id)?;
     let actor = ctx.actor();
-    let p = store::save_preferences(&mut ctx.tx, &actor, id, &body).await?;
+    let p = store::save_preferences(&mut ctx.tx, &ctx.manifest, &actor, id, &body).await?;
     ctx.commit().await?;
     Ok(Json(p))
 }

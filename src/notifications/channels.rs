@@ -15,6 +15,9 @@ use crate::platform::listing::Problems;
 use crate::platform::tenancy::TenantTx;
 use domain::events::covers;
 
+use super::topics;
+use crate::platform::module::Manifest;
+
 pub const PRIORITIES: &[&str] = &["critical", "high", "medium", "low"];
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -88,7 +91,11 @@ fn channel_type(kind: &str) -> &'static str {
 }
 
 /// Checks the body; answers the channel type its integration gives it.
-async fn validate(tx: &mut TenantTx, b: &ChannelBody) -> Result<&'static str, AppError> {
+async fn validate(
+    tx: &mut TenantTx,
+    m: &Manifest,
+    b: &ChannelBody,
+) -> Result<&'static str, AppError> {
     let mut p = Problems::default();
     if b.name.trim().is_empty() || b.name.len() > 255 {
         p.add("name", "is required (up to 255 characters)");
@@ -130,13 +137,13 @@ async fn validate(tx: &mut TenantTx, b: &ChannelBody) -> Result<&'static str, Ap
         p.add("events", "choose at least one event (or issue.*)");
     }
     for (i, e) in events.iter().enumerate() {
-        let known = super::store::ISSUE_EVENTS
-            .iter()
-            .any(|(t, _)| covers(e, &format!("issue.{t}")));
+        let known = topics::all(m).iter().any(|k| covers(e, &k.name()));
         if !known {
             p.add(
                 &format!("events[{i}]"),
-                format!("'{e}' is not an issue event (e.g. issue.created, issue.*)"),
+                format!(
+                    "'{e}' is not an event people can be told about (e.g. issue.created, issue.*)"
+                ),
             );
         }
     }
@@ -152,10 +159,11 @@ async fn validate(tx: &mut TenantTx, b: &ChannelBody) -> Result<&'static str, Ap
 
 pub async fn create(
     tx: &mut TenantTx,
+    m: &Manifest,
     actor: &Actor,
     b: &ChannelBody,
 ) -> Result<Channel, AppError> {
-    let ctype = validate(tx, b).await?;
+    let ctype = validate(tx, m, b).await?;
     let id: Uuid = sqlx::query_scalar(
         "INSERT INTO notification_channels (integration_id, name, channel_type, config, group_id, events, min_priority, status)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -179,12 +187,13 @@ pub async fn create(
 
 pub async fn update(
     tx: &mut TenantTx,
+    m: &Manifest,
     actor: &Actor,
     id: Uuid,
     b: &ChannelBody,
 ) -> Result<Channel, AppError> {
     let before = get(tx, id).await?;
-    let ctype = validate(tx, b).await?;
+    let ctype = validate(tx, m, b).await?;
     sqlx::query(
         "UPDATE notification_channels SET integration_id = $2, name = $3, channel_type = $4, config = $5,
             group_id = $6, events = $7, min_priority = $8, status = COALESCE($9, status), updated_at = now()
@@ -230,6 +239,16 @@ pub struct Wanting {
 }
 
 /// The active channels (of active integrations) that want this issue event.
+/// The events a channel form offers: each area's wildcard, then its events.
+pub fn choosable(m: &Manifest) -> Vec<String> {
+    m.audiences()
+        .flat_map(|a| {
+            std::iter::once(format!("{}.*", a.entity()))
+                .chain(a.topics().iter().map(move |t| a.event_name(t)))
+        })
+        .collect()
+}
+
 pub async fn matching(
     conn: &mut sqlx::PgConnection,
     event_type: &str,

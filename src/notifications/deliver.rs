@@ -21,6 +21,7 @@ use crate::integrations::store as integrations;
 use crate::platform::clock::Clock;
 use crate::platform::crypto::Sealer;
 use crate::platform::jobs::{self, JobCtx, JobError, JobResult};
+use crate::platform::module::Manifest;
 use crate::platform::outbound::Outbound;
 use crate::platform::tenancy::{self, Slug};
 
@@ -66,6 +67,7 @@ pub struct Deliverer {
     pub clock: Arc<dyn Clock>,
     pub base_url: String,
     pub mail_from: String,
+    pub manifest: Arc<Manifest>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -118,7 +120,9 @@ pub async fn job(mut ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
         .fetch_optional(&mut **ctx.tx)
         .await?;
         let Some(row) = row else { return Ok(()) };
-        if row.status == "sent" {
+        if matches!(row.status.as_str(), "sent" | "withdrawn")
+            || !super::topics::still_deliverable(&mut ctx.tx, &d.manifest, id).await?
+        {
             return Ok(());
         }
         // A channel's own integration, or (for a person's SMS or Slack message) the tenant's

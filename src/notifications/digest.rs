@@ -6,8 +6,11 @@ use chrono::{DateTime, NaiveTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use std::sync::Arc;
+
 use crate::platform::jobs::{self, JobCtx, JobOptions, JobResult};
 use crate::platform::mail::{self, Email};
+use crate::platform::module::Manifest;
 use crate::platform::tenancy::Slug;
 
 pub const TASK: &str = "notifications.digest";
@@ -43,7 +46,11 @@ pub async fn schedule(
 }
 
 /// The digest job: one mail with every waiting update, which are then marked sent with it.
-pub async fn job(mut ctx: JobCtx, base_url: String) -> (JobCtx, JobResult) {
+pub async fn job(
+    mut ctx: JobCtx,
+    base_url: String,
+    manifest: Arc<Manifest>,
+) -> (JobCtx, JobResult) {
     let result = async {
         let Some(tenant) = ctx.tenant.clone() else {
             return Ok(());
@@ -64,7 +71,18 @@ pub async fn job(mut ctx: JobCtx, base_url: String) -> (JobCtx, JobResult) {
         .fetch_optional(&mut **ctx.tx)
         .await?;
         let Some((to, status)) = to else { return Ok(()) };
-        if waiting.is_empty() || status != "active" {
+        if status != "active" {
+            return Ok(());
+        }
+        // What the person can no longer see is withdrawn, not listed.
+        let mut still = Vec::with_capacity(waiting.len());
+        for w in waiting {
+            if super::topics::still_deliverable(&mut ctx.tx, &manifest, w.0).await? {
+                still.push(w);
+            }
+        }
+        let waiting = still;
+        if waiting.is_empty() {
             return Ok(());
         }
         let lines: Vec<String> = waiting
@@ -83,7 +101,7 @@ pub async fn job(mut ctx: JobCtx, base_url: String) -> (JobCtx, JobResult) {
         let email = Email {
             to,
             subject: format!(
-                "[FireLater] Daily digest: {n} issue update{}",
+                "[FireLater] Daily digest: {n} update{}",
                 if n == 1 { "" } else { "s" }
             ),
             body_text: format!(

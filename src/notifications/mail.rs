@@ -10,6 +10,7 @@ use crate::platform::crypto::Sealer;
 use crate::platform::error::AppError;
 use crate::platform::jobs::{JobCtx, JobError, JobResult};
 use crate::platform::mail::{ATTEMPTS, Email, SendMail, Transport, enqueue_send};
+use crate::platform::module::Manifest;
 use crate::platform::tenancy::Slug;
 
 /// What the job needs besides its context.
@@ -18,6 +19,7 @@ pub struct Mailer {
     pub transport: Arc<dyn Transport>,
     pub from: String,
     pub sealer: Sealer,
+    pub manifest: Arc<Manifest>,
 }
 
 type Row = (
@@ -29,6 +31,7 @@ type Row = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<Uuid>,
 );
 
 /// The `mail.send` job. The mail is read and the transaction committed before SMTP is spoken;
@@ -42,17 +45,24 @@ pub async fn send_job(mut ctx: JobCtx, m: Mailer) -> (JobCtx, JobResult) {
 async fn send(ctx: &mut JobCtx, m: &Mailer) -> JobResult {
     let id = ctx.job::<SendMail>()?.email_id;
     let row: Option<Row> = sqlx::query_as(
-        "SELECT to_address, subject, body_text, status, body_html, message_id, thread_id, unsubscribe_url
+        "SELECT to_address, subject, body_text, status, body_html, message_id, thread_id, unsubscribe_url,
+                notification_id
          FROM outbound_emails WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut **ctx.tx)
     .await?;
-    let Some((to, subject, body_text, status, body_html, message_id, thread, unsubscribe)) = row
+    let Some((to, subject, body_text, status, body_html, message_id, thread, unsubscribe, about)) =
+        row
     else {
         return Ok(());
     };
-    if status == "sent" {
+    if status != "pending" && status != "failed" {
+        return Ok(());
+    }
+    if let Some(n) = about
+        && !super::topics::still_deliverable(&mut ctx.tx, &m.manifest, n).await?
+    {
         return Ok(());
     }
     let email = Email {

@@ -15,6 +15,7 @@ pub mod settings_api;
 pub mod settings_web;
 pub mod store;
 pub mod templates;
+pub mod topics;
 pub mod web;
 
 use axum::routing::{get, post};
@@ -113,6 +114,7 @@ pub fn module() -> Module {
                 transport,
                 from: state.config.mail_from.clone(),
                 sealer: state.sealer.clone(),
+                manifest: state.manifest.clone(),
             };
             reg.on(SEND_TASK, move |ctx| mail::send_job(ctx, mailer.clone()));
             let notifier = deliver::Deliverer {
@@ -121,17 +123,21 @@ pub fn module() -> Module {
                 clock: state.clock.clone(),
                 base_url: state.config.base_url.clone(),
                 mail_from: state.config.mail_from.clone(),
+                manifest: state.manifest.clone(),
             };
             reg.on(deliver::TASK, move |ctx| {
                 deliver::job(ctx, notifier.clone())
             });
-            let base_url = state.config.base_url.clone();
-            reg.on(digest::TASK, move |ctx| digest::job(ctx, base_url.clone()));
+            let (base_url, manifest) = (state.config.base_url.clone(), state.manifest.clone());
+            reg.on(digest::TASK, move |ctx| {
+                digest::job(ctx, base_url.clone(), manifest.clone())
+            });
             Ok(())
         }),
         subscribers: Some(|state| {
             vec![Arc::new(fanout::Fanout {
                 base_url: state.config.base_url.clone(),
+                manifest: state.manifest.clone(),
             })]
         }),
         ..Module::new("notifications")

@@ -47,7 +47,7 @@ pub async fn list(tx: &mut TenantTx) -> Result<Vec<Problem>, AppError> {
                 COALESCE(n.attempts, 0) AS attempts, n.error, n.template_error, n.created_at
          FROM notifications n LEFT JOIN users u ON u.id = n.user_id
          LEFT JOIN notification_channels c ON c.id = n.channel_id
-         WHERE n.channel <> 'in_app' AND ((n.status <> 'sent' AND (n.error IS NOT NULL OR n.status = 'failed'))
+         WHERE n.channel <> 'in_app' AND ((n.status NOT IN ('sent', 'withdrawn') AND (n.error IS NOT NULL OR n.status = 'failed'))
                                           OR n.template_error IS NOT NULL)
          ORDER BY n.created_at DESC LIMIT 200",
     )

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::channels::{self, Channel, ChannelBody};
@@ -38,7 +38,7 @@ pub async fn create_channel(
 ) -> Result<impl IntoResponse, AppError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_CREATE)?;
     let actor = ctx.actor();
-    let c = channels::create(&mut ctx.tx, &actor, &body).await?;
+    let c = channels::create(&mut ctx.tx, &ctx.manifest, &actor, &body).await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(c)))
 }
@@ -63,7 +63,7 @@ pub async fn update_channel(
 ) -> Result<Json<Channel>, AppError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
     let actor = ctx.actor();
-    let c = channels::update(&mut ctx.tx, &actor, id, &body).await?;
+    let c = channels::update(&mut ctx.tx, &ctx.manifest, &actor, id, &body).await?;
     ctx.commit().await?;
     Ok(Json(c))
 }
@@ -84,44 +84,47 @@ pub async fn delete_channel(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Statu
     responses((status = 200, description = "Every event × channel kind, the default or the tenant's own", body = Items<Template>)))]
 pub async fn list_templates(mut ctx: ApiCtx) -> Result<Json<Items<Template>>, AppError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
-    let data = templates::list(&mut ctx.tx).await?;
+    let data = templates::list(&mut ctx.tx, &ctx.manifest).await?;
     ctx.commit().await?;
     Ok(Json(Items { data }))
 }
 
 /// Variables: `{{number}}`, `{{title}}`, `{{event}}`, `{{verb}}`, `{{link}}`, `{{priority}}`,
-/// `{{status}}`, `{{actor}}`, `{{group}}`, `{{assignee}}`, `{{changes}}`. An unknown variable
-/// answers 422 naming it.
-#[utoipa::path(put, path = "/notification-templates/{event_type}/{channel}", tag = "notifications",
+/// `{{actor}}`, and the area's own (for issues `{{status}}`, `{{group}}`, `{{assignee}}`,
+/// `{{changes}}`). An unknown variable answers 422 naming it.
+#[utoipa::path(put, path = "/notification-templates/{event}/{channel}", tag = "notifications",
     operation_id = "updateNotificationTemplate",
-    params(("event_type" = String, Path, description = "An issue event: created, assigned, …"),
+    params(("event" = String, Path, description = "The event in full: issue.created, issue.assigned, …"),
            ("channel" = String, Path, description = "email, chat or sms")),
-    request_body = TemplateBody, responses((status = 200, body = Template)))]
+    request_body = TemplateBody,
+    responses((status = 200, body = Template), (status = 404, description = "No such event or channel kind")))]
 pub async fn put_template(
     mut ctx: ApiCtx,
-    Path((event_type, channel)): Path<(String, String)>,
+    Path((event, channel)): Path<(String, String)>,
     ApiJson(body): ApiJson<TemplateBody>,
 ) -> Result<Json<Template>, AppError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
+    let known = templates::known(&ctx.manifest, &event, &channel)?;
     let actor = ctx.actor();
-    let t = templates::save(&mut ctx.tx, &actor, &event_type, &channel, &body).await?;
+    let t = templates::save(&mut ctx.tx, &actor, known, &channel, &body).await?;
     ctx.commit().await?;
     Ok(Json(t))
 }
 
 /// Back to the shipped default.
-#[utoipa::path(delete, path = "/notification-templates/{event_type}/{channel}", tag = "notifications",
+#[utoipa::path(delete, path = "/notification-templates/{event}/{channel}", tag = "notifications",
     operation_id = "resetNotificationTemplate",
-    params(("event_type" = String, Path, description = "An issue event"),
+    params(("event" = String, Path, description = "The event in full: issue.created, …"),
            ("channel" = String, Path, description = "email, chat or sms")),
-    responses((status = 200, body = Template)))]
+    responses((status = 200, body = Template), (status = 404, description = "No such event or channel kind")))]
 pub async fn reset_template(
     mut ctx: ApiCtx,
-    Path((event_type, channel)): Path<(String, String)>,
+    Path((event, channel)): Path<(String, String)>,
 ) -> Result<Json<Template>, AppError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
+    let known = templates::known(&ctx.manifest, &event, &channel)?;
     let actor = ctx.actor();
-    let t = templates::reset(&mut ctx.tx, &actor, &event_type, &channel).await?;
+    let t = templates::reset(&mut ctx.tx, &actor, known, &channel).await?;
     ctx.commit().await?;
     Ok(Json(t))
 }
@@ -132,15 +135,36 @@ pub struct Preview {
     pub body: String,
 }
 
+/// A template to try, and the event whose variables it may use.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewBody {
+    /// The event in full (`issue.created`, the default).
+    #[serde(default)]
+    pub event: Option<String>,
+    #[serde(default)]
+    pub subject: String,
+    pub body: String,
+}
+
 /// Renders a template with sample values (`ISS-00042`, …) without saving it.
 #[utoipa::path(post, path = "/notification-templates/preview", tag = "notifications",
-    operation_id = "previewNotificationTemplate", request_body = TemplateBody,
-    responses((status = 200, body = Preview)))]
+    operation_id = "previewNotificationTemplate", request_body = PreviewBody,
+    responses((status = 200, body = Preview), (status = 422, description = "The template or the event is wrong")))]
 pub async fn preview_template(
     ctx: ApiCtx,
-    ApiJson(body): ApiJson<TemplateBody>,
+    ApiJson(b): ApiJson<PreviewBody>,
 ) -> Result<Json<Preview>, AppError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
-    let (subject, body) = templates::preview(&body)?;
+    let event = b.event.as_deref().unwrap_or("issue.created");
+    let known = super::topics::by_name(&ctx.manifest, event).ok_or_else(|| {
+        let names = super::topics::names(&ctx.manifest);
+        AppError::field("event", format!("must be one of {names}"))
+    })?;
+    let body = TemplateBody {
+        subject: b.subject,
+        body: b.body,
+    };
+    let (subject, body) = templates::preview(known.audience, &body)?;
     Ok(Json(Preview { subject, body }))
 }

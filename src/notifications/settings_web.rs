@@ -10,8 +10,8 @@ use axum::response::Response;
 use uuid::Uuid;
 
 use super::channels::{self, Channel, ChannelBody, PRIORITIES};
-use super::store::ISSUE_EVENTS;
-use super::templates::{self, TemplateBody, VARIABLES};
+use super::templates::{self, TemplateBody};
+use super::topics;
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
@@ -62,9 +62,7 @@ async fn channels_page(
         editing,
         integrations,
         groups,
-        events: std::iter::once("issue.*".to_string())
-            .chain(ISSUE_EVENTS.iter().map(|(t, _)| format!("issue.{t}")))
-            .collect(),
+        events: channels::choosable(&ctx.manifest),
         priorities: PRIORITIES,
         f,
         errors,
@@ -179,8 +177,8 @@ async fn save_channel(
     };
     let actor = ctx.actor();
     let saved = match id {
-        Some(id) => channels::update(&mut ctx.tx, &actor, id, &body).await,
-        None => channels::create(&mut ctx.tx, &actor, &body).await,
+        Some(id) => channels::update(&mut ctx.tx, &ctx.manifest, &actor, id, &body).await,
+        None => channels::create(&mut ctx.tx, &ctx.manifest, &actor, &body).await,
     };
     match saved {
         Ok(_) => {
@@ -235,7 +233,7 @@ struct TemplatesPage {
 
 pub async fn templates(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
-    let list = templates::list(&mut ctx.tx).await?;
+    let list = templates::list(&mut ctx.tx, &ctx.manifest).await?;
     ctx.tx.commit().await?;
     let page = TemplatesPage {
         chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations", &ctx.manifest),
@@ -248,19 +246,20 @@ pub async fn templates(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError
 #[template(path = "notifications/template.html", blocks = ["content"])]
 struct TemplatePage {
     chrome: Chrome,
-    event_type: String,
+    /// `issue.created`.
+    event: String,
     channel: String,
     custom: bool,
     f: FormValues,
     errors: Errors,
-    variables: &'static [(&'static str, &'static str)],
+    variables: Vec<(&'static str, &'static str)>,
     /// (subject, body) rendered with sample values.
     preview: Option<(String, String)>,
     can_save: bool,
 }
 
 struct Shown {
-    event_type: String,
+    known: topics::Known,
     channel: String,
     custom: bool,
     f: FormValues,
@@ -275,12 +274,12 @@ fn template_page(ctx: &WebCtx, hx: bool, s: Shown) -> Response {
         can_save: ctx
             .principal
             .can(crate::integrations::perm::INTEGRATIONS_UPDATE),
-        event_type: s.event_type,
+        event: s.known.name(),
+        variables: templates::variables(s.known.audience),
         channel: s.channel,
         custom: s.custom,
         f: s.f,
         errors: s.errors,
-        variables: VARIABLES,
         preview: s.preview,
     };
     render_page!(hx, page, status)
@@ -289,17 +288,16 @@ fn template_page(ctx: &WebCtx, hx: bool, s: Shown) -> Response {
 pub async fn template(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path((event_type, channel)): Path<(String, String)>,
+    Path((event, channel)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
-    let t = templates::get(&mut ctx.tx, &event_type, &channel)
-        .await
-        .map_err(|_| AppError::NotFound)?;
+    let known = templates::known(&ctx.manifest, &event, &channel)?;
+    let t = templates::get(&mut ctx.tx, known, &channel).await?;
     let mut f = FormValues::default();
     f.set("subject", &t.subject);
     f.set("body", &t.body);
     let s = Shown {
-        event_type,
+        known,
         channel,
         custom: t.custom,
         f,
@@ -319,23 +317,22 @@ fn body_of_template(f: &FormValues) -> TemplateBody {
 pub async fn save_template(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path((event_type, channel)): Path<(String, String)>,
+    Path((event, channel)): Path<(String, String)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
+    let known = templates::known(&ctx.manifest, &event, &channel)?;
     let f = FormValues(pairs);
     let actor = ctx.actor();
     let body = body_of_template(&f);
-    match templates::save(&mut ctx.tx, &actor, &event_type, &channel, &body).await {
+    match templates::save(&mut ctx.tx, &actor, known, &channel, &body).await {
         Ok(_) => {
             ctx.tx.commit().await?;
             Ok(see_other(hx, "/admin/notification-templates"))
         }
-        Err(AppError::Validation { fields, .. })
-            if !fields.contains_key("event_type") && !fields.contains_key("channel") =>
-        {
+        Err(AppError::Validation { fields, .. }) => {
             let s = Shown {
-                event_type,
+                known,
                 channel,
                 custom: true,
                 f,
@@ -344,7 +341,6 @@ pub async fn save_template(
             };
             Ok(template_page(&ctx, hx, s))
         }
-        Err(AppError::Validation { .. }) => Err(AppError::NotFound.into()),
         Err(e) => Err(e.into()),
     }
 }
@@ -352,17 +348,16 @@ pub async fn save_template(
 pub async fn reset_template(
     mut ctx: WebCtx,
     Hx(hx): Hx,
-    Path((event_type, channel)): Path<(String, String)>,
+    Path((event, channel)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_UPDATE)?;
+    let known = templates::known(&ctx.manifest, &event, &channel)?;
     let actor = ctx.actor();
-    templates::reset(&mut ctx.tx, &actor, &event_type, &channel)
-        .await
-        .map_err(|_| AppError::NotFound)?;
+    templates::reset(&mut ctx.tx, &actor, known, &channel).await?;
     ctx.tx.commit().await?;
     Ok(see_other(
         hx,
-        &format!("/admin/notification-templates/{event_type}/{channel}"),
+        &format!("/admin/notification-templates/{event}/{channel}"),
     ))
 }
 
@@ -374,22 +369,15 @@ pub async fn preview_template(
 ) -> Result<Response, WebError> {
     ctx.require(crate::integrations::perm::INTEGRATIONS_READ)?;
     let f = FormValues(pairs);
-    let (event_type, channel) = (
-        f.get("event_type").to_string(),
-        f.get("channel").to_string(),
-    );
-    let known = ISSUE_EVENTS.iter().any(|(t, _)| *t == event_type)
-        && templates::KINDS.contains(&channel.as_str());
-    if !known {
-        return Err(AppError::NotFound.into());
-    }
-    let (preview, errors) = match templates::preview(&body_of_template(&f)) {
+    let channel = f.get("channel").to_string();
+    let known = templates::known(&ctx.manifest, f.get("event"), &channel)?;
+    let (preview, errors) = match templates::preview(known.audience, &body_of_template(&f)) {
         Ok(p) => (Some(p), Errors::default()),
         Err(AppError::Validation { fields, .. }) => (None, Errors(fields)),
         Err(e) => return Err(e.into()),
     };
     let s = Shown {
-        event_type,
+        known,
         channel,
         custom: true,
         f,

@@ -9,19 +9,10 @@ use uuid::Uuid;
 use crate::platform::audit::{self, Actor};
 use crate::platform::error::AppError;
 use crate::platform::listing::Problems;
+use crate::platform::module::Manifest;
 use crate::platform::tenancy::TenantTx;
 
-/// Issue events people can be told about, with how a notification words them.
-pub const ISSUE_EVENTS: &[(&str, &str)] = &[
-    ("created", "was raised"),
-    ("assigned", "was assigned"),
-    ("updated", "was updated"),
-    ("escalated", "was escalated"),
-    ("resolved", "was resolved"),
-    ("closed", "was closed"),
-    ("sla_warning", "is close to its SLA deadline"),
-    ("sla_breached", "breached its SLA"),
-];
+use super::topics;
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Notification {
@@ -164,13 +155,18 @@ pub struct Preferences {
     pub slack_user_id: Option<String>,
 }
 
-pub async fn preferences(tx: &mut TenantTx, user: Uuid) -> Result<Preferences, AppError> {
-    type Row = (String, bool, bool, bool, bool, bool, bool);
+pub async fn preferences(
+    tx: &mut TenantTx,
+    m: &Manifest,
+    user: Uuid,
+) -> Result<Preferences, AppError> {
+    type Row = (String, String, bool, bool, bool, bool, bool, bool);
     // The event types this user changed; the rest have the defaults.
     let set: Vec<Row> = sqlx::query_as(
-        "SELECT event_type, in_app_enabled, COALESCE(email_enabled, true), COALESCE(sms_enabled, false),
-                COALESCE(slack_enabled, false), COALESCE(quiet_hours, true), COALESCE(digest, false)
-         FROM notification_preferences WHERE user_id = $1 AND event_category = 'issues'",
+        "SELECT event_category, event_type, in_app_enabled, COALESCE(email_enabled, true),
+                COALESCE(sms_enabled, false), COALESCE(slack_enabled, false),
+                COALESCE(quiet_hours, true), COALESCE(digest, false)
+         FROM notification_preferences WHERE user_id = $1",
     )
     .bind(user)
     .fetch_all(&mut **tx)
@@ -183,18 +179,18 @@ pub async fn preferences(tx: &mut TenantTx, user: Uuid) -> Result<Preferences, A
             .await?
             .unwrap_or_default();
     Ok(Preferences {
-        preferences: ISSUE_EVENTS
+        preferences: topics::all(m)
             .iter()
-            .map(|(t, _)| {
+            .map(|k| {
                 let (in_app, email, sms, slack, quiet_hours, digest) = set
                     .iter()
-                    .find(|r| r.0 == *t)
+                    .find(|r| r.0 == k.category() && r.1 == k.event())
                     .map_or((true, true, false, false, true, false), |r| {
-                        (r.1, r.2, r.3, r.4, r.5, r.6)
+                        (r.2, r.3, r.4, r.5, r.6, r.7)
                     });
                 Preference {
-                    event_category: "issues".into(),
-                    event_type: t.to_string(),
+                    event_category: k.category().into(),
+                    event_type: k.event().into(),
                     in_app,
                     email,
                     sms,
@@ -248,16 +244,22 @@ fn time_of(s: &str) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(s.trim(), "%H:%M").ok()
 }
 
-fn validate(body: &Preferences) -> Result<(), AppError> {
+fn validate(m: &Manifest, body: &Preferences) -> Result<(), AppError> {
     let mut p = Problems::default();
     for (i, pref) in body.preferences.iter().enumerate() {
-        if pref.event_category != "issues" {
+        let Some(audience) = m
+            .audience(&pref.event_category)
+            .filter(|a| a.category() == pref.event_category)
+        else {
+            let categories: Vec<&str> = m.audiences().map(|a| a.category()).collect();
             p.add(
                 &format!("preferences[{i}].event_category"),
-                "must be issues (other areas come with their modules)",
+                format!("must be one of {}", categories.join(", ")),
             );
-        } else if !ISSUE_EVENTS.iter().any(|(t, _)| *t == pref.event_type) {
-            let known: Vec<&str> = ISSUE_EVENTS.iter().map(|(t, _)| *t).collect();
+            continue;
+        };
+        if audience.topic(&pref.event_type).is_none() {
+            let known: Vec<&str> = audience.topics().iter().map(|t| t.event).collect();
             p.add(
                 &format!("preferences[{i}].event_type"),
                 format!("must be one of {}", known.join(", ")),
@@ -289,11 +291,13 @@ fn validate(body: &Preferences) -> Result<(), AppError> {
         }
         for e in &q.exceptions {
             let known = ["critical", "high", "medium", "low"].contains(&e.as_str())
-                || ISSUE_EVENTS.iter().any(|(t, _)| t == e);
+                || topics::all(m)
+                    .iter()
+                    .any(|k| k.event() == e || k.name() == *e);
             if !known {
                 p.add(
                     &format!("quiet_hours[{i}].exceptions"),
-                    format!("'{e}' is neither a priority (critical, high, …) nor an issue event"),
+                    format!("'{e}' is neither a priority (critical, high, …) nor an event (sla_breached, …)"),
                 );
             }
         }
@@ -319,12 +323,13 @@ fn validate(body: &Preferences) -> Result<(), AppError> {
 
 pub async fn save_preferences(
     tx: &mut TenantTx,
+    m: &Manifest,
     actor: &Actor,
     user: Uuid,
     body: &Preferences,
 ) -> Result<Preferences, AppError> {
-    validate(body)?;
-    let before = preferences(tx, user).await?;
+    validate(m, body)?;
+    let before = preferences(tx, m, user).await?;
     for pref in &body.preferences {
         sqlx::query(
             "INSERT INTO notification_preferences (user_id, event_category, event_type, in_app_enabled,
@@ -390,7 +395,7 @@ pub async fn save_preferences(
         .execute(&mut **tx)
         .await?;
     }
-    let after = preferences(tx, user).await?;
+    let after = preferences(tx, m, user).await?;
     let changed: Vec<&Preference> = after
         .preferences
         .iter()

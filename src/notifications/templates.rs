@@ -10,28 +10,35 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::store::ISSUE_EVENTS;
+use super::topics::{self, Known};
+use crate::platform::audience::Audience;
 use crate::platform::audit::{self, Actor};
 use crate::platform::error::AppError;
 use crate::platform::listing::Problems;
+use crate::platform::module::Manifest;
 use crate::platform::tenancy::TenantTx;
 
 pub const KINDS: &[&str] = &["email", "chat", "sms"];
 
-/// The variables every template may use.
-pub const VARIABLES: &[(&str, &str)] = &[
+/// The variables every template may use; each area adds its own (`Audience::fields`).
+pub const COMMON: &[(&str, &str)] = &[
     ("number", "ISS-00042"),
     ("title", "Mail server down"),
     ("event", "issue.assigned"),
     ("verb", "was assigned"),
     ("link", "https://desk.example.com/issues/…"),
     ("priority", "high"),
-    ("status", "assigned"),
     ("actor", "Ada Admin"),
-    ("group", "Service Desk"),
-    ("assignee", "Alex Agent"),
-    ("changes", "status: new → assigned"),
 ];
+
+/// The variables a template of this area may use, with sample values.
+pub fn variables(audience: &dyn Audience) -> Vec<(&'static str, &'static str)> {
+    COMMON
+        .iter()
+        .copied()
+        .chain(audience.fields().iter().map(|f| (f.name, f.sample)))
+        .collect()
+}
 
 /// The template kind a delivery channel uses.
 pub fn kind_of(channel: &str) -> &'static str {
@@ -42,23 +49,10 @@ pub fn kind_of(channel: &str) -> &'static str {
     }
 }
 
-/// The shipped default (subject, body) for a kind.
-pub fn default(kind: &str) -> (&'static str, &'static str) {
-    match kind {
-        "email" => (
-            "[{{number}}] {{title}}",
-            "{{number}} {{verb}}: {{title}}\nPriority: {{priority}} · Status: {{status}}\nGroup: {{group}} · Assignee: {{assignee}}\nBy {{actor}}. {{changes}}",
-        ),
-        "sms" => ("", "{{number}} {{verb}} ({{priority}}): {{title}}"),
-        _ => (
-            "{{number}} {{verb}}: {{title}}",
-            "Priority {{priority}} · status {{status}} · group {{group}} · assignee {{assignee}} · by {{actor}}",
-        ),
-    }
-}
-
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Template {
+    /// The event in full, `issue.created`: how the template's address names it.
+    pub event: String,
     pub event_category: String,
     pub event_type: String,
     /// `email`, `chat` or `sms`.
@@ -85,22 +79,19 @@ pub struct Rendered {
     pub error: Option<String>,
 }
 
-fn sample() -> BTreeMap<&'static str, String> {
-    VARIABLES.iter().map(|(k, v)| (*k, v.to_string())).collect()
+fn sample(audience: &dyn Audience) -> BTreeMap<&'static str, String> {
+    variables(audience)
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect()
 }
 
-fn check(b: &TemplateBody) -> Result<(), AppError> {
-    let vars = sample();
+fn check(audience: &dyn Audience, b: &TemplateBody) -> Result<(), AppError> {
+    let vars = sample(audience);
     let mut p = Problems::default();
     let explain = |e: TemplateError| {
-        format!(
-            "{e} (variables: {})",
-            VARIABLES
-                .iter()
-                .map(|(k, _)| *k)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        let names: Vec<&str> = vars.keys().copied().collect();
+        format!("{e} (variables: {})", names.join(", "))
     };
     if let Err(e) = render(&b.subject, &vars) {
         p.add("subject", explain(e));
@@ -113,74 +104,88 @@ fn check(b: &TemplateBody) -> Result<(), AppError> {
     p.into_result()
 }
 
-fn known(event_type: &str, kind: &str) -> Result<(), AppError> {
-    let mut p = Problems::default();
-    if !ISSUE_EVENTS.iter().any(|(t, _)| *t == event_type) {
-        let names: Vec<&str> = ISSUE_EVENTS.iter().map(|(t, _)| *t).collect();
-        p.add("event_type", format!("must be one of {}", names.join(", ")));
+/// The event (`issue.created`) and channel kind a template address names, else 404.
+pub fn known(m: &Manifest, event: &str, kind: &str) -> Result<Known, AppError> {
+    match topics::by_name(m, event) {
+        Some(k) if KINDS.contains(&kind) => Ok(k),
+        _ => Err(AppError::NotFound),
     }
-    p.one_of("channel", kind, KINDS);
-    p.into_result()
 }
 
-pub async fn list(tx: &mut TenantTx) -> Result<Vec<Template>, AppError> {
-    let custom: Vec<(String, String, Option<String>, String)> = sqlx::query_as(
-        "SELECT event_type, channel_type, subject_template, body_template FROM notification_templates
-         WHERE event_category = 'issues'",
+pub async fn list(tx: &mut TenantTx, m: &Manifest) -> Result<Vec<Template>, AppError> {
+    let custom: Vec<(String, String, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT event_category, event_type, channel_type, subject_template, body_template
+         FROM notification_templates",
     )
     .fetch_all(&mut **tx)
     .await?;
     let mut out = Vec::new();
-    for (event, _) in ISSUE_EVENTS {
+    for k in topics::all(m) {
         for kind in KINDS {
-            let own = custom.iter().find(|(e, k, _, _)| e == event && k == kind);
-            let (subject, body) = default(kind);
-            out.push(Template {
-                event_category: "issues".into(),
-                event_type: event.to_string(),
-                channel: kind.to_string(),
-                subject: own.map_or(subject.to_string(), |o| o.2.clone().unwrap_or_default()),
-                body: own.map_or(body.to_string(), |o| o.3.clone()),
-                custom: own.is_some(),
-            });
+            out.push(template_of(&custom, k, kind));
         }
     }
     Ok(out)
 }
 
-pub async fn get(tx: &mut TenantTx, event_type: &str, kind: &str) -> Result<Template, AppError> {
-    known(event_type, kind)?;
-    list(tx)
-        .await?
-        .into_iter()
-        .find(|t| t.event_type == event_type && t.channel == kind)
-        .ok_or(AppError::NotFound)
+fn template_of(
+    custom: &[(String, String, String, Option<String>, String)],
+    k: Known,
+    kind: &str,
+) -> Template {
+    let own = custom
+        .iter()
+        .find(|(c, e, ch, _, _)| c == k.category() && e == k.event() && ch == kind);
+    let (subject, body) = k.audience.default_template(kind);
+    Template {
+        event: k.name(),
+        event_category: k.category().into(),
+        event_type: k.event().into(),
+        channel: kind.to_string(),
+        subject: own.map_or(subject.to_string(), |o| o.3.clone().unwrap_or_default()),
+        body: own.map_or(body.to_string(), |o| o.4.clone()),
+        custom: own.is_some(),
+    }
+}
+
+pub async fn get(tx: &mut TenantTx, k: Known, kind: &str) -> Result<Template, AppError> {
+    let custom: Vec<(String, String, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT event_category, event_type, channel_type, subject_template, body_template
+         FROM notification_templates
+         WHERE event_category = $1 AND event_type = $2 AND channel_type = $3",
+    )
+    .bind(k.category())
+    .bind(k.event())
+    .bind(kind)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(template_of(&custom, k, kind))
 }
 
 pub async fn save(
     tx: &mut TenantTx,
     actor: &Actor,
-    event_type: &str,
+    k: Known,
     kind: &str,
     b: &TemplateBody,
 ) -> Result<Template, AppError> {
-    known(event_type, kind)?;
-    check(b)?;
-    let before = get(tx, event_type, kind).await?;
+    check(k.audience, b)?;
+    let before = get(tx, k, kind).await?;
     sqlx::query(
         "INSERT INTO notification_templates (event_category, event_type, channel_type, subject_template, body_template, is_default)
-         VALUES ('issues', $1, $2, $3, $4, false)
+         VALUES ($1, $2, $3, $4, $5, false)
          ON CONFLICT (event_category, event_type, channel_type)
          DO UPDATE SET subject_template = EXCLUDED.subject_template, body_template = EXCLUDED.body_template, updated_at = now()",
     )
-    .bind(event_type)
+    .bind(k.category())
+    .bind(k.event())
     .bind(kind)
     .bind(&b.subject)
     .bind(&b.body)
     .execute(&mut **tx)
     .await?;
-    let after = get(tx, event_type, kind).await?;
-    let changes = json!({"event_type": event_type, "channel": kind,
+    let after = get(tx, k, kind).await?;
+    let changes = json!({"event": k.name(), "channel": kind,
         "subject": {"old": before.subject, "new": after.subject},
         "body": {"old": before.body, "new": after.body}});
     audit::record(
@@ -199,20 +204,20 @@ pub async fn save(
 pub async fn reset(
     tx: &mut TenantTx,
     actor: &Actor,
-    event_type: &str,
+    k: Known,
     kind: &str,
 ) -> Result<Template, AppError> {
-    known(event_type, kind)?;
     let gone = sqlx::query(
-        "DELETE FROM notification_templates WHERE event_category = 'issues' AND event_type = $1 AND channel_type = $2",
+        "DELETE FROM notification_templates WHERE event_category = $1 AND event_type = $2 AND channel_type = $3",
     )
-    .bind(event_type)
+    .bind(k.category())
+    .bind(k.event())
     .bind(kind)
     .execute(&mut **tx)
     .await?
     .rows_affected();
     if gone > 0 {
-        let changes = json!({"event_type": event_type, "channel": kind, "reset": true});
+        let changes = json!({"event": k.name(), "channel": kind, "reset": true});
         audit::record(
             tx,
             actor,
@@ -223,13 +228,13 @@ pub async fn reset(
         )
         .await?;
     }
-    get(tx, event_type, kind).await
+    get(tx, k, kind).await
 }
 
 /// Renders a template body against the sample values (the preview), or says what is wrong.
-pub fn preview(b: &TemplateBody) -> Result<(String, String), AppError> {
-    check(b)?;
-    let vars = sample();
+pub fn preview(audience: &dyn Audience, b: &TemplateBody) -> Result<(String, String), AppError> {
+    check(audience, b)?;
+    let vars = sample(audience);
     Ok((
         render(&b.subject, &vars).unwrap_or_default(),
         render(&b.body, &vars).unwrap_or_default(),
@@ -240,16 +245,18 @@ pub fn preview(b: &TemplateBody) -> Result<(String, String), AppError> {
 /// default (with the reason kept).
 pub async fn message(
     conn: &mut sqlx::PgConnection,
+    audience: &dyn Audience,
     event_type: &str,
     kind: &str,
     vars: &BTreeMap<&str, String>,
 ) -> anyhow::Result<Rendered> {
     let own: Option<(Option<String>, String)> = sqlx::query_as(
         "SELECT subject_template, body_template FROM notification_templates
-         WHERE event_category = 'issues' AND event_type = $1 AND channel_type = $2",
+         WHERE event_category = $3 AND event_type = $1 AND channel_type = $2",
     )
     .bind(event_type)
     .bind(kind)
+    .bind(audience.category())
     .fetch_optional(&mut *conn)
     .await?;
     let mut error = None;
@@ -267,12 +274,13 @@ pub async fn message(
             }
             (Err(e), _) | (_, Err(e)) => {
                 error = Some(format!(
-                    "the {kind} template for issue.{event_type} is broken ({e}); the default was used"
+                    "the {kind} template for {}.{event_type} is broken ({e}); the default was used",
+                    audience.entity()
                 ));
             }
         }
     }
-    let (subject, body) = default(kind);
+    let (subject, body) = audience.default_template(kind);
     Ok(Rendered {
         subject: render(subject, vars)?,
         body: render(body, vars)?,

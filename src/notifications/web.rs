@@ -5,7 +5,7 @@ use askama::Template;
 use axum::Form;
 use axum::response::{Html, IntoResponse, Response};
 
-use super::store::{self, ISSUE_EVENTS, Notification, Preference, Preferences, QuietHours};
+use super::store::{self, Notification, Preference, Preferences, QuietHours};
 use crate::issues::store::{self as issues, Scope};
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
@@ -72,7 +72,8 @@ pub async fn read_all(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError>
 #[template(path = "notifications/preferences.html", blocks = ["content"])]
 struct PreferencesPage {
     chrome: Chrome,
-    preferences: Vec<(Preference, &'static str)>,
+    /// Each preference, the event's full name (the form's value) and "an issue was raised".
+    preferences: Vec<(Preference, String, String)>,
     /// The stored periods plus empty rows to add more.
     quiet: Vec<QuietHours>,
     phone: String,
@@ -94,7 +95,7 @@ async fn preferences_page(
     saved: bool,
     submitted: Option<(Preferences, Errors)>,
 ) -> Result<Response, WebError> {
-    let stored = store::preferences(&mut ctx.tx, ctx.principal.user_id).await?;
+    let stored = store::preferences(&mut ctx.tx, &ctx.manifest, ctx.principal.user_id).await?;
     ctx.tx.commit().await?;
     let (prefs, errors) = match submitted {
         Some((p, e)) => (p, e),
@@ -103,12 +104,10 @@ async fn preferences_page(
     let preferences = prefs
         .preferences
         .into_iter()
-        .map(|p| {
-            let label = ISSUE_EVENTS
-                .iter()
-                .find(|(t, _)| *t == p.event_type)
-                .map_or("", |(_, l)| *l);
-            (p, label)
+        .filter_map(|p| {
+            let k = super::topics::in_category(&ctx.manifest, &p.event_category, &p.event_type)?;
+            let when = format!("{} {}", k.audience.noun(), k.topic.verb);
+            Some((p, k.name(), when))
         })
         .collect();
     let mut quiet = prefs.quiet_hours.unwrap_or_default();
@@ -175,17 +174,20 @@ pub async fn save_preferences(
 ) -> Result<Response, WebError> {
     let f = FormValues(pairs);
     let body = Preferences {
-        preferences: ISSUE_EVENTS
+        preferences: super::topics::all(&ctx.manifest)
             .iter()
-            .map(|(t, _)| Preference {
-                event_category: "issues".into(),
-                event_type: t.to_string(),
-                in_app: f.has("in_app", t),
-                email: f.has("email", t),
-                sms: f.has("sms", t),
-                slack: f.has("slack", t),
-                quiet_hours: !f.has("through_quiet", t),
-                digest: f.has("digest", t),
+            .map(|k| {
+                let t = k.name();
+                Preference {
+                    event_category: k.category().into(),
+                    event_type: k.event().into(),
+                    in_app: f.has("in_app", &t),
+                    email: f.has("email", &t),
+                    sms: f.has("sms", &t),
+                    slack: f.has("slack", &t),
+                    quiet_hours: !f.has("through_quiet", &t),
+                    digest: f.has("digest", &t),
+                }
             })
             .collect(),
         quiet_hours: Some(quiet_of(&f)),
@@ -193,7 +195,7 @@ pub async fn save_preferences(
         slack_user_id: Some(f.get("slack_user_id").to_string()),
     };
     let (actor, me) = (ctx.actor(), ctx.principal.user_id);
-    match store::save_preferences(&mut ctx.tx, &actor, me, &body).await {
+    match store::save_preferences(&mut ctx.tx, &ctx.manifest, &actor, me, &body).await {
         Ok(_) => preferences_page(ctx, hx, true, None).await,
         Err(AppError::Validation { fields, .. }) => {
             // Quiet-hour rows are one input group each: their errors show under the table.

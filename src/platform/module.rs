@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::platform::audience::Audience;
 use crate::platform::events::Subscriber;
 use crate::platform::jobs::Registry;
 use crate::platform::state::AppState;
@@ -131,6 +132,8 @@ pub struct Module {
     pub web: Option<WebRoutes>,
     pub jobs: Option<Jobs>,
     pub subscribers: Option<Subscribers>,
+    /// Who is told about its events, if people are.
+    pub audience: Option<&'static dyn Audience>,
 }
 
 impl Module {
@@ -145,6 +148,7 @@ impl Module {
             web: None,
             jobs: None,
             subscribers: None,
+            audience: None,
         }
     }
 }
@@ -193,6 +197,17 @@ impl Manifest {
         })
         .chain(self.modules.iter().filter_map(|m| m.event_wildcard))
         .collect()
+    }
+
+    /// The areas whose events reach people.
+    pub fn audiences(&self) -> impl Iterator<Item = &'static dyn Audience> + '_ {
+        self.modules.iter().filter_map(|m| m.audience)
+    }
+
+    /// The audience for an entity type (`issue`), or for a preference category (`issues`).
+    pub fn audience(&self, entity_or_category: &str) -> Option<&'static dyn Audience> {
+        self.audiences()
+            .find(|a| a.entity() == entity_or_category || a.category() == entity_or_category)
     }
 
     pub fn api_router(&self) -> OpenApiRouter<AppState> {

@@ -348,7 +348,11 @@ async fn raised_elsewhere_appears_live(driver: &WebDriver, base: &str) -> WebDri
 /// count an issue the manager assigns to them (SSE signal, the bell re-fetches itself).
 async fn notification_arrives_live(driver: &WebDriver, base: &str) -> WebDriverResult<()> {
     driver.goto(format!("{base}/profile/notifications")).await?;
-    let assigned = wait(driver, By::Css("input[name=in_app][value=assigned]")).await?;
+    let assigned = wait(
+        driver,
+        By::Css("input[name=in_app][value='issue.assigned']"),
+    )
+    .await?;
     if !assigned.is_selected().await? {
         assigned.click().await?;
     }

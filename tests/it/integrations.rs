@@ -473,7 +473,7 @@ async fn templates_shape_messages_with_a_preview_and_a_broken_one_falls_back() {
     let (s, e) = d
         .call(
             "PUT",
-            "/v1/notification-templates/created/chat",
+            "/v1/notification-templates/issue.created/chat",
             &d.admin,
             json!({"subject": "New: {{number}}", "body": "{{ titel }}"}),
         )
@@ -500,7 +500,7 @@ async fn templates_shape_messages_with_a_preview_and_a_broken_one_falls_back() {
     let (s, t) = d
         .call(
             "PUT",
-            "/v1/notification-templates/created/chat",
+            "/v1/notification-templates/issue.created/chat",
             &d.admin,
             json!({"subject": "New {{number}}", "body": "{{title}} — raised by {{actor}}"}),
         )
@@ -560,7 +560,7 @@ async fn templates_shape_messages_with_a_preview_and_a_broken_one_falls_back() {
     let (s, t) = d
         .call(
             "DELETE",
-            "/v1/notification-templates/created/chat",
+            "/v1/notification-templates/issue.created/chat",
             &d.admin,
             Value::Null,
         )
@@ -570,7 +570,7 @@ async fn templates_shape_messages_with_a_preview_and_a_broken_one_falls_back() {
     let (s, _) = d
         .call(
             "PUT",
-            "/v1/notification-templates/created/chat",
+            "/v1/notification-templates/issue.created/chat",
             &d.agent,
             json!({"body": "x"}),
         )
@@ -785,7 +785,7 @@ async fn the_integration_channel_and_template_pages_work_with_field_errors() {
         .app
         .page(
             "GET",
-            "/admin/notification-templates/assigned/email",
+            "/admin/notification-templates/issue.assigned/email",
             Some(&b.cookie),
             None,
         )
@@ -799,7 +799,7 @@ async fn the_integration_channel_and_template_pages_work_with_field_errors() {
             Some(&b.cookie),
             Some(&[
                 ("_csrf", &b.csrf),
-                ("event_type", "assigned"),
+                ("event", "issue.assigned"),
                 ("channel", "email"),
                 ("subject", "[{{number}}] to {{assignee}}"),
                 ("body", "{{title}}"),
@@ -815,7 +815,7 @@ async fn the_integration_channel_and_template_pages_work_with_field_errors() {
         .app
         .page(
             "POST",
-            "/admin/notification-templates/assigned/email",
+            "/admin/notification-templates/issue.assigned/email",
             Some(&b.cookie),
             Some(&[("_csrf", &b.csrf), ("subject", "{{number"), ("body", "x")]),
         )

@@ -163,6 +163,16 @@ async fn events_are_the_specs_and_unbuilt_modules_offer_none() {
             .collect();
         assert_eq!(listed, SPEC_EVENTS.iter().copied().collect());
     }
+    // What people can be told about is what the areas emit, and each area's categories are
+    // its own.
+    let mut categories = BTreeSet::new();
+    for a in m.audiences() {
+        assert!(categories.insert(a.category()), "{} twice", a.category());
+        for t in a.topics() {
+            let name = a.event_name(t);
+            assert!(events.contains(&name.as_str()), "{name} is not emitted");
+        }
+    }
 
     let app = TestApp::new().await;
     let admin = app.admin_token().await;

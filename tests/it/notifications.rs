@@ -305,23 +305,19 @@ async fn a_new_notification_signals_only_its_users_tabs_and_the_pages_work() {
             Some(&agent.cookie),
             Some(&[
                 ("_csrf", &agent.csrf),
-                ("in_app", "created"),
-                ("in_app", "resolved"),
+                ("in_app", "issue.created"),
+                ("in_app", "issue.resolved"),
             ]),
         )
         .await;
     assert_eq!(saved.status, StatusCode::OK);
     assert!(saved.body.contains("Saved."));
-    assert!(
-        saved.body.contains(
-            "value=\"created\" aria-label=\"In the app when an issue was raised\" checked"
-        )
-    );
-    assert!(
-        saved
-            .body
-            .contains("value=\"assigned\" aria-label=\"In the app when an issue was assigned\">")
-    );
+    assert!(saved.body.contains(
+        "value=\"issue.created\" aria-label=\"In the app when an issue was raised\" checked"
+    ));
+    assert!(saved.body.contains(
+        "value=\"issue.assigned\" aria-label=\"In the app when an issue was assigned\">"
+    ));
     let (_, second) = d
         .call(
             "POST",
@@ -625,7 +621,7 @@ async fn digest_mail_waits_for_one_daily_message() {
     assert_eq!(mails.len(), 1, "one message for both");
     assert_eq!(
         mail_header(&mails[0], "Subject").unwrap(),
-        "[FireLater] Daily digest: 2 issue updates"
+        "[FireLater] Daily digest: 2 updates"
     );
     for n in &numbers {
         assert!(mails[0].contains(n.as_str()), "{n} listed");
@@ -633,4 +629,96 @@ async fn digest_mail_waits_for_one_daily_message() {
     d.app.clock.advance(chrono::Duration::hours(25));
     d.app.run_jobs().await;
     assert_eq!(digest(&sink).len(), 1, "nothing new, no second digest");
+}
+
+/// Watching and group membership are re-checked against what a person may see: once the agent
+/// is taken out of the group, neither the digest mail already waiting nor a later update about
+/// the group's issue reaches them.
+#[tokio::test]
+async fn an_agent_taken_out_of_a_group_stops_hearing_about_its_issues() {
+    let mut d = Desk::new().await;
+    let sink = SmtpSink::start().await;
+    let mut config = (*d.app.state.config).clone();
+    config.smtp_url = Some(sink.url.clone());
+    d.app.state.config = std::sync::Arc::new(config);
+    let digest_all: Vec<Value> = ["created", "assigned", "updated"]
+        .iter()
+        .map(|e| {
+            json!({"event_category": "issues", "event_type": e, "in_app": true, "email": true,
+                   "digest": true})
+        })
+        .collect();
+    let (s, _) = d
+        .call(
+            "PUT",
+            &format!("/v1/users/{}/notifications", d.agent_id),
+            &d.agent,
+            json!({ "preferences": digest_all }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, issue) = d
+        .call(
+            "POST",
+            "/v1/issues",
+            &d.admin,
+            json!({"title": "Printer on fire", "assigned_group": d.group}),
+        )
+        .await;
+    let id = id_of(&issue);
+    let (s, _) = d
+        .call(
+            "POST",
+            &format!("/v1/issues/{id}/watch"),
+            &d.agent,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    d.app.run_jobs().await;
+    let told = inbox(&d, &d.agent).await["unread"].as_i64().unwrap();
+    assert!(told >= 1, "told while in the group");
+
+    let (s, _) = d
+        .call(
+            "DELETE",
+            &format!("/v1/groups/{}/members/{}", d.group, d.agent_id),
+            &d.admin,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = d
+        .call(
+            "PUT",
+            &format!("/v1/issues/{id}"),
+            &d.admin,
+            json!({"title": "Printer on fire, building evacuated"}),
+        )
+        .await;
+    assert!(s.is_success());
+    d.app.run_jobs().await;
+    assert_eq!(
+        inbox(&d, &d.agent).await["unread"].as_i64().unwrap(),
+        told,
+        "a watcher who can no longer see the issue is not told"
+    );
+    d.app.clock.advance(chrono::Duration::hours(25));
+    d.app.run_jobs().await;
+    // The reporter (the admin) still hears of the breach; the agent gets nothing.
+    for m in sink.mails() {
+        assert_eq!(
+            mail_header(&m, "To").as_deref(),
+            Some("admin@example.com"),
+            "the waiting digest mail is withdrawn: {m}"
+        );
+    }
+    let withdrawn: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM {}.notifications WHERE status = 'withdrawn'",
+        format!("tenant_{}", d.app.slug)
+    ))
+    .fetch_one(&d.app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(withdrawn, told, "each waiting digest mail");
 }

@@ -122,7 +122,7 @@ async fn every_route_refuses_anonymous_callers() {
         ("attachment_id", uuid::Uuid::new_v4().to_string()),
         ("delivery_id", uuid::Uuid::new_v4().to_string()),
         ("entity_type", "user".to_string()),
-        ("event_type", "created".to_string()),
+        ("event", "issue.created".to_string()),
         ("channel", "chat".to_string()),
     ];
     for (path, method) in operations(&doc) {
@@ -248,7 +248,7 @@ impl Ids {
             ("attachment_id", self.attachment.clone()),
             ("delivery_id", self.delivery.clone()),
             ("entity_type", "user".to_string()),
-            ("event_type", "created".to_string()),
+            ("event", "issue.created".to_string()),
             ("channel", "chat".to_string()),
         ]
     }

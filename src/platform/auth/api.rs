@@ -22,6 +22,8 @@ pub struct ApiCtx {
     pub meta: RequestMeta,
     /// The request's instant, from the injected clock (SLA clocks, due times, timers).
     pub now: chrono::DateTime<chrono::Utc>,
+    /// What the binary is made of (the areas whose events reach people, their permissions, …).
+    pub manifest: std::sync::Arc<crate::platform::module::Manifest>,
 }
 
 impl ApiCtx {
@@ -65,6 +67,7 @@ impl FromRequestParts<AppState> for ApiCtx {
             authenticate_jwt(state, token).await?
         };
         Ok(ApiCtx {
+            manifest: state.manifest.clone(),
             principal,
             tx,
             meta,
