@@ -65,6 +65,13 @@ const FIELDS: &[Field] = &[
     },
 ];
 
+/// An issue's watchers, its group's members and (for events without a snapshot) the issue now.
+type Taking = (
+    Option<Vec<Uuid>>,
+    Option<Vec<Uuid>>,
+    Option<sqlx::types::Json<Value>>,
+);
+
 /// The issue as the event saw it.
 #[derive(Default, sqlx::FromRow)]
 struct View {
@@ -166,8 +173,7 @@ impl Audience for Issues {
             // (timer events carry none, so the current row answers for them). The watchers
             // and group members come with the issue's being there, in one statement.
             let snapshot = &event.payload["issue"];
-            let row: Option<(Option<Vec<Uuid>>, Option<Vec<Uuid>>, Option<sqlx::types::Json<Value>>)> =
-                sqlx::query_as(
+            let row: Option<Taking> = sqlx::query_as(
                     "SELECT (SELECT array_agg(w.user_id) FROM issue_watchers w WHERE w.issue_id = i.id),
                             (SELECT array_agg(m.user_id) FROM group_members m
                              WHERE m.group_id = CASE WHEN $3 THEN i.assigned_group ELSE $2 END),

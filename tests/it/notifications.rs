@@ -714,8 +714,8 @@ async fn an_agent_taken_out_of_a_group_stops_hearing_about_its_issues() {
         );
     }
     let withdrawn: i64 = sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM {}.notifications WHERE status = 'withdrawn'",
-        format!("tenant_{}", d.app.slug)
+        "SELECT count(*) FROM tenant_{}.notifications WHERE status = 'withdrawn'",
+        d.app.slug
     ))
     .fetch_one(&d.app.state.pool)
     .await
