@@ -45,13 +45,13 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(groups_api::members, groups_api::add_member))
         .routes(routes!(groups_api::remove_member))
-        .routes(routes!(roles::api_list, roles::api_create))
+        .routes(routes!(roles::api::list, roles::api::create))
         .routes(routes!(
-            roles::api_get,
-            roles::api_update,
-            roles::api_delete
+            roles::api::get,
+            roles::api::update,
+            roles::api::delete
         ))
-        .routes(routes!(roles::api_permissions))
+        .routes(routes!(roles::api::permissions))
         .routes(routes!(api_keys::api_list, api_keys::api_create))
         .routes(routes!(api_keys::api_revoke))
 }
@@ -99,10 +99,13 @@ pub fn web_routes() -> Routes {
             "/admin/groups/{id}/members/{user_id}/remove",
             post(groups_api::web_remove_member),
         )
-        .route("/admin/roles", get(roles::web_list).post(roles::web_create))
+        .route(
+            "/admin/roles",
+            get(roles::web::list).post(roles::web::create),
+        )
         .route(
             "/admin/roles/{id}",
-            get(roles::web_detail).post(roles::web_update),
+            get(roles::web::detail).post(roles::web::update),
         )
         .route(
             "/api-keys",

@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod forms;
 pub mod jobs;
 pub mod json;
 pub mod listing;

@@ -15,7 +15,7 @@ use super::deliver::{self, Message};
 use super::store::{self, Delivery, Webhook, WebhookBody};
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
-use crate::platform::error::{AppError, WebError};
+use crate::platform::error::WebError;
 use crate::platform::module::EventDef;
 use crate::platform::state::AppState;
 use crate::platform::web::PathId;
@@ -167,18 +167,15 @@ fn body_of(f: &FormValues, creating: bool) -> Result<WebhookBody, Errors> {
     })
 }
 
-/// Field errors as the form names them (`events[2]` and `headers.X` belong to one input each).
-fn form_errors(fields: BTreeMap<String, String>) -> Errors {
-    let mut out = BTreeMap::new();
-    for (k, v) in fields {
-        let key = match k.as_str() {
-            k if k.starts_with("events") => "events".to_string(),
-            k if k.starts_with("headers") => "headers".to_string(),
-            _ => k,
-        };
-        out.entry(key).or_insert(v);
+/// The input a field error belongs to (`events[2]` and `headers.X` are one input each).
+fn form_field(k: &str) -> Option<&'static str> {
+    if k.starts_with("events") {
+        Some("events")
+    } else if k.starts_with("headers") {
+        Some("headers")
+    } else {
+        None
     }
-    Errors(out)
 }
 
 pub async fn create(
@@ -208,17 +205,22 @@ pub async fn create(
             .await;
         }
     };
-    let actor = ctx.actor();
-    match store::create(
-        &mut ctx.tx,
-        &actor,
-        &state.sealer,
-        &state.outbound,
-        &state.manifest,
-        &body,
-    )
-    .await
-    {
+    let made = ctx
+        .save(async |ctx| {
+            let actor = ctx.actor();
+            let m = &state.manifest;
+            store::create(
+                &mut ctx.tx,
+                &actor,
+                &state.sealer,
+                &state.outbound,
+                m,
+                &body,
+            )
+            .await
+        })
+        .await?;
+    match made {
         Ok(w) => {
             let f = values_of(&w.webhook);
             let secret = Some(w.secret);
@@ -232,30 +234,19 @@ pub async fn create(
             )
             .await
         }
-        Err(AppError::Validation { fields, .. }) => {
+        Err(r) => {
+            let r = r.map_fields(form_field).notice_at("name");
             form(
                 ctx,
                 hx,
                 Shown {
                     f,
-                    ..unprocessable(form_errors(fields))
+                    status: r.status,
+                    ..unprocessable(r.errors)
                 },
             )
             .await
         }
-        Err(AppError::Conflict { message, .. }) => {
-            let errors = Errors(BTreeMap::from([("name".to_string(), message)]));
-            form(
-                ctx,
-                hx,
-                Shown {
-                    f,
-                    ..unprocessable(errors)
-                },
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -278,29 +269,28 @@ pub async fn update(
         Ok(b) => b,
         Err(e) => return form(ctx, hx, failed(e, f)).await,
     };
-    let actor = ctx.actor();
-    match store::update(
-        &mut ctx.tx,
-        &actor,
-        &state.outbound,
-        &state.manifest,
-        id,
-        &body,
-    )
-    .await
-    {
-        Ok(_) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, &format!("/admin/webhooks/{id}")))
+    let saved = ctx
+        .save(async |ctx| {
+            let actor = ctx.actor();
+            let m = &state.manifest;
+            store::update(&mut ctx.tx, &actor, &state.outbound, m, id, &body).await
+        })
+        .await?;
+    match saved {
+        Ok(_) => ctx.saved(hx, &format!("/admin/webhooks/{id}")).await,
+        Err(r) => {
+            let r = r.map_fields(form_field).notice_at("name");
+            let status = r.status;
+            form(
+                ctx,
+                hx,
+                Shown {
+                    status,
+                    ..failed(r.errors, f)
+                },
+            )
+            .await
         }
-        Err(AppError::Validation { fields, .. }) => {
-            form(ctx, hx, failed(form_errors(fields), f)).await
-        }
-        Err(AppError::Conflict { message, .. }) => {
-            let errors = Errors(BTreeMap::from([("name".to_string(), message)]));
-            form(ctx, hx, failed(errors, f)).await
-        }
-        Err(e) => Err(e.into()),
     }
 }
 

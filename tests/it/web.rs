@@ -172,6 +172,45 @@ async fn invalid_forms_answer_422_with_the_errors_next_to_the_fields() {
     assert!(page.body.contains("value=\"not-an-email\""));
 }
 
+/// A refused role form keeps every value and ticked permission (422 for a missing name, 409
+/// for a key that is taken), and the transaction still works after the conflict.
+#[tokio::test]
+async fn a_refused_role_form_keeps_what_was_typed() {
+    let app = TestApp::new().await;
+    let browser = app.browser_login("admin@example.com").await;
+    let (app, browser) = (&app, &browser);
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let mut form = vec![("_csrf", browser.csrf.as_str())];
+        form.extend(fields);
+        async move {
+            app.page("POST", "/admin/roles", Some(&browser.cookie), Some(&form))
+                .await
+        }
+    };
+    let ticked = "value=\"issues:read\" checked";
+    let page = post(vec![
+        ("display_name", ""),
+        ("description", "Night shift"),
+        ("permissions", "issues:read"),
+    ])
+    .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("value=\"Night shift\""), "{}", page.body);
+    assert!(page.body.contains(ticked));
+    let made = post(vec![("display_name", "Night desk")]).await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER);
+    let taken = post(vec![
+        ("display_name", "Night desk"),
+        ("description", "Second try"),
+        ("permissions", "issues:read"),
+    ])
+    .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    assert!(taken.body.contains("already exists"), "{}", taken.body);
+    assert!(taken.body.contains("value=\"Second try\""));
+    assert!(taken.body.contains(ticked));
+}
+
 #[tokio::test]
 async fn forgot_password_mails_a_single_use_link_that_sets_a_new_password() {
     let app = TestApp::new().await;
