@@ -1,7 +1,6 @@
 //! API keys for service accounts: `fl_<tenant>.<256-bit secret>`, stored as a SHA-256 hash,
 //! shown once, scoped to permissions the creator holds (and re-checked on every use).
 
-use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -18,12 +17,13 @@ use crate::platform::auth::session::WebCtx;
 use crate::platform::auth::{Principal, tokens};
 use crate::platform::error::{AppError, WebError};
 use crate::platform::events;
+use crate::platform::forms::Refused;
 use crate::platform::json::ApiJson;
 use crate::platform::listing::Problems;
 use crate::platform::openapi::Items;
 use crate::platform::tenancy::TenantTx;
 use crate::platform::web::PathId;
-use crate::platform::web::{Chrome, Hx};
+use crate::platform::web::{Chrome, FormValues, Hx};
 use crate::render_page;
 use utoipa::ToSchema;
 
@@ -228,6 +228,8 @@ struct KeysPage {
     keys: Vec<ApiKey>,
     scopes: Vec<String>,
     created: Option<String>,
+    /// What was typed, after a refusal.
+    f: FormValues,
     errors: crate::platform::web::Errors,
     can_create: bool,
 }
@@ -236,13 +238,19 @@ async fn page(
     mut ctx: WebCtx,
     hx: bool,
     created: Option<String>,
-    errors: BTreeMap<String, String>,
+    submitted: Option<(FormValues, Refused)>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let keys = visible(&mut ctx.tx, &ctx.principal).await?;
     ctx.tx.commit().await?;
     let scopes = ctx.principal.permissions.iter().cloned().collect();
     let can_create = ctx.principal.can(crate::identity::perm::API_KEYS_CREATE);
+    let (f, refused) = submitted.unwrap_or_default();
+    let status = if refused.status.is_client_error() {
+        refused.status
+    } else {
+        status
+    };
     Ok(render_page!(
         hx,
         KeysPage {
@@ -250,7 +258,8 @@ async fn page(
             keys,
             scopes,
             created,
-            errors: errors.into(),
+            f,
+            errors: refused.errors,
             can_create
         },
         status
@@ -259,7 +268,7 @@ async fn page(
 
 pub async fn web_list(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
     ctx.require(crate::identity::perm::API_KEYS_READ)?;
-    page(ctx, hx, None, BTreeMap::new(), StatusCode::OK).await
+    page(ctx, hx, None, None, StatusCode::OK).await
 }
 
 pub async fn web_create(
@@ -269,51 +278,31 @@ pub async fn web_create(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::identity::perm::API_KEYS_CREATE)?;
-    let mut name = String::new();
-    let mut scopes = Vec::new();
-    let mut expires_at = None;
-    for (k, v) in pairs {
-        match k.as_str() {
-            "name" => name = v,
-            "scopes" => scopes.push(v),
-            "expires_on" if !v.is_empty() => {
-                match chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
-                    Ok(d) => expires_at = d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
-                    Err(_) => {
-                        return page(
-                            ctx,
-                            hx,
-                            None,
-                            BTreeMap::from([("expires_at".into(), "must be a date".into())]),
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                        )
-                        .await;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    let actor = ctx.actor();
-    let principal = ctx.principal.clone();
-    match create_in(
-        &mut ctx.tx,
-        &principal,
-        &actor,
-        &CreateKey {
-            name,
-            scopes,
-            expires_at,
-        },
-        state.clock.now(),
-    )
-    .await
-    {
-        Ok((_, token)) => page(ctx, hx, Some(token), BTreeMap::new(), StatusCode::CREATED).await,
-        Err(AppError::Validation { fields, .. }) => {
-            page(ctx, hx, None, fields, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-        Err(e) => Err(e.into()),
+    let f = FormValues(pairs.into_iter().filter(|(k, _)| k != "_csrf").collect());
+    let now = state.clock.now();
+    let made = ctx
+        .save(async |ctx| {
+            let expires_at = match f.get("expires_on").trim() {
+                "" => None,
+                d => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|t| t.and_utc())
+                    .ok_or_else(|| AppError::field("expires_at", "must be a date"))
+                    .map(Some)?,
+            };
+            let key = CreateKey {
+                name: f.get("name").to_string(),
+                scopes: f.all("scopes"),
+                expires_at,
+            };
+            let (actor, principal) = (ctx.actor(), ctx.principal.clone());
+            create_in(&mut ctx.tx, &principal, &actor, &key, now).await
+        })
+        .await?;
+    match made {
+        Ok((_, token)) => page(ctx, hx, Some(token), None, StatusCode::CREATED).await,
+        Err(r) => page(ctx, hx, None, Some((f, r)), StatusCode::OK).await,
     }
 }
 
@@ -327,5 +316,5 @@ pub async fn web_revoke(
     let actor = ctx.actor();
     let principal = ctx.principal.clone();
     revoke_in(&mut ctx.tx, &principal, &actor, id, state.clock.now()).await?;
-    page(ctx, hx, None, BTreeMap::new(), StatusCode::OK).await
+    page(ctx, hx, None, None, StatusCode::OK).await
 }

@@ -23,6 +23,26 @@
     e.preventDefault();
     if (target.tagName === "A") { window.location = target.href; } else { target.focus(); }
   });
+  // Destructive actions: a form with data-confirm="sentence" asks in a dialog first (Cancel is
+  // the default button); confirming submits it as usual, htmx or not.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    var d = document.getElementById("confirm-dialog");
+    if (!question || !d || form.dataset.confirmed === "yes") { if (form.dataset) delete form.dataset.confirmed; return; }
+    var submitter = e.submitter;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    document.getElementById("confirm-text").textContent = question;
+    d.returnValue = "";
+    d.addEventListener("close", function once() {
+      d.removeEventListener("close", once);
+      if (d.returnValue !== "ok") return;
+      form.dataset.confirmed = "yes";
+      form.requestSubmit(submitter || undefined);
+    });
+    d.showModal();
+  }, true);
   // Inline edits: a form marked data-autosubmit saves as soon as a field changes.
   document.addEventListener("change", function (e) {
     var form = e.target.form;

@@ -205,6 +205,8 @@ async fn run_scenario(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
         "row: {text}"
     );
 
+    admin_revokes_a_key_after_confirming(driver, &base).await?;
+
     driver
         .find(By::XPath("//button[normalize-space()='Sign out']"))
         .await?
@@ -220,6 +222,49 @@ async fn run_scenario(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
     driver.goto(format!("{base}/admin/users")).await?;
     assert!(driver.current_url().await?.path().starts_with("/login"));
     agent_works_an_issue(driver, &base).await
+}
+
+/// A destructive action asks first: Cancel keeps the key, "Yes, do it" revokes it.
+async fn admin_revokes_a_key_after_confirming(
+    driver: &WebDriver,
+    base: &str,
+) -> WebDriverResult<()> {
+    driver.goto(format!("{base}/api-keys")).await?;
+    driver
+        .find(By::Css("form[action='/api-keys'] input[name=name]"))
+        .await?
+        .send_keys("Browser key")
+        .await?;
+    driver
+        .find(By::Css("input[name=scopes][value='issues:read']"))
+        .await?
+        .click()
+        .await?;
+    driver
+        .find(By::XPath("//button[normalize-space()='Create key']"))
+        .await?
+        .click()
+        .await?;
+    wait(driver, By::Id("new-key")).await?;
+    let row = "//tr[td[normalize-space()='Browser key']]";
+    let revoke = format!("{row}//button[normalize-space()='revoke']");
+    driver.find(By::XPath(&revoke)).await?.click().await?;
+    let dialog = wait(driver, By::Css("#confirm-dialog[open]")).await?;
+    assert!(dialog.text().await?.contains("Browser key"));
+    dialog
+        .find(By::XPath(".//button[normalize-space()='Cancel']"))
+        .await?
+        .click()
+        .await?;
+    assert!(driver.find(By::Css("#confirm-dialog[open]")).await.is_err());
+    assert!(
+        driver.find(By::XPath(&revoke)).await.is_ok(),
+        "cancel keeps the key"
+    );
+    driver.find(By::XPath(&revoke)).await?.click().await?;
+    wait(driver, By::Css("#confirm-dialog[open]")).await?;
+    driver.find(By::Id("confirm-ok")).await?.click().await?;
+    wait_text(driver, By::XPath(&format!("{row}/td[last()]")), "revoked").await
 }
 
 async fn wait(driver: &WebDriver, by: By) -> WebDriverResult<WebElement> {
