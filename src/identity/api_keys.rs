@@ -1,7 +1,6 @@
 //! API keys for service accounts: `fl_<tenant>.<256-bit secret>`, stored as a SHA-256 hash,
 //! shown once, scoped to permissions the creator holds (and re-checked on every use).
 
-
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -1,7 +1,6 @@
 //! `/admin/integrations`: the provider accounts, a form per type (secrets are write-only: the
 //! form says whether each is set and an empty input keeps it), a test send and deletion.
 
-use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::Form;
@@ -14,6 +13,7 @@ use super::api::run_test;
 use super::store::{self, Integration, IntegrationBody, KINDS, Kind};
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::forms::Refused;
 use crate::platform::state::AppState;
 use crate::platform::web::PathId;
 use crate::platform::web::{Chrome, Errors, FormValues, Hx, see_other};
@@ -258,25 +258,19 @@ fn body_of(f: &FormValues, kind: &Kind) -> IntegrationBody {
     }
 }
 
-/// The form again with what was typed and why it was refused (422); other errors pass on.
+/// The form again with what was typed and why it was refused (422, or 409 for a name in use).
 async fn refused(
     ctx: WebCtx,
     hx: bool,
     integration: Option<Integration>,
     kind: &'static Kind,
     f: FormValues,
-    e: AppError,
+    r: Refused,
 ) -> Result<Response, WebError> {
-    let errors = match e {
-        AppError::Validation { fields, .. } => Errors(fields),
-        AppError::Conflict { message, .. } => {
-            Errors(BTreeMap::from([("name".to_string(), message)]))
-        }
-        e => return Err(e.into()),
-    };
+    let r = r.notice_at("name");
     let s = Shown {
-        status: errors.status(),
-        errors,
+        status: r.status,
+        errors: r.errors,
         ..shown(integration, kind, f)
     };
     form(ctx, hx, s).await
@@ -293,13 +287,18 @@ pub async fn create(
     let kind = store::kind(f.get("type"))
         .ok_or_else(|| AppError::field("type", "is not an integration type"))?;
     let body = body_of(&f, kind);
-    let actor = ctx.actor();
-    match store::create(&mut ctx.tx, &actor, &state.sealer, &state.outbound, &body).await {
+    let made = ctx
+        .save(async |ctx| {
+            let actor = ctx.actor();
+            store::create(&mut ctx.tx, &actor, &state.sealer, &state.outbound, &body).await
+        })
+        .await?;
+    match made {
         Ok(i) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, &format!("/admin/integrations/{}", i.id)))
+            ctx.saved(hx, &format!("/admin/integrations/{}", i.id))
+                .await
         }
-        Err(e) => refused(ctx, hx, None, kind, f, e).await,
+        Err(r) => refused(ctx, hx, None, kind, f, r).await,
     }
 }
 
@@ -315,22 +314,15 @@ pub async fn update(
     let kind = store::kind(&before.kind).ok_or(AppError::NotFound)?;
     let f = FormValues(pairs);
     let body = body_of(&f, kind);
-    let actor = ctx.actor();
-    match store::update(
-        &mut ctx.tx,
-        &actor,
-        &state.sealer,
-        &state.outbound,
-        id,
-        &body,
-    )
-    .await
-    {
-        Ok(_) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, &format!("/admin/integrations/{id}")))
-        }
-        Err(e) => refused(ctx, hx, Some(before), kind, f, e).await,
+    let saved = ctx
+        .save(async |ctx| {
+            let (actor, sealer, outbound) = (ctx.actor(), &state.sealer, &state.outbound);
+            store::update(&mut ctx.tx, &actor, sealer, outbound, id, &body).await
+        })
+        .await?;
+    match saved {
+        Ok(_) => ctx.saved(hx, &format!("/admin/integrations/{id}")).await,
+        Err(r) => refused(ctx, hx, Some(before), kind, f, r).await,
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use askama::Template;
 use axum::Form;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use uuid::Uuid;
@@ -20,12 +20,10 @@ use super::activity::{
 use super::attachments::{self, Attachment};
 use super::store::{self, Issue};
 use super::web::{AGENTS, GROUPS, acting};
-use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::markdown;
 use crate::platform::state::AppState;
-use crate::platform::tenancy;
 use crate::platform::web::PathId;
 use crate::platform::web::PathIds;
 use crate::platform::web::{Choices, Chrome, Errors, Hx, choices, read_multipart, see_other};
@@ -190,36 +188,29 @@ fn uuid(f: &Fields, k: &str) -> Result<Option<Uuid>, AppError> {
         .transpose()
 }
 
-/// Runs one form's action; a rejected form re-renders the page with its errors (422) or the
-/// conflict (409), keeping what was typed.
+/// Runs one form's action through `save_form`: done, back to the issue (303); refused, the
+/// issue page again with the errors (422) or the conflict (409), keeping what was typed.
 async fn act(
     mut ctx: WebCtx,
     hx: bool,
-    id: &str,
+    id: Uuid,
     form: Fields,
     run: FormRun,
 ) -> Result<Response, WebError> {
     ctx.require(crate::issues::perm::ISSUES_READ)?;
-    let id = parse_id(id)?;
-    tenancy::savepoint(&mut ctx.tx).await?;
-    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
-    let result = run(&mut a, id, &form).await;
-    match result {
-        Ok(()) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, &format!("/issues/{id}")))
-        }
-        Err(e @ (AppError::Validation { .. } | AppError::Conflict { .. })) => {
-            tenancy::rollback_to_savepoint(&mut ctx.tx).await?;
-            let status = e.status();
-            let (errors, notice) = match e {
-                AppError::Validation { fields, .. } => (fields, None),
-                other => (BTreeMap::new(), Some(other.public_message())),
-            };
+    let saved = ctx
+        .save(async |ctx| {
+            let actor = ctx.actor();
+            let mut a = Acting::open(&mut ctx.tx, &ctx.principal, actor, ctx.now).await?;
+            run(&mut a, id, &form).await
+        })
+        .await?;
+    match saved {
+        Ok(()) => ctx.saved(hx, &format!("/issues/{id}")).await,
+        Err(r) => {
             let v = form.into_iter().filter(|(k, _)| k != "_csrf").collect();
-            render(ctx, hx, id, errors, v, notice, status).await
+            render(ctx, hx, id, r.errors.0, v, r.notice, r.status).await
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -228,7 +219,7 @@ macro_rules! form_action {
         pub async fn $name(
             ctx: WebCtx,
             Hx(hx): Hx,
-            Path(id): Path<String>,
+            PathId(id): PathId,
             Form(form): Form<Fields>,
         ) -> Result<Response, WebError> {
             fn run<'a, 'b>(
@@ -240,7 +231,7 @@ macro_rules! form_action {
             > {
                 Box::pin(async move { $body })
             }
-            act(ctx, hx, &id, form, run).await
+            act(ctx, hx, id, form, run).await
         }
     };
 }

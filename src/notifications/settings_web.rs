@@ -140,30 +140,6 @@ fn body_of(f: &FormValues) -> Result<ChannelBody, Errors> {
     })
 }
 
-fn form_errors(e: AppError) -> Result<Errors, WebError> {
-    match e {
-        AppError::Validation { fields, .. } => Ok(Errors(
-            fields
-                .into_iter()
-                .map(|(k, v)| {
-                    (
-                        if k.starts_with("events") {
-                            "events".into()
-                        } else {
-                            k
-                        },
-                        v,
-                    )
-                })
-                .collect(),
-        )),
-        AppError::Conflict { message, .. } => {
-            Ok(Errors(BTreeMap::from([("name".to_string(), message)])))
-        }
-        e => Err(e.into()),
-    }
-}
-
 async fn save_channel(
     mut ctx: WebCtx,
     hx: bool,
@@ -175,19 +151,23 @@ async fn save_channel(
         Ok(b) => b,
         Err(errors) => return channels_page(ctx, hx, id, f, errors).await,
     };
-    let actor = ctx.actor();
-    let saved = match id {
-        Some(id) => channels::update(&mut ctx.tx, &ctx.manifest, &actor, id, &body).await,
-        None => channels::create(&mut ctx.tx, &ctx.manifest, &actor, &body).await,
-    };
+    let saved = ctx
+        .save(async |ctx| {
+            let (actor, m) = (ctx.actor(), ctx.manifest.clone());
+            match id {
+                Some(id) => channels::update(&mut ctx.tx, &m, &actor, id, &body).await,
+                None => channels::create(&mut ctx.tx, &m, &actor, &body).await,
+            }
+        })
+        .await?;
     match saved {
-        Ok(_) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, "/admin/notification-channels"))
-        }
-        Err(e) => {
-            let errors = form_errors(e)?;
-            channels_page(ctx, hx, id, f, errors).await
+        Ok(_) => ctx.saved(hx, "/admin/notification-channels").await,
+        Err(r) => {
+            // `events[2]` belongs to the one events input; a taken name beside the name.
+            let r = r
+                .map_fields(|k| k.starts_with("events").then_some("events"))
+                .notice_at("name");
+            channels_page(ctx, hx, id, f, r.errors).await
         }
     }
 }
