@@ -56,7 +56,7 @@ struct IssuePage {
     watching: bool,
     /// Submitted values of the form that failed, to keep them.
     v: BTreeMap<String, String>,
-    codes: &'static [&'static str],
+    codes: &'static [(&'static str, &'static str)],
     link_types: &'static [&'static str],
 }
 
@@ -145,7 +145,7 @@ async fn render(
         notice,
         watching,
         v,
-        codes: actions::RESOLUTION_CODES,
+        codes: domain::issues::RESOLUTIONS,
         link_types: activity::LINK_TYPES,
     };
     Ok(render_page!(hx, page, status))

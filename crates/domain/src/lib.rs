@@ -6,4 +6,5 @@ pub mod ical;
 pub mod identity;
 pub mod issues;
 pub mod notify;
+pub mod sla;
 pub mod time;

@@ -149,24 +149,16 @@ pub struct ResolveBody {
     pub resolution_notes: String,
 }
 
-pub const RESOLUTION_CODES: &[&str] = &[
-    "fixed",
-    "workaround",
-    "duplicate",
-    "cannot_reproduce",
-    "no_fault_found",
-    "user_error",
-];
-
 pub async fn resolve(a: &mut Acting<'_>, id: Uuid, b: &ResolveBody) -> Result<Issue, AppError> {
     a.principal.require(crate::issues::perm::ISSUES_UPDATE)?;
     let before = store::get(a.tx, &a.scope, id).await?;
     let status = transition_target(&before, Action::Resolve)?;
     let mut p = Problems::default();
-    if !RESOLUTION_CODES.contains(&b.resolution_code.as_str()) {
+    if !domain::issues::is_resolution(&b.resolution_code) {
+        let codes: Vec<&str> = domain::issues::RESOLUTIONS.iter().map(|r| r.0).collect();
         p.add(
             "resolution_code",
-            format!("must be one of {}", RESOLUTION_CODES.join(", ")),
+            format!("must be one of {}", codes.join(", ")),
         );
     }
     if b.resolution_notes.trim().is_empty() {

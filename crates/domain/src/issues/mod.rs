@@ -16,6 +16,20 @@ pub const SEVERITIES: &[&str] = &["S1", "S2", "S3", "S4"];
 pub const TYPES: &[&str] = &["issue", "problem", "question"];
 pub const SOURCES: &[&str] = &["portal", "email", "phone", "monitoring", "api"];
 
+/// How an issue was resolved: (code, label).
+pub const RESOLUTIONS: &[(&str, &str)] = &[
+    ("fixed", "Fixed"),
+    ("workaround", "Worked around"),
+    ("duplicate", "Duplicate"),
+    ("cannot_reproduce", "Cannot reproduce"),
+    ("no_fault_found", "No fault found"),
+    ("user_error", "User error"),
+];
+
+pub fn is_resolution(code: &str) -> bool {
+    RESOLUTIONS.iter().any(|(c, _)| *c == code)
+}
+
 /// Statuses in which an issue still needs work.
 pub fn is_open(status: &str) -> bool {
     !matches!(status, "resolved" | "closed")
