@@ -5,8 +5,10 @@ pub mod api_keys;
 pub mod auth_api;
 pub mod auth_store;
 pub mod auth_web;
+pub mod groups_actions;
 pub mod groups_api;
 pub mod groups_store;
+pub mod groups_web;
 pub mod roles;
 pub mod users_api;
 pub mod users_store;
@@ -85,19 +87,19 @@ pub fn web_routes() -> Routes {
         )
         .route(
             "/admin/groups",
-            get(groups_api::web_list).post(groups_api::web_create),
+            get(groups_web::list).post(groups_web::create),
         )
         .route(
             "/admin/groups/{id}",
-            get(groups_api::web_detail).post(groups_api::web_update),
+            get(groups_web::detail).post(groups_web::update),
         )
         .route(
             "/admin/groups/{id}/members",
-            post(groups_api::web_add_member),
+            post(groups_web::add_member),
         )
         .route(
             "/admin/groups/{id}/members/{user_id}/remove",
-            post(groups_api::web_remove_member),
+            post(groups_web::remove_member),
         )
         .route(
             "/admin/roles",
