@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::response::IntoResponse;
 use axum::extract::Query;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -135,4 +135,3 @@ pub async fn remove_member(
 }
 
 // ---------- admin pages ----------
-

@@ -93,10 +93,7 @@ pub fn web_routes() -> Routes {
             "/admin/groups/{id}",
             get(groups_web::detail).post(groups_web::update),
         )
-        .route(
-            "/admin/groups/{id}/members",
-            post(groups_web::add_member),
-        )
+        .route("/admin/groups/{id}/members", post(groups_web::add_member))
         .route(
             "/admin/groups/{id}/members/{user_id}/remove",
             post(groups_web::remove_member),

@@ -1,7 +1,6 @@
 //! `/admin/integrations`: the provider accounts, a form per type (secrets are write-only: the
 //! form says whether each is set and an empty input keeps it), a test send and deletion.
 
-
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};

@@ -71,26 +71,41 @@ pub(super) async fn touched(
         .bind(a.now)
         .execute(&mut **a.tx)
         .await?;
-    updated(a, issue, what).await
+    updated(a, issue, what, None).await
 }
 
-/// `issue.updated`, for a change that already set the issue's `updated_at`.
+/// `issue.updated`, for a change that already set the issue's `updated_at` — with its audit
+/// row in the same statement when there is one.
 async fn updated(
     a: &mut Acting<'_>,
     issue: &Issue,
     what: serde_json::Value,
+    audit: Option<events::Audit<'_>>,
 ) -> Result<(), AppError> {
     let tenant = a.principal.slug.clone();
-    events::emit(
-        a.tx,
-        &tenant,
-        &a.actor,
-        "issue.updated",
-        "issue",
-        issue.id,
-        json!({"issue_id": issue.id, "issue_number": issue.issue_number, "detail": what}),
-    )
-    .await
+    let payload = json!({"issue_id": issue.id, "issue_number": issue.issue_number, "detail": what});
+    match audit {
+        Some(audit) => {
+            let (actor, event) = (&a.actor, "issue.updated");
+            events::record_and_emit(
+                a.tx, &tenant, actor, audit, event, "issue", issue.id, payload,
+            )
+            .await
+        }
+        None => {
+            let actor = &a.actor;
+            events::emit(
+                a.tx,
+                &tenant,
+                actor,
+                "issue.updated",
+                "issue",
+                issue.id,
+                payload,
+            )
+            .await
+        }
+    }
 }
 
 pub async fn add_comment(
@@ -124,24 +139,15 @@ pub async fn add_comment(
     .fetch_one(&mut **a.tx)
     .await?;
     let id = comment.id;
-    audit::record(
-        a.tx,
-        &a.actor,
-        "comment",
-        "issue",
-        issue.id,
-        json!({"comment_id": id, "is_internal": b.is_internal}),
-    )
-    .await?;
     if !b.is_internal {
         actions::note_response(a, &issue).await?;
     }
-    updated(
-        a,
-        &issue,
-        json!({"comment_added": id, "is_internal": b.is_internal}),
-    )
-    .await?;
+    let audit = events::Audit {
+        action: "comment",
+        changes: json!({"comment_id": id, "is_internal": b.is_internal}),
+    };
+    let what = json!({"comment_added": id, "is_internal": b.is_internal});
+    updated(a, &issue, what, Some(audit)).await?;
     Ok(comment)
 }
 

@@ -224,18 +224,10 @@ async fn finish(
 ) -> Result<Issue, AppError> {
     let after = store::get(a.tx, &Scope::All, id).await?;
     let changes = diff(before, Some(&after));
-    audit::record(a.tx, &a.actor, action, "issue", id, changes.clone()).await?;
     let tenant = a.tenant().clone();
-    events::emit(
-        a.tx,
-        &tenant,
-        &a.actor,
-        event,
-        "issue",
-        id,
-        json!({"issue": &after, "changes": changes, "detail": extra}),
-    )
-    .await?;
+    let payload = json!({"issue": &after, "changes": &changes, "detail": extra});
+    let audit = events::Audit { action, changes };
+    events::record_and_emit(a.tx, &tenant, &a.actor, audit, event, "issue", id, payload).await?;
     Ok(after)
 }
 
