@@ -45,8 +45,10 @@ pub async fn acting<'a>(
 pub struct IssueListMeta {
     pub page: i64,
     pub per_page: i64,
-    /// Exact up to 1,000; `total_capped` says there are at least that many.
-    pub total: i64,
+    /// Exact up to 1,000; `total_capped` says there are at least that many. Absent on keyset
+    /// pages after the first (`cursor` given): the first page carried it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
     pub total_capped: bool,
     /// Pass as `cursor` for the next page (keyset paging; stable under inserts).
     pub next_cursor: Option<String>,

@@ -435,15 +435,15 @@ fn push_filters(
     }
 }
 
-/// Counting stops here: an exact total of a million-row queue costs more than the page itself.
 /// Counting stops here: past a thousand open issues nobody reads the exact figure, and the
 /// count must stay cheap at a million rows.
 pub const COUNT_CAP: i64 = 1_000;
 
 pub struct ListResult {
     pub issues: Vec<Issue>,
-    /// Up to `COUNT_CAP`; `total_capped` says there are at least that many.
-    pub total: i64,
+    /// Up to `COUNT_CAP`; `total_capped` says there are at least that many. Not counted on
+    /// keyset pages after the first (the first page said it).
+    pub total: Option<i64>,
     pub total_capped: bool,
     pub next_cursor: Option<String>,
 }
@@ -457,7 +457,21 @@ pub async fn list(
 ) -> Result<ListResult, AppError> {
     let groups = my_groups(tx, scope, &q.filters, me).await?;
     let viewer = (me, groups.as_ref());
-    let mut qb = QueryBuilder::new(SELECT);
+    // The capped count rides along in the page's own statement (one round trip); keyset
+    // pages after the first skip it.
+    let counted = q.cursor.is_none();
+    let mut qb = QueryBuilder::new("");
+    if counted {
+        qb.push("WITH total AS (SELECT COUNT(*) AS n FROM (SELECT 1 FROM issues i");
+        push_filters(&mut qb, scope, &q.filters, viewer, now);
+        // A literal limit: as a bind parameter the generic plan guesses 10 % of the table and
+        // picks a sequential scan (measured by `firelater bench issues`).
+        qb.push(format!(" LIMIT {COUNT_CAP}) t) "));
+        let columns = SELECT.strip_prefix("SELECT ").unwrap_or(SELECT);
+        qb.push("SELECT (SELECT n FROM total) AS total_count, ").push(columns);
+    } else {
+        qb.push(SELECT);
+    }
     push_filters(&mut qb, scope, &q.filters, viewer, now);
     let (keys, natural_asc) = q.sort.keys();
     let dir = if natural_asc != q.reversed {
@@ -490,23 +504,32 @@ pub async fn list(
     if q.cursor.is_none() && q.page > 1 {
         qb.push(" OFFSET ").push_bind((q.page - 1) * q.per_page);
     }
-    let mut issues: Vec<Issue> = qb.build_query_as().fetch_all(&mut **tx).await?;
+    let rows: Vec<sqlx::postgres::PgRow> = qb.build().fetch_all(&mut **tx).await?;
+    let mut total = counted.then_some(0);
+    let mut issues = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if counted {
+            total = Some(sqlx::Row::try_get(row, "total_count")?);
+        }
+        issues.push(<Issue as sqlx::FromRow<_>>::from_row(row)?);
+    }
+    // An empty first page past the end (offset paging) still knows the total.
+    if counted && rows.is_empty() && q.page > 1 {
+        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM issues i");
+        push_filters(&mut count, scope, &q.filters, viewer, now);
+        count.push(format!(" LIMIT {COUNT_CAP}) t"));
+        total = Some(count.build_query_scalar().fetch_one(&mut **tx).await?);
+    }
     let more = issues.len() as i64 > q.per_page;
     issues.truncate(q.per_page as usize);
     let next_cursor = match more {
         true => issues.last().map(|i| cursor_after(q.sort, i)),
         false => None,
     };
-    let mut count = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM issues i");
-    push_filters(&mut count, scope, &q.filters, viewer, now);
-    // A literal limit: as a bind parameter the generic plan guesses 10 % of the table and
-    // picks a sequential scan (measured by `firelater bench issues`).
-    count.push(format!(" LIMIT {COUNT_CAP}) t"));
-    let total: i64 = count.build_query_scalar().fetch_one(&mut **tx).await?;
     Ok(ListResult {
         issues,
         total,
-        total_capped: total >= COUNT_CAP,
+        total_capped: total.is_some_and(|t| t >= COUNT_CAP),
         next_cursor,
     })
 }

@@ -75,7 +75,8 @@ const KEEP: &[&str] = &[
 struct QueuePage {
     chrome: Chrome,
     issues: Vec<Issue>,
-    total: i64,
+    /// None on keyset pages after the first.
+    total: Option<i64>,
     total_capped: bool,
     f: BTreeMap<String, String>,
     /// The filters as a query string (for sharing, saving and paging links).
