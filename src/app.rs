@@ -121,7 +121,8 @@ pub fn router(state: AppState) -> Router {
                 "There is nothing at this address.",
             )
         })
-        .layer(DefaultBodyLimit::max(2 * 1024 * 1024))
+        .layer(DefaultBodyLimit::max(crate::platform::edge::BODY_LIMIT))
+        .layer(axum::middleware::from_fn(crate::platform::edge::guard))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

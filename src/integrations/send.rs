@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::store::Account;
 use crate::platform::mail::{self, Email};
-use crate::platform::outbound::{self, Failure, Outbound};
+use crate::platform::outbound::{self, Failure, Outbound, Refused};
 
 /// What to say, whatever the provider.
 #[derive(Debug, Clone, Default)]
@@ -58,7 +58,7 @@ pub async fn send(
         "pagerduty" => pagerduty(outbound, account, m, now).await,
         "sms" => sms(outbound, account, to, m, now).await,
         "webhook" => webhook(outbound, account, m, now).await,
-        "email" => email(account, to, m, mail_from).await,
+        "email" => email(outbound, account, to, m, mail_from).await,
         other => Outcome::Failed(format!("unknown integration type {other}")),
     }
 }
@@ -262,7 +262,9 @@ async fn webhook(outbound: &Outbound, a: &Account, m: &Message, now: DateTime<Ut
 }
 
 /// The account's SMTP server as a mail transport.
-pub fn smtp(a: &Account) -> anyhow::Result<mail::SmtpTransport> {
+/// The tenant's SMTP server as a transport that connects only to the address the outbound
+/// guard checked for its host (at connect time, after DNS).
+pub async fn smtp(outbound: &Outbound, a: &Account) -> anyhow::Result<mail::SmtpTransport> {
     let host = a
         .setting("host")
         .ok_or_else(|| anyhow::anyhow!("the SMTP host is not set"))?;
@@ -270,20 +272,43 @@ pub fn smtp(a: &Account) -> anyhow::Result<mail::SmtpTransport> {
         .setting("port")
         .and_then(|p| p.parse().ok())
         .unwrap_or(587);
+    let address = outbound.resolve(&host, port).await?;
     let tls = a.setting("tls").unwrap_or_else(|| "starttls".into());
     let login = a
         .setting("username")
         .map(|u| (u, a.secret("password").unwrap_or_default().to_string()));
-    mail::SmtpTransport::new(&host, port, &tls, login)
+    let ip = address.ip().to_string();
+    mail::SmtpTransport::connecting_to(&ip, host.trim_end_matches('.'), port, &tls, login)
 }
 
-async fn email(a: &Account, to: Option<&str>, m: &Message, fallback_from: &str) -> Outcome {
+/// An SMTP failure as the person configuring it may see it: what the server answered, but
+/// never whether a port was open, closed or silent (that would make the test button a port
+/// scanner).
+pub fn smtp_failure(e: &anyhow::Error) -> String {
+    if let Some(r) = e.downcast_ref::<Refused>() {
+        return format!("refused by the outbound guard: {r}");
+    }
+    if let Some(s) = e.downcast_ref::<lettre::transport::smtp::Error>()
+        && let Some(code) = s.status()
+    {
+        return format!("the mail server answered {code}: {s}");
+    }
+    "the mail server could not be reached or did not speak SMTP".into()
+}
+
+async fn email(
+    outbound: &Outbound,
+    a: &Account,
+    to: Option<&str>,
+    m: &Message,
+    fallback_from: &str,
+) -> Outcome {
     let Some(to) = to else {
         return Outcome::Failed("no mail address to send to".into());
     };
-    let transport = match smtp(a) {
+    let transport = match smtp(outbound, a).await {
         Ok(t) => t,
-        Err(e) => return Outcome::Failed(e.to_string()),
+        Err(e) => return Outcome::Failed(smtp_failure(&e)),
     };
     let from = a
         .setting("from")
@@ -296,6 +321,6 @@ async fn email(a: &Account, to: Option<&str>, m: &Message, fallback_from: &str) 
     };
     match mail::Transport::send(&transport, &from, &mail).await {
         Ok(()) => Outcome::Delivered,
-        Err(e) => Outcome::Retry(format!("SMTP: {e}"), None),
+        Err(e) => Outcome::Retry(format!("SMTP: {}", smtp_failure(&e)), None),
     }
 }

@@ -288,7 +288,7 @@ fn to_account(r: Row, sealer: &Sealer) -> Account {
 }
 
 /// Checks a body against its type, with the secrets it would have after the update.
-fn validate(
+async fn validate(
     b: &IntegrationBody,
     outbound: &Outbound,
     secrets: &BTreeMap<String, String>,
@@ -325,8 +325,17 @@ fn validate(
         let Some(value) = value else { continue };
         match *name {
             "base_url" | "url" => {
-                if let Err(why) = outbound.check(&value) {
+                if let Err(why) = outbound.check_resolved(&value).await {
                     p.add(&format!("config.{name}"), why.0);
+                }
+            }
+            // The SMTP server is checked as URLs are: after DNS, against the same guard.
+            "host" => {
+                let port = setting(&config, k.name, "port")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(587);
+                if let Err(why) = outbound.check_host(&value, port).await {
+                    p.add("config.host", why.0);
                 }
             }
             "port" if value.parse::<u16>().map_or(true, |n| n == 0) => {
@@ -378,7 +387,7 @@ fn validate(
     }
     for url_secret in ["webhook_url"] {
         if let Some(u) = secrets.get(url_secret).filter(|u| !u.is_empty())
-            && let Err(why) = outbound.check(u)
+            && let Err(why) = outbound.check_resolved(u).await
         {
             p.add(&format!("secrets.{url_secret}"), why.0);
         }
@@ -418,7 +427,7 @@ pub async fn create(
     b: &IntegrationBody,
 ) -> Result<Integration, AppError> {
     let secrets = merged_secrets(BTreeMap::new(), &b.secrets);
-    validate(b, outbound, &secrets)?;
+    validate(b, outbound, &secrets).await?;
     let sealed = sealer.seal(SEALED_AS, &json!(secrets).to_string());
     let id: Uuid = sqlx::query_scalar(
         "INSERT INTO integrations (type, name, description, config, secrets, status)
@@ -456,7 +465,7 @@ pub async fn update(
     }
     let current = account(tx, sealer, id).await?.ok_or(AppError::NotFound)?;
     let secrets = merged_secrets(current.secrets, &b.secrets);
-    validate(b, outbound, &secrets)?;
+    validate(b, outbound, &secrets).await?;
     sqlx::query(
         "UPDATE integrations SET name = $2, description = $3, config = $4, secrets = $5,
             status = COALESCE($6, status), updated_at = now() WHERE id = $1",

@@ -468,7 +468,8 @@ pub async fn list(
         // picks a sequential scan (measured by `firelater bench issues`).
         qb.push(format!(" LIMIT {COUNT_CAP}) t) "));
         let columns = SELECT.strip_prefix("SELECT ").unwrap_or(SELECT);
-        qb.push("SELECT (SELECT n FROM total) AS total_count, ").push(columns);
+        qb.push("SELECT (SELECT n FROM total) AS total_count, ")
+            .push(columns);
     } else {
         qb.push(SELECT);
     }

@@ -31,6 +31,12 @@ pub const TASK: &str = "notifications.deliver";
 const SCHEDULE_SECS: [i64; 9] = [30, 120, 600, 1_800, 3_600, 7_200, 14_400, 28_800, 36_000];
 pub const ATTEMPTS: i32 = SCHEDULE_SECS.len() as i32 + 1;
 
+/// How long to wait after failed attempt `attempt` (1, 2, …) before the next.
+pub fn retry_wait(attempt: i32) -> chrono::Duration {
+    let i = (attempt.max(1) as usize - 1).min(SCHEDULE_SECS.len() - 1);
+    chrono::Duration::seconds(SCHEDULE_SECS[i])
+}
+
 /// The `notifications.deliver` job: one notification row, keyed by it.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct Delivery {
@@ -203,10 +209,9 @@ pub async fn job(mut ctx: JobCtx, d: Deliverer) -> (JobCtx, JobResult) {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                let i = (ctx.attempt.max(1) as usize - 1).min(SCHEDULE_SECS.len() - 1);
                 let wait = after
                     .and_then(|a| chrono::Duration::from_std(a).ok())
-                    .unwrap_or_else(|| chrono::Duration::seconds(SCHEDULE_SECS[i]));
+                    .unwrap_or_else(|| retry_wait(ctx.attempt));
                 Err(JobError {
                     message: format!("attempt {} failed: {why}", ctx.attempt),
                     retry_after: Some(wait),

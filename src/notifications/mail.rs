@@ -20,6 +20,8 @@ pub struct Mailer {
     pub from: String,
     pub sealer: Sealer,
     pub manifest: Arc<Manifest>,
+    /// Tenants' own SMTP servers are reached through the outbound guard.
+    pub outbound: crate::platform::outbound::Outbound,
 }
 
 type Row = (
@@ -82,7 +84,7 @@ async fn send(ctx: &mut JobCtx, m: &Mailer) -> JobResult {
             match &own {
                 Some(account) => {
                     let from = account.setting("from").unwrap_or_else(|| m.from.clone());
-                    match crate::integrations::send::smtp(account) {
+                    match crate::integrations::send::smtp(&m.outbound, account).await {
                         Ok(t) => t.send(&from, &email).await,
                         Err(e) => Err(e),
                     }
@@ -97,7 +99,12 @@ async fn send(ctx: &mut JobCtx, m: &Mailer) -> JobResult {
             let last = ctx.attempt >= ATTEMPTS;
             record_failure(ctx.pool(), tenant, id, &e.to_string(), ctx.attempt, last).await?;
         }
-        return Err(JobError::from(format!("sending mail: {e}")));
+        // A mail server that is down is retried on the deliveries' schedule (30 s, 2 min,
+        // 10 min, …), not within seconds.
+        return Err(JobError {
+            retry_after: Some(super::deliver::retry_wait(ctx.attempt)),
+            ..JobError::from(format!("sending mail: {e}"))
+        });
     }
     let now = ctx.clock.now();
     // The mail, and a notification it delivers, are sent now.

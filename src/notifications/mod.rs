@@ -115,6 +115,7 @@ pub fn module() -> Module {
                 from: state.config.mail_from.clone(),
                 sealer: state.sealer.clone(),
                 manifest: state.manifest.clone(),
+                outbound: state.outbound.clone(),
             };
             reg.on(SEND_TASK, move |ctx| mail::send_job(ctx, mailer.clone()));
             let notifier = deliver::Deliverer {

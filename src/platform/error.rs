@@ -42,6 +42,8 @@ pub enum AppError {
     },
     #[error("too many attempts; try again later")]
     TooManyRequests { retry_after_secs: u64 },
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -78,6 +80,7 @@ impl AppError {
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -92,6 +95,7 @@ impl AppError {
             AppError::Conflict { .. } => "conflict",
             AppError::Validation { .. } => "validation_failed",
             AppError::TooManyRequests { .. } => "rate_limited",
+            AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::Internal(_) => "internal_error",
         }
     }

@@ -123,13 +123,28 @@ impl SmtpTransport {
         tls: &str,
         login: Option<(String, String)>,
     ) -> anyhow::Result<Self> {
-        let mut b = match tls {
-            "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?,
-            "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
-            _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-        }
-        .port(port)
-        .timeout(Some(std::time::Duration::from_secs(30)));
+        Self::connecting_to(host, host, port, tls, login)
+    }
+
+    /// As `new`, but connecting to `address` (an address the outbound guard checked) while the
+    /// certificate is verified for `host`.
+    pub fn connecting_to(
+        address: &str,
+        host: &str,
+        port: u16,
+        tls: &str,
+        login: Option<(String, String)>,
+    ) -> anyhow::Result<Self> {
+        use lettre::transport::smtp::client::{Tls, TlsParameters};
+        let tls = match tls {
+            "starttls" => Tls::Required(TlsParameters::new(host.into())?),
+            "tls" => Tls::Wrapper(TlsParameters::new(host.into())?),
+            _ => Tls::None,
+        };
+        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(address)
+            .port(port)
+            .tls(tls)
+            .timeout(Some(std::time::Duration::from_secs(30)));
         if let Some((user, password)) = login {
             b = b.credentials(lettre::transport::smtp::authentication::Credentials::new(
                 user, password,

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod edge;
 pub mod error;
 pub mod events;
 pub mod forms;

@@ -1,5 +1,5 @@
-//! Outbound HTTP to addresses that users type in (webhooks now; chat and paging providers
-//! later), guarded against SSRF:
+//! Outbound connections to addresses that users type in (webhooks, chat and paging providers,
+//! tenants' own SMTP servers), guarded against SSRF:
 //! - every address a connection would use is checked after DNS resolution, inside the client's
 //!   resolver, so a name that re-resolves to a private address later cannot slip through;
 //! - IP literals (which the client never resolves) are checked on the URL itself;
@@ -66,6 +66,19 @@ pub fn forbidden(ip: IpAddr) -> Option<&'static str> {
             }
             if s[0] == 0x64 && s[1] == 0xff9b {
                 return Some("NAT64 address");
+            }
+            // 6to4 (2002::/16) carries an IPv4 address in its second and third groups; Teredo
+            // (2001:0::/32) its server there and its client, inverted, in the last two.
+            let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+            if s[0] == 0x2002 && forbidden_v4(v4(s[1], s[2])).is_some() {
+                return Some("6to4 address of a refused IPv4 address");
+            }
+            if s[0] == 0x2001
+                && s[1] == 0
+                && (forbidden_v4(v4(s[2], s[3])).is_some()
+                    || forbidden_v4(v4(!s[6], !s[7])).is_some())
+            {
+                return Some("Teredo address of a refused IPv4 address");
             }
             match s[0] {
                 x if x & 0xfe00 == 0xfc00 => Some("unique local address"),
@@ -154,9 +167,93 @@ impl Outbound {
         }
     }
 
+    /// `check`, and for a host name also its resolution: a name that points at a refused
+    /// address (`localhost`, `localtest.me`) is refused when it is saved, not only when it is
+    /// called (where the resolver checks again, since DNS changes).
+    pub async fn check_resolved(&self, url: &str) -> Result<reqwest::Url, Refused> {
+        let url = self.check(url)?;
+        if let Some(url::Host::Domain(host)) = url.host() {
+            let port = url.port_or_known_default().unwrap_or(443);
+            self.check_host(host, port).await?;
+        }
+        Ok(url)
+    }
+
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
+
+    /// The address to connect to for a non-HTTP target (an SMTP server): the name resolved and
+    /// every address checked as for URLs, so the connection goes to exactly the address that
+    /// was checked (a name cannot re-resolve to a private address in between).
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, Refused> {
+        let (host, found) = lookup(host, port).await?;
+        permitted(&self.allow, &host, found)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Refused(format!("{host} has no address")))
+    }
+
+    /// For a target being saved: refused when its name resolves only to refused addresses
+    /// (`localhost`, `localtest.me`). A name that does not resolve now is accepted — it is
+    /// checked again at every connection.
+    pub async fn check_host(&self, host: &str, port: u16) -> Result<(), Refused> {
+        match lookup(host, port).await {
+            Ok((host, found)) => permitted(&self.allow, &host, found).map(drop),
+            Err(_) if !host.trim().is_empty() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A host's addresses (an IP literal is its own), within a few seconds.
+async fn lookup(host: &str, port: u16) -> Result<(String, Vec<SocketAddr>), Refused> {
+    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+    if host.is_empty() {
+        return Err(Refused("the host is empty".into()));
+    }
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = literal.parse::<IpAddr>() {
+        return Ok((host, vec![SocketAddr::new(ip, port)]));
+    }
+    let found = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::lookup_host((host.clone(), port)),
+    )
+    .await;
+    match found {
+        Ok(Ok(addrs)) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            Ok((host, addrs))
+        }
+        _ => Err(Refused(format!("{host} could not be resolved"))),
+    }
+}
+
+/// The addresses of `host` the guard lets through, or why none.
+fn permitted(
+    allow: &Allow,
+    host: &str,
+    found: Vec<SocketAddr>,
+) -> Result<Vec<SocketAddr>, Refused> {
+    let mut refused = None;
+    let ok: Vec<SocketAddr> = found
+        .into_iter()
+        .filter(|a| match forbidden(a.ip()) {
+            Some(_) if allow.permits(host, a.ip()) => true,
+            Some(why) => {
+                refused = Some(format!("{host} resolves to {}, a {why}", a.ip()));
+                false
+            }
+            None => true,
+        })
+        .collect();
+    if ok.is_empty() {
+        return Err(Refused(
+            refused.unwrap_or_else(|| format!("{host} has no address")),
+        ));
+    }
+    Ok(ok)
 }
 
 /// Resolves names, keeping only the addresses the guard permits.
@@ -169,23 +266,10 @@ impl Resolve for Guarded {
             let host = name.as_str().to_string();
             let found: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let mut refused = None;
-            let permitted: Vec<SocketAddr> = found
-                .into_iter()
-                .filter(|a| match forbidden(a.ip()) {
-                    Some(_) if allow.permits(&host, a.ip()) => true,
-                    Some(why) => {
-                        refused = Some(format!("{host} resolves to {}, a {why}", a.ip()));
-                        false
-                    }
-                    None => true,
-                })
-                .collect();
-            if permitted.is_empty() {
-                let why = refused.unwrap_or_else(|| format!("{host} has no address"));
-                return Err(Box::new(Refused(why)) as Box<dyn std::error::Error + Send + Sync>);
+            match permitted(&allow, &host, found) {
+                Ok(ok) => Ok(Box::new(ok.into_iter()) as Addrs),
+                Err(r) => Err(Box::new(r) as Box<dyn std::error::Error + Send + Sync>),
             }
-            Ok(Box::new(permitted.into_iter()) as Addrs)
         })
     }
 }
@@ -269,6 +353,44 @@ mod tests {
         Outbound::new(Allow::default(), Duration::from_secs(2)).expect("a client")
     }
 
+    #[tokio::test]
+    async fn non_http_targets_resolve_to_checked_addresses_only() {
+        let g = guard();
+        for host in [
+            "localhost",
+            "localhost.",
+            "127.0.0.1",
+            "[::1]",
+            "10.1.2.3",
+            "169.254.169.254",
+            "",
+        ] {
+            assert!(
+                g.resolve(host, 25).await.is_err(),
+                "{host} should be refused"
+            );
+        }
+        assert_eq!(
+            g.resolve("93.184.215.14", 587).await,
+            Ok("93.184.215.14:587".parse().unwrap())
+        );
+        let allowed = Outbound::new(
+            Allow::parse("127.0.0.1/32").unwrap(),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        assert!(allowed.resolve("127.0.0.1", 2525).await.is_ok());
+        // At save: a name pointing at loopback is refused; one that does not resolve (yet) is
+        // left to the check at connect time.
+        assert!(g.check_host("localhost", 25).await.is_err());
+        assert!(g.check_host("nowhere.invalid", 25).await.is_ok());
+        assert!(
+            g.check_resolved("http://localhost:8080/hook")
+                .await
+                .is_err()
+        );
+    }
+
     #[test]
     fn refuses_internal_addresses_in_every_spelling() {
         let g = guard();
@@ -312,6 +434,10 @@ mod tests {
             "file:///etc/passwd",
             "http://user:pass@example.com/",
             "gopher://127.0.0.1:25/",
+            // 6to4 of 127.0.0.1 and 169.254.169.254; Teredo with client 10.0.0.1.
+            "http://[2002:7f00:1::1]/",
+            "http://[2002:a9fe:a9fe::]/",
+            "http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/",
         ];
         for url in corpus {
             assert!(g.check(url).is_err(), "{url} should be refused");
@@ -322,6 +448,9 @@ mod tests {
             "https://[2606:4700::1111]/",
             "http://172.32.0.1/",
             "http://100.128.0.1/",
+            // 6to4 and Teredo of public addresses.
+            "http://[2002:5db8:d70e::1]/",
+            "http://[2001:0:4136:e378:8000:63bf:a247:28f1]/",
         ] {
             assert!(g.check(url).is_ok(), "{url} should be allowed");
         }

@@ -104,7 +104,7 @@ pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Webhook, AppError> {
         .ok_or(AppError::NotFound)
 }
 
-fn validate(
+async fn validate(
     b: &WebhookBody,
     outbound: &Outbound,
     manifest: &Manifest,
@@ -114,7 +114,7 @@ fn validate(
     if b.name.trim().is_empty() || b.name.len() > 255 {
         p.add("name", "is required (up to 255 characters)");
     }
-    if let Err(why) = outbound.check(b.url.trim()) {
+    if let Err(why) = outbound.check_resolved(b.url.trim()).await {
         p.add("url", why.0);
     }
     if b.events.is_empty() {
@@ -172,7 +172,7 @@ pub async fn create(
     manifest: &Manifest,
     b: &WebhookBody,
 ) -> Result<WithSecret, AppError> {
-    validate(b, outbound, manifest, true)?;
+    validate(b, outbound, manifest, true).await?;
     let secret = b.secret.clone().unwrap_or_else(signing::new_secret);
     let id: Uuid = sqlx::query_scalar(
         "INSERT INTO webhooks (name, url, secret, events, active, headers, disable_after_hours)
@@ -210,7 +210,7 @@ pub async fn update(
     b: &WebhookBody,
 ) -> Result<Webhook, AppError> {
     let before = get(tx, id).await?;
-    validate(b, outbound, manifest, false)?;
+    validate(b, outbound, manifest, false).await?;
     let reactivated = b.active == Some(true) && !before.active;
     sqlx::query(
         "UPDATE webhooks SET name = $2, url = $3, events = $4, active = COALESCE($5, active),

@@ -69,6 +69,25 @@ async fn integrations_keep_secrets_write_only_and_validate_by_type() {
             .contains("metadata"),
         "{e}"
     );
+    // An SMTP server is checked as URLs are: metadata, private and loopback hosts (this
+    // test's guard allows only 127.0.0.0/8) are refused when saved.
+    for host in ["169.254.169.254", "10.1.2.3", "[::1]"] {
+        let (s, e) = d
+            .call(
+                "POST",
+                "/v1/integrations",
+                &d.admin,
+                json!({"type": "email", "name": format!("SMTP {host}"),
+                       "config": {"host": host, "port": "25", "tls": "none",
+                                  "from": "Desk <desk@acme.test>"}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{host}: {e}");
+        assert!(
+            e["error"]["details"]["config.host"].is_string(),
+            "{host}: {e}"
+        );
+    }
     let (s, e) = d
         .call(
             "POST",

@@ -2,6 +2,7 @@
 
 mod attachments;
 mod browser;
+mod edge;
 mod identity;
 mod inbound;
 mod integrations;
