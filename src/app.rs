@@ -123,6 +123,10 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(crate::platform::edge::BODY_LIMIT))
         .layer(axum::middleware::from_fn(crate::platform::edge::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(state.config.trusted_proxies.clone()),
+            crate::platform::edge::resolve_client,
+        ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

@@ -59,16 +59,23 @@ pub async fn throttled_login(
     creds: &Credentials,
 ) -> Result<(Slug, Uuid), AppError> {
     let now = state.clock.now();
+    // Three buckets: the account from this address (tight), the account from anywhere (a
+    // higher ceiling, so one attacker cannot lock a person out everywhere) and the address.
     let account = throttle::account_bucket(&creds.tenant, &creds.email);
+    let here = throttle::account_at_bucket(&account, meta.ip);
     let ip = throttle::ip_bucket(meta.ip);
-    let buckets: Vec<String> = std::iter::once(account.clone()).chain(ip.clone()).collect();
+    let buckets: Vec<String> = [account.clone(), here.clone()]
+        .into_iter()
+        .chain(ip.clone())
+        .collect();
     throttle::check(&state.pool, &buckets, now).await?;
     match check_credentials(&state.pool, creds).await? {
         Some(found) => {
-            throttle::clear(&state.pool, &account).await?;
+            throttle::clear(&state.pool, &here).await?;
             Ok(found)
         }
         None => {
+            throttle::record_failure(&state.pool, &here, &throttle::ACCOUNT_HERE, now).await?;
             throttle::record_failure(&state.pool, &account, &throttle::ACCOUNT, now).await?;
             if let Some(ip) = &ip {
                 throttle::record_failure(&state.pool, ip, &throttle::IP, now).await?;
@@ -238,7 +245,7 @@ pub async fn request_reset(
     // Reset requests are throttled like logins (they send mail).
     let bucket = format!("reset:{}", throttle::account_bucket(tenant, email));
     throttle::check(&state.pool, std::slice::from_ref(&bucket), now).await?;
-    throttle::record_failure(&state.pool, &bucket, &throttle::ACCOUNT, now).await?;
+    throttle::record_failure(&state.pool, &bucket, &throttle::ACCOUNT_HERE, now).await?;
     let Some(slug) = tenancy::find_active(&state.pool, tenant.trim()).await? else {
         return Ok(());
     };

@@ -25,6 +25,9 @@ pub struct Config {
     pub outbound_allow: crate::platform::outbound::Allow,
     /// Where the built-in SMTP listener takes inbound mail (`FIRELATER_SMTP_ADDR`); unset = off.
     pub smtp_addr: Option<SocketAddr>,
+    /// Load balancers whose `X-Forwarded-For` / `Forwarded` name the client
+    /// (`FIRELATER_TRUSTED_PROXIES`, CIDRs); from anyone else those headers are ignored.
+    pub trusted_proxies: Vec<ipnetwork::IpNetwork>,
 }
 
 impl Config {
@@ -74,6 +77,17 @@ impl Config {
             &get("FIRELATER_OUTBOUND_ALLOW").unwrap_or_default(),
         )
         .map_err(|e| anyhow::anyhow!("FIRELATER_OUTBOUND_ALLOW: {e}"))?;
+        let trusted_proxies = get("FIRELATER_TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<ipnetwork::IpNetwork>().map_err(|_| {
+                    anyhow::anyhow!("FIRELATER_TRUSTED_PROXIES: '{p}' is not a CIDR or an address")
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let smtp_addr = match nonempty("FIRELATER_SMTP_ADDR") {
             Some(a) => Some(a.parse().map_err(|_| {
                 anyhow::anyhow!(
@@ -85,6 +99,7 @@ impl Config {
         Ok(Config {
             smtp_addr,
             outbound_allow,
+            trusted_proxies,
             database_url,
             data_dir,
             addr,

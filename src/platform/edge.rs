@@ -161,9 +161,114 @@ fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
         .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
+/// The client's address as the request was made, set on every request: the peer, or — when
+/// the peer is a trusted proxy — the nearest address in `X-Forwarded-For` (or `Forwarded:
+/// for=`) that is not itself a trusted proxy. Headers from anyone else are ignored, so a
+/// client cannot choose its own address for the login throttle or the audit log.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+pub fn client_ip(
+    trusted: &[ipnetwork::IpNetwork],
+    peer: Option<std::net::IpAddr>,
+    headers: &axum::http::HeaderMap,
+) -> Option<std::net::IpAddr> {
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let peer = peer?;
+    if !is_trusted(peer) {
+        return Some(peer);
+    }
+    let mut hops: Vec<std::net::IpAddr> = Vec::new();
+    for v in headers.get_all("forwarded") {
+        for part in v.to_str().unwrap_or("").split([',', ';']) {
+            let Some((k, val)) = part.trim().split_once('=') else {
+                continue;
+            };
+            if k.trim().eq_ignore_ascii_case("for") {
+                let val = val.trim().trim_matches('"');
+                let host = match val.strip_prefix('[') {
+                    Some(v6) => v6.split(']').next().unwrap_or(""),
+                    None => val.rsplit_once(':').map_or(val, |(h, p)| {
+                        if p.chars().all(|c| c.is_ascii_digit()) && !h.contains(':') {
+                            h
+                        } else {
+                            val
+                        }
+                    }),
+                };
+                if let Ok(ip) = host.parse() {
+                    hops.push(ip);
+                }
+            }
+        }
+    }
+    if hops.is_empty() {
+        for v in headers.get_all("x-forwarded-for") {
+            hops.extend(
+                v.to_str()
+                    .unwrap_or("")
+                    .split(',')
+                    .filter_map(|h| h.trim().parse::<std::net::IpAddr>().ok()),
+            );
+        }
+    }
+    // Right to left: the last hop a trusted proxy added is the client.
+    Some(
+        hops.into_iter()
+            .rev()
+            .find(|ip| !is_trusted(*ip))
+            .unwrap_or(peer),
+    )
+}
+
+/// Sets `ClientIp` for the request (see `client_ip`).
+pub async fn resolve_client(
+    axum::extract::State(trusted): axum::extract::State<std::sync::Arc<Vec<ipnetwork::IpNetwork>>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let ip = client_ip(&trusted, peer, req.headers());
+    req.extensions_mut().insert(ClientIp(ip));
+    next.run(req).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_headers_count_only_from_trusted_proxies() {
+        let trusted: Vec<ipnetwork::IpNetwork> = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "1.2.3.4, 198.51.100.7, 10.0.0.9".parse().unwrap(),
+        );
+        let lb = Some("10.0.0.2".parse().unwrap());
+        assert_eq!(
+            client_ip(&trusted, lb, &h),
+            Some("198.51.100.7".parse().unwrap())
+        );
+        // The same header from the internet is the sender's own claim: ignored.
+        let direct = Some("203.0.113.5".parse().unwrap());
+        assert_eq!(client_ip(&trusted, direct, &h), direct);
+        let mut f = axum::http::HeaderMap::new();
+        f.insert(
+            "forwarded",
+            "for=192.0.2.60;proto=https, for=\"[2001:db8::1]:4711\""
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            client_ip(&trusted, lb, &f),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(client_ip(&[], lb, &h), lb, "no trusted proxies: the peer");
+    }
 
     #[test]
     fn names_the_field_that_holds_a_nul() {

@@ -264,7 +264,7 @@ async fn admin_revokes_a_key_after_confirming(
     driver.find(By::XPath(&revoke)).await?.click().await?;
     wait(driver, By::Css("#confirm-dialog[open]")).await?;
     driver.find(By::Id("confirm-ok")).await?.click().await?;
-    wait_text(driver, By::XPath(&format!("{row}/td[last()]")), "revoked").await
+    wait_text(driver, By::XPath(format!("{row}/td[last()]")), "revoked").await
 }
 
 async fn wait(driver: &WebDriver, by: By) -> WebDriverResult<WebElement> {

@@ -301,3 +301,46 @@ async fn forgot_password_mails_a_single_use_link_that_sets_a_new_password() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"]["details"]["token"].is_string());
 }
+
+/// Behind a load balancer everyone shares its address: the throttle follows the forwarded
+/// client address (only from trusted proxies), and guessing one person's password from one
+/// place blocks that place, not the person signing in from elsewhere.
+#[tokio::test]
+async fn the_login_throttle_blocks_the_guesser_not_the_person_behind_a_proxy() {
+    let mut app = TestApp::new().await;
+    let mut config = (*app.state.config).clone();
+    config.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+    app.state.config = std::sync::Arc::new(config);
+    let login = |from: &'static str, password: &'static str| {
+        let req = axum::http::Request::post("/v1/auth/login")
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", from)
+            .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [10, 0, 0, 2],
+                443,
+            ))))
+            .body(axum::body::Body::from(
+                json!({"tenant": app.slug.as_str(), "email": "admin@example.com", "password": password})
+                    .to_string(),
+            ))
+            .unwrap();
+        app.call(req)
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            login("198.51.100.1", "wrong password!").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login("198.51.100.1", PASSWORD).await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the guesser's address waits"
+    );
+    let (s, body) = login("198.51.100.2", PASSWORD).await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "the person, from elsewhere, signs in: {body}"
+    );
+}

@@ -122,10 +122,14 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
+        // The edge sets the client's address (behind trusted proxies, the forwarded one).
+        let ip = match parts.extensions.get::<crate::platform::edge::ClientIp>() {
+            Some(c) => c.0,
+            None => parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        };
         let user_agent = parts
             .headers
             .get(axum::http::header::USER_AGENT)

@@ -13,8 +13,18 @@ pub struct Policy {
     pub max_block: Duration,
 }
 
-pub const ACCOUNT: Policy = Policy {
+/// One account from one address: five wrong passwords, then waits that grow.
+pub const ACCOUNT_HERE: Policy = Policy {
     free_failures: 5,
+    window: Duration::minutes(15),
+    first_block: Duration::seconds(30),
+    max_block: Duration::minutes(15),
+};
+
+/// One account from anywhere: a higher ceiling, so guessing from one place locks the guesser,
+/// not the person (who signs in from elsewhere), while a spread-out attack is still slowed.
+pub const ACCOUNT: Policy = Policy {
+    free_failures: 50,
     window: Duration::minutes(15),
     first_block: Duration::seconds(30),
     max_block: Duration::minutes(15),
@@ -33,6 +43,13 @@ pub fn account_bucket(tenant: &str, email: &str) -> String {
         tenant.trim().to_lowercase(),
         domain::identity::normalize_email(email)
     )
+}
+
+pub fn account_at_bucket(account: &str, ip: Option<std::net::IpAddr>) -> String {
+    match ip {
+        Some(ip) => format!("{account}@{ip}"),
+        None => format!("{account}@unknown"),
+    }
 }
 
 pub fn ip_bucket(ip: Option<std::net::IpAddr>) -> Option<String> {
@@ -105,8 +122,8 @@ mod tests {
 
     #[test]
     fn blocks_grow_and_cap() {
-        assert_eq!(block_for(&ACCOUNT, 5), Duration::seconds(30));
-        assert_eq!(block_for(&ACCOUNT, 6), Duration::seconds(60));
-        assert_eq!(block_for(&ACCOUNT, 100), Duration::minutes(15));
+        assert_eq!(block_for(&ACCOUNT_HERE, 5), Duration::seconds(30));
+        assert_eq!(block_for(&ACCOUNT_HERE, 6), Duration::seconds(60));
+        assert_eq!(block_for(&ACCOUNT_HERE, 100), Duration::minutes(15));
     }
 }
