@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::groups_store::{self as store, Group, GroupInput};
-use crate::platform::audit::{self, Actor, diff};
+use crate::platform::audit::{self, Actor};
 use crate::platform::error::AppError;
 use crate::platform::events;
 use crate::platform::listing::Problems;
@@ -103,23 +103,7 @@ pub async fn save(
         None => store::create(tx, &input).await?,
     };
     let after = store::get(tx, id).await?;
-    let (action, event) = if before.is_some() {
-        ("update", "group.updated")
-    } else {
-        ("create", "group.created")
-    };
-    let changes = diff(before.as_ref(), Some(&after));
-    audit::record(tx, actor, action, "group", id, changes.clone()).await?;
-    events::emit(
-        tx,
-        tenant,
-        actor,
-        event,
-        "group",
-        id,
-        json!({"group": &after, "changes": changes}),
-    )
-    .await?;
+    events::saved(tx, tenant, actor, "group", id, before.as_ref(), &after).await?;
     Ok(after)
 }
 
@@ -196,16 +180,5 @@ pub async fn delete(
 ) -> Result<(), AppError> {
     let before = store::get(tx, id).await?;
     store::delete(tx, id).await?;
-    audit::record(tx, actor, "delete", "group", id, diff(Some(&before), None)).await?;
-    events::emit(
-        tx,
-        tenant,
-        actor,
-        "group.deleted",
-        "group",
-        id,
-        json!({"group": before}),
-    )
-    .await?;
-    Ok(())
+    events::deleted(tx, tenant, actor, "group", id, &before).await
 }

@@ -88,11 +88,11 @@ pub fn web_routes() -> Routes {
             get(settings_web::templates),
         )
         .route(
-            "/admin/notification-templates/{event_type}/{channel}",
+            "/admin/notification-templates/{event}/{channel}",
             get(settings_web::template).post(settings_web::save_template),
         )
         .route(
-            "/admin/notification-templates/{event_type}/{channel}/reset",
+            "/admin/notification-templates/{event}/{channel}/reset",
             post(settings_web::reset_template),
         )
         .route(

@@ -88,6 +88,48 @@ pub async fn record_and_emit(
     .await
 }
 
+/// The end of saving an entity: the audit row (`create` or `update`, with the field diff) and
+/// the spec event (`<entity>.created` / `<entity>.updated`, payload `{<entity>: after,
+/// changes}`), in one statement.
+pub async fn saved<T: Serialize>(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    actor: &Actor,
+    entity: &str,
+    id: Uuid,
+    before: Option<&T>,
+    after: &T,
+) -> Result<(), AppError> {
+    let changes = crate::platform::audit::diff(before, Some(after));
+    let (action, event) = match before {
+        Some(_) => ("update", format!("{entity}.updated")),
+        None => ("create", format!("{entity}.created")),
+    };
+    let payload = serde_json::json!({ entity: after, "changes": &changes });
+    let audit = Audit { action, changes };
+    record_and_emit(tx, tenant, actor, audit, &event, entity, id, payload).await
+}
+
+/// The end of deleting an entity: the audit row (`delete`, everything it was) and
+/// `<entity>.deleted` with `{<entity>: before}`, in one statement.
+pub async fn deleted<T: Serialize>(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    actor: &Actor,
+    entity: &str,
+    id: Uuid,
+    before: &T,
+) -> Result<(), AppError> {
+    let changes = crate::platform::audit::diff(Some(before), None);
+    let payload = serde_json::json!({ entity: before });
+    let audit = Audit {
+        action: "delete",
+        changes,
+    };
+    let event = format!("{entity}.deleted");
+    record_and_emit(tx, tenant, actor, audit, &event, entity, id, payload).await
+}
+
 #[expect(clippy::too_many_arguments, reason = "see record_and_emit")]
 async fn write(
     tx: &mut TenantTx,

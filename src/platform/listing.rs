@@ -103,6 +103,13 @@ pub fn parse(spec: &ListSpec, query: &HashMap<String, String>) -> Result<ListPar
             if let Some(bad) = names.iter().find(|n| !spec.fields.contains(&n.as_str())) {
                 return Err(AppError::BadRequest(format!("unknown field '{bad}'")));
             }
+            // `fields=` asks for nothing: an empty object per row helps no one.
+            if names.is_empty() {
+                return Err(AppError::BadRequest(format!(
+                    "fields: name at least one of {}",
+                    spec.fields.join(", ")
+                )));
+            }
             Some(names)
         }
     };

@@ -155,8 +155,15 @@ pub fn error_page(status: StatusCode, _code: &str, message: &str) -> Response {
 
 /// Strict CSP (no inline script, no eval), no framing, no sniffing; HSTS behind TLS.
 pub async fn security_headers(hsts: bool, req: Request, next: Next) -> Response {
+    let cacheable = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    // Pages and API answers are someone's data: never kept by the browser (Back after signing
+    // out shows nothing, and a page kept in the back/forward cache would hold its live stream
+    // open). Static assets keep their own caching.
+    if !cacheable && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     // A handler may set a stricter policy (file downloads: sandbox); keep it.
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(

@@ -43,11 +43,26 @@
     });
     d.showModal();
   }, true);
-  // Inline edits: a form marked data-autosubmit saves as soon as a field changes.
+  // Inline edits (forms marked data-autosubmit) save on an explicit choice only: picking with
+  // the mouse, or Enter. Arrow keys on a closed dropdown change its value (and fire "change")
+  // while the person is only moving through it: that shows the form's Save button instead.
+  var keyed = null;
+  document.addEventListener("keydown", function (e) {
+    var form = e.target.form;
+    if (!form || !form.hasAttribute("data-autosubmit")) return;
+    if (e.key === "Enter" && e.target.tagName === "SELECT") { e.preventDefault(); form.requestSubmit(); return; }
+    keyed = /^(Arrow|Page|Home|End)/.test(e.key) || e.key.length === 1 ? e.target : null;
+  }, true);
   document.addEventListener("change", function (e) {
     var form = e.target.form;
-    if (form && form.hasAttribute("data-autosubmit")) form.requestSubmit();
+    if (!form || !form.hasAttribute("data-autosubmit")) return;
+    if (keyed === e.target) {
+      form.querySelectorAll("[data-autosubmit-hide]").forEach(function (b) { b.classList.remove("sr-only"); });
+      return;
+    }
+    form.requestSubmit();
   });
+  document.addEventListener("pointerdown", function () { keyed = null; }, true);
   document.querySelectorAll("[data-autosubmit-hide]").forEach(function (b) { b.classList.add("sr-only"); });
   document.addEventListener("change", function (e) {
     if (e.target.id !== "jump-input") return;
@@ -78,6 +93,16 @@
     if (notice) notice.hidden = !busy;
     if (busy) e.preventDefault();
   });
+  // The live stream must not outlive the page: closed when the page is hidden (navigating
+  // away, or into the back/forward cache), and a page restored from that cache reloads, which
+  // opens a fresh one. Otherwise each cached page keeps a connection until the browser's six
+  // per host are used up and everything stalls.
+  window.addEventListener("pagehide", function () {
+    if (window.htmx && document.body.hasAttribute("sse-connect")) {
+      htmx.trigger(document.body, "htmx:beforeCleanupElement");
+    }
+  });
+  window.addEventListener("pageshow", function (e) { if (e.persisted) window.location.reload(); });
   if (window.htmx) {
     // 422 (validation) and 409 (conflict) responses carry re-rendered forms: swap them.
     htmx.config.responseHandling = [

@@ -206,6 +206,7 @@ async fn run_scenario(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
     );
 
     admin_revokes_a_key_after_confirming(driver, &base).await?;
+    queue_edits_wait_for_an_explicit_choice(driver, &base).await?;
 
     driver
         .find(By::XPath("//button[normalize-space()='Sign out']"))
@@ -222,6 +223,78 @@ async fn run_scenario(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
     driver.goto(format!("{base}/admin/users")).await?;
     assert!(driver.current_url().await?.path().starts_with("/login"));
     agent_works_an_issue(driver, &base).await
+}
+
+/// Moving through a queue row's priority with the arrow keys saves nothing (the row's Save
+/// button appears instead); Enter saves it.
+async fn queue_edits_wait_for_an_explicit_choice(
+    driver: &WebDriver,
+    base: &str,
+) -> WebDriverResult<()> {
+    let http = reqwest::Client::new();
+    let token = api_token(&http, base, "admin@demo.firelater.test").await;
+    let body = serde_json::json!({"title": "Projector flickers", "priority": "high"});
+    let number = raise(&http, base, &token, body).await;
+    driver.goto(format!("{base}/issues")).await?;
+    let label = format!("Priority of {number}");
+    let shown = format!("select[name=priority][aria-label='{label}']");
+    let first = wait(driver, By::Css(&shown)).await?;
+    let before = first.value().await?.unwrap_or_default();
+    first.send_keys(Key::Down).await?;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        driver.current_url().await?.path(),
+        "/issues",
+        "an arrow key saves nothing"
+    );
+    let moved = driver
+        .find(By::Css(&shown))
+        .await?
+        .value()
+        .await?
+        .unwrap_or_default();
+    let row_save =
+        format!("//select[@aria-label='{label}']/ancestor::form//button[normalize-space()='Save']");
+    let save = driver.find(By::XPath(&row_save)).await?;
+    assert!(
+        !save
+            .class_name()
+            .await?
+            .unwrap_or_default()
+            .contains("sr-only"),
+        "the row offers its Save button"
+    );
+    assert_ne!(moved, before, "the arrow moved the choice");
+    driver
+        .find(By::Css(&shown))
+        .await?
+        .send_keys(Key::Enter)
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = match driver.find(By::Css(&shown)).await {
+            Ok(el) => el.value().await.ok().flatten().unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let fresh = match driver.find(By::XPath(&row_save)).await {
+            Ok(b) => b
+                .class_name()
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+                .contains("sr-only"),
+            Err(_) => false,
+        };
+        if now == moved && fresh {
+            return Ok(());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Enter saved the priority ({now})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A destructive action asks first: Cancel keeps the key, "Yes, do it" revokes it.
@@ -515,7 +588,7 @@ async fn agent_works_an_issue(driver: &WebDriver, base: &str) -> WebDriverResult
 
     driver
         .find(By::XPath(
-            "//form[@id='resolve-form']//option[normalize-space()='fixed']",
+            "//form[@id='resolve-form']//option[normalize-space()='Fixed']",
         ))
         .await?
         .click()

@@ -75,4 +75,10 @@ async fn nul_bytes_oversized_bodies_and_bad_queries_get_clear_client_errors() {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"]["code"], "bad_request");
+
+    // Asking for no fields at all.
+    let (s, body) = app
+        .json("GET", "/v1/users?fields=", Some(&admin), None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
 }

@@ -344,3 +344,23 @@ async fn the_login_throttle_blocks_the_guesser_not_the_person_behind_a_proxy() {
         "the person, from elsewhere, signs in: {body}"
     );
 }
+
+/// Pages and API answers are never stored by the browser (Back after signing out shows
+/// nothing; no page sits in the back/forward cache holding its live stream); assets are.
+#[tokio::test]
+async fn pages_and_api_answers_are_not_stored_by_the_browser() {
+    let app = TestApp::new().await;
+    let browser = app.browser_login("admin@example.com").await;
+    let page = app
+        .page("GET", "/issues", Some(&browser.cookie), None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.headers["cache-control"], "no-store");
+    let css = app.page("GET", "/static/app.css", None, None).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(
+        css.headers
+            .get("cache-control")
+            .is_none_or(|v| v != "no-store")
+    );
+}

@@ -5,10 +5,9 @@ pub mod api;
 pub mod web;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use uuid::Uuid;
 
-use crate::platform::audit::{self, Actor, diff};
+use crate::platform::audit::Actor;
 use crate::platform::error::AppError;
 use crate::platform::events;
 use crate::platform::listing::Problems;
@@ -167,23 +166,7 @@ pub async fn save(
         .execute(&mut **tx)
         .await?;
     let after = one(tx, id).await?;
-    let (action, event) = if before.is_some() {
-        ("update", "role.updated")
-    } else {
-        ("create", "role.created")
-    };
-    let changes = diff(before.as_ref(), Some(&after));
-    audit::record(tx, actor, action, "role", id, changes.clone()).await?;
-    events::emit(
-        tx,
-        tenant,
-        actor,
-        event,
-        "role",
-        id,
-        json!({"role": &after, "changes": changes}),
-    )
-    .await?;
+    events::saved(tx, tenant, actor, "role", id, before.as_ref(), &after).await?;
     Ok(after)
 }
 
@@ -202,16 +185,5 @@ pub async fn delete(
         .bind(id)
         .execute(&mut **tx)
         .await?;
-    audit::record(tx, actor, "delete", "role", id, diff(Some(&role), None)).await?;
-    events::emit(
-        tx,
-        tenant,
-        actor,
-        "role.deleted",
-        "role",
-        id,
-        json!({"role": role}),
-    )
-    .await?;
-    Ok(())
+    events::deleted(tx, tenant, actor, "role", id, &role).await
 }
