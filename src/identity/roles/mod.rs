@@ -110,7 +110,8 @@ pub async fn save(
             None => machine_name(&body.display_name),
         },
     };
-    if before.is_none() {
+    // A key made from a missing display name is not a second error to show.
+    if before.is_none() && (body.name.is_some() || !body.display_name.trim().is_empty()) {
         let ok = (2..=50).contains(&name.len())
             && name
                 .chars()
