@@ -27,6 +27,7 @@ use crate::platform::{apidocs, auth, jobs, openapi, web};
 /// one line here plus its own folder.
 pub fn manifest() -> Manifest {
     Manifest::new(vec![
+        crate::home::module(),
         crate::identity::module(),
         crate::issues::module(),
         crate::registry::module(),

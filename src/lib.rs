@@ -8,6 +8,7 @@ pub mod assets;
 pub mod bench;
 pub mod cli;
 mod cli_demo;
+pub mod home;
 pub mod identity;
 pub mod inbound;
 pub mod integrations;

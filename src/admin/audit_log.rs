@@ -187,7 +187,7 @@ pub async fn web_list(
     Ok(render_page!(
         hx,
         AuditPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "audit", &ctx.manifest),
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "audit", &ctx.manifest, ctx.now),
             rows,
             total,
             page: params.page,

@@ -246,7 +246,7 @@ pub async fn web_page(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError>
     Ok(render_page!(
         hx,
         JobsPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "jobs", &ctx.manifest),
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "jobs", &ctx.manifest, ctx.now),
             queue,
             can_act
         }

@@ -54,6 +54,7 @@ pub fn module() -> Module {
                 href: "/admin/audit",
                 perm: Some(AUDIT_READ),
                 section: Section::System,
+                unless: None,
             },
             NavEntry {
                 key: "jobs",
@@ -61,6 +62,7 @@ pub fn module() -> Module {
                 href: "/admin/jobs",
                 perm: Some(JOBS_READ),
                 section: Section::System,
+                unless: None,
             },
         ],
         permissions: const {

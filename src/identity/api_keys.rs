@@ -253,7 +253,13 @@ async fn page(
     Ok(render_page!(
         hx,
         KeysPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "api_keys", &ctx.manifest),
+            chrome: Chrome::new(
+                &ctx.principal,
+                &ctx.csrf,
+                "api_keys",
+                &ctx.manifest,
+                ctx.now
+            ),
             keys,
             scopes,
             created,

@@ -256,42 +256,6 @@ pub async fn reset_submit(
 }
 
 #[derive(Template)]
-#[template(path = "dashboard.html", blocks = ["content"])]
-struct Dashboard {
-    chrome: Chrome,
-    tenant_name: String,
-    roles: String,
-    users: i64,
-    groups: i64,
-    my_groups: i64,
-}
-
-pub async fn dashboard(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    let (users, groups, my_groups): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM users WHERE status = 'active'),
-                (SELECT COUNT(*) FROM groups),
-                (SELECT COUNT(*) FROM group_members WHERE user_id = $1)",
-    )
-    .bind(ctx.principal.user_id)
-    .fetch_one(&mut *ctx.tx)
-    .await?;
-    let me = users_store::get(&mut ctx.tx, ctx.principal.user_id).await?;
-    ctx.tx.commit().await?;
-    let tenant_name = ctx.principal.slug.to_string();
-    Ok(render_page!(
-        hx,
-        Dashboard {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "dashboard", &ctx.manifest),
-            tenant_name,
-            roles: me.roles.join(", "),
-            users,
-            groups,
-            my_groups
-        }
-    ))
-}
-
-#[derive(Template)]
 #[template(path = "profile.html", blocks = ["content"])]
 struct ProfilePage {
     chrome: Chrome,
@@ -313,7 +277,7 @@ async fn profile(
     let me = users_store::get(&mut ctx.tx, ctx.principal.user_id).await?;
     ctx.tx.commit().await?;
     let page = ProfilePage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "profile", &ctx.manifest),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "profile", &ctx.manifest, ctx.now),
         email: me.email,
         name: me.name,
         timezone: me.timezone,

@@ -45,7 +45,7 @@ async fn groups_page(
     Ok(render_page!(
         hx,
         GroupsPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "groups", &ctx.manifest),
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "groups", &ctx.manifest, ctx.now),
             groups,
             can_create,
             errors: errors.into(),
@@ -156,7 +156,7 @@ async fn group_page(
     Ok(render_page!(
         hx,
         GroupPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "groups", &ctx.manifest),
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "groups", &ctx.manifest, ctx.now),
             group,
             members,
             groups,

@@ -73,7 +73,6 @@ pub fn web_routes() -> Routes {
             "/reset-password",
             get(auth_web::reset_page).post(auth_web::reset_submit),
         )
-        .route("/", get(auth_web::dashboard))
         .route(
             "/profile",
             get(auth_web::profile_page).post(auth_web::profile_submit),
@@ -141,18 +140,12 @@ pub fn module() -> Module {
     Module {
         nav: &[
             NavEntry {
-                key: "dashboard",
-                label: "Dashboard",
-                href: "/",
-                perm: None,
-                section: Section::Work,
-            },
-            NavEntry {
                 key: "users",
                 label: "Users",
                 href: "/admin/users",
                 perm: Some(USERS_READ),
                 section: Section::People,
+                unless: None,
             },
             NavEntry {
                 key: "groups",
@@ -160,6 +153,7 @@ pub fn module() -> Module {
                 href: "/admin/groups",
                 perm: Some(GROUPS_READ),
                 section: Section::People,
+                unless: None,
             },
             NavEntry {
                 key: "roles",
@@ -167,6 +161,7 @@ pub fn module() -> Module {
                 href: "/admin/roles",
                 perm: Some(ROLES_READ),
                 section: Section::People,
+                unless: None,
             },
             NavEntry {
                 key: "api_keys",
@@ -174,6 +169,7 @@ pub fn module() -> Module {
                 href: "/api-keys",
                 perm: Some(API_KEYS_READ),
                 section: Section::Integrations,
+                unless: None,
             },
         ],
         permissions: const {

@@ -45,7 +45,7 @@ pub async fn list(
     Ok(render_page!(
         hx,
         UsersPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "users", &ctx.manifest),
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "users", &ctx.manifest, ctx.now),
             users,
             q: search,
             total,
@@ -80,7 +80,7 @@ pub async fn new_form(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError>
     ctx.require(crate::identity::perm::USERS_CREATE)?;
     let all_roles = role_names(&mut ctx).await?;
     ctx.tx.commit().await?;
-    let chrome = Chrome::new(&ctx.principal, &ctx.csrf, "users", &ctx.manifest);
+    let chrome = Chrome::new(&ctx.principal, &ctx.csrf, "users", &ctx.manifest, ctx.now);
     Ok(render_page!(
         hx,
         UserForm {
@@ -142,7 +142,7 @@ async fn rerender(
 ) -> Result<Response, WebError> {
     let all_roles = role_names(&mut ctx).await?;
     ctx.tx.commit().await?;
-    let chrome = Chrome::new(&ctx.principal, &ctx.csrf, "users", &ctx.manifest);
+    let chrome = Chrome::new(&ctx.principal, &ctx.csrf, "users", &ctx.manifest, ctx.now);
     let page = UserForm {
         chrome,
         user,

@@ -12,7 +12,7 @@ use axum::routing::get;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::platform::module::Module;
+use crate::platform::module::{Module, NavEntry, Section};
 use crate::platform::state::AppState;
 use crate::platform::web::Routes;
 
@@ -29,6 +29,14 @@ pub fn web_routes() -> Routes {
 
 pub fn module() -> Module {
     Module {
+        nav: &[NavEntry {
+            key: "inbound",
+            label: "Inbound email",
+            href: "/admin/inbound-email",
+            perm: Some(crate::admin::perm::SETTINGS_READ),
+            section: Section::ServiceDesk,
+            unless: None,
+        }],
         api: Some(api_routes),
         web: Some(web_routes),
         ..Module::new("inbound")

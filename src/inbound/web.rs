@@ -59,7 +59,7 @@ async fn show(
     ctx.tx.commit().await?;
     let status = errors.status();
     let page = Page {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "inbound", &ctx.manifest),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "inbound", &ctx.manifest, ctx.now),
         f,
         errors,
         groups,

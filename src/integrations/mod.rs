@@ -51,6 +51,7 @@ pub fn module() -> Module {
             href: "/admin/integrations",
             perm: Some(INTEGRATIONS_READ),
             section: Section::Integrations,
+            unless: None,
         }],
         permissions: const {
             &[

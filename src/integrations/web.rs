@@ -55,7 +55,13 @@ pub async fn list(
     let integrations = store::list(&mut ctx.tx, &state.sealer).await?;
     ctx.tx.commit().await?;
     let page = ListPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations", &ctx.manifest),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "integrations",
+            &ctx.manifest,
+            ctx.now,
+        ),
         integrations,
         kinds: kinds(),
         can_create: ctx
@@ -182,7 +188,13 @@ async fn form(ctx: WebCtx, hx: bool, s: Shown) -> Result<Response, WebError> {
         crate::integrations::perm::INTEGRATIONS_CREATE
     });
     let page = FormPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations", &ctx.manifest),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "integrations",
+            &ctx.manifest,
+            ctx.now,
+        ),
         fields: fields(s.kind, s.integration.as_ref(), &s.f),
         kind: s.kind.name,
         kind_label: s.kind.label,

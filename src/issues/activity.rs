@@ -146,7 +146,10 @@ pub async fn add_comment(
         action: "comment",
         changes: json!({"comment_id": id, "is_internal": b.is_internal}),
     };
-    let what = json!({"comment_added": id, "is_internal": b.is_internal});
+    // The text rides in the event so a notification can say what was written (and a reply
+    // by email has something to answer).
+    let what =
+        json!({"comment_added": id, "is_internal": b.is_internal, "comment": comment.content});
     updated(a, &issue, what, Some(audit)).await?;
     Ok(comment)
 }

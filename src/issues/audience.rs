@@ -63,7 +63,22 @@ const FIELDS: &[Field] = &[
         name: "changes",
         sample: "status: new → assigned",
     },
+    Field {
+        name: "comment",
+        sample: "Power-cycled the printer; it prints again.",
+    },
 ];
+
+/// `EXISTS (…)`: the user `u` holds the permission through one of their roles.
+fn holds(perm: crate::platform::module::Perm) -> String {
+    let (resource, action) = (perm.resource(), perm.action());
+    format!(
+        "EXISTS (SELECT 1 FROM user_roles ur
+                 JOIN role_permissions rp ON rp.role_id = ur.role_id
+                 JOIN permissions p ON p.id = rp.permission_id
+                 WHERE ur.user_id = u.id AND p.resource = '{resource}' AND p.action = '{action}')"
+    )
+}
 
 /// An issue's watchers, its group's members and (for events without a snapshot) the issue now.
 type Taking = (
@@ -153,12 +168,12 @@ impl Audience for Issues {
         match kind {
             "email" => (
                 "[{{number}}] {{title}}",
-                "{{number}} {{verb}}: {{title}}\nPriority: {{priority}} · Status: {{status}}\nGroup: {{group}} · Assignee: {{assignee}}\nBy {{actor}}. {{changes}}",
+                "{{number}} {{verb}} by {{actor}}: {{title}}\n\n{{comment}}\n\nStatus: {{status}} · Priority: {{priority}}\nGroup: {{group}} · Assignee: {{assignee}}\n{{changes}}",
             ),
             "sms" => ("", "{{number}} {{verb}} ({{priority}}): {{title}}"),
             _ => (
                 "{{number}} {{verb}}: {{title}}",
-                "Priority {{priority}} · status {{status}} · group {{group}} · assignee {{assignee}} · by {{actor}}",
+                "By {{actor}}. {{comment}} Status {{status}} · priority {{priority}} · assignee {{assignee}}",
             ),
         }
     }
@@ -213,6 +228,19 @@ impl Audience for Issues {
             }
             people.sort();
             people.dedup();
+            // An internal note is for those who work on the issue: a requester who reported or
+            // watches it is not told that one was written.
+            let detail = &event.payload["detail"];
+            if detail["is_internal"] == Value::Bool(true) && !people.is_empty() {
+                let sql = format!(
+                    "SELECT u.id FROM users u WHERE u.id = ANY($1) AND {}",
+                    holds(super::perm::ISSUES_UPDATE)
+                );
+                people = sqlx::query_scalar(&sql)
+                    .bind(&people)
+                    .fetch_all(&mut *conn)
+                    .await?;
+            }
             let none = || "—".to_string();
             Ok(Some(About {
                 people,
@@ -232,6 +260,10 @@ impl Audience for Issues {
                         view.assigned_to_name.clone().unwrap_or_else(none),
                     ),
                     ("changes", changes_text(&event.payload["changes"])),
+                    (
+                        "comment",
+                        detail["comment"].as_str().unwrap_or_default().to_string(),
+                    ),
                 ]),
             }))
         })
@@ -250,15 +282,6 @@ impl Audience for Issues {
             // The rules of `store::Scope`, for many people at once: everything with
             // `issues:read_all`; with `issues:update`, unassigned issues, their groups' and
             // their own; otherwise what they reported.
-            let held = |perm: crate::platform::module::Perm| {
-                let (resource, action) = (perm.resource(), perm.action());
-                format!(
-                    "EXISTS (SELECT 1 FROM user_roles ur
-                             JOIN role_permissions rp ON rp.role_id = ur.role_id
-                             JOIN permissions p ON p.id = rp.permission_id
-                             WHERE ur.user_id = u.id AND p.resource = '{resource}' AND p.action = '{action}')"
-                )
-            };
             let sql = format!(
                 "SELECT u.id FROM users u JOIN issues i ON i.id = $1 AND i.deleted_at IS NULL
                  WHERE u.id = ANY($2) AND u.status = 'active' AND {read}
@@ -266,9 +289,9 @@ impl Audience for Issues {
                         OR ({update} AND (i.assigned_group IS NULL OR i.assigned_to = u.id
                             OR EXISTS (SELECT 1 FROM group_members m
                                        WHERE m.group_id = i.assigned_group AND m.user_id = u.id))))",
-                read = held(super::perm::ISSUES_READ),
-                all = held(super::perm::ISSUES_READ_ALL),
-                update = held(super::perm::ISSUES_UPDATE),
+                read = holds(super::perm::ISSUES_READ),
+                all = holds(super::perm::ISSUES_READ_ALL),
+                update = holds(super::perm::ISSUES_UPDATE),
             );
             Ok(sqlx::query_scalar(&sql)
                 .bind(entity)

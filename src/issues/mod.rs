@@ -5,6 +5,7 @@ pub mod activity;
 pub mod api;
 pub mod attachments;
 pub mod audience;
+pub mod mine;
 pub mod queue;
 pub mod settings;
 pub mod settings_api;
@@ -12,6 +13,7 @@ pub mod settings_web;
 pub mod store;
 pub mod web;
 pub mod web_issue;
+pub mod web_new;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -63,8 +65,8 @@ fn upload_limit() -> DefaultBodyLimit {
 
 pub fn web_routes() -> Routes {
     Routes::new()
-        .route("/issues", get(web::list).post(web::create))
-        .route("/issues/new", get(web::new_form))
+        .route("/issues", get(web::list).post(web_new::create))
+        .route("/issues/new", get(web_new::new_form))
         .route("/issues/bulk", post(web::bulk))
         .route("/issues/settings", get(settings_web::show))
         .route(
@@ -163,13 +165,33 @@ pub fn module() -> Module {
     use crate::platform::module::{EVERYONE, MANAGERS, STAFF, perm as p};
     use perm::*;
     Module {
-        nav: &[NavEntry {
-            key: "issues",
-            label: "Issues",
-            href: "/issues",
-            perm: Some(ISSUES_READ),
-            section: Section::Work,
-        }],
+        nav: &[
+            NavEntry {
+                key: "issues",
+                label: "Issues",
+                href: "/issues",
+                perm: Some(ISSUES_UPDATE),
+                section: Section::Work,
+                unless: None,
+            },
+            // Requesters see the issues they raised, under the name they would use.
+            NavEntry {
+                key: "issues",
+                label: "My requests",
+                href: "/issues",
+                perm: Some(ISSUES_READ),
+                section: Section::Work,
+                unless: Some(ISSUES_UPDATE),
+            },
+            NavEntry {
+                key: "issue_settings",
+                label: "Categories and priorities",
+                href: "/issues/settings",
+                perm: Some(crate::admin::perm::SETTINGS_UPDATE),
+                section: Section::ServiceDesk,
+                unless: None,
+            },
+        ],
         permissions: const {
             &[
                 p(

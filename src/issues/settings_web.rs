@@ -66,7 +66,13 @@ async fn page(
     let matrix = settings::matrix(&mut ctx.tx).await?;
     ctx.tx.commit().await?;
     let page = SettingsPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues", &ctx.manifest),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "issue_settings",
+            &ctx.manifest,
+            ctx.now,
+        ),
         categories,
         matrix,
         priorities: domain::issues::PRIORITIES,

@@ -1,5 +1,4 @@
-//! The issue queue: tabs, filters, sorting, keyset paging, inline edits, bulk actions, and the
-//! new-issue form.
+//! The issue queue: tabs, filters, sorting, keyset paging, inline edits and bulk actions.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use uuid::Uuid;
 
-use super::actions::{self, Acting, AssignBody, CloseBody, IssueChanges, NewIssue};
+use super::actions::{self, Acting, AssignBody, CloseBody, IssueChanges};
 use super::store::{self, Issue, Scope};
 use crate::identity::users_api::parse_id;
 use crate::platform::audit;
@@ -18,7 +17,7 @@ use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::tenancy;
 use crate::platform::web::PathId;
-use crate::platform::web::{Choices, Chrome, Errors, Hx, choices, see_other};
+use crate::platform::web::{Choices, Chrome, Hx, choices, see_other};
 use crate::render_page;
 
 pub const AGENTS: &str = "SELECT DISTINCT u.id, u.name FROM users u
@@ -149,7 +148,7 @@ async fn queue(
         None => (StatusCode::OK, None),
     };
     let page = QueuePage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues", &ctx.manifest),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues", &ctx.manifest, ctx.now),
         issues: r.issues,
         total: r.total,
         total_capped: r.total_capped,
@@ -177,6 +176,10 @@ pub async fn list(
     Hx(hx): Hx,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
+    if !ctx.principal.can(crate::issues::perm::ISSUES_UPDATE) {
+        return super::mine::page(ctx, hx).await;
+    }
     queue(ctx, hx, q, None).await
 }
 
@@ -457,110 +460,6 @@ pub async fn delete_view(
     .await?;
     ctx.tx.commit().await?;
     Ok(see_other(hx, "/issues"))
-}
-
-#[derive(Template)]
-#[template(path = "issues/new.html", blocks = ["content"])]
-struct NewPage {
-    chrome: Chrome,
-    v: BTreeMap<String, String>,
-    errors: Errors,
-    agent: bool,
-    can_assign: bool,
-    agents: Choices,
-    groups: Choices,
-    applications: Choices,
-    categories: Choices,
-    impacts: &'static [&'static str],
-    urgencies: &'static [&'static str],
-    priorities: &'static [&'static str],
-}
-
-async fn new_page(
-    mut ctx: WebCtx,
-    hx: bool,
-    v: BTreeMap<String, String>,
-    errors: BTreeMap<String, String>,
-    status: StatusCode,
-) -> Result<Response, WebError> {
-    let agents = choices(&mut ctx.tx, AGENTS).await?;
-    let groups = choices(&mut ctx.tx, GROUPS).await?;
-    let applications = choices(&mut ctx.tx, APPLICATIONS).await?;
-    let categories = choices(&mut ctx.tx, CATEGORIES).await?;
-    ctx.tx.commit().await?;
-    let page = NewPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues", &ctx.manifest),
-        v,
-        errors: errors.into(),
-        agent: ctx.principal.can(crate::issues::perm::ISSUES_UPDATE),
-        can_assign: ctx.principal.can(crate::issues::perm::ISSUES_ASSIGN),
-        agents,
-        groups,
-        applications,
-        categories,
-        impacts: domain::issues::IMPACTS,
-        urgencies: domain::issues::URGENCIES,
-        priorities: domain::issues::PRIORITIES,
-    };
-    Ok(render_page!(hx, page, status))
-}
-
-pub async fn new_form(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    ctx.require(crate::issues::perm::ISSUES_CREATE)?;
-    new_page(ctx, hx, BTreeMap::new(), BTreeMap::new(), StatusCode::OK).await
-}
-
-pub async fn create(
-    mut ctx: WebCtx,
-    Hx(hx): Hx,
-    Form(form): Form<HashMap<String, String>>,
-) -> Result<Response, WebError> {
-    ctx.require(crate::issues::perm::ISSUES_CREATE)?;
-    let v: BTreeMap<String, String> = form.into_iter().filter(|(k, _)| k != "_csrf").collect();
-    let text = |k: &str| {
-        v.get(k)
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
-    let mut errors = BTreeMap::new();
-    let mut id = |k: &str| match text(k) {
-        None => None,
-        Some(s) => s.parse::<Uuid>().map_or_else(
-            |_| {
-                errors.insert(k.to_string(), "pick one from the list".to_string());
-                None
-            },
-            Some,
-        ),
-    };
-    let body = NewIssue {
-        title: v.get("title").cloned().unwrap_or_default(),
-        description: text("description"),
-        priority: text("priority"),
-        impact: text("impact"),
-        urgency: text("urgency"),
-        category_id: id("category_id"),
-        application_id: id("application_id"),
-        assigned_to: id("assigned_to"),
-        assigned_group: id("assigned_group"),
-        ..Default::default()
-    };
-    if !errors.is_empty() {
-        return new_page(ctx, hx, v, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
-    }
-    tenancy::savepoint(&mut ctx.tx).await?;
-    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_CREATE).await?;
-    match actions::create(&mut a, &body, "portal").await {
-        Ok(issue) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, &format!("/issues/{}", issue.id)))
-        }
-        Err(AppError::Validation { fields, .. }) => {
-            tenancy::rollback_to_savepoint(&mut ctx.tx).await?;
-            new_page(ctx, hx, v, fields, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// For templates: whether an optional id is the option's id.

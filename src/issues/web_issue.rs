@@ -46,7 +46,6 @@ struct IssuePage {
     groups: Choices,
     allowed: Vec<&'static str>,
     me: Uuid,
-    tz: chrono_tz::Tz,
     agent: bool,
     can_assign: bool,
     can_reopen: bool,
@@ -78,12 +77,6 @@ impl IssuePage {
         .filter_map(|(label, c)| c.as_ref().map(|c| (label, c)))
         .collect()
     }
-
-    fn local(&self, t: &chrono::DateTime<chrono::Utc>) -> String {
-        t.with_timezone(&self.tz)
-            .format("%a %d %b %Y %H:%M")
-            .to_string()
-    }
 }
 
 async fn render(
@@ -95,10 +88,10 @@ async fn render(
     notice: Option<String>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let tz: chrono_tz::Tz = ctx.principal.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
     let agent = ctx.principal.can(crate::issues::perm::ISSUES_UPDATE);
     let can_assign = ctx.principal.can(crate::issues::perm::ISSUES_ASSIGN);
     let me = ctx.principal.user_id;
+    let tz: chrono_tz::Tz = ctx.principal.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let i = store::get(a.tx, &a.scope, id).await?;
     let sla = crate::sla::panel::panel(a.tx, id, a.now, tz).await?;
@@ -124,7 +117,7 @@ async fn render(
     };
     ctx.tx.commit().await?;
     let page = IssuePage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues", &ctx.manifest),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues", &ctx.manifest, ctx.now),
         description_html: markdown::render(i.description.as_deref().unwrap_or("")),
         allowed: domain::issues::allowed(&i.status),
         can_reopen: agent || i.reporter_id == Some(me),
@@ -138,7 +131,6 @@ async fn render(
         agents,
         groups,
         me,
-        tz,
         agent,
         can_assign,
         errors: errors.into(),

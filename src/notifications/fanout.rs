@@ -240,17 +240,26 @@ impl Fanout {
             number: about.number.clone(),
             path: about.path.clone(),
         };
+        // In the app a notification says what happened (the comment, who, the new status) in
+        // the words of the chat template, as the other channels do.
+        let mut rendered = Messages::default();
+        let in_app = rendered
+            .get(tx, audience, kind, "in_app", &vars)
+            .await?
+            .body
+            .clone();
         // One row per recipient and channel they keep on: in-app rows are delivered by being
         // there; the others by the mail or delivery job they queue.
         let created: Vec<Created> = sqlx::query_as(
             "INSERT INTO notifications (user_id, event_category, event_type, entity_type, entity_id,
-                    subject, link, data, channel, status, sent_at, event_id, created_at)
+                    subject, link, data, channel, status, sent_at, event_id, created_at, content)
              SELECT u.id, $11, $2, $12, $1, $3, $9, $10,
                     c.channel,
                     CASE WHEN c.channel = 'in_app' THEN 'sent'
                          WHEN c.channel = 'email' AND COALESCE(p.digest, false) THEN 'digest'
                          ELSE 'pending' END,
-                    CASE c.channel WHEN 'in_app' THEN $5::timestamptz END, $4, $5
+                    CASE c.channel WHEN 'in_app' THEN $5::timestamptz END, $4, $5,
+                    CASE c.channel WHEN 'in_app' THEN $13 END
              FROM users u
              CROSS JOIN (VALUES ('in_app'), ('email'), ('sms'), ('slack')) c(channel)
              LEFT JOIN notification_preferences p ON p.user_id = u.id
@@ -282,11 +291,11 @@ impl Fanout {
         .bind(&data)
         .bind(category)
         .bind(audience.entity())
+        .bind(&in_app)
         .fetch_all(&mut *tx)
         .await?;
         // Quiet hours are judged at the moment of the event.
         let now = event.occurred_at;
-        let mut rendered = Messages::default();
         for n in created {
             if n.channel == "in_app" {
                 let signal = Signal {

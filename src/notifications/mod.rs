@@ -27,7 +27,7 @@ use crate::platform::web::Routes;
 use std::sync::Arc;
 
 use crate::platform::mail::{LogTransport, SEND_TASK, SmtpTransport, Transport};
-use crate::platform::module::Module;
+use crate::platform::module::{Module, NavEntry, Section};
 
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -103,6 +103,32 @@ pub fn web_routes() -> Routes {
 
 pub fn module() -> Module {
     Module {
+        nav: &[
+            NavEntry {
+                key: "notification_channels",
+                label: "Notification channels",
+                href: "/admin/notification-channels",
+                perm: Some(crate::integrations::perm::INTEGRATIONS_READ),
+                section: Section::ServiceDesk,
+                unless: None,
+            },
+            NavEntry {
+                key: "notification_templates",
+                label: "Notification templates",
+                href: "/admin/notification-templates",
+                perm: Some(crate::integrations::perm::INTEGRATIONS_READ),
+                section: Section::ServiceDesk,
+                unless: None,
+            },
+            NavEntry {
+                key: "deliveries",
+                label: "Undelivered messages",
+                href: "/admin/notifications",
+                perm: Some(crate::integrations::perm::INTEGRATIONS_READ),
+                section: Section::System,
+                unless: None,
+            },
+        ],
         api: Some(api_routes),
         web: Some(web_routes),
         jobs: Some(|state, reg| {

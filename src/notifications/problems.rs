@@ -113,7 +113,13 @@ pub async fn page(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
     let problems = list(&mut ctx.tx).await?;
     ctx.tx.commit().await?;
     let page = ProblemsPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "deliveries", &ctx.manifest),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "deliveries",
+            &ctx.manifest,
+            ctx.now,
+        ),
         problems,
         can_retry: ctx
             .principal

@@ -57,7 +57,13 @@ async fn channels_page(
     ctx.tx.commit().await?;
     let status = errors.status();
     let page = ChannelsPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations", &ctx.manifest),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "notification_channels",
+            &ctx.manifest,
+            ctx.now,
+        ),
         channels: list,
         editing,
         integrations,
@@ -216,7 +222,13 @@ pub async fn templates(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError
     let list = templates::list(&mut ctx.tx, &ctx.manifest).await?;
     ctx.tx.commit().await?;
     let page = TemplatesPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations", &ctx.manifest),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "notification_templates",
+            &ctx.manifest,
+            ctx.now,
+        ),
         templates: list,
     };
     Ok(render_page!(hx, page))
@@ -250,7 +262,13 @@ struct Shown {
 fn template_page(ctx: &WebCtx, hx: bool, s: Shown) -> Response {
     let status = s.errors.status();
     let page = TemplatePage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "integrations", &ctx.manifest),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "notification_templates",
+            &ctx.manifest,
+            ctx.now,
+        ),
         can_save: ctx
             .principal
             .can(crate::integrations::perm::INTEGRATIONS_UPDATE),

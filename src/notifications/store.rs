@@ -22,6 +22,8 @@ pub struct Notification {
     pub entity_type: Option<String>,
     pub entity_id: Option<Uuid>,
     pub subject: Option<String>,
+    /// What happened, in a sentence or two (the comment's text, who, the new status).
+    pub content: Option<String>,
     /// Where it leads in the app.
     pub link: Option<String>,
     pub read_at: Option<DateTime<Utc>>,
@@ -34,7 +36,7 @@ pub async fn inbox(
     unread_only: bool,
 ) -> Result<Vec<Notification>, AppError> {
     Ok(sqlx::query_as(
-        "SELECT id, event_category, event_type, entity_type, entity_id, subject, link, read_at, created_at
+        "SELECT id, event_category, event_type, entity_type, entity_id, subject, content, link, read_at, created_at
          FROM notifications WHERE user_id = $1 AND channel = 'in_app' AND (NOT $2 OR read_at IS NULL)
          ORDER BY created_at DESC LIMIT 100",
     )

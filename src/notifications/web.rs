@@ -41,7 +41,13 @@ pub async fn list(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
     let unread = store::unread(&mut ctx.tx, me).await?;
     ctx.tx.commit().await?;
     let page = ListPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "notifications", &ctx.manifest),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "notifications",
+            &ctx.manifest,
+            ctx.now,
+        ),
         notifications,
         unread,
     };
@@ -122,7 +128,13 @@ async fn preferences_page(
     }
     let status = errors.status();
     let page = PreferencesPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "notifications", &ctx.manifest),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "notifications",
+            &ctx.manifest,
+            ctx.now,
+        ),
         preferences,
         quiet,
         phone: prefs.phone.unwrap_or_default(),

@@ -92,10 +92,26 @@ pub const fn perm(perm: Perm, description: &'static str, roles: &'static [System
 /// Where a navigation entry sits; the bar shows the sections in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Section {
+    /// Inline in the bar: what people work in every day.
     Work,
+    /// The menus after it: setting the desk up, people, connections, the machinery.
+    ServiceDesk,
     People,
     Integrations,
     System,
+}
+
+impl Section {
+    /// The menu's name; `None` for the entries shown inline.
+    pub fn menu(self) -> Option<&'static str> {
+        match self {
+            Section::Work => None,
+            Section::ServiceDesk => Some("Service desk"),
+            Section::People => Some("People"),
+            Section::Integrations => Some("Integrations"),
+            Section::System => Some("System"),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -106,6 +122,8 @@ pub struct NavEntry {
     /// Shown only to those who hold it (`None`: everyone signed in).
     pub perm: Option<Perm>,
     pub section: Section,
+    /// Hidden from those who hold it: a requester's "My requests" is an agent's "Issues".
+    pub unless: Option<Perm>,
 }
 
 /// A spec webhook event an area emits.

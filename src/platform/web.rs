@@ -96,6 +96,11 @@ macro_rules! render_page {
     }};
 }
 
+/// For templates: a stored code as words ("In progress").
+pub fn label(code: &str) -> String {
+    domain::wording::label(code)
+}
+
 /// Navigation and identity shown on every signed-in page.
 pub struct Chrome {
     pub user_name: String,
@@ -103,25 +108,46 @@ pub struct Chrome {
     pub csrf: String,
     pub active: &'static str,
     pub nav: Vec<NavItem>,
+    /// The viewer's zone (profile setting) and the request's instant: every time on a page
+    /// is shown through `ago` / `exact` (the `when` macro), so all pages agree.
+    pub tz: chrono_tz::Tz,
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 pub struct NavItem {
     pub key: &'static str,
     pub label: &'static str,
     pub href: &'static str,
+    pub section: crate::platform::module::Section,
+}
+
+/// A menu of the navigation bar ("People") and its entries.
+pub struct NavMenu<'a> {
+    pub label: &'static str,
+    pub items: Vec<&'a NavItem>,
+    /// The current page is one of them.
+    pub active: bool,
 }
 
 impl Chrome {
     /// Only what exists and what this user may open appears in the navigation.
-    pub fn new(p: &Principal, csrf: &str, active: &'static str, manifest: &Manifest) -> Self {
+    pub fn new(
+        p: &Principal,
+        csrf: &str,
+        active: &'static str,
+        manifest: &Manifest,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
         let nav = manifest
             .nav()
             .iter()
             .filter(|n| n.perm.is_none_or(|perm| p.can(perm)))
+            .filter(|n| n.unless.is_none_or(|perm| !p.can(perm)))
             .map(|n| NavItem {
                 key: n.key,
                 label: n.label,
                 href: n.href,
+                section: n.section,
             })
             .collect();
         Chrome {
@@ -130,7 +156,51 @@ impl Chrome {
             csrf: csrf.to_string(),
             active,
             nav,
+            tz: p.timezone.parse().unwrap_or(chrono_tz::UTC),
+            now,
         }
+    }
+
+    /// The entries shown inline in the bar.
+    pub fn inline(&self) -> Vec<&NavItem> {
+        self.nav
+            .iter()
+            .filter(|n| n.section.menu().is_none())
+            .collect()
+    }
+
+    /// The menus after them, in section order, each with what this viewer may open.
+    pub fn menus(&self) -> Vec<NavMenu<'_>> {
+        let mut menus: Vec<NavMenu<'_>> = Vec::new();
+        for n in &self.nav {
+            let Some(label) = n.section.menu() else {
+                continue;
+            };
+            match menus.last_mut() {
+                Some(m) if m.label == label => m.items.push(n),
+                _ => menus.push(NavMenu {
+                    label,
+                    items: vec![n],
+                    active: false,
+                }),
+            }
+            if n.key == self.active {
+                if let Some(m) = menus.last_mut() {
+                    m.active = true;
+                }
+            }
+        }
+        menus
+    }
+
+    /// "5 min ago", "in 2 h 14 min" — relative to the request, dates in the viewer's zone.
+    pub fn ago(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        domain::wording::relative(*at, self.now, self.tz)
+    }
+
+    /// "Wed 2 Dec 2026, 14:05 CET" in the viewer's zone.
+    pub fn exact(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        domain::wording::exact(*at, self.tz)
     }
 }
 
@@ -235,6 +305,14 @@ impl Errors {
 
     pub fn get<S: AsRef<str>>(&self, name: S) -> Option<&String> {
         self.0.get(name.as_ref())
+    }
+
+    /// The field's error as the sentence shown under it ("Title is required.").
+    pub fn sentence<S: AsRef<str>>(&self, name: S) -> Option<String> {
+        let name = name.as_ref();
+        self.0
+            .get(name)
+            .map(|m| domain::wording::field_sentence(name, m))
     }
 
     /// 422 when a form is shown again with errors, else 200.

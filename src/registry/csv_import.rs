@@ -395,7 +395,13 @@ async fn page(mut ctx: WebCtx, hx: bool, csv: String, commit: bool) -> Result<Re
         false => StatusCode::OK,
     };
     let tpl = ImportPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications", &ctx.manifest),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "applications",
+            &ctx.manifest,
+            ctx.now,
+        ),
         report,
         csv,
         errors: errors.into(),
@@ -408,7 +414,13 @@ pub async fn web_form(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
     ctx.require(crate::registry::perm::APPLICATIONS_CREATE)?;
     ctx.require(crate::registry::perm::APPLICATIONS_UPDATE)?;
     let tpl = ImportPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications", &ctx.manifest),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "applications",
+            &ctx.manifest,
+            ctx.now,
+        ),
         report: None,
         csv: String::new(),
         errors: Errors::default(),

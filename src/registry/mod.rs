@@ -73,6 +73,7 @@ pub fn module() -> Module {
             href: "/applications",
             perm: Some(APPLICATIONS_READ),
             section: Section::Work,
+            unless: None,
         }],
         permissions: const {
             &[

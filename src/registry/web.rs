@@ -79,7 +79,13 @@ pub async fn list(
     Ok(render_page!(
         hx,
         ListPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications", &ctx.manifest),
+            chrome: Chrome::new(
+                &ctx.principal,
+                &ctx.csrf,
+                "applications",
+                &ctx.manifest,
+                ctx.now
+            ),
             apps,
             total,
             page,
@@ -133,7 +139,13 @@ async fn detail(
     };
     ctx.tx.commit().await?;
     let page = DetailPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications", &ctx.manifest),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "applications",
+            &ctx.manifest,
+            ctx.now,
+        ),
         app,
         environments,
         issues,
@@ -325,7 +337,13 @@ async fn form(
         select("support_group_id", "Support group", true, groups),
     ];
     let page = FormPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "applications", &ctx.manifest),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "applications",
+            &ctx.manifest,
+            ctx.now,
+        ),
         app,
         v,
         selects,

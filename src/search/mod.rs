@@ -184,7 +184,7 @@ pub async fn page(
         return Ok(see_other(hx, &first.url));
     }
     let tpl = ResultsPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "", &ctx.manifest),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "", &ctx.manifest, ctx.now),
         q: q.get("q").cloned().unwrap_or_default(),
         hits,
         error,

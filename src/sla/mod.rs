@@ -85,7 +85,8 @@ pub fn module() -> Module {
             label: "SLAs",
             href: "/sla",
             perm: Some(SLA_READ),
-            section: Section::Work,
+            section: Section::ServiceDesk,
+            unless: None,
         }],
         permissions: const {
             &[

@@ -84,7 +84,7 @@ pub async fn overview(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError>
     let hours = hours::list(&mut ctx.tx).await?;
     ctx.tx.commit().await?;
     let page = Overview {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "sla", &ctx.manifest),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "sla", &ctx.manifest, ctx.now),
         policies,
         hours,
         can_create: ctx.principal.can(crate::sla::perm::SLA_CREATE),

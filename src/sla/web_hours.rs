@@ -129,7 +129,7 @@ async fn hours_form(
 ) -> Result<Response, WebError> {
     ctx.tx.commit().await?;
     let page = HoursForm {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "sla", &ctx.manifest),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "sla", &ctx.manifest, ctx.now),
         f,
         errors,
         can_save: can_save(&ctx.principal, hours.is_some()),

@@ -210,7 +210,7 @@ async fn policy_form(
     let applications = choices(&mut ctx.tx, crate::issues::web::APPLICATIONS).await?;
     ctx.tx.commit().await?;
     let page = PolicyForm {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "sla", &ctx.manifest),
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "sla", &ctx.manifest, ctx.now),
         policy,
         f,
         errors,

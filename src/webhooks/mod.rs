@@ -60,6 +60,7 @@ pub fn module() -> Module {
             href: "/admin/webhooks",
             perm: Some(WEBHOOKS_READ),
             section: Section::Integrations,
+            unless: None,
         }],
         permissions: const {
             &[

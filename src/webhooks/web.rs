@@ -35,7 +35,13 @@ pub async fn list(mut ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
     let webhooks = store::list(&mut ctx.tx).await?;
     ctx.tx.commit().await?;
     let page = ListPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "webhooks", &ctx.manifest),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "webhooks",
+            &ctx.manifest,
+            ctx.now,
+        ),
         webhooks,
         can_create: ctx.principal.can(crate::webhooks::perm::WEBHOOKS_CREATE),
     };
@@ -101,7 +107,13 @@ async fn form(mut ctx: WebCtx, hx: bool, s: Shown) -> Result<Response, WebError>
         crate::webhooks::perm::WEBHOOKS_CREATE
     });
     let page = FormPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "webhooks", &ctx.manifest),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "webhooks",
+            &ctx.manifest,
+            ctx.now,
+        ),
         webhook: s.webhook,
         deliveries,
         f: s.f,

@@ -9,6 +9,21 @@
     var d = document.getElementById("jump-dialog");
     if (d && !d.open) { d.showModal(); document.getElementById("jump-input").focus(); }
   }
+  // Header menus (<details data-menu>): one open at a time; a click elsewhere or Escape
+  // closes them.
+  document.addEventListener("click", function (e) {
+    var inside = e.target.closest("details[data-menu]");
+    document.querySelectorAll("details[data-menu][open]").forEach(function (d) {
+      if (d !== inside) d.open = false;
+    });
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    document.querySelectorAll("details[data-menu][open]").forEach(function (d) {
+      d.open = false;
+      d.querySelector("summary").focus();
+    });
+  });
   document.addEventListener("click", function (e) {
     if (e.target.closest("[data-theme-toggle]")) toggleTheme();
     if (e.target.closest("[data-jump]")) openJump();
@@ -103,6 +118,29 @@
     }
   });
   window.addEventListener("pageshow", function (e) { if (e.persisted) window.location.reload(); });
+  // Relative times (the `when` macro) stay true while a page is open, by the rules of
+  // domain::wording::relative; past a week the server's date in the viewer's zone stays.
+  function relativeWords(at, now) {
+    var secs = Math.round((at - now) / 1000), s = Math.abs(secs), span;
+    if (s < 45) return "just now";
+    if (s < 3600) span = Math.floor((s + 30) / 60) + " min";
+    else if (s < 86400) {
+      var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+      span = h + " h" + (m ? " " + m + " min" : "");
+    } else if (s < 7 * 86400) {
+      var d = Math.floor(s / 86400);
+      span = d === 1 ? "1 day" : d + " days";
+    } else return null;
+    return secs > 0 ? "in " + span : span + " ago";
+  }
+  function refreshTimes() {
+    var now = Date.now();
+    document.querySelectorAll("time[data-relative]").forEach(function (t) {
+      var words = relativeWords(Date.parse(t.getAttribute("datetime")), now);
+      if (words && t.textContent !== words) t.textContent = words;
+    });
+  }
+  setInterval(refreshTimes, 30000);
   if (window.htmx) {
     // 422 (validation) and 409 (conflict) responses carry re-rendered forms: swap them.
     htmx.config.responseHandling = [

@@ -70,7 +70,7 @@ async fn an_agent_works_an_issue_from_the_pages() {
         ),
         1
     );
-    assert!(page.body.contains(">high<"), "moderate × immediate = high");
+    assert!(page.body.contains(">High<"), "moderate × immediate = high");
 
     let post = |path: String, fields: Vec<(&'static str, String)>| {
         let d = &d;

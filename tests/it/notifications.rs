@@ -722,3 +722,75 @@ async fn an_agent_taken_out_of_a_group_stops_hearing_about_its_issues() {
     .unwrap();
     assert_eq!(withdrawn, told, "each waiting digest mail");
 }
+
+#[tokio::test]
+async fn internal_notes_stay_with_the_desk_and_replies_carry_their_text() {
+    let d = Desk::new().await;
+    let (s, issue) = d
+        .call(
+            "POST",
+            "/v1/issues",
+            &d.requester,
+            json!({"title": "Printer jams on page two"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{issue}");
+    let id = id_of(&issue);
+    let (s, _) = d
+        .call(
+            "POST",
+            &format!("/v1/issues/{id}/assign"),
+            &d.admin,
+            json!({"assigned_to": d.agent_id}),
+        )
+        .await;
+    assert!(s.is_success());
+    d.app.run_jobs().await;
+    let before = inbox(&d, &d.requester).await["unread"].as_i64().unwrap();
+    let agent_before = inbox(&d, &d.agent).await["unread"].as_i64().unwrap();
+
+    // The admin writes an internal note: the assigned agent hears of it, the requester does not.
+    let (s, c) = d
+        .call(
+            "POST",
+            &format!("/v1/issues/{id}/comments"),
+            &d.admin,
+            json!({"content": "Suspect the fuser; vendor ticket 4471.", "is_internal": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    d.app.run_jobs().await;
+    assert_eq!(
+        inbox(&d, &d.requester).await["unread"].as_i64().unwrap(),
+        before,
+        "a requester is never told of an internal note"
+    );
+    let agent_box = inbox(&d, &d.agent).await;
+    assert_eq!(agent_box["unread"].as_i64().unwrap(), agent_before + 1);
+
+    // A public reply reaches the requester with what was written.
+    let (s, _) = d
+        .call(
+            "POST",
+            &format!("/v1/issues/{id}/comments"),
+            &d.agent,
+            json!({"content": "Please try the tray on the left for now."}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    d.app.run_jobs().await;
+    let mine = inbox(&d, &d.requester).await;
+    assert_eq!(mine["unread"].as_i64().unwrap(), before + 1, "{mine}");
+    let newest = &mine["data"][0];
+    assert!(
+        newest["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Please try the tray on the left"),
+        "{newest}"
+    );
+    assert!(
+        !mine.to_string().contains("vendor ticket 4471"),
+        "the note's text never reaches the requester"
+    );
+}

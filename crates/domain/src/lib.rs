@@ -8,3 +8,4 @@ pub mod issues;
 pub mod notify;
 pub mod sla;
 pub mod time;
+pub mod wording;

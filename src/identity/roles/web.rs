@@ -73,7 +73,7 @@ async fn page(
     Ok(render_page!(
         hx,
         RolesPage {
-            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "roles", &ctx.manifest),
+            chrome: Chrome::new(&ctx.principal, &ctx.csrf, "roles", &ctx.manifest, ctx.now),
             roles,
             resources,
             editing,

@@ -1,7 +1,8 @@
 //! End to end in headless Chromium against the real binary: `firelater serve` on a fresh data
 //! directory (its own private PostgreSQL, the demo tenant), then sign in as the demo admin,
-//! create a user, see it listed, sign out; then an agent works an issue from the queue to
-//! resolved with its SLA panel; finally stop the server with SIGTERM (exit 0).
+//! create a user, see it listed, check the main pages with axe-core (light/dark, desktop/phone)
+//! and walk fifteen pages forwards and back, sign out; then an agent works an issue from the
+//! queue to resolved with its SLA panel; finally stop the server with SIGTERM (exit 0).
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without them the
 //! test says so and passes, unless FIRELATER_REQUIRE_BROWSER is set, as CI does.
@@ -12,6 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use thirtyfour::prelude::*;
+
+mod a11y;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -207,7 +210,15 @@ async fn run_scenario(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
 
     admin_revokes_a_key_after_confirming(driver, &base).await?;
     queue_edits_wait_for_an_explicit_choice(driver, &base).await?;
+    let issue = first_issue_path(driver, &base).await?;
+    a11y::main_pages_pass_axe(driver, &base, &issue).await?;
+    a11y::fifteen_pages_and_back(driver, &base, &issue).await?;
 
+    driver
+        .find(By::Css("#user-menu summary"))
+        .await?
+        .click()
+        .await?;
     driver
         .find(By::XPath("//button[normalize-space()='Sign out']"))
         .await?
@@ -338,6 +349,17 @@ async fn admin_revokes_a_key_after_confirming(
     wait(driver, By::Css("#confirm-dialog[open]")).await?;
     driver.find(By::Id("confirm-ok")).await?.click().await?;
     wait_text(driver, By::XPath(format!("{row}/td[last()]")), "revoked").await
+}
+
+/// The address of the first issue in the queue.
+async fn first_issue_path(driver: &WebDriver, base: &str) -> WebDriverResult<String> {
+    driver.goto(format!("{base}/issues")).await?;
+    let link = wait(
+        driver,
+        By::Css("#issues-table tr[data-issue] a[href^='/issues/']"),
+    )
+    .await?;
+    Ok(link.attr("href").await?.unwrap_or_default())
 }
 
 async fn wait(driver: &WebDriver, by: By) -> WebDriverResult<WebElement> {
@@ -543,13 +565,13 @@ async fn agent_works_an_issue(driver: &WebDriver, base: &str) -> WebDriverResult
         .send_keys("Browser: label printer offline")
         .await?;
     form.find(By::XPath(
-        ".//select[@name='impact']/option[normalize-space()='significant']",
+        ".//select[@name='impact']/option[normalize-space()='Significant']",
     ))
     .await?
     .click()
     .await?;
     form.find(By::XPath(
-        ".//select[@name='urgency']/option[normalize-space()='high']",
+        ".//select[@name='urgency']/option[normalize-space()='High']",
     ))
     .await?
     .click()
@@ -563,7 +585,7 @@ async fn agent_works_an_issue(driver: &WebDriver, base: &str) -> WebDriverResult
     );
     assert_eq!(
         driver.find(By::Id("issue-priority")).await?.text().await?,
-        "high"
+        "High"
     );
 
     driver
