@@ -1,6 +1,8 @@
 //! The demo tenant: on first start of an empty installation (FIRELATER_DEMO on), provision
 //! `demo` with one user per system role and a few groups, and print how to sign in.
 
+mod desk;
+
 use serde_json::json;
 
 use crate::identity::users_store::{self, NewUser};
@@ -63,14 +65,29 @@ pub async fn ensure_demo(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result
             "UTC",
         ),
     ];
+    // Two more requesters who raise issues in the demo desk but do not sign in.
+    let reporters = [
+        (
+            "jordan.lee@demo.firelater.test",
+            "Jordan Lee",
+            "requester",
+            "Europe/Berlin",
+        ),
+        (
+            "priya.shah@demo.firelater.test",
+            "Priya Shah",
+            "requester",
+            "Asia/Kolkata",
+        ),
+    ];
     let mut ids = vec![done.admin_id];
-    for (email, name, role, tz) in people {
+    for (n, (email, name, role, tz)) in people.into_iter().chain(reporters).enumerate() {
         let id = users_store::create(
             &mut tx,
             NewUser {
                 email,
                 name,
-                password_hash: Some(hash.clone()),
+                password_hash: (n < 4).then(|| hash.clone()),
                 timezone: tz,
                 phone: None,
             },
@@ -206,6 +223,7 @@ pub async fn ensure_demo(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result
                 .map_err(|e| anyhow::anyhow!("demo environment: {e:?}"))?;
         }
     }
+    desk::seed(&mut tx, &slug, &ids, &group_ids, chrono::Utc::now()).await?;
     tx.commit().await?;
     println!();
     println!("  FireLater demo is ready at {}/login", config.base_url);

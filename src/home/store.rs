@@ -58,7 +58,8 @@ pub async fn work(
         .await?)
 }
 
-/// Resolved issues with an SLA, per day (in the viewer's zone) over the last 30 days.
+/// Resolved issues with an SLA, per day (in the viewer's zone) over the last 30 days. Late is
+/// late whether or not a breach timer fired before the resolution.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SlaDay {
     pub day: NaiveDate,
@@ -73,8 +74,8 @@ pub async fn sla_days(
 ) -> Result<Vec<SlaDay>, AppError> {
     Ok(sqlx::query_as(
         "SELECT (i.resolved_at AT TIME ZONE $2)::date AS day,
-                count(*) FILTER (WHERE NOT COALESCE(i.sla_breached, false)) AS met,
-                count(*) FILTER (WHERE COALESCE(i.sla_breached, false)) AS breached
+                count(*) FILTER (WHERE NOT (COALESCE(i.sla_breached, false) OR i.resolved_at > i.resolution_due_at)) AS met,
+                count(*) FILTER (WHERE COALESCE(i.sla_breached, false) OR i.resolved_at > i.resolution_due_at) AS breached
          FROM issues i
          WHERE i.deleted_at IS NULL AND i.resolved_at >= $1 - interval '30 days'
            AND i.resolution_due_at IS NOT NULL

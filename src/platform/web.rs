@@ -184,10 +184,10 @@ impl Chrome {
                     active: false,
                 }),
             }
-            if n.key == self.active {
-                if let Some(m) = menus.last_mut() {
-                    m.active = true;
-                }
+            if n.key == self.active
+                && let Some(m) = menus.last_mut()
+            {
+                m.active = true;
             }
         }
         menus

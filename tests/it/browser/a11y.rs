@@ -57,14 +57,24 @@ async fn violations(driver: &WebDriver, url: &str) -> WebDriverResult<Vec<String
         .execute_async(
             r#"const done = arguments[arguments.length - 1];
             axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"], resultTypes: ["violations"] })
-              .then(r => done(r.violations
-                .filter(v => v.impact === "serious" || v.impact === "critical")
-                .map(v => v.id + ": " + v.help + " — " + v.nodes.slice(0, 4).map(n => n.target.join(" ") + (n.any[0] ? " (" + n.any[0].message + ")" : "")).join("; "))))
-              .catch(e => done(["axe failed: " + e]));"#,
+              .then(r => done({
+                rules: r.passes.length + r.violations.length + r.incomplete.length,
+                found: r.violations
+                  .filter(v => v.impact === "serious" || v.impact === "critical")
+                  .map(v => v.id + ": " + v.help + " — " + v.nodes.slice(0, 4).map(n => n.target.join(" ") + (n.any[0] ? " (" + n.any[0].message + ")" : "")).join("; "))
+              }))
+              .catch(e => done({ rules: 0, found: ["axe failed: " + e] }));"#,
             vec![],
         )
         .await?;
-    let lines: Vec<String> = serde_json::from_value(found.json().clone()).unwrap_or_default();
+    let report = found.json();
+    // axe really looked: a page where no rule applied means the check did not run.
+    assert!(
+        report["rules"].as_u64().unwrap_or(0) > 10,
+        "axe did not run on {url}: {report}"
+    );
+    let lines: Vec<String> =
+        serde_json::from_value(report["found"].clone()).expect("axe's findings as a list");
     Ok(lines)
 }
 

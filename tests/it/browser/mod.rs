@@ -484,17 +484,21 @@ async fn raised_elsewhere_appears_live(driver: &WebDriver, base: &str) -> WebDri
     Ok(())
 }
 
-/// The agent checks their notification preferences and, still on that page, sees the bell
-/// count an issue the manager assigns to them (SSE signal, the bell re-fetches itself).
+/// The agent keeps only "assigned" in the app, reads what the demo desk already told them,
+/// and, still on the preferences page, sees the bell count an issue the manager assigns to
+/// them (SSE signal, the bell re-fetches itself).
 async fn notification_arrives_live(driver: &WebDriver, base: &str) -> WebDriverResult<()> {
     driver.goto(format!("{base}/profile/notifications")).await?;
-    let assigned = wait(
+    wait(
         driver,
         By::Css("input[name=in_app][value='issue.assigned']"),
     )
     .await?;
-    if !assigned.is_selected().await? {
-        assigned.click().await?;
+    for boxed in driver.find_all(By::Css("input[name=in_app]")).await? {
+        let keep = boxed.value().await?.as_deref() == Some("issue.assigned");
+        if boxed.is_selected().await? != keep {
+            boxed.click().await?;
+        }
     }
     driver
         .find(By::Id("save-preferences"))
@@ -502,6 +506,13 @@ async fn notification_arrives_live(driver: &WebDriver, base: &str) -> WebDriverR
         .click()
         .await?;
     wait(driver, By::Id("saved")).await?;
+    driver.goto(format!("{base}/notifications")).await?;
+    if let Ok(all) = driver.find(By::Id("read-all")).await {
+        all.click().await?;
+        wait(driver, By::Css("#notifications")).await?;
+    }
+    driver.goto(format!("{base}/profile/notifications")).await?;
+    wait(driver, By::Id("save-preferences")).await?;
     assert!(
         driver.find(By::Id("bell-count")).await.is_err(),
         "nothing unread yet"
