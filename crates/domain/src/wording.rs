@@ -59,19 +59,19 @@ pub fn label(code: &str) -> String {
 }
 
 /// A field's error as a sentence under the field: "is required" on `title` reads
-/// "Title is required.", "pick one from the list" reads "Pick one from the list.".
+/// "Title is required."; other messages stay as written.
 pub fn field_sentence(field: &str, message: &str) -> String {
     const VERB_FIRST: &[&str] = &[
         "is ", "are ", "must ", "has ", "have ", "was ", "cannot ", "can ", "does ", "needs ",
         "should ", "already ", "may ",
     ];
-    let m = message.trim().trim_end_matches('.');
-    let body = if VERB_FIRST.iter().any(|v| m.starts_with(v)) {
-        let name = field.strip_suffix("_id").unwrap_or(field);
-        format!("{} {m}", label(name))
-    } else {
-        label_first(m)
-    };
+    let m = message.trim();
+    if !VERB_FIRST.iter().any(|v| m.starts_with(v)) {
+        // Already a sentence or a located message ("line 2: …"): as written.
+        return m.to_string();
+    }
+    let name = field.strip_suffix("_id").unwrap_or(field);
+    let body = format!("{} {}", label(name), m.trim_end_matches('.'));
     if body.ends_with(['.', '?', '!', ')']) {
         body
     } else {
@@ -133,8 +133,8 @@ mod tests {
     fn field_errors_read_as_sentences() {
         assert_eq!(field_sentence("title", "is required"), "Title is required.");
         assert_eq!(
-            field_sentence("application_id", "pick one from the list"),
-            "Pick one from the list."
+            field_sentence("holidays", "line 2: '2026-13-01' is not a date"),
+            "line 2: '2026-13-01' is not a date"
         );
         assert_eq!(
             field_sentence("email", "Someone already uses this address."),
