@@ -16,8 +16,9 @@ use crate::platform::audit;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::tenancy;
+use crate::platform::toast::{Toast, Undo, see_other_with};
 use crate::platform::web::PathId;
-use crate::platform::web::{Choices, Chrome, Hx, choices, see_other};
+use crate::platform::web::{Choices, Chrome, Hx, choices, label, see_other};
 use crate::render_page;
 
 pub const AGENTS: &str = "SELECT DISTINCT u.id, u.name FROM users u
@@ -183,7 +184,9 @@ pub async fn list(
     queue(ctx, hx, q, None).await
 }
 
-/// One row's inline edit (status, priority, assignee) from the queue.
+/// One row's inline edit (status, priority, assignee) from the queue. Either way the browser
+/// goes back to the queue it came from (never left at this POST address): saved, with a toast
+/// that says what changed and offers to undo it; refused, with the reason as an error toast.
 pub async fn quick_edit(
     mut ctx: WebCtx,
     Hx(hx): Hx,
@@ -191,38 +194,58 @@ pub async fn quick_edit(
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     let back = form.get("back").cloned().unwrap_or_default();
+    let to = format!("/issues?{back}");
     ctx.require(crate::issues::perm::ISSUES_UPDATE)?;
-    tenancy::savepoint(&mut ctx.tx).await?;
-    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_UPDATE).await?;
-    let result = quick(&mut a, id, &form).await;
-    match result {
-        Ok(()) => {
+    let saved = ctx
+        .save(async |ctx| {
+            let actor = ctx.actor();
+            let mut a = Acting::open(&mut ctx.tx, &ctx.principal, actor, ctx.now).await?;
+            quick(&mut a, id, &form).await
+        })
+        .await?;
+    match saved {
+        Ok(toast) => ctx.saved_with(hx, &to, &toast).await,
+        Err(r) => {
+            // Only reached once the issue was found in the viewer's scope.
+            let number: String =
+                sqlx::query_scalar("SELECT issue_number FROM issues WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *ctx.tx)
+                    .await
+                    .map_err(AppError::from)?;
+            let why = r
+                .errors
+                .0
+                .values()
+                .cloned()
+                .chain(r.notice)
+                .collect::<Vec<_>>()
+                .join("; ");
+            let toast = Toast::error(format!("{number} was not changed: {why}."));
             ctx.tx.commit().await?;
-            Ok(see_other(hx, &format!("/issues?{back}")))
+            Ok(see_other_with(hx, &to, &toast))
         }
-        Err(e @ (AppError::Validation { .. } | AppError::Conflict { .. })) => {
-            tenancy::rollback_to_savepoint(&mut ctx.tx).await?;
-            let q: HashMap<String, String> = serde_urlencoded::from_str(&back).unwrap_or_default();
-            queue(ctx, hx, q, Some((e.status(), e.public_message()))).await
-        }
-        Err(e) => Err(e.into()),
     }
 }
 
+/// Applies the row's choices; says what changed, with the reverse as an undo when every change
+/// can be reversed (a status the workflow can go back to, an assignee that was a person).
 async fn quick(
     a: &mut Acting<'_>,
     id: Uuid,
     form: &HashMap<String, String>,
-) -> Result<(), AppError> {
-    let issue = store::get(a.tx, &a.scope, id).await?;
+) -> Result<Toast, AppError> {
+    let before = store::get(a.tx, &a.scope, id).await?;
     let get = |k: &str| form.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let mut said = Vec::new();
+    let mut reversible = true;
     if let Some(user) = get("assigned_to")
-        && Some(user.to_string()) != issue.assigned_to.map(|u| u.to_string())
+        && Some(user.to_string()) != before.assigned_to.map(|u| u.to_string())
     {
         let user = user
             .parse()
             .map_err(|_| AppError::field("assigned_to", "pick someone from the list"))?;
-        actions::assign(
+        let after = actions::assign(
             a,
             id,
             &AssignBody {
@@ -232,16 +255,23 @@ async fn quick(
             false,
         )
         .await?;
+        reversible &= before.assigned_to.is_some() && after.status == before.status;
+        said.push(format!(
+            "assigned to {}",
+            after.assigned_to_name.as_deref().unwrap_or("someone")
+        ));
     }
     let mut changes = IssueChanges::default();
-    if let Some(p) = get("priority").filter(|p| *p != issue.priority) {
+    if let Some(p) = get("priority").filter(|p| *p != before.priority) {
         changes.priority = Some(p.to_string());
+        said.push(format!("priority {}", label(p)));
     }
-    if let Some(s) = get("status").filter(|s| *s != issue.status) {
+    let current = store::get(a.tx, &a.scope, id).await?.status;
+    if let Some(s) = get("status").filter(|s| *s != current) {
         match s {
             "closed" => {
                 actions::close(a, id, &CloseBody::default()).await?;
-                return Ok(());
+                reversible = false;
             }
             "resolved" => {
                 return Err(AppError::field(
@@ -249,13 +279,36 @@ async fn quick(
                     "resolving needs a resolution code and notes: open the issue to resolve it",
                 ));
             }
-            _ => changes.status = Some(s.to_string()),
+            _ => {
+                changes.status = Some(s.to_string());
+                reversible &= domain::issues::Action::into_status(&before.status)
+                    .and_then(|back| domain::issues::next(s, back, true))
+                    == Some(before.status.as_str());
+            }
         }
+        said.push(format!("status {}", label(s)));
     }
     if changes.priority.is_some() || changes.status.is_some() {
         actions::update(a, id, &changes).await?;
     }
-    Ok(())
+    let number = before.issue_number;
+    if said.is_empty() {
+        return Ok(Toast::success(format!("{number}: nothing to change.")));
+    }
+    let undo = reversible.then(|| Undo {
+        action: format!("/issues/{id}/quick"),
+        fields: [
+            ("status", Some(before.status.clone())),
+            ("priority", Some(before.priority.clone())),
+            ("assigned_to", before.assigned_to.map(|u| u.to_string())),
+            ("back", form.get("back").cloned()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect(),
+    });
+    let text = format!("{number} saved: {}.", said.join(", "));
+    Ok(Toast::success(text).with_undo(undo))
 }
 
 /// Bulk actions on the ticked issues: all of them or none (each still checked for permission

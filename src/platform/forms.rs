@@ -12,7 +12,8 @@ use axum::response::Response;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::tenancy;
-use crate::platform::web::{Errors, see_other};
+use crate::platform::toast::{Toast, see_other_with};
+use crate::platform::web::Errors;
 
 /// Why a form was not saved.
 #[derive(Debug, Default)]
@@ -66,10 +67,15 @@ impl WebCtx {
         }
     }
 
-    /// Commits and sends the browser on (303; htmx follows it).
+    /// Commits and sends the browser on (303; htmx follows it), with a "Saved." toast.
     pub async fn saved(self, hx: bool, to: &str) -> Result<Response, WebError> {
+        self.saved_with(hx, to, &Toast::success("Saved.")).await
+    }
+
+    /// `saved`, saying what was done (and maybe offering to undo it).
+    pub async fn saved_with(self, hx: bool, to: &str, toast: &Toast) -> Result<Response, WebError> {
         self.tx.commit().await?;
-        Ok(see_other(hx, to))
+        Ok(see_other_with(hx, to, toast))
     }
 }
 

@@ -24,4 +24,5 @@ pub mod outbound;
 pub mod state;
 pub mod storage;
 pub mod tenancy;
+pub mod toast;
 pub mod web;

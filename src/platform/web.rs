@@ -198,6 +198,11 @@ impl Chrome {
         domain::wording::relative(*at, self.now, self.tz)
     }
 
+    /// "breaches in 12 min", "breached 3 h ago" — an open issue's deadline.
+    pub fn countdown(&self, due: &chrono::DateTime<chrono::Utc>) -> String {
+        domain::wording::countdown(*due, self.now, self.tz)
+    }
+
     /// "Wed 2 Dec 2026, 14:05 CET" in the viewer's zone.
     pub fn exact(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
         domain::wording::exact(*at, self.tz)

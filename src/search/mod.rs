@@ -2,6 +2,8 @@
 //! PostgreSQL full-text search, ranked, with trigram/number matching; every query carries the
 //! viewer's own visibility rules.
 
+pub mod palette;
+
 use std::collections::HashMap;
 
 use askama::Template;
@@ -199,7 +201,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 }
 
 pub fn web_routes() -> Routes {
-    Routes::new().route("/search", axum::routing::get(page))
+    Routes::new()
+        .route("/search", axum::routing::get(page))
+        .route("/palette", axum::routing::get(palette::palette))
 }
 
 pub fn module() -> Module {

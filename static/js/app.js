@@ -5,10 +5,90 @@
     document.documentElement.classList.toggle("dark", dark);
     try { localStorage.setItem("theme", dark ? "dark" : "light"); } catch (e) {}
   }
-  function openJump() {
-    var d = document.getElementById("jump-dialog");
-    if (d && !d.open) { d.showModal(); document.getElementById("jump-input").focus(); }
+  // The command palette (search::palette): `/` or Ctrl/⌘-K. Options come from the server as
+  // the person types; the arrow keys move, Enter runs the chosen one (a link, or a form posted
+  // with the page's CSRF token), Escape closes.
+  var paletteSeq = 0;
+  function paletteOptions() {
+    return Array.prototype.slice.call(document.querySelectorAll("#palette-results [role=option]"));
   }
+  function paletteSelect(option) {
+    var input = document.getElementById("palette-input");
+    paletteOptions().forEach(function (o) { o.setAttribute("aria-selected", o === option ? "true" : "false"); });
+    if (option) { input.setAttribute("aria-activedescendant", option.id); option.scrollIntoView({ block: "nearest" }); }
+    else input.removeAttribute("aria-activedescendant");
+  }
+  function paletteLoad() {
+    var input = document.getElementById("palette-input");
+    var issue = document.querySelector("[data-palette-issue]");
+    var url = "/palette?q=" + encodeURIComponent(input.value) +
+      (issue ? "&issue=" + encodeURIComponent(issue.getAttribute("data-palette-issue")) : "");
+    var seq = ++paletteSeq;
+    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (html) {
+        if (seq !== paletteSeq) return;
+        document.getElementById("palette-results").innerHTML = html;
+        paletteSelect(paletteOptions()[0] || null);
+      });
+  }
+  function paletteRun(option) {
+    if (!option) return false;
+    var post = option.getAttribute("data-post");
+    if (post && /^\/[A-Za-z0-9\/_-]*$/.test(post)) {
+      var f = document.createElement("form");
+      f.method = "post"; f.action = post;
+      var fields = [["_csrf", document.querySelector('meta[name="csrf-token"]').content]]
+        .concat(JSON.parse(option.getAttribute("data-fields") || "[]"));
+      fields.forEach(function (kv) {
+        var i = document.createElement("input");
+        i.type = "hidden"; i.name = kv[0]; i.value = kv[1];
+        f.appendChild(i);
+      });
+      document.body.appendChild(f);
+      f.submit();
+      return true;
+    }
+    var href = option.getAttribute("data-href");
+    if (href && href.charAt(0) === "/" && href.charAt(1) !== "/") {
+      var here = window.location.pathname + window.location.search;
+      window.location = href;
+      // Same page, another anchor (the resolve form): no load happens, so close the palette.
+      if (href.split("#")[0] === here) document.getElementById("palette").close();
+      return true;
+    }
+    return false;
+  }
+  function openPalette() {
+    var d = document.getElementById("palette");
+    if (!d || d.open) return;
+    d.showModal();
+    var input = document.getElementById("palette-input");
+    input.value = "";
+    input.focus();
+    paletteLoad();
+  }
+  document.addEventListener("input", function (e) {
+    if (e.target.id === "palette-input") paletteLoad();
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.target.id !== "palette-input") return;
+    var opts = paletteOptions(), i = opts.indexOf(document.querySelector("#palette-results [aria-selected=true]"));
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      if (!opts.length) return;
+      var n = e.key === "ArrowDown" ? (i + 1) % opts.length : (i <= 0 ? opts.length - 1 : i - 1);
+      paletteSelect(opts[n]);
+    } else if (e.key === "Enter") {
+      if (paletteRun(opts[i])) e.preventDefault();
+    }
+  });
+  document.addEventListener("click", function (e) {
+    var o = e.target.closest && e.target.closest("#palette-results [role=option]");
+    if (o) { paletteSelect(o); paletteRun(o); return; }
+    var d = document.getElementById("palette");
+    if (d && e.target === d) d.close();
+  });
   // Header menus (<details data-menu>): one open at a time; a click elsewhere or Escape
   // closes them.
   document.addEventListener("click", function (e) {
@@ -26,17 +106,70 @@
   });
   document.addEventListener("click", function (e) {
     if (e.target.closest("[data-theme-toggle]")) toggleTheme();
-    if (e.target.closest("[data-jump]")) openJump();
+    if (e.target.closest("[data-palette]")) openPalette();
   });
   document.addEventListener("keydown", function (e) {
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") { e.preventDefault(); openPalette(); return; }
     var typing = /INPUT|TEXTAREA|SELECT/.test(document.activeElement.tagName);
     if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key === "/") { e.preventDefault(); openJump(); return; }
+    if (e.key === "/") { e.preventDefault(); openPalette(); return; }
+    if (triageKey(e)) { e.preventDefault(); return; }
     // Page shortcuts: an element with data-key="x" is focused (a link is followed) on "x".
     var target = document.querySelector('[data-key="' + e.key.replace(/["\\]/g, "") + '"]');
     if (!target) return;
     e.preventDefault();
     if (target.tagName === "A") { window.location = target.href; } else { target.focus(); }
+  });
+  // The triage queue (table[data-triage]): rows are read-only; j/k move between them (focus
+  // on the row's number, so Enter opens it), x ticks, e opens the row's edit form, Esc closes it.
+  function triageRows() {
+    return Array.prototype.slice.call(document.querySelectorAll("table[data-triage] tr[data-issue]"));
+  }
+  function currentRow() {
+    var a = document.activeElement;
+    return a && a.closest ? a.closest("table[data-triage] tr[data-issue]") : null;
+  }
+  function openEdit(row, open) {
+    var button = row.querySelector("[data-row-edit]");
+    var edit = button && document.getElementById(button.getAttribute("aria-controls"));
+    if (!edit) return;
+    edit.hidden = !open;
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) edit.querySelector("select, button").focus(); else button.focus();
+  }
+  function triageKey(e) {
+    var rows = triageRows();
+    if (!rows.length || !/^[jkxe]$/.test(e.key)) return false;
+    var row = currentRow(), i = rows.indexOf(row);
+    if (e.key === "j" || e.key === "k") {
+      var next = rows[e.key === "j" ? Math.min(i + 1, rows.length - 1) : Math.max(i - 1, 0)];
+      if (i < 0) next = rows[0];
+      next.querySelector("[data-row-open]").focus();
+      next.scrollIntoView({ block: "nearest" });
+      return true;
+    }
+    if (!row) return false;
+    if (e.key === "x") { var c = row.querySelector("input[type=checkbox]"); if (c) c.click(); return true; }
+    openEdit(row, true);
+    return true;
+  }
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest("[data-row-edit]");
+    if (b) { openEdit(b.closest("tr"), b.getAttribute("aria-expanded") !== "true"); return; }
+    var c = e.target.closest("[data-row-cancel]");
+    if (c) {
+      var edit = c.closest("tr[data-edit-row]");
+      c.closest("form").reset();
+      var row = edit.previousElementSibling;
+      if (row) openEdit(row, false);
+    }
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    var edit = e.target.closest && e.target.closest("tr[data-edit-row]");
+    if (!edit) return;
+    edit.querySelector("form").reset();
+    openEdit(edit.previousElementSibling, false);
   });
   // Destructive actions: a form with data-confirm="sentence" asks in a dialog first (Cancel is
   // the default button); confirming submits it as usual, htmx or not.
@@ -79,22 +212,51 @@
   });
   document.addEventListener("pointerdown", function () { keyed = null; }, true);
   document.querySelectorAll("[data-autosubmit-hide]").forEach(function (b) { b.classList.add("sr-only"); });
-  document.addEventListener("change", function (e) {
-    if (e.target.id !== "jump-input") return;
-    var opts = document.querySelectorAll("#jump-targets option");
-    for (var i = 0; i < opts.length; i++) {
-      if (opts[i].value.toLowerCase() === e.target.value.toLowerCase()) { window.location = opts[i].dataset.href; }
+  // Toasts: from an htmx answer's X-Toast header, or from the cookie a saved form's redirect
+  // set (platform::toast). An undo is a form posted with the page's CSRF token, to this site only.
+  function showToast(text, kind, undo) {
+    var box = document.getElementById("toasts");
+    if (!box || !text) return;
+    var t = document.createElement("div");
+    t.className = "pointer-events-auto flex items-center gap-3 rounded px-3 py-2 text-sm text-white shadow-lg " +
+      (kind === "error" ? "bg-red-800" : "bg-slate-900 dark:bg-slate-700");
+    if (kind === "error") t.setAttribute("role", "alert");
+    var p = document.createElement("span");
+    p.textContent = text;
+    t.appendChild(p);
+    if (undo && /^\/[A-Za-z0-9\/_-]*$/.test(undo.action || "")) {
+      var f = document.createElement("form");
+      f.method = "post";
+      f.action = undo.action;
+      var fields = [["_csrf", document.querySelector('meta[name="csrf-token"]').content]].concat(undo.fields || []);
+      fields.forEach(function (kv) {
+        var i = document.createElement("input");
+        i.type = "hidden"; i.name = kv[0]; i.value = kv[1];
+        f.appendChild(i);
+      });
+      var b = document.createElement("button");
+      b.className = "rounded border border-white/60 px-2 py-0.5 font-semibold";
+      b.textContent = "Undo";
+      b.id = "toast-undo";
+      f.appendChild(b);
+      t.appendChild(f);
     }
-  });
+    box.appendChild(t);
+    setTimeout(function () { t.remove(); }, undo || kind === "error" ? 12000 : 5000);
+  }
   document.addEventListener("htmx:afterRequest", function (e) {
     var msg = e.detail.xhr && e.detail.xhr.getResponseHeader("X-Toast");
-    if (!msg) return;
-    var t = document.createElement("div");
-    t.className = "rounded bg-slate-900 px-3 py-2 text-sm text-white shadow";
-    t.textContent = msg;
-    document.getElementById("toasts").appendChild(t);
-    setTimeout(function () { t.remove(); }, 4000);
+    if (msg) showToast(msg, "success");
   });
+  (function cookieToast() {
+    var m = document.cookie.match(/(?:^|; )fl_toast=([^;]*)/);
+    if (!m) return;
+    document.cookie = "fl_toast=; Path=/; Max-Age=0; SameSite=Strict";
+    try {
+      var t = JSON.parse(decodeURIComponent(m[1].replace(/\+/g, " ")));
+      showToast(t.text, t.kind, t.undo);
+    } catch (e) {}
+  })();
   // Live refresh (data-live-refresh="<notice id>"): a signal re-fetches the region, unless the
   // user is in the middle of something there (ticked rows, a focused field) — then the notice
   // offers the refresh instead of wiping their work.
@@ -102,7 +264,7 @@
     var el = e.detail.elt;
     if (!el || !el.hasAttribute || !el.hasAttribute("data-live-refresh")) return;
     var active = document.activeElement;
-    var busy = el.querySelector("input[type=checkbox]:checked") ||
+    var busy = el.querySelector("input[type=checkbox]:checked, tr[data-edit-row]:not([hidden])") ||
       (el.contains(active) && /INPUT|TEXTAREA|SELECT/.test(active.tagName));
     var notice = document.getElementById(el.getAttribute("data-live-refresh"));
     if (notice) notice.hidden = !busy;
@@ -120,9 +282,9 @@
   window.addEventListener("pageshow", function (e) { if (e.persisted) window.location.reload(); });
   // Relative times (the `when` macro) stay true while a page is open, by the rules of
   // domain::wording::relative; past a week the server's date in the viewer's zone stays.
-  function relativeWords(at, now) {
+  function relativeWords(at, now, phrase) {
     var secs = Math.round((at - now) / 1000), s = Math.abs(secs), span;
-    if (s < 45) return "just now";
+    if (s < 45) return phrase === "sla" ? "breaches now" : "just now";
     if (s < 3600) span = Math.floor((s + 30) / 60) + " min";
     else if (s < 86400) {
       var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
@@ -131,12 +293,13 @@
       var d = Math.floor(s / 86400);
       span = d === 1 ? "1 day" : d + " days";
     } else return null;
+    if (phrase === "sla") return secs > 0 ? "breaches in " + span : "breached " + span + " ago";
     return secs > 0 ? "in " + span : span + " ago";
   }
   function refreshTimes() {
     var now = Date.now();
     document.querySelectorAll("time[data-relative]").forEach(function (t) {
-      var words = relativeWords(Date.parse(t.getAttribute("datetime")), now);
+      var words = relativeWords(Date.parse(t.getAttribute("datetime")), now, t.dataset.phrase);
       if (words && t.textContent !== words) t.textContent = words;
     });
   }

@@ -266,6 +266,91 @@ async fn bulk_actions_are_all_or_nothing_and_views_are_saved() {
         .await;
     assert_eq!(two_now["status"], "in_progress");
     assert_eq!(two_now["priority"], "high");
+    assert_eq!(r.location.as_deref(), Some("/issues?status=open"));
+    let toast = r.toast().expect("a toast says what was saved");
+    let number = two_now["issue_number"].as_str().unwrap();
+    assert_eq!(
+        toast["text"],
+        format!("{number} saved: priority High, status In progress.")
+    );
+    assert!(
+        toast.get("undo").is_none(),
+        "no undo: the workflow cannot go back to New"
+    );
+    let r = d
+        .app
+        .page(
+            "POST",
+            &format!("/issues/{two}/quick"),
+            Some(&b.cookie),
+            Some(&[
+                ("_csrf", &b.csrf),
+                ("status", "pending"),
+                ("priority", "medium"),
+                ("back", "status=open"),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // Its undo is the reverse, posted back to the same address.
+    let undo = r.toast().unwrap()["undo"].clone();
+    assert_eq!(undo["action"], format!("/issues/{two}/quick"));
+    let fields: Vec<(String, String)> = serde_json::from_value(undo["fields"].clone()).unwrap();
+    let mut form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    form.push(("_csrf", &b.csrf));
+    let r = d
+        .app
+        .page(
+            "POST",
+            &format!("/issues/{two}/quick"),
+            Some(&b.cookie),
+            Some(&form),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, undone) = d
+        .call(
+            "GET",
+            &format!("/v1/issues/{two}"),
+            &d.admin,
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(
+        (undone["status"].as_str(), undone["priority"].as_str()),
+        (Some("in_progress"), Some("high")),
+        "undo put back what was there"
+    );
+    // Refused: the browser goes back to the queue (not left at the POST address) and the
+    // reason comes as an error toast.
+    let r = d
+        .app
+        .page(
+            "POST",
+            &format!("/issues/{two}/quick"),
+            Some(&b.cookie),
+            Some(&[
+                ("_csrf", &b.csrf),
+                ("status", "resolved"),
+                ("back", "status=open"),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location.as_deref(), Some("/issues?status=open"));
+    let toast = r.toast().unwrap();
+    assert_eq!(toast["kind"], "error");
+    assert!(
+        toast["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{number} was not changed: resolving needs")),
+        "{toast}"
+    );
+    assert!(toast.get("undo").is_none());
     let r = d
         .app
         .page(

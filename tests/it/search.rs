@@ -113,3 +113,148 @@ async fn search_finds_by_words_number_and_comments_within_permissions() {
         format!("/issues/{}", secret["id"].as_str().unwrap())
     );
 }
+
+/// The command palette's options, as (label, data-href or data-post) in order.
+fn options(html: &str) -> Vec<(String, String)> {
+    let doc = scraper::Html::parse_fragment(html);
+    let sel = scraper::Selector::parse("[role=option]").unwrap();
+    doc.select(&sel)
+        .map(|o| {
+            let label = o
+                .select(&scraper::Selector::parse("span").unwrap())
+                .next()
+                .map(|s| s.text().collect::<String>())
+                .unwrap_or_else(|| o.text().collect());
+            let to = o
+                .value()
+                .attr("data-href")
+                .or(o.value().attr("data-post"))
+                .unwrap_or_default()
+                .to_string();
+            (label, to)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_palette_finds_pages_issues_and_actions_within_what_each_person_may_do() {
+    let d = Desk::new().await;
+    let (_, issue) = d
+        .call(
+            "POST",
+            "/v1/issues",
+            &d.requester,
+            json!({"title": "Laptop will not charge"}),
+        )
+        .await;
+    let (id, number) = (
+        issue["id"].as_str().unwrap(),
+        issue["issue_number"].as_str().unwrap(),
+    );
+    let agent_email = d.app.email_of(&d.agent_id).await;
+    let agent = d.app.browser_login(&agent_email).await;
+    let get = |who: &crate::support::Browser, q: &str, extra: &str| {
+        let url = format!(
+            "/palette?{}{extra}",
+            serde_urlencoded::to_string([("q", q)]).unwrap()
+        );
+        let cookie = who.cookie.clone();
+        let app = &d.app;
+        async move {
+            let r = app.page("GET", &url, Some(&cookie), None).await;
+            assert_eq!(r.status, StatusCode::OK, "{url}: {}", r.body);
+            options(&r.body)
+        }
+    };
+
+    // "assign ISS-n to me": the action first, as the form the Assign button posts.
+    let found = get(&agent, &format!("assign {number} to me"), "").await;
+    assert_eq!(
+        found[0],
+        (
+            format!("Assign {number} to me"),
+            format!("/issues/{id}/assign")
+        ),
+        "{found:?}"
+    );
+    // Fuzzy over pages: "nots" finds the notification settings.
+    let found = get(&agent, "nots", "").await;
+    assert!(
+        found
+            .iter()
+            .any(|(l, to)| l == "Notification settings" && to == "/profile/notifications"),
+        "{found:?}"
+    );
+    // Words find issues by title; the last option searches everything.
+    let found = get(&agent, "charge", "").await;
+    assert!(
+        found
+            .iter()
+            .any(|(l, to)| l == &format!("{number} Laptop will not charge")
+                && to == &format!("/issues/{id}")),
+        "{found:?}"
+    );
+    assert_eq!(found.last().unwrap().1, "/search?q=charge");
+    // On the issue's page, an empty box offers that issue's actions.
+    let found = get(&agent, "", &format!("&issue={id}")).await;
+    assert!(
+        found
+            .iter()
+            .any(|(l, _)| l == &format!("Resolve {number}…")),
+        "{found:?}"
+    );
+
+    // A requester gets no agent actions and no admin pages; an outsider's issue stays hidden.
+    let requester_email = d.app.email_of(&d.requester_id).await;
+    let requester = d.app.browser_login(&requester_email).await;
+    let found = get(&requester, number, "").await;
+    let labels: Vec<&str> = found.iter().map(|(l, _)| l.as_str()).collect();
+    assert!(
+        labels.contains(&format!("Open {number}").as_str()),
+        "{labels:?}"
+    );
+    assert!(
+        !labels
+            .iter()
+            .any(|l| l.starts_with("Assign") || l.starts_with("Resolve")),
+        "{labels:?}"
+    );
+    assert!(
+        get(&requester, "users", "")
+            .await
+            .iter()
+            .all(|(l, _)| l != "Users")
+    );
+    let (_, group) = d
+        .call("POST", "/v1/groups", &d.admin, json!({"name": "Payroll"}))
+        .await;
+    let (_, hidden) = d
+        .call(
+            "POST",
+            "/v1/issues",
+            &d.admin,
+            json!({"title": "Salary file", "assigned_group": group["id"]}),
+        )
+        .await;
+    let hidden_number = hidden["issue_number"].as_str().unwrap();
+    let found = get(&agent, &format!("open {hidden_number}"), "").await;
+    assert!(
+        found
+            .iter()
+            .all(|(l, to)| to.starts_with("/search") || !l.contains(hidden_number)),
+        "another group's issue is not offered: {found:?}"
+    );
+    // Junk is answered, not a server error.
+    for q in ["\u{0}", &"x".repeat(5000), "ISS-", "%%%"] {
+        let url = format!(
+            "/palette?{}&issue=not-a-uuid",
+            serde_urlencoded::to_string([("q", q)]).unwrap()
+        );
+        let r = d.app.page("GET", &url, Some(&agent.cookie), None).await;
+        assert!(
+            r.status.is_success() || r.status.is_client_error(),
+            "{q}: {}",
+            r.status
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //! (including `now` and time zones) as arguments so it can be tested exhaustively.
 
 pub mod events;
+pub mod fuzzy;
 pub mod ical;
 pub mod identity;
 pub mod issues;

@@ -9,10 +9,31 @@ use chrono_tz::Tz;
 /// ("2 Dec", with the year when it is not `now`'s).
 pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>, zone: Tz) -> String {
     let secs = (at - now).num_seconds();
-    let ahead = secs > 0;
+    match span(secs) {
+        None if secs.unsigned_abs() < 45 => "just now".into(),
+        None => date(at, now, zone),
+        Some(span) if secs > 0 => format!("in {span}"),
+        Some(span) => format!("{span} ago"),
+    }
+}
+
+/// An open issue's resolution deadline as a queue shows it: "breaches in 12 min", "breached
+/// 3 h ago", "breaches now"; past a week either way, "due 9 Dec".
+pub fn countdown(due: DateTime<Utc>, now: DateTime<Utc>, zone: Tz) -> String {
+    let secs = (due - now).num_seconds();
+    match span(secs) {
+        None if secs.unsigned_abs() < 45 => "breaches now".into(),
+        None => format!("due {}", date(due, now, zone)),
+        Some(span) if secs > 0 => format!("breaches in {span}"),
+        Some(span) => format!("breached {span} ago"),
+    }
+}
+
+/// "12 min", "2 h 14 min", "3 days" for a distance under a week (and over 45 s).
+fn span(secs: i64) -> Option<String> {
     let s = secs.unsigned_abs();
-    let span = if s < 45 {
-        return "just now".into();
+    Some(if s < 45 {
+        return None;
     } else if s < 3600 {
         format!("{} min", (s + 30) / 60)
     } else if s < 86_400 {
@@ -28,18 +49,17 @@ pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>, zone: Tz) -> String {
             d => format!("{d} days"),
         }
     } else {
-        let local = at.with_timezone(&zone);
-        let same_year =
-            local.format("%Y").to_string() == now.with_timezone(&zone).format("%Y").to_string();
-        return local
-            .format(if same_year { "%-d %b" } else { "%-d %b %Y" })
-            .to_string();
-    };
-    if ahead {
-        format!("in {span}")
-    } else {
-        format!("{span} ago")
-    }
+        return None;
+    })
+}
+
+fn date(at: DateTime<Utc>, now: DateTime<Utc>, zone: Tz) -> String {
+    let local = at.with_timezone(&zone);
+    let same_year =
+        local.format("%Y").to_string() == now.with_timezone(&zone).format("%Y").to_string();
+    local
+        .format(if same_year { "%-d %b" } else { "%-d %b %Y" })
+        .to_string()
 }
 
 /// "Wed 2 Dec 2026, 14:05 CET": the instant in the viewer's zone, with the zone named.
@@ -108,6 +128,17 @@ mod tests {
         assert_eq!(at(Duration::hours(-3)), "3 h ago");
         assert_eq!(at(Duration::hours(-30)), "1 day ago");
         assert_eq!(at(Duration::days(3)), "in 3 days");
+    }
+
+    #[test]
+    fn deadlines_count_down_and_then_say_since_when() {
+        let z = chrono_tz::UTC;
+        let due = |d: Duration| countdown(now() + d, now(), z);
+        assert_eq!(due(Duration::minutes(12)), "breaches in 12 min");
+        assert_eq!(due(Duration::minutes(-190)), "breached 3 h 10 min ago");
+        assert_eq!(due(Duration::seconds(10)), "breaches now");
+        assert_eq!(due(Duration::days(10)), "due 12 Dec");
+        assert_eq!(due(Duration::days(-8)), "due 24 Nov");
     }
 
     #[test]

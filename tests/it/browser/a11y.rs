@@ -45,6 +45,12 @@ fn main_pages(issue: &str) -> Vec<String> {
 async fn violations(driver: &WebDriver, url: &str) -> WebDriverResult<Vec<String>> {
     driver.goto(url).await?;
     wait(driver, By::Id("main")).await?;
+    axe_here(driver, url).await
+}
+
+/// The same check on the page as it is now (a dialog open, say); `what` names it in failures.
+pub async fn axe_here(driver: &WebDriver, what: &str) -> WebDriverResult<Vec<String>> {
+    let url = what;
     let loaded = driver
         .execute("return typeof window.axe", vec![])
         .await?

@@ -210,6 +210,7 @@ async fn run_scenario(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
 
     admin_revokes_a_key_after_confirming(driver, &base).await?;
     queue_edits_wait_for_an_explicit_choice(driver, &base).await?;
+    palette_assigns_an_issue(driver, &base).await?;
     let issue = first_issue_path(driver, &base).await?;
     a11y::main_pages_pass_axe(driver, &base, &issue).await?;
     a11y::fifteen_pages_and_back(driver, &base, &issue).await?;
@@ -236,8 +237,9 @@ async fn run_scenario(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
     agent_works_an_issue(driver, &base).await
 }
 
-/// Moving through a queue row's priority with the arrow keys saves nothing (the row's Save
-/// button appears instead); Enter saves it.
+/// The queue is for triage: `j` moves onto a row, `e` opens its edit form; moving through the
+/// priority with the arrow keys saves nothing; Enter saves, the row shows the new priority and a
+/// toast offers Undo, which puts the old one back.
 async fn queue_edits_wait_for_an_explicit_choice(
     driver: &WebDriver,
     base: &str,
@@ -247,65 +249,84 @@ async fn queue_edits_wait_for_an_explicit_choice(
     let body = serde_json::json!({"title": "Projector flickers", "priority": "high"});
     let number = raise(&http, base, &token, body).await;
     driver.goto(format!("{base}/issues")).await?;
-    let label = format!("Priority of {number}");
-    let shown = format!("select[name=priority][aria-label='{label}']");
-    let first = wait(driver, By::Css(&shown)).await?;
-    let before = first.value().await?.unwrap_or_default();
-    first.send_keys(Key::Down).await?;
+    let row = format!("tr[data-issue='{number}']");
+    wait(driver, By::Css(&row)).await?;
+    driver.find(By::Css("body")).await?.send_keys("j").await?;
+    let on_a_row = driver
+        .execute(
+            "return document.activeElement.matches('tr[data-issue] [data-row-open]')",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        on_a_row.json(),
+        &serde_json::json!(true),
+        "j moves onto a row"
+    );
+    // The new issue is the newest, so first; `e` opens its form.
+    driver
+        .find(By::Css(&format!("{row} [data-row-open]")))
+        .await?
+        .send_keys("e")
+        .await?;
+    let priority = format!("{row} + tr[data-edit-row] select[name=priority]");
+    let select = wait(driver, By::Css(&priority)).await?;
+    assert!(select.is_displayed().await?, "e opened the row's edit form");
+    select.send_keys(Key::Down).await?;
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(
         driver.current_url().await?.path(),
         "/issues",
         "an arrow key saves nothing"
     );
-    let moved = driver
-        .find(By::Css(&shown))
-        .await?
-        .value()
-        .await?
-        .unwrap_or_default();
-    let row_save =
-        format!("//select[@aria-label='{label}']/ancestor::form//button[normalize-space()='Save']");
-    let save = driver.find(By::XPath(&row_save)).await?;
-    assert!(
-        !save
-            .class_name()
-            .await?
-            .unwrap_or_default()
-            .contains("sr-only"),
-        "the row offers its Save button"
-    );
-    assert_ne!(moved, before, "the arrow moved the choice");
+    let chip = format!("{row} [data-cell=priority]");
+    assert_eq!(text_of(driver, By::Css(&chip)).await?, "High");
     driver
-        .find(By::Css(&shown))
+        .find(By::Css(&priority))
         .await?
         .send_keys(Key::Enter)
         .await?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let now = match driver.find(By::Css(&shown)).await {
-            Ok(el) => el.value().await.ok().flatten().unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        let fresh = match driver.find(By::XPath(&row_save)).await {
-            Ok(b) => b
-                .class_name()
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-                .contains("sr-only"),
-            Err(_) => false,
-        };
-        if now == moved && fresh {
-            return Ok(());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Enter saved the priority ({now})"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_text(driver, By::Css(&chip), "Medium").await?;
+    let toast = text_of(driver, By::Css("#toasts > div")).await?;
+    assert!(
+        toast.contains(&format!("{number} saved: priority Medium.")),
+        "{toast}"
+    );
+    wait(driver, By::Id("toast-undo")).await?.click().await?;
+    wait_text(driver, By::Css(&chip), "High").await?;
+    Ok(())
+}
+
+/// `/` opens the command palette anywhere; typing "assign ISS-n to me" offers that action
+/// first, Enter runs it, and the issue page shows the new assignee. The open palette passes axe.
+async fn palette_assigns_an_issue(driver: &WebDriver, base: &str) -> WebDriverResult<()> {
+    let http = reqwest::Client::new();
+    let token = api_token(&http, base, "admin@demo.firelater.test").await;
+    let body = serde_json::json!({"title": "Badge reader at the side door"});
+    let number = raise(&http, base, &token, body).await;
+    driver.goto(format!("{base}/applications")).await?;
+    wait(driver, By::Id("main")).await?;
+    driver.find(By::Css("body")).await?.send_keys("/").await?;
+    let input = wait(driver, By::Id("palette-input")).await?;
+    assert!(input.is_displayed().await?, "/ opened the palette");
+    // An empty box lists pages to go to.
+    wait(driver, By::Css("#palette-results [role=option]")).await?;
+    let found = a11y::axe_here(driver, "the open command palette").await?;
+    assert!(found.is_empty(), "the palette: {found:#?}");
+    input.send_keys(format!("assign {number} to me")).await?;
+    let first = "#palette-results [role=option][aria-selected=true]";
+    wait_text(driver, By::Css(first), &format!("Assign {number} to me")).await?;
+    driver
+        .find(By::Id("palette-input"))
+        .await?
+        .send_keys(Key::Enter)
+        .await?;
+    wait_text(driver, By::Id("issue-assignee"), "Ada Admin").await?;
+    assert_eq!(
+        text_of(driver, By::Css("#issue-title")).await?,
+        "Badge reader at the side door"
+    );
+    Ok(())
 }
 
 /// A destructive action asks first: Cancel keeps the key, "Yes, do it" revokes it.

@@ -274,6 +274,24 @@ pub struct Page {
     pub body: String,
 }
 
+impl Page {
+    /// The toast a redirect carries (`platform::toast`), decoded.
+    pub fn toast(&self) -> Option<serde_json::Value> {
+        let raw = self
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("fl_toast="))?;
+        let value = raw.split(';').next()?;
+        let json: String = url::form_urlencoded::parse(format!("t={value}").as_bytes())
+            .next()?
+            .1
+            .into_owned();
+        serde_json::from_str(&json).ok()
+    }
+}
+
 fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
     headers
         .get_all("set-cookie")
