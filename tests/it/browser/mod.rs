@@ -265,7 +265,7 @@ async fn queue_edits_wait_for_an_explicit_choice(
     );
     // The new issue is the newest, so first; `e` opens its form.
     driver
-        .find(By::Css(&format!("{row} [data-row-open]")))
+        .find(By::Css(format!("{row} [data-row-open]")))
         .await?
         .send_keys("e")
         .await?;
