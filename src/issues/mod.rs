@@ -11,6 +11,7 @@ pub mod settings;
 pub mod settings_api;
 pub mod settings_web;
 pub mod store;
+pub mod stream;
 pub mod web;
 pub mod web_issue;
 pub mod web_new;

@@ -14,12 +14,11 @@ use uuid::Uuid;
 use super::actions::{
     self, Acting, AssignBody, CloseBody, EscalateBody, IssueChanges, ReopenBody, ResolveBody,
 };
-use super::activity::{
-    self, Comment, CommentBody, HistoryEntry, LinkBody, Related, WorklogBody, Worklogs,
-};
+use super::activity::{self, CommentBody, LinkBody, Related, WorklogBody, Worklogs};
 use super::attachments::{self, Attachment};
 use super::store::{self, Issue};
-use super::web::{AGENTS, GROUPS, acting};
+use super::stream::Entry;
+use super::web::{AGENTS, APPLICATIONS, CATEGORIES, GROUPS, acting};
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::markdown;
@@ -37,13 +36,17 @@ struct IssuePage {
     i: Issue,
     description_html: String,
     sla: SlaPanel,
-    comments: Vec<(Comment, String)>,
+    /// Comments, status and field changes in order.
+    stream: Vec<Entry>,
     worklogs: Option<Worklogs>,
     related: Vec<Related>,
     attachments: Vec<Attachment>,
-    history: Vec<HistoryEntry>,
     agents: Choices,
     groups: Choices,
+    /// For agents' "Edit details" form.
+    categories: Choices,
+    applications: Choices,
+    environments: Choices,
     allowed: Vec<&'static str>,
     me: Uuid,
     agent: bool,
@@ -60,6 +63,32 @@ struct IssuePage {
 }
 
 impl IssuePage {
+    /// An edit-form field's value: what was typed (after a refusal), else the issue's own.
+    fn field(&self, k: &str) -> String {
+        if let Some(typed) = self.v.get(k) {
+            return typed.clone();
+        }
+        let i = &self.i;
+        let id = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
+        match k {
+            "title" => i.title.clone(),
+            "description" => i.description.clone().unwrap_or_default(),
+            "priority" => i.priority.clone(),
+            "impact" => i.impact.clone().unwrap_or_default(),
+            "urgency" => i.urgency.clone().unwrap_or_default(),
+            "issue_type" => i.issue_type.clone(),
+            "category_id" => id(i.category_id),
+            "application_id" => id(i.application_id),
+            "environment_id" => id(i.environment_id),
+            _ => String::new(),
+        }
+    }
+
+    /// The edit form opens by itself when it was refused.
+    fn editing(&self) -> bool {
+        EDIT_FIELDS.iter().any(|f| self.errors.has(f))
+    }
+
     fn can(&self, action: &str) -> bool {
         self.allowed.contains(&action)
     }
@@ -95,14 +124,7 @@ async fn render(
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let i = store::get(a.tx, &a.scope, id).await?;
     let sla = crate::sla::panel::panel(a.tx, id, a.now, tz).await?;
-    let comments = activity::comments(&mut a, id)
-        .await?
-        .into_iter()
-        .map(|c| {
-            let html = markdown::render(&c.content);
-            (c, html)
-        })
-        .collect();
+    let comments = activity::comments(&mut a, id).await?;
     let worklogs = match agent {
         true => Some(activity::worklogs(&mut a, id).await?),
         false => None,
@@ -110,10 +132,19 @@ async fn render(
     let related = activity::related(&mut a, id).await?;
     let attachments = attachments::list(&mut a, id).await?;
     let history = activity::history(&mut a, id).await?;
+    let stream = super::stream::stream(a.tx, id, comments, history, agent).await?;
     let watching = crate::notifications::store::watching(a.tx, id, me).await?;
     let (agents, groups) = match can_assign || agent {
         true => (choices(a.tx, AGENTS).await?, choices(a.tx, GROUPS).await?),
         false => (Vec::new(), Vec::new()),
+    };
+    let (categories, applications, environments) = match agent {
+        true => (
+            choices(a.tx, CATEGORIES).await?,
+            choices(a.tx, APPLICATIONS).await?,
+            choices(a.tx, ENVIRONMENTS).await?,
+        ),
+        false => Default::default(),
     };
     ctx.tx.commit().await?;
     let page = IssuePage {
@@ -123,13 +154,15 @@ async fn render(
         can_reopen: agent || i.reporter_id == Some(me),
         i,
         sla,
-        comments,
+        stream,
         worklogs,
         related,
         attachments,
-        history,
         agents,
         groups,
+        categories,
+        applications,
+        environments,
         me,
         agent,
         can_assign,
@@ -246,15 +279,73 @@ form_action!(set_status, |a, id, f| {
     actions::update(a, id, &c).await.map(drop)
 });
 
+/// The fields of "Edit details" (the form names them as the API does).
+const EDIT_FIELDS: &[&str] = &[
+    "title",
+    "description",
+    "priority",
+    "impact",
+    "urgency",
+    "issue_type",
+    "category_id",
+    "application_id",
+    "environment_id",
+];
+
+/// Environments as "Application — environment", for the edit form (the action checks that
+/// the one chosen belongs to the application).
+const ENVIRONMENTS: &str = "SELECT e.id, a.name || ' — ' || e.name FROM environments e
+    JOIN applications a ON a.id = e.application_id
+    WHERE COALESCE(e.status, 'active') = 'active' ORDER BY a.name, e.name";
+
 form_action!(edit, |a, id, f| {
-    let c = IssueChanges {
-        title: text(f, "title"),
-        priority: text(f, "priority"),
-        description: f
-            .get("description")
-            .map(|d| Some(d.clone()).filter(|d| !d.trim().is_empty())),
-        ..Default::default()
-    };
+    // Only what differs is sent: an unchanged priority would otherwise become "set by hand"
+    // and stop following impact × urgency, and the history would show non-changes.
+    let before = store::get(a.tx, &a.scope, id).await?;
+    let opt = |k: &str| Some(text(f, k));
+    let differs = |new: &Option<String>, old: &Option<String>| new != old;
+    let mut c = IssueChanges::default();
+    if let Some(t) = f.get("title").map(|t| t.trim().to_string())
+        && t != before.title
+    {
+        c.title = Some(t);
+    }
+    if let Some(d) = f.get("description") {
+        let d = Some(d.clone()).filter(|d| !d.trim().is_empty());
+        if differs(&d, &before.description) {
+            c.description = Some(d);
+        }
+    }
+    if let Some(p) = text(f, "priority").filter(|p| *p != before.priority) {
+        c.priority = Some(p);
+    }
+    if let Some(v) = opt("impact").filter(|v| differs(v, &before.impact)) {
+        c.impact = Some(v);
+    }
+    if let Some(v) = opt("urgency").filter(|v| differs(v, &before.urgency)) {
+        c.urgency = Some(v);
+    }
+    if let Some(t) = text(f, "issue_type").filter(|t| *t != before.issue_type) {
+        c.issue_type = Some(t);
+    }
+    if f.contains_key("category_id") {
+        let v = uuid(f, "category_id")?;
+        if v != before.category_id {
+            c.category_id = Some(v);
+        }
+    }
+    if f.contains_key("application_id") {
+        let v = uuid(f, "application_id")?;
+        if v != before.application_id {
+            c.application_id = Some(v);
+        }
+    }
+    if f.contains_key("environment_id") {
+        let v = uuid(f, "environment_id")?;
+        if v != before.environment_id {
+            c.environment_id = Some(v);
+        }
+    }
     actions::update(a, id, &c).await.map(drop)
 });
 

@@ -373,3 +373,173 @@ async fn bulk_actions_are_all_or_nothing_and_views_are_saved() {
     assert_eq!(select(&queue.body, "a[data-view=Hot]"), 1);
     assert_eq!(select(&queue.body, "tr[data-issue]"), 1);
 }
+
+fn text_in(html: &str, css: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    doc.select(&scraper::Selector::parse(css).unwrap())
+        .map(|e| {
+            e.text()
+                .collect::<String>()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_agent_edits_the_details_and_the_activity_stream_tells_it_in_order() {
+    let d = Desk::new().await;
+    let (_, issue) = d
+        .call(
+            "POST",
+            "/v1/issues",
+            &d.requester,
+            json!({"title": "Monitor flickers", "description": "Since the update"}),
+        )
+        .await;
+    let id = issue["id"].as_str().unwrap();
+    let url = format!("/issues/{id}");
+    let (_, cat) = d
+        .call(
+            "POST",
+            "/v1/issue-categories",
+            &d.admin,
+            json!({"name": "Hardware"}),
+        )
+        .await;
+    let cat = cat["id"].as_str().unwrap();
+    let (_, app) = d
+        .call(
+            "POST",
+            "/v1/applications",
+            &d.admin,
+            json!({"name": "Intranet", "tier": "P3"}),
+        )
+        .await;
+    let (_, other_app) = d
+        .call(
+            "POST",
+            "/v1/applications",
+            &d.admin,
+            json!({"name": "Payroll", "tier": "P2"}),
+        )
+        .await;
+    let (_, env) = d
+        .call(
+            "POST",
+            &format!(
+                "/v1/applications/{}/environments",
+                other_app["id"].as_str().unwrap()
+            ),
+            &d.admin,
+            json!({"name": "production", "type": "prod"}),
+        )
+        .await;
+    let b = d.app.browser_login("admin@example.com").await;
+    d.call(
+        "POST",
+        &format!("/v1/issues/{id}/comments"),
+        &d.admin,
+        json!({"content": "Which monitor model?"}),
+    )
+    .await;
+
+    // An environment of another application is refused beside its field, keeping what was typed.
+    let app_id = app["id"].as_str().unwrap();
+    let env_id = env["id"].as_str().unwrap();
+    let form = |env: &'static str| {
+        vec![
+            ("_csrf", b.csrf.clone()),
+            ("title", "Monitor flickers when docked".to_string()),
+            ("description", "Since the update".to_string()),
+            ("priority", "high".to_string()),
+            ("impact", "moderate".to_string()),
+            ("urgency", "".to_string()),
+            ("issue_type", "issue".to_string()),
+            ("category_id", cat.to_string()),
+            ("application_id", app_id.to_string()),
+            (
+                "environment_id",
+                if env.is_empty() {
+                    String::new()
+                } else {
+                    env_id.to_string()
+                },
+            ),
+        ]
+    };
+    let bad = form("other");
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = d.app.page("POST", &url, Some(&b.cookie), Some(&bad)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(select(&r.body, "details#edit-details[open]"), 1);
+    assert_eq!(
+        select(&r.body, "[data-field-error=environment_id]"),
+        1,
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        select(
+            &r.body,
+            "input[name=title][value='Monitor flickers when docked']"
+        ),
+        1
+    );
+
+    let good = form("");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = d.app.page("POST", &url, Some(&b.cookie), Some(&good)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.toast().unwrap()["text"], "Saved.");
+    let (_, now) = d
+        .call(
+            "GET",
+            &format!("/v1/issues/{id}"),
+            &d.admin,
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(now["title"], "Monitor flickers when docked");
+    assert_eq!(now["priority"], "high");
+    assert_eq!(now["category_id"], cat);
+    assert_eq!(now["application_id"], app_id);
+    // Saving again unchanged changes nothing and adds nothing to the stream.
+    let r = d.app.page("POST", &url, Some(&b.cookie), Some(&good)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+
+    let page = d.app.page("GET", &url, Some(&b.cookie), None).await;
+    let entries = text_in(&page.body, "#activity > li");
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| {
+            if e.contains("moved it") || e.contains("raised it") {
+                "status"
+            } else if e.contains(" changed ") {
+                "fields"
+            } else {
+                "comment"
+            }
+        })
+        .collect();
+    assert_eq!(kinds, ["status", "comment", "fields"], "{entries:#?}");
+    let fields = &entries[2];
+    for part in [
+        "changed Title from Monitor flickers to Monitor flickers when docked",
+        "Priority from Medium to High",
+        "Impact from none to Moderate",
+        "Category from none to Hardware",
+        "Application from none to Intranet",
+    ] {
+        assert!(fields.contains(part), "{part} in {fields}");
+    }
+
+    // The requester sees the conversation and the statuses, not the form or the field edits.
+    let requester_email = d.app.email_of(&d.requester_id).await;
+    let r = d.app.browser_login(&requester_email).await;
+    let page = d.app.page("GET", &url, Some(&r.cookie), None).await;
+    assert_eq!(select(&page.body, "#edit-details"), 0);
+    assert_eq!(select(&page.body, "#activity [data-entry=fields]"), 0);
+    assert_eq!(select(&page.body, "#activity [data-comment]"), 1);
+}

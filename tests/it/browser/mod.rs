@@ -637,7 +637,7 @@ async fn agent_works_an_issue(driver: &WebDriver, base: &str) -> WebDriverResult
         .send_keys("Power-cycled it; watching.")
         .await?;
     driver.find(By::Id("add-comment")).await?.click().await?;
-    let comments = text_of(driver, By::Css("#comments li[data-comment]")).await?;
+    let comments = text_of(driver, By::Css("#activity li[data-comment]")).await?;
     assert!(comments.contains("Power-cycled it"));
 
     driver
