@@ -15,6 +15,7 @@ pub struct Operation {
     pub responses: Vec<Answer>,
 }
 
+/// Descriptions are HTML rendered from the document's Markdown (safe: `platform::markdown`).
 pub struct Field {
     pub name: String,
     pub place: String,
@@ -51,6 +52,11 @@ pub struct DocsPage {
 
 fn text(v: &Value, key: &str) -> String {
     v.get(key).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+/// A description of the document, which is Markdown (doc comments), as HTML.
+fn md(v: &Value, key: &str) -> String {
+    crate::platform::markdown::render(&text(v, key))
 }
 
 /// A short, readable type: `User`, `[Member]`, `string (uuid)?`.
@@ -120,7 +126,7 @@ fn fields_of(schema: &Value) -> Vec<Field> {
                     place: String::new(),
                     ty: type_name(p),
                     required: required.contains(&name.as_str()),
-                    description: text(p, "description"),
+                    description: md(p, "description"),
                 })
                 .collect()
         })
@@ -134,7 +140,7 @@ fn fields_of(schema: &Value) -> Vec<Field> {
                     place: String::new(),
                     ty: type_name(&serde_json::json!({ "$ref": r })),
                     required: true,
-                    description: "all fields of this type".into(),
+                    description: "<p>all fields of this type</p>".into(),
                 });
             } else {
                 fields.extend(fields_of(part));
@@ -166,7 +172,7 @@ pub fn page(doc: &Value) -> DocsPage {
                                 place: text(p, "in"),
                                 ty: p.get("schema").map(type_name).unwrap_or_default(),
                                 required: p.get("required") == Some(&Value::Bool(true)),
-                                description: text(p, "description"),
+                                description: md(p, "description"),
                             })
                             .collect()
                     })
@@ -178,7 +184,7 @@ pub fn page(doc: &Value) -> DocsPage {
                         rs.iter()
                             .map(|(status, r)| Answer {
                                 status: status.clone(),
-                                description: text(r, "description"),
+                                description: md(r, "description"),
                                 ty: body_type(r),
                             })
                             .collect()
@@ -188,7 +194,8 @@ pub fn page(doc: &Value) -> DocsPage {
                     .into_iter()
                     .filter(|s| !s.is_empty())
                     .collect::<Vec<_>>()
-                    .join(" ");
+                    .join("\n\n");
+                let summary = crate::platform::markdown::render(&summary);
                 let operation = Operation {
                     anchor: text(op, "operationId"),
                     method: method.to_uppercase(),
@@ -222,7 +229,7 @@ pub fn page(doc: &Value) -> DocsPage {
             s.iter()
                 .map(|(name, schema)| Schema {
                     name: name.clone(),
-                    description: text(schema, "description"),
+                    description: md(schema, "description"),
                     fields: fields_of(schema),
                 })
                 .collect()
@@ -230,7 +237,7 @@ pub fn page(doc: &Value) -> DocsPage {
         .unwrap_or_default();
     DocsPage {
         title: text(&doc["info"], "title"),
-        intro: text(&doc["info"], "description"),
+        intro: md(&doc["info"], "description"),
         tags,
         schemas,
     }
