@@ -160,9 +160,12 @@ pub async fn api_overview(mut ctx: ApiCtx) -> Result<Json<QueueOverview>, AppErr
     Ok(Json(overview))
 }
 
+const MAX_HOLD_MS: u64 = 60_000;
+
 #[derive(Deserialize, ToSchema)]
 pub struct ProbeBody {
-    /// Keep the probe job running this many milliseconds (default 0).
+    /// Keep the probe job running this many milliseconds (default 0, at most 60,000).
+    #[schema(minimum = 0, maximum = 60000)]
     pub hold_ms: Option<u64>,
 }
 
@@ -183,6 +186,9 @@ pub async fn api_probe(
             .hold_ms
             .unwrap_or(0)
     };
+    if hold > MAX_HOLD_MS {
+        return Err(AppError::field("hold_ms", "must be at most 60000 (one minute)"));
+    }
     let actor = ctx.actor();
     enqueue_probe(&mut ctx.tx, &ctx.principal.slug, &actor, hold).await?;
     ctx.commit().await?;

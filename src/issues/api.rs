@@ -75,8 +75,8 @@ pub struct IssueList {
         ("q" = Option<String>, Query, description = "an issue number, or words of the title/description"),
         ("sort" = Option<String>, Query, description = "created_at (default), updated_at, priority, resolution_due_at"),
         ("order" = Option<String>, Query, description = "desc = newest/most urgent/latest due first"),
-        ("per_page" = Option<i64>, Query, description = "1–100, default 25"),
-        ("page" = Option<i64>, Query, description = "offset paging"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 25"),
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "offset paging"),
         ("cursor" = Option<String>, Query, description = "keyset paging: meta.next_cursor of the previous page")),
     responses((status = 200, body = IssueList)))]
 pub async fn list(
@@ -84,7 +84,7 @@ pub async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<IssueList>, AppError> {
     ctx.require(crate::issues::perm::ISSUES_READ)?;
-    let query = super::queue::Query::parse(&q, "open")?;
+    let query = super::queue::Query::parse_strict(&q, "open")?;
     let scope = Scope::of(&mut ctx.tx, &ctx.principal).await?;
     let r = super::queue::list(&mut ctx.tx, &scope, &query, ctx.principal.user_id, ctx.now).await?;
     ctx.commit().await?;

@@ -133,6 +133,18 @@ fn uuid_param(name: &str, v: &str) -> Result<Uuid, AppError> {
 }
 
 impl Query {
+    /// The API's reading: as `parse`, but an id filter given empty (`application_id=`) is a
+    /// malformed id, not "any" — the queue's form sends empty selects for "any", a client that
+    /// sends one means something it did not get.
+    pub fn parse_strict(q: &HashMap<String, String>, default_status: &str) -> Result<Query, AppError> {
+        for name in ["assigned_group", "assigned_to", "application_id", "category_id", "reporter_id"] {
+            if q.get(name).is_some_and(|v| v.trim().is_empty()) {
+                return Err(AppError::BadRequest(format!("'{name}' must be an id")));
+            }
+        }
+        Query::parse(q, default_status)
+    }
+
     /// Parses list parameters; unknown names and malformed values → 400 naming them.
     pub fn parse(q: &HashMap<String, String>, default_status: &str) -> Result<Query, AppError> {
         for k in q.keys() {
@@ -236,8 +248,10 @@ impl Query {
             ));
         }
         let page = int("page", 1)?;
-        if page < 1 {
-            return Err(AppError::BadRequest("'page' must be 1 or more".into()));
+        if !(1..=crate::platform::listing::MAX_PAGE).contains(&page) {
+            return Err(AppError::BadRequest(
+                "'page' must be between 1 and 1000000".into(),
+            ));
         }
         let cursor = get("cursor").map(|c| decode_cursor(sort, c)).transpose()?;
         Ok(Query {

@@ -35,10 +35,14 @@ pub async fn guard(req: Request, next: Next) -> Response {
             WebError(e).into_response()
         }
     };
+    // In the query string it is a malformed request (400, as for any bad query parameter);
+    // in a body, an invalid field (422).
     if let Some(q) = req.uri().query()
         && let Some(field) = nul_in_form(q.as_bytes())
     {
-        return refuse(nul(&field));
+        return refuse(AppError::BadRequest(format!(
+            "the query parameter “{field}” must not contain a NUL character"
+        )));
     }
     let kind = req
         .headers()

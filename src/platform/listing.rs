@@ -37,6 +37,8 @@ impl ListParams {
     }
 }
 
+pub const MAX_PAGE: i64 = 1_000_000;
+
 pub fn parse(spec: &ListSpec, query: &HashMap<String, String>) -> Result<ListParams, AppError> {
     let int = |name: &str, default: i64| -> Result<i64, AppError> {
         match query.get(name) {
@@ -48,8 +50,11 @@ pub fn parse(spec: &ListSpec, query: &HashMap<String, String>) -> Result<ListPar
     };
     let page = int("page", 1)?;
     let per_page = int("per_page", 25)?;
-    if page < 1 {
-        return Err(AppError::BadRequest("'page' must be 1 or more".into()));
+    // Past a million pages an offset is only a way to make the database count rows.
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(AppError::BadRequest(
+            "'page' must be between 1 and 1000000".into(),
+        ));
     }
     if !(1..=100).contains(&per_page) {
         return Err(AppError::BadRequest(

@@ -55,9 +55,11 @@ pub struct Items<T: ToSchema> {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // documentation only: lists parse their query through `listing::parse`
 pub struct ListQuery {
-    /// 1-based page number (default 1).
+    /// 1-based page number (default 1, at most 1,000,000).
+    #[param(minimum = 1, maximum = 1000000)]
     page: Option<u32>,
     /// Items per page, 1–100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     per_page: Option<u32>,
     /// Field to sort by (each list names its sortable fields; unknown → 400).
     sort: Option<String>,
@@ -151,6 +153,7 @@ fn add_error_answers(op: &mut Operation, has_id: bool) {
             "422",
             "Invalid fields; `details` maps each field to its problem",
         );
+        errors.insert("413", "The body is larger than 2 MiB");
     }
     for answer in op.responses.responses.values_mut() {
         if let RefOr::T(r) = answer

@@ -48,11 +48,14 @@ const LIMIT: i64 = 20;
 
 fn query_of(q: &HashMap<String, String>) -> Result<String, AppError> {
     let text = q.get("q").map(|s| s.trim()).unwrap_or_default();
+    // A query parameter's problem is a malformed request (400), as everywhere in the API.
     if text.is_empty() {
-        return Err(AppError::field("q", "type something to search for"));
+        return Err(AppError::BadRequest(
+            "'q' is required: type something to search for".into(),
+        ));
     }
     if text.chars().count() > 200 {
-        return Err(AppError::field("q", "at most 200 characters"));
+        return Err(AppError::BadRequest("'q' must be at most 200 characters".into()));
     }
     Ok(text.to_string())
 }
@@ -175,9 +178,15 @@ pub async fn page(
     Hx(hx): Hx,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
+    let blank = q.get("q").is_none_or(|s| s.trim().is_empty());
     let (hits, error) = match query_of(&q) {
         Ok(text) => (everything(&mut ctx.tx, &ctx.principal, &text).await?, None),
-        Err(e) => (Vec::new(), Some(e.public_message())),
+        // An empty box is a page to type in, not a mistake.
+        Err(_) if blank => (Vec::new(), None),
+        Err(_) => (
+            Vec::new(),
+            Some("Searches are at most 200 characters long.".to_string()),
+        ),
     };
     ctx.tx.commit().await?;
     if let Some(first) = hits.first()
