@@ -18,9 +18,10 @@ use crate::platform::auth::api::ApiCtx;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::listing::{self, ListParams, ListSpec};
+use crate::platform::module::Manifest;
 use crate::platform::openapi::{ListQuery, Page};
 use crate::platform::tenancy::TenantTx;
-use crate::platform::web::{Chrome, Hx};
+use crate::platform::web::{Chrome, Hx, label};
 use crate::render_page;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -160,16 +161,159 @@ pub async fn api_entity(
     Ok(Json(listing::page_body(rows, &params, total)))
 }
 
+/// One audit row as the page shows it: labels, the record named and linked, each changed
+/// field as "Label: old → new".
+struct Row {
+    e: AuditEntry,
+    action: String,
+    kind: String,
+    name: Option<String>,
+    href: Option<String>,
+    changes: Vec<(String, String, String)>,
+}
+
 #[derive(Template)]
 #[template(path = "admin/audit.html", blocks = ["content"])]
 struct AuditPage {
     chrome: Chrome,
-    rows: Vec<AuditEntry>,
+    rows: Vec<Row>,
     total: i64,
     page: i64,
     pages: i64,
+    /// The filters as chosen, and what each dropdown offers.
     entity_type: String,
     action: String,
+    actor: String,
+    entity_types: Vec<(String, String)>,
+    actions: Vec<(String, String)>,
+    actors: Vec<(String, String)>,
+    /// The query string of the filters, for the page links.
+    query: String,
+}
+
+/// A changed value in words: a stored code as its label (`in_progress` → "In progress"),
+/// other text as it is (cut at 120 characters), nothing as "none".
+fn shown(v: &Value) -> String {
+    let code = |s: &str| {
+        s.len() <= 30
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    let text = match v {
+        Value::Null => return "none".into(),
+        Value::String(s) if code(s) => return label(s),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text.chars().count() > 120 {
+        format!("{}…", text.chars().take(120).collect::<String>())
+    } else {
+        text
+    }
+}
+
+fn changes_of(changes: &Option<Value>) -> Vec<(String, String, String)> {
+    let Some(Value::Object(map)) = changes else {
+        return Vec::new();
+    };
+    map.iter()
+        .map(|(field, c)| match (c.get("old"), c.get("new")) {
+            (Some(old), Some(new)) => (label(field), shown(old), shown(new)),
+            _ => (label(field), String::new(), shown(c)),
+        })
+        .collect()
+}
+
+/// Names and pages of the rows' records, one query per kind, through the modules' entities.
+async fn named(
+    tx: &mut TenantTx,
+    manifest: &Manifest,
+    rows: Vec<AuditEntry>,
+) -> Result<Vec<Row>, AppError> {
+    let mut names: HashMap<(String, Uuid), String> = HashMap::new();
+    for def in manifest.entities() {
+        let ids: Vec<Uuid> = rows
+            .iter()
+            .filter(|r| r.entity_type == def.entity_type)
+            .map(|r| r.entity_id)
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let found: Vec<(Uuid, String)> = sqlx::query_as(def.names)
+            .bind(&ids)
+            .fetch_all(&mut **tx)
+            .await?;
+        for (id, name) in found {
+            names.insert((def.entity_type.to_string(), id), name);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|e| {
+            let def = manifest.entities().find(|d| d.entity_type == e.entity_type);
+            let name = names.get(&(e.entity_type.clone(), e.entity_id)).cloned();
+            // A deleted record keeps its row but has no page to go to.
+            let href = def
+                .filter(|d| !d.page.is_empty() && name.is_some())
+                .map(|d| d.page.replace("{id}", &e.entity_id.to_string()));
+            Row {
+                action: label(&e.action),
+                kind: def.map_or_else(|| label(&e.entity_type), |d| d.label.to_string()),
+                name,
+                href,
+                changes: changes_of(&e.changes),
+                e,
+            }
+        })
+        .collect())
+}
+
+/// What the filter dropdowns offer: the kinds, actions and people that occur in the log.
+async fn choices(
+    tx: &mut TenantTx,
+    manifest: &Manifest,
+) -> Result<
+    (
+        Vec<(String, String)>,
+        Vec<(String, String)>,
+        Vec<(String, String)>,
+    ),
+    AppError,
+> {
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT entity_type FROM audit_logs ORDER BY 1")
+            .fetch_all(&mut **tx)
+            .await?;
+    let kinds = kinds
+        .into_iter()
+        .map(|k| {
+            let l = manifest
+                .entities()
+                .find(|d| d.entity_type == k)
+                .map_or_else(|| label(&k), |d| d.label.to_string());
+            (k, l)
+        })
+        .collect();
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT action FROM audit_logs ORDER BY 1")
+            .fetch_all(&mut **tx)
+            .await?;
+    let actions = actions
+        .into_iter()
+        .map(|a| (a.clone(), label(&a)))
+        .collect();
+    let actors: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT u.id, u.name::text FROM users u
+         WHERE EXISTS (SELECT 1 FROM audit_logs l WHERE l.user_id = u.id) ORDER BY u.name",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let actors = actors
+        .into_iter()
+        .map(|(id, n)| (id.to_string(), n))
+        .collect();
+    Ok((kinds, actions, actors))
 }
 
 pub async fn web_list(
@@ -182,8 +326,18 @@ pub async fn web_list(
     let q: HashMap<String, String> = q.into_iter().filter(|(_, v)| !v.is_empty()).collect();
     let params = listing::parse(&LIST_SPEC, &newest_first(q.clone()))?;
     let (rows, total) = query(&mut ctx.tx, &params).await?;
+    let rows = named(&mut ctx.tx, &ctx.manifest, rows).await?;
+    let (entity_types, actions, actors) = choices(&mut ctx.tx, &ctx.manifest).await?;
     ctx.tx.commit().await?;
     let pages = ((total + params.per_page - 1) / params.per_page).max(1);
+    let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+    let query = serde_urlencoded::to_string(
+        ["entity_type", "action", "actor"]
+            .iter()
+            .filter_map(|k| q.get(*k).map(|v| (*k, v.as_str())))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap_or_default();
     Ok(render_page!(
         hx,
         AuditPage {
@@ -192,8 +346,13 @@ pub async fn web_list(
             total,
             page: params.page,
             pages,
-            entity_type: q.get("entity_type").cloned().unwrap_or_default(),
-            action: q.get("action").cloned().unwrap_or_default(),
+            entity_type: get("entity_type"),
+            action: get("action"),
+            actor: get("actor"),
+            entity_types,
+            actions,
+            actors,
+            query,
         }
     ))
 }

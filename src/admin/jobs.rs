@@ -187,7 +187,10 @@ pub async fn api_probe(
             .unwrap_or(0)
     };
     if hold > MAX_HOLD_MS {
-        return Err(AppError::field("hold_ms", "must be at most 60000 (one minute)"));
+        return Err(AppError::field(
+            "hold_ms",
+            "must be at most 60000 (one minute)",
+        ));
     }
     let actor = ctx.actor();
     enqueue_probe(&mut ctx.tx, &ctx.principal.slug, &actor, hold).await?;

@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::platform::module::{Module, NavEntry, Section};
+use crate::platform::module::{EntityDef, Module, NavEntry, Section};
 use crate::platform::state::AppState;
 use crate::platform::web::Routes;
 
@@ -138,6 +138,20 @@ pub fn module() -> Module {
     use crate::platform::module::{ADMINS, MANAGERS, STAFF, perm as p};
     use perm::*;
     Module {
+        entities: &[
+            EntityDef {
+                entity_type: "user",
+                label: "User",
+                names: "SELECT id, name::text FROM users WHERE id = ANY($1)",
+                page: "/admin/users/{id}",
+            },
+            EntityDef {
+                entity_type: "group",
+                label: "Group",
+                names: "SELECT id, name::text FROM groups WHERE id = ANY($1)",
+                page: "/admin/groups/{id}",
+            },
+        ],
         nav: &[
             NavEntry {
                 key: "users",

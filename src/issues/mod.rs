@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::platform::module::{EventDef, Module, NavEntry, Section};
+use crate::platform::module::{EntityDef, EventDef, Module, NavEntry, Section};
 use crate::platform::state::AppState;
 use crate::platform::web::Routes;
 
@@ -166,6 +166,20 @@ pub fn module() -> Module {
     use crate::platform::module::{EVERYONE, MANAGERS, STAFF, perm as p};
     use perm::*;
     Module {
+        entities: &[
+            EntityDef {
+                entity_type: "issue",
+                label: "Issue",
+                names: "SELECT id, issue_number || ' ' || title FROM issues WHERE id = ANY($1)",
+                page: "/issues/{id}",
+            },
+            EntityDef {
+                entity_type: "issue_category",
+                label: "Issue category",
+                names: "SELECT id, name::text FROM issue_categories WHERE id = ANY($1)",
+                page: "/issues/settings",
+            },
+        ],
         nav: &[
             NavEntry {
                 key: "issues",

@@ -136,8 +136,17 @@ impl Query {
     /// The API's reading: as `parse`, but an id filter given empty (`application_id=`) is a
     /// malformed id, not "any" — the queue's form sends empty selects for "any", a client that
     /// sends one means something it did not get.
-    pub fn parse_strict(q: &HashMap<String, String>, default_status: &str) -> Result<Query, AppError> {
-        for name in ["assigned_group", "assigned_to", "application_id", "category_id", "reporter_id"] {
+    pub fn parse_strict(
+        q: &HashMap<String, String>,
+        default_status: &str,
+    ) -> Result<Query, AppError> {
+        for name in [
+            "assigned_group",
+            "assigned_to",
+            "application_id",
+            "category_id",
+            "reporter_id",
+        ] {
             if q.get(name).is_some_and(|v| v.trim().is_empty()) {
                 return Err(AppError::BadRequest(format!("'{name}' must be an id")));
             }

@@ -152,6 +152,19 @@ pub struct Module {
     pub subscribers: Option<Subscribers>,
     /// Who is told about its events, if people are.
     pub audience: Option<&'static dyn Audience>,
+    /// The records it owns, so the audit log (and anything else listing entities) can name
+    /// them and link to their pages.
+    pub entities: &'static [EntityDef],
+}
+
+/// A kind of record: its `entity_type` in audit rows, how a person calls one, the SQL that
+/// names a batch (`$1` is a `uuid[]`; answers `(id, name)`), and its page (`{id}` replaced).
+#[derive(Clone, Copy, Debug)]
+pub struct EntityDef {
+    pub entity_type: &'static str,
+    pub label: &'static str,
+    pub names: &'static str,
+    pub page: &'static str,
 }
 
 impl Module {
@@ -167,6 +180,7 @@ impl Module {
             jobs: None,
             subscribers: None,
             audience: None,
+            entities: &[],
         }
     }
 }
@@ -197,6 +211,10 @@ impl Manifest {
 
     pub fn permissions(&self) -> impl Iterator<Item = &PermDef> {
         self.modules.iter().flat_map(|m| m.permissions)
+    }
+
+    pub fn entities(&self) -> impl Iterator<Item = &EntityDef> {
+        self.modules.iter().flat_map(|m| m.entities)
     }
 
     pub fn events(&self) -> impl Iterator<Item = &EventDef> {

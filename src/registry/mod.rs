@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::platform::module::{Module, NavEntry, Section};
+use crate::platform::module::{EntityDef, Module, NavEntry, Section};
 use crate::platform::state::AppState;
 use crate::platform::web::Routes;
 
@@ -67,6 +67,20 @@ pub fn module() -> Module {
     use crate::platform::module::{MANAGERS, STAFF, perm as p};
     use perm::*;
     Module {
+        entities: &[
+            EntityDef {
+                entity_type: "application",
+                label: "Application",
+                names: "SELECT id, app_id || ' ' || name FROM applications WHERE id = ANY($1)",
+                page: "/applications/{id}",
+            },
+            EntityDef {
+                entity_type: "environment",
+                label: "Environment",
+                names: "SELECT e.id, a.name || ' — ' || e.name FROM environments e JOIN applications a ON a.id = e.application_id WHERE e.id = ANY($1)",
+                page: "",
+            },
+        ],
         nav: &[NavEntry {
             key: "applications",
             label: "Applications",

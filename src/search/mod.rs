@@ -55,7 +55,9 @@ fn query_of(q: &HashMap<String, String>) -> Result<String, AppError> {
         ));
     }
     if text.chars().count() > 200 {
-        return Err(AppError::BadRequest("'q' must be at most 200 characters".into()));
+        return Err(AppError::BadRequest(
+            "'q' must be at most 200 characters".into(),
+        ));
     }
     Ok(text.to_string())
 }

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::platform::module::{Module, NavEntry, Section};
+use crate::platform::module::{EntityDef, Module, NavEntry, Section};
 use crate::platform::state::AppState;
 use crate::platform::web::Routes;
 
@@ -54,6 +54,12 @@ pub fn module() -> Module {
     use crate::platform::module::{ADMINS, MANAGERS, perm as p};
     use perm::*;
     Module {
+        entities: &[EntityDef {
+            entity_type: "webhook",
+            label: "Webhook",
+            names: "SELECT id, name::text FROM webhooks WHERE id = ANY($1)",
+            page: "/admin/webhooks/{id}",
+        }],
         nav: &[NavEntry {
             key: "webhooks",
             label: "Webhooks",

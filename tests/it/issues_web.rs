@@ -543,3 +543,67 @@ async fn an_agent_edits_the_details_and_the_activity_stream_tells_it_in_order() 
     assert_eq!(select(&page.body, "#activity [data-entry=fields]"), 0);
     assert_eq!(select(&page.body, "#activity [data-comment]"), 1);
 }
+
+#[tokio::test]
+async fn the_audit_log_names_and_links_records_and_words_each_change() {
+    let d = Desk::new().await;
+    let (_, issue) = d
+        .call(
+            "POST",
+            "/v1/issues",
+            &d.admin,
+            json!({"title": "Door badge fails"}),
+        )
+        .await;
+    let id = issue["id"].as_str().unwrap();
+    let number = issue["issue_number"].as_str().unwrap();
+    d.call(
+        "PUT",
+        &format!("/v1/issues/{id}"),
+        &d.agent,
+        json!({"priority": "high"}),
+    )
+    .await;
+    let b = d.app.browser_login("admin@example.com").await;
+    let page = d
+        .app
+        .page(
+            "GET",
+            &format!("/admin/audit?entity_type=issue&actor={}", d.agent_id),
+            Some(&b.cookie),
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let rows = text_in(&page.body, "#audit-table tbody tr");
+    assert_eq!(rows.len(), 1, "only the agent's change: {rows:#?}");
+    assert!(rows[0].contains("Update"), "{}", rows[0]);
+    assert!(rows[0].contains("Priority: Medium → High"), "{}", rows[0]);
+    assert_eq!(
+        select(&page.body, &format!("#audit-table a[href='/issues/{id}']")),
+        1
+    );
+    assert!(rows[0].contains(&format!("{number} Door badge fails")));
+    // The filters are dropdowns of what occurs, chosen ones kept.
+    assert_eq!(
+        select(
+            &page.body,
+            "select[name=entity_type] option[value=issue][selected]"
+        ),
+        1
+    );
+    assert_eq!(
+        text_in(&page.body, "select[name=entity_type] option[value=issue]"),
+        ["Issue"]
+    );
+    assert_eq!(
+        select(
+            &page.body,
+            &format!(
+                "select[name=actor] option[value='{}'][selected]",
+                d.agent_id
+            )
+        ),
+        1
+    );
+}
