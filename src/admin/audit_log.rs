@@ -197,7 +197,8 @@ fn shown(v: &Value) -> String {
     let code = |s: &str| {
         s.len() <= 30
             && s.starts_with(|c: char| c.is_ascii_lowercase())
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     };
     let text = match v {
         Value::Null => return "none".into(),
@@ -212,14 +213,24 @@ fn shown(v: &Value) -> String {
     }
 }
 
+/// Field by field. A record made (or removed) lists what it was made with (or had), without
+/// "none →" on every line; its id and creation time are the row's own.
 fn changes_of(changes: &Option<Value>) -> Vec<(String, String, String)> {
     let Some(Value::Object(map)) = changes else {
         return Vec::new();
     };
+    let side = |c: &Value, k: &str| c.get(k).cloned().unwrap_or(Value::Null);
+    let made = map.values().all(|c| side(c, "old").is_null());
+    let removed = map.values().all(|c| side(c, "new").is_null());
     map.iter()
-        .map(|(field, c)| match (c.get("old"), c.get("new")) {
-            (Some(old), Some(new)) => (label(field), shown(old), shown(new)),
-            _ => (label(field), String::new(), shown(c)),
+        .filter(|(field, _)| !((made || removed) && matches!(field.as_str(), "id" | "created_at")))
+        .map(|(field, c)| {
+            let (old, new) = (side(c, "old"), side(c, "new"));
+            match (made, removed) {
+                (true, _) => (label(field), String::new(), shown(&new)),
+                (_, true) => (label(field), String::new(), shown(&old)),
+                _ => (label(field), shown(&old), shown(&new)),
+            }
         })
         .collect()
 }
