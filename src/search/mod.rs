@@ -40,8 +40,47 @@ pub struct Hit {
     pub title: String,
     /// The page to open.
     pub url: String,
+    /// The record's status (issues, applications).
+    pub status: Option<String>,
+    /// A line of its description around the first word searched for.
+    #[sqlx(skip)]
+    pub snippet: Option<String>,
     #[serde(skip)]
     pub rank: f32,
+    #[serde(skip)]
+    body: Option<String>,
+}
+
+/// Up to ~160 characters of `body` around the first word of `q` it contains (its start when
+/// none does), on one line, with "…" where it was cut.
+pub fn snippet(body: &str, q: &str) -> Option<String> {
+    let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.is_empty() {
+        return None;
+    }
+    let lower = flat.to_lowercase();
+    let at = q
+        .split_whitespace()
+        .filter(|w| w.chars().count() >= 2)
+        .find_map(|w| lower.find(&w.to_lowercase()))
+        .unwrap_or(0);
+    let chars: Vec<char> = flat.chars().collect();
+    // `at` is a byte offset of the lowercased text; count characters to it (lowercasing keeps
+    // the characters' count for the scripts people search in; clamp for the rest).
+    let centre = lower[..at.min(lower.len())]
+        .chars()
+        .count()
+        .min(chars.len());
+    let start = centre.saturating_sub(60);
+    let end = (start + 160).min(chars.len());
+    let mut out: String = chars[start..end].iter().collect();
+    if start > 0 {
+        out = format!("…{}", out.trim_start());
+    }
+    if end < chars.len() {
+        out = format!("{}…", out.trim_end());
+    }
+    Some(out)
 }
 
 const LIMIT: i64 = 20;
@@ -62,10 +101,19 @@ fn query_of(q: &HashMap<String, String>) -> Result<String, AppError> {
     Ok(text.to_string())
 }
 
+fn with_snippets(hits: &mut [Hit], q: &str) {
+    for h in hits {
+        if let Some(body) = h.body.take() {
+            h.snippet = snippet(&body, q);
+        }
+    }
+}
+
 /// Issues matching `q` that `scope` may see, best first.
 pub async fn issues(tx: &mut TenantTx, scope: &Scope, q: &str) -> Result<Vec<Hit>, AppError> {
     let mut qb = QueryBuilder::new(
         "SELECT 'issue' AS kind, i.id, i.issue_number AS number, i.title, '/issues/' || i.id AS url,
+            i.status, i.description AS body,
             (ts_rank(i.search_vector, websearch_to_tsquery('english', ",
     );
     qb.push_bind(q.to_string())
@@ -89,7 +137,9 @@ pub async fn issues(tx: &mut TenantTx, scope: &Scope, q: &str) -> Result<Vec<Hit
     }
     qb.push(")) ORDER BY rank DESC, i.created_at DESC LIMIT ")
         .push_bind(LIMIT);
-    Ok(qb.build_query_as().fetch_all(&mut **tx).await?)
+    let mut hits: Vec<Hit> = qb.build_query_as().fetch_all(&mut **tx).await?;
+    with_snippets(&mut hits, q);
+    Ok(hits)
 }
 
 async fn everything(tx: &mut TenantTx, p: &Principal, q: &str) -> Result<Vec<Hit>, AppError> {
@@ -101,6 +151,7 @@ async fn everything(tx: &mut TenantTx, p: &Principal, q: &str) -> Result<Vec<Hit
     if p.can(crate::registry::perm::APPLICATIONS_READ) {
         let apps: Vec<Hit> = sqlx::query_as(
             "SELECT 'application' AS kind, id, app_id AS number, name AS title, '/applications/' || id AS url,
+                COALESCE(status, 'active') AS status, description AS body,
                 (similarity(name, $1) + CASE WHEN upper(app_id) = upper($1) THEN 10 ELSE 0 END)::real AS rank
              FROM applications
              WHERE name ILIKE $2 OR upper(app_id) = upper($1) OR description ILIKE $2
@@ -116,7 +167,7 @@ async fn everything(tx: &mut TenantTx, p: &Principal, q: &str) -> Result<Vec<Hit
     if p.can(crate::identity::perm::USERS_READ) {
         let users: Vec<Hit> = sqlx::query_as(
             "SELECT 'user' AS kind, id, NULL::text AS number, name || ' <' || email || '>' AS title,
-                '/admin/users/' || id AS url, similarity(name, $1)::real AS rank
+                '/admin/users/' || id AS url, status, NULL::text AS body, similarity(name, $1)::real AS rank
              FROM users WHERE name ILIKE $2 OR email ILIKE $2 ORDER BY rank DESC, name LIMIT $3",
         )
         .bind(q)
@@ -127,6 +178,7 @@ async fn everything(tx: &mut TenantTx, p: &Principal, q: &str) -> Result<Vec<Hit
         hits.extend(users);
     }
     hits.sort_by(|a, b| b.rank.total_cmp(&a.rank));
+    with_snippets(&mut hits, q);
     Ok(hits)
 }
 
@@ -222,5 +274,27 @@ pub fn module() -> Module {
         api: Some(api_routes),
         web: Some(web_routes),
         ..Module::new("search")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snippet;
+
+    #[test]
+    fn snippets_centre_on_the_first_word_found_and_say_where_they_were_cut() {
+        let body = format!(
+            "{} the printer jams on page two {}",
+            "x ".repeat(80),
+            "y ".repeat(80)
+        );
+        let s = snippet(&body, "jams").unwrap();
+        assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
+        assert!(s.contains("the printer jams on page two"), "{s}");
+        assert!(s.chars().count() <= 162);
+        assert_eq!(snippet("Short\n\n text", "nothing").unwrap(), "Short text");
+        assert_eq!(snippet("   ", "x"), None);
+        // Non-ASCII before the match does not split a character.
+        assert!(snippet(&format!("{}é match", "ü".repeat(100)), "match").is_some());
     }
 }

@@ -62,6 +62,9 @@ async fn search_finds_by_words_number_and_comments_within_permissions() {
         )
         .await;
     assert_eq!(titles(&theirs, "issue"), ["Cannot print invoices"]);
+    // Each hit says its status and shows its description around the word.
+    assert_eq!(theirs["data"][0]["status"], "new");
+    assert_eq!(theirs["data"][0]["snippet"], "The payroll printer jams");
     let (_, outsider) = d
         .call("GET", "/v1/search?q=payroll", &d.outsider, Value::Null)
         .await;
