@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .manifest
         .web_routes()
         .router
+        .layer(axum::middleware::from_fn(web::form_address_goes_back))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::csrf::verify,

@@ -209,6 +209,32 @@ impl Chrome {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::page_of;
+
+    #[test]
+    fn a_form_address_leads_to_its_page() {
+        let id = "7a300344-1d7d-4e8e-96e6-be62408c658f";
+        assert_eq!(
+            page_of(&format!("/issues/{id}/resolve")),
+            format!("/issues/{id}")
+        );
+        assert_eq!(
+            page_of(&format!("/issues/{id}/comments/{id}/delete")),
+            format!("/issues/{id}")
+        );
+        assert_eq!(page_of("/issues/bulk"), "/issues");
+        // Ends at an id that has no page: one level up, then on from there.
+        assert_eq!(
+            page_of(&format!("/issues/settings/categories/{id}")),
+            "/issues/settings/categories"
+        );
+        assert_eq!(page_of("/issues/settings/categories"), "/issues/settings");
+        assert_eq!(page_of("/logout"), "/");
+    }
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
@@ -288,6 +314,36 @@ pub async fn request_id(req: Request, next: Next) -> Response {
         res.headers_mut().insert("x-request-id", v);
     }
     res
+}
+
+/// A form's address opened as a page — Reload or Back after a refused form left the browser
+/// at `POST /issues/{id}/resolve`, or a bookmark — is not a blank 405: it goes to the page the
+/// form belongs to, the address up to its record (`/issues/{id}`), else one level up.
+pub async fn form_address_goes_back(req: Request, next: Next) -> Response {
+    let get = matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    let path = req.uri().path().to_string();
+    let res = next.run(req).await;
+    if !get || res.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return res;
+    }
+    axum::response::Redirect::to(&page_of(&path)).into_response()
+}
+
+/// The page a form address belongs to (see `form_address_goes_back`).
+pub fn page_of(path: &str) -> String {
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    if let Some(i) = parts.iter().position(|p| p.parse::<uuid::Uuid>().is_ok())
+        && i + 1 < parts.len()
+    {
+        return parts[..=i].join("/");
+    }
+    match parts.len() {
+        0..=2 => "/".into(),
+        n => parts[..n - 1].join("/"),
+    }
 }
 
 /// A 303 that also works for htmx (which wants `HX-Redirect` to navigate the page).

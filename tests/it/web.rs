@@ -364,3 +364,54 @@ async fn pages_and_api_answers_are_not_stored_by_the_browser() {
             .is_none_or(|v| v != "no-store")
     );
 }
+
+#[tokio::test]
+async fn a_form_address_opened_as_a_page_goes_to_the_page_of_its_form() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let (_, issue) = app
+        .json(
+            "POST",
+            "/v1/issues",
+            Some(&admin),
+            Some(json!({"title": "Reload after a refused resolve"})),
+        )
+        .await;
+    let id = issue["id"].as_str().unwrap();
+    let b = app.browser_login("admin@example.com").await;
+    // A refused form is shown at its POST address; Reload or Back then opens that address.
+    let refused = app
+        .page(
+            "POST",
+            &format!("/issues/{id}/resolve"),
+            Some(&b.cookie),
+            Some(&[("_csrf", &b.csrf)]),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let again = app
+        .page(
+            "GET",
+            &format!("/issues/{id}/resolve"),
+            Some(&b.cookie),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "not a blank 405");
+    assert_eq!(
+        again.location.as_deref(),
+        Some(format!("/issues/{id}").as_str())
+    );
+    let bulk = app.page("GET", "/issues/bulk", Some(&b.cookie), None).await;
+    assert_eq!(bulk.location.as_deref(), Some("/issues"));
+    // The API keeps its 405.
+    let (s, _) = app
+        .json(
+            "GET",
+            &format!("/v1/issues/{id}/resolve"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+}
