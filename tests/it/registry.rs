@@ -316,7 +316,7 @@ async fn the_registry_pages_register_filter_show_and_retire() {
         .await;
     assert_eq!(retired.status, StatusCode::SEE_OTHER);
     let detail = app.page("GET", &detail_url, cookie, None).await;
-    assert!(detail.body.contains("id=\"app-status\">inactive<"));
+    assert!(detail.body.contains("id=\"app-status\">Inactive<"));
 }
 
 async fn post_csv(app: &TestApp, uri: &str, token: &str, csv: &str) -> (StatusCode, Value) {
