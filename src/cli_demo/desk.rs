@@ -773,6 +773,10 @@ pub async fn seed(
     }
     let err =
         |what: &str, e: crate::platform::error::AppError| anyhow::anyhow!("demo {what}: {e:?}");
+    // The demo's requesters say how much a problem affects them (the tenant option).
+    sqlx::query("UPDATE issue_form_settings SET requesters_rate_impact = true")
+        .execute(&mut **tx)
+        .await?;
     // Oldest first, so issue numbers follow the order things happened.
     let mut scripts: Vec<&Script> = SCRIPTS.iter().collect();
     scripts.sort_by_key(|s| -s.minutes_ago);

@@ -51,6 +51,10 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
             settings_api::delete
         ))
         .routes(routes!(settings_api::matrix, settings_api::update_matrix))
+        .routes(routes!(
+            settings_api::form_settings,
+            settings_api::update_form_settings
+        ))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(api::attachments, api::add_attachment))
@@ -83,6 +87,10 @@ pub fn web_routes() -> Routes {
             post(settings_web::delete_category),
         )
         .route("/issues/settings/matrix", post(settings_web::update_matrix))
+        .route(
+            "/issues/settings/raise-form",
+            post(settings_web::update_form_settings),
+        )
         .route("/issues/views", post(web::save_view))
         .route("/issues/views/{id}/delete", post(web::delete_view))
         .route("/issues/{id}", get(web_issue::show).post(web_issue::edit))

@@ -329,3 +329,50 @@ pub async fn save_matrix(
     }
     Ok(after)
 }
+
+/// How the raise form asks requesters (`issue_form_settings`, one row).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FormSettings {
+    /// Requesters choose impact and urgency (and so the priority, through the matrix). Off:
+    /// only the service desk does, and a requester's impact or urgency is refused.
+    pub requesters_rate_impact: bool,
+}
+
+pub async fn form_settings(tx: &mut TenantTx) -> Result<FormSettings, AppError> {
+    let on: Option<bool> =
+        sqlx::query_scalar("SELECT requesters_rate_impact FROM issue_form_settings")
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(FormSettings {
+        requesters_rate_impact: on.unwrap_or(false),
+    })
+}
+
+pub async fn save_form_settings(
+    tx: &mut TenantTx,
+    actor: &Actor,
+    body: &FormSettings,
+) -> Result<FormSettings, AppError> {
+    let before = form_settings(tx).await?;
+    sqlx::query(
+        "INSERT INTO issue_form_settings (singleton, requesters_rate_impact, updated_at)
+         VALUES (true, $1, now())
+         ON CONFLICT (singleton) DO UPDATE SET requesters_rate_impact = $1, updated_at = now()",
+    )
+    .bind(body.requesters_rate_impact)
+    .execute(&mut **tx)
+    .await?;
+    if before != *body {
+        audit::record(
+            tx,
+            actor,
+            "update",
+            "issue_form_settings",
+            Uuid::nil(),
+            diff(Some(&before), Some(body)),
+        )
+        .await?;
+    }
+    Ok(body.clone())
+}

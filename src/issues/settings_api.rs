@@ -4,7 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
-use super::settings::{self, Category, CategoryBody, Matrix, MatrixBody};
+use super::settings::{self, Category, CategoryBody, FormSettings, Matrix, MatrixBody};
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
 use crate::platform::json::ApiJson;
@@ -95,4 +95,28 @@ pub async fn update_matrix(
     let m = settings::save_matrix(&mut ctx.tx, &actor, &body).await?;
     ctx.commit().await?;
     Ok(Json(m))
+}
+
+/// How the raise form asks requesters.
+#[utoipa::path(get, path = "/issue-form-settings", tag = "issues", operation_id = "getIssueFormSettings",
+    responses((status = 200, body = FormSettings)))]
+pub async fn form_settings(mut ctx: ApiCtx) -> Result<Json<FormSettings>, AppError> {
+    ctx.require(crate::issues::perm::ISSUES_READ)?;
+    let s = settings::form_settings(&mut ctx.tx).await?;
+    ctx.commit().await?;
+    Ok(Json(s))
+}
+
+/// Lets requesters choose impact and urgency, or not.
+#[utoipa::path(put, path = "/issue-form-settings", tag = "issues", operation_id = "updateIssueFormSettings",
+    request_body = FormSettings, responses((status = 200, body = FormSettings)))]
+pub async fn update_form_settings(
+    mut ctx: ApiCtx,
+    ApiJson(body): ApiJson<FormSettings>,
+) -> Result<Json<FormSettings>, AppError> {
+    ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
+    let actor = ctx.actor();
+    let s = settings::save_form_settings(&mut ctx.tx, &actor, &body).await?;
+    ctx.commit().await?;
+    Ok(Json(s))
 }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use uuid::Uuid;
 
-use super::settings::{self, Category, CategoryBody, Matrix, MatrixBody, MatrixCell};
+use super::settings::{self, Category, CategoryBody, FormSettings, Matrix, MatrixBody, MatrixCell};
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::web::PathId;
@@ -20,6 +20,7 @@ struct SettingsPage {
     chrome: Chrome,
     categories: Vec<Category>,
     matrix: Matrix,
+    form: FormSettings,
     priorities: &'static [&'static str],
     can_edit: bool,
     /// The category form that failed (None = the new-category form), its values and errors.
@@ -64,6 +65,7 @@ async fn page(
 ) -> Result<Response, WebError> {
     let categories = settings::categories(&mut ctx.tx).await?;
     let matrix = settings::matrix(&mut ctx.tx).await?;
+    let form = settings::form_settings(&mut ctx.tx).await?;
     ctx.tx.commit().await?;
     let page = SettingsPage {
         chrome: Chrome::new(
@@ -75,6 +77,7 @@ async fn page(
         ),
         categories,
         matrix,
+        form,
         priorities: domain::issues::PRIORITIES,
         can_edit: ctx.principal.can(crate::admin::perm::SETTINGS_UPDATE),
         failed,
@@ -216,4 +219,19 @@ pub async fn update_matrix(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The raise form's option: requesters choose impact and urgency, or the desk does.
+pub async fn update_form_settings(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    ctx.require(crate::admin::perm::SETTINGS_UPDATE)?;
+    let body = FormSettings {
+        requesters_rate_impact: f.iter().any(|(k, _)| k == "requesters_rate_impact"),
+    };
+    let actor = ctx.actor();
+    settings::save_form_settings(&mut ctx.tx, &actor, &body).await?;
+    ctx.saved(hx, "/issues/settings#raise-form").await
 }

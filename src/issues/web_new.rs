@@ -30,6 +30,8 @@ struct NewPage {
     v: BTreeMap<String, String>,
     errors: Errors,
     agent: bool,
+    /// Requesters may rate impact and urgency (the tenant's option).
+    rate_impact: bool,
     can_assign: bool,
     agents: Choices,
     groups: Choices,
@@ -60,12 +62,16 @@ async fn new_page(
         Default::default()
     };
     let applications = choices(&mut ctx.tx, APPLICATIONS).await?;
+    let rate_impact = super::settings::form_settings(&mut ctx.tx)
+        .await?
+        .requesters_rate_impact;
     ctx.tx.commit().await?;
     let page = NewPage {
         chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues", &ctx.manifest, ctx.now),
         v,
         errors: errors.into(),
         agent,
+        rate_impact,
         can_assign,
         agents,
         groups,

@@ -82,6 +82,43 @@ async fn an_issue_goes_from_new_to_closed_and_illegal_moves_answer_409() {
     assert!(bad["error"]["details"]["title"].is_string(), "{bad}");
     assert!(bad["error"]["details"]["impact"].is_string(), "{bad}");
 
+    // Requesters rate impact and urgency only where the tenant lets them; never the priority.
+    let (s, refused) = d
+        .call(
+            "POST",
+            "/v1/issues",
+            &d.requester,
+            json!({"title": "Printer on fire", "impact": "significant", "priority": "critical"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        refused["error"]["details"]["impact"],
+        "is set by the service desk in this organisation"
+    );
+    assert_eq!(
+        refused["error"]["details"]["priority"],
+        "is set by the service desk"
+    );
+    let (s, _) = d
+        .call(
+            "PUT",
+            "/v1/issue-form-settings",
+            &d.requester,
+            json!({"requesters_rate_impact": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, on) = d
+        .call(
+            "PUT",
+            "/v1/issue-form-settings",
+            &d.admin,
+            json!({"requesters_rate_impact": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{on}");
+
     let (s, issue) = d
         .call(
             "POST",

@@ -261,6 +261,24 @@ pub async fn create(
     if b.reporter_id.is_some_and(|r| r != a.principal.user_id) && !agent {
         p.add("reporter_id", "you can only report issues as yourself");
     }
+    // The desk sets the priority; requesters rate impact and urgency only where the tenant
+    // lets them (issue settings, "What requesters are asked").
+    if !agent {
+        if b.priority.is_some() {
+            p.add("priority", "is set by the service desk");
+        }
+        if (b.impact.is_some() || b.urgency.is_some())
+            && !crate::issues::settings::form_settings(a.tx)
+                .await?
+                .requesters_rate_impact
+        {
+            for (field, given) in [("impact", &b.impact), ("urgency", &b.urgency)] {
+                if given.is_some() {
+                    p.add(field, "is set by the service desk in this organisation");
+                }
+            }
+        }
+    }
     // Every reference the form names, checked in one statement.
     let refs = [
         b.assigned_to,
