@@ -42,7 +42,7 @@ fn main_pages(issue: &str) -> Vec<String> {
 
 /// Serious and critical axe violations (WCAG 2 A/AA, contrast included) on one page, as lines
 /// naming the rule and the elements.
-async fn violations(driver: &WebDriver, url: &str) -> WebDriverResult<Vec<String>> {
+pub async fn violations(driver: &WebDriver, url: &str) -> WebDriverResult<Vec<String>> {
     driver.goto(url).await?;
     wait(driver, By::Id("main")).await?;
     axe_here(driver, url).await

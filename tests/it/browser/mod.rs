@@ -145,26 +145,7 @@ async fn run_scenario(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
     // Not signed in: the protected page sends us to the login form.
     assert!(driver.current_url().await?.path().starts_with("/login"));
 
-    driver
-        .find(By::Name("tenant"))
-        .await?
-        .send_keys("demo")
-        .await?;
-    driver
-        .find(By::Name("email"))
-        .await?
-        .send_keys("admin@demo.firelater.test")
-        .await?;
-    driver
-        .find(By::Name("password"))
-        .await?
-        .send_keys(DEMO_PASSWORD)
-        .await?;
-    driver
-        .find(By::XPath("//button[normalize-space()='Sign in']"))
-        .await?
-        .click()
-        .await?;
+    sign_in(driver, "admin@demo.firelater.test").await?;
     // Back where we wanted to go, now signed in.
     driver
         .query(By::Id("users-table"))
@@ -215,26 +196,13 @@ async fn run_scenario(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
     a11y::main_pages_pass_axe(driver, &base, &issue).await?;
     a11y::fifteen_pages_and_back(driver, &base, &issue).await?;
 
-    driver
-        .find(By::Css("#user-menu summary"))
-        .await?
-        .click()
-        .await?;
-    driver
-        .find(By::XPath("//button[normalize-space()='Sign out']"))
-        .await?
-        .click()
-        .await?;
-    driver
-        .query(By::Name("password"))
-        .wait(Duration::from_secs(10), Duration::from_millis(100))
-        .first()
-        .await?;
+    sign_out(driver).await?;
     assert!(driver.current_url().await?.path().starts_with("/login"));
     // Signed out for real: the users page asks for a login again.
     driver.goto(format!("{base}/admin/users")).await?;
     assert!(driver.current_url().await?.path().starts_with("/login"));
-    agent_works_an_issue(driver, &base).await
+    agent_works_an_issue(driver, &base).await?;
+    requester_raises_and_follows(driver, &base).await
 }
 
 /// The queue is for triage: `j` moves onto a row, `e` opens its edit form; moving through the
@@ -294,6 +262,95 @@ async fn queue_edits_wait_for_an_explicit_choice(
     );
     wait(driver, By::Id("toast-undo")).await?.click().await?;
     wait_text(driver, By::Css(&chip), "High").await?;
+    Ok(())
+}
+
+/// Fills the sign-in form the browser is on (the demo tenant, the run's password).
+async fn sign_in(driver: &WebDriver, email: &str) -> WebDriverResult<()> {
+    wait(driver, By::Name("tenant"))
+        .await?
+        .send_keys("demo")
+        .await?;
+    driver
+        .find(By::Name("email"))
+        .await?
+        .send_keys(email)
+        .await?;
+    driver
+        .find(By::Name("password"))
+        .await?
+        .send_keys(DEMO_PASSWORD)
+        .await?;
+    driver
+        .find(By::XPath("//button[normalize-space()='Sign in']"))
+        .await?
+        .click()
+        .await?;
+    Ok(())
+}
+
+async fn sign_out(driver: &WebDriver) -> WebDriverResult<()> {
+    driver
+        .find(By::Css("#user-menu summary"))
+        .await?
+        .click()
+        .await?;
+    driver
+        .find(By::XPath("//button[normalize-space()='Sign out']"))
+        .await?
+        .click()
+        .await?;
+    wait(driver, By::Name("password")).await?;
+    Ok(())
+}
+
+/// A requester's FireLater: signed in, the home page is "My requests" with no agent or admin
+/// menus; the simple raise form sends an issue that then waits on the home page; both pages
+/// pass axe.
+async fn requester_raises_and_follows(driver: &WebDriver, base: &str) -> WebDriverResult<()> {
+    let http = reqwest::Client::new();
+    let token = api_token(&http, base, "admin@demo.firelater.test").await;
+    http.post(format!("{base}/v1/users"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"email": "rita.requester@demo.firelater.test", "name": "Rita Requester",
+            "password": DEMO_PASSWORD, "roles": ["requester"]}))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .expect("the admin adds a requester");
+    sign_out(driver).await?;
+    driver.goto(format!("{base}/")).await?;
+    sign_in(driver, "rita.requester@demo.firelater.test").await?;
+    wait(driver, By::Id("raise-issue")).await?;
+    let nav = text_of(driver, By::Id("main-nav")).await?;
+    assert!(nav.contains("My requests"), "{nav}");
+    for menu in ["People", "System", "Integrations", "Service desk"] {
+        assert!(!nav.contains(menu), "a requester has no {menu} menu: {nav}");
+    }
+    driver.find(By::Id("raise-issue")).await?.click().await?;
+    let form = wait(driver, By::Id("issue-form")).await?;
+    assert!(
+        form.find_all(By::Name("priority")).await?.is_empty(),
+        "the desk sets the priority"
+    );
+    form.find(By::Name("title"))
+        .await?
+        .send_keys("My monitor stays black")
+        .await?;
+    form.find(By::Name("description"))
+        .await?
+        .send_keys("Since this morning, after the update.")
+        .await?;
+    form.find(By::Id("create-issue")).await?.click().await?;
+    wait_text(driver, By::Id("issue-title"), "My monitor stays black").await?;
+    driver.goto(format!("{base}/")).await?;
+    let open = text_of(driver, By::Id("my-open")).await?;
+    assert!(open.contains("My monitor stays black"), "{open}");
+    assert!(open.contains("Waiting for the service desk"), "{open}");
+    for page in ["/", "/issues/new"] {
+        let found = a11y::violations(driver, &format!("{base}{page}")).await?;
+        assert!(found.is_empty(), "{page} as a requester: {found:#?}");
+    }
     Ok(())
 }
 
@@ -566,26 +623,7 @@ async fn notification_arrives_live(driver: &WebDriver, base: &str) -> WebDriverR
 /// and sees the SLA panel with its explanation.
 async fn agent_works_an_issue(driver: &WebDriver, base: &str) -> WebDriverResult<()> {
     driver.goto(format!("{base}/issues")).await?;
-    driver
-        .find(By::Name("tenant"))
-        .await?
-        .send_keys("demo")
-        .await?;
-    driver
-        .find(By::Name("email"))
-        .await?
-        .send_keys("agent@demo.firelater.test")
-        .await?;
-    driver
-        .find(By::Name("password"))
-        .await?
-        .send_keys(DEMO_PASSWORD)
-        .await?;
-    driver
-        .find(By::XPath("//button[normalize-space()='Sign in']"))
-        .await?
-        .click()
-        .await?;
+    sign_in(driver, "agent@demo.firelater.test").await?;
     wait(driver, By::Id("queue-tabs")).await?;
     raised_elsewhere_appears_live(driver, base).await?;
     notification_arrives_live(driver, base).await?;
