@@ -240,21 +240,26 @@ async fn bulk_actions_are_all_or_nothing_and_views_are_saved() {
         "the visible one was not changed either"
     );
 
-    // Inline edit and saved views.
-    let r = d
-        .app
-        .page(
-            "POST",
-            &format!("/issues/{two}/quick"),
-            Some(&b.cookie),
-            Some(&[
-                ("_csrf", &b.csrf),
-                ("status", "in_progress"),
-                ("priority", "high"),
-                ("back", "status=open"),
-            ]),
-        )
-        .await;
+    // Inline edit (a queue row's form, back to the queue with a toast) and saved views.
+    let quick_url = format!("/issues/{two}/quick");
+    let quick = |fields: Vec<(String, String)>| {
+        let mut form = vec![("_csrf".to_string(), b.csrf.clone())];
+        form.extend(fields);
+        let (app, cookie, url) = (&d.app, b.cookie.clone(), quick_url.clone());
+        async move {
+            let form: Vec<(&str, &str)> =
+                form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            app.page("POST", &url, Some(&cookie), Some(&form)).await
+        }
+    };
+    let row = |status: &str, priority: Option<&str>| {
+        let mut f = vec![("status", status), ("back", "status=open")];
+        f.extend(priority.map(|p| ("priority", p)));
+        f.into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let r = quick(row("in_progress", Some("high"))).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let (_, two_now) = d
         .call(
@@ -277,39 +282,13 @@ async fn bulk_actions_are_all_or_nothing_and_views_are_saved() {
         toast.get("undo").is_none(),
         "no undo: the workflow cannot go back to New"
     );
-    let r = d
-        .app
-        .page(
-            "POST",
-            &format!("/issues/{two}/quick"),
-            Some(&b.cookie),
-            Some(&[
-                ("_csrf", &b.csrf),
-                ("status", "pending"),
-                ("priority", "medium"),
-                ("back", "status=open"),
-            ]),
-        )
-        .await;
+    let r = quick(row("pending", Some("medium"))).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     // Its undo is the reverse, posted back to the same address.
     let undo = r.toast().unwrap()["undo"].clone();
     assert_eq!(undo["action"], format!("/issues/{two}/quick"));
     let fields: Vec<(String, String)> = serde_json::from_value(undo["fields"].clone()).unwrap();
-    let mut form: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    form.push(("_csrf", &b.csrf));
-    let r = d
-        .app
-        .page(
-            "POST",
-            &format!("/issues/{two}/quick"),
-            Some(&b.cookie),
-            Some(&form),
-        )
-        .await;
+    let r = quick(fields).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let (_, undone) = d
         .call(
@@ -326,19 +305,7 @@ async fn bulk_actions_are_all_or_nothing_and_views_are_saved() {
     );
     // Refused: the browser goes back to the queue (not left at the POST address) and the
     // reason comes as an error toast.
-    let r = d
-        .app
-        .page(
-            "POST",
-            &format!("/issues/{two}/quick"),
-            Some(&b.cookie),
-            Some(&[
-                ("_csrf", &b.csrf),
-                ("status", "resolved"),
-                ("back", "status=open"),
-            ]),
-        )
-        .await;
+    let r = quick(row("resolved", None)).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(r.location.as_deref(), Some("/issues?status=open"));
     let toast = r.toast().unwrap();
