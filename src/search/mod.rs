@@ -288,11 +288,14 @@ mod tests {
             "x ".repeat(80),
             "y ".repeat(80)
         );
-        let s = snippet(&body, "jams").unwrap();
+        let s = snippet(&body, "jams").expect("a body gives a snippet");
         assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
         assert!(s.contains("the printer jams on page two"), "{s}");
         assert!(s.chars().count() <= 162);
-        assert_eq!(snippet("Short\n\n text", "nothing").unwrap(), "Short text");
+        assert_eq!(
+            snippet("Short\n\n text", "nothing").as_deref(),
+            Some("Short text")
+        );
         assert_eq!(snippet("   ", "x"), None);
         // Non-ASCII before the match does not split a character.
         assert!(snippet(&format!("{}é match", "ü".repeat(100)), "match").is_some());

@@ -59,7 +59,7 @@ mod tests {
 
     #[test]
     fn word_starts_and_runs_rank_first() {
-        let s = |q, t| score(q, t).unwrap();
+        let s = |q, t| score(q, t).expect("the letters are in order");
         assert!(s("us", "Users") > s("us", "Undelivered messages"));
         assert!(s("nch", "Notification channels") > s("nch", "Inbound email channels"));
         assert!(s("iss", "Issues") > s("iss", "Undelivered messages: missing"));
