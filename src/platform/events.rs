@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::platform::audit::Actor;
 use crate::platform::error::AppError;
-use crate::platform::jobs::{self, JobCtx, JobOptions, JobResult};
+use crate::platform::jobs::{self, JobCtx, JobResult};
 use crate::platform::tenancy::{Slug, TenantTx};
 
 pub const DISPATCH_TASK: &str = "events.dispatch";
@@ -147,18 +147,18 @@ async fn write(
         actor.user_id,
     );
     let event = "event AS (INSERT INTO domain_events (event_type, entity_type, entity_id, actor_id, payload)
-                           VALUES ($9, $10, $11, $12, $13))";
+                           VALUES ($4, $5, $6, $7, $8))";
     let before = match &audit {
         None => event.to_string(),
         Some(_) => format!(
             "{event}, audited AS (
                 INSERT INTO audit_logs (user_id, actor_name, action, entity_type, entity_id, changes,
                                         ip_address, user_agent)
-                VALUES ($12, $14, $15, $10, $11, $16, $17, $18))"
+                VALUES ($7, $9, $10, $5, $6, $11, $12, $13))"
         ),
     };
     let actor = actor.clone();
-    jobs::enqueue_with(
+    jobs::signal_with(
         tx,
         Some(&before),
         move |q| {
@@ -178,21 +178,11 @@ async fn write(
                     .bind(actor.user_agent),
             }
         },
-        Some(tenant),
+        tenant,
         DISPATCH_TASK,
-        Value::Null,
-        dispatch_options(),
     )
     .await?;
     Ok(())
-}
-
-fn dispatch_options() -> JobOptions {
-    JobOptions {
-        key: Some(DISPATCH_TASK.into()),
-        coalesce: true,
-        ..Default::default()
-    }
 }
 
 /// Something that reacts to domain events, inside the dispatch transaction (so its writes — e.g.
@@ -334,13 +324,5 @@ pub async fn unpark(tx: &mut TenantTx, tenant: &Slug, id: i64) -> Result<bool, A
 }
 
 async fn queue_dispatch(conn: &mut sqlx::PgConnection, tenant: &Slug) -> anyhow::Result<()> {
-    jobs::enqueue(
-        conn,
-        Some(tenant),
-        DISPATCH_TASK,
-        Value::Null,
-        dispatch_options(),
-    )
-    .await?;
-    Ok(())
+    jobs::signal_with(conn, None, |q| q, tenant, DISPATCH_TASK).await
 }

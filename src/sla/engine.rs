@@ -13,10 +13,7 @@ pub use domain::sla::{
     explain, unknown_condition_keys,
 };
 
-use crate::platform::error::AppError;
-use crate::platform::tenancy::TenantTx;
-
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct PolicyRules {
     pub id: Uuid,
     pub name: String,
@@ -27,75 +24,76 @@ pub struct PolicyRules {
     pub targets: sqlx::types::Json<Vec<Target>>,
 }
 
-/// The first active issue policy (by order) whose conditions all hold, else the default one.
-pub async fn policy_for(
-    tx: &mut TenantTx,
+/// SQL for the issue policies an issue may fall under, as one JSON array of `PolicyRules`
+/// in the order they are tried (specific ones by sort order, then the default); with
+/// `$2 = false` it also holds the issue's own policy `i.sla_policy_id`, even if inactive.
+/// Meant as a column of a statement over `issues i`.
+pub const POLICIES_JSON: &str = "COALESCE((SELECT json_agg(json_build_object(
+        'id', p.id, 'name', p.name, 'is_default', COALESCE(p.is_default, false),
+        'conditions', COALESCE(p.conditions, '{}'), 'business_hours_id', p.business_hours_id,
+        'pause_statuses', p.pause_statuses,
+        'targets', COALESCE((SELECT json_agg(json_build_object('metric_type', t.metric_type,
+            'priority', t.priority, 'target_minutes', t.target_minutes,
+            'warning_percent', t.warning_percent, 'business_hours_only', t.business_hours_only))
+            FROM sla_targets t WHERE t.policy_id = p.id), '[]'))
+        ORDER BY COALESCE(p.is_default, false), p.sort_order, p.name)
+    FROM sla_policies p
+    WHERE (p.entity_type = 'issue' AND p.is_active) OR (NOT $2 AND p.id = i.sla_policy_id)), '[]')";
+
+/// SQL for every business-hours schedule of the tenant as one JSON array of `Hours` (a
+/// tenant has a handful).
+pub const HOURS_JSON: &str = "COALESCE((SELECT json_agg(json_build_object(
+        'id', b.id, 'is_default', b.is_default, 'timezone', b.timezone,
+        'days', COALESCE((SELECT json_agg(json_build_array(s.day_of_week, s.start_time::text, s.end_time::text))
+                          FROM business_hours_schedule s WHERE s.business_hours_id = b.id), '[]'),
+        'holidays', ARRAY(SELECT h.holiday_date FROM business_hours_holidays h WHERE h.business_hours_id = b.id)))
+    FROM business_hours b), '[]')";
+
+/// The policy an issue keeps (`current`, unless it is to be chosen again or is gone), else
+/// the first active issue policy (by order) whose conditions all hold, else the default one.
+/// `candidates` come from `POLICIES_JSON`.
+pub fn choose_policy(
+    candidates: Vec<PolicyRules>,
+    current: Option<Uuid>,
+    reselect: bool,
     facts: &IssueFacts<'_>,
-) -> Result<Option<PolicyRules>, AppError> {
-    let policies: Vec<PolicyRules> = sqlx::query_as(
-        "SELECT p.id, p.name, COALESCE(p.is_default, false) AS is_default,
-                COALESCE(p.conditions, '{}') AS conditions, p.business_hours_id, p.pause_statuses,
-                COALESCE((SELECT json_agg(json_build_object('metric_type', t.metric_type,
-                    'priority', t.priority, 'target_minutes', t.target_minutes,
-                    'warning_percent', t.warning_percent, 'business_hours_only', t.business_hours_only))
-                    FROM sla_targets t WHERE t.policy_id = p.id), '[]') AS targets
-         FROM sla_policies p WHERE p.entity_type = 'issue' AND p.is_active
-         ORDER BY COALESCE(p.is_default, false), p.sort_order, p.name",
-    )
-    .fetch_all(&mut **tx)
-    .await?;
-    let (defaults, specific): (Vec<_>, Vec<_>) = policies.into_iter().partition(|p| p.is_default);
-    Ok(specific
+) -> Option<PolicyRules> {
+    if !reselect && let Some(kept) = current.and_then(|id| candidates.iter().find(|p| p.id == id)) {
+        return Some(kept.clone());
+    }
+    let (defaults, specific): (Vec<_>, Vec<_>) = candidates.into_iter().partition(|p| p.is_default);
+    specific
         .into_iter()
         .find(|p| domain::sla::matches(&p.conditions, facts))
-        .or_else(|| defaults.into_iter().next()))
+        .or_else(|| defaults.into_iter().next())
 }
 
-pub async fn policy_by_id(tx: &mut TenantTx, id: Uuid) -> Result<Option<PolicyRules>, AppError> {
-    Ok(sqlx::query_as(
-        "SELECT p.id, p.name, COALESCE(p.is_default, false) AS is_default,
-                COALESCE(p.conditions, '{}') AS conditions, p.business_hours_id, p.pause_statuses,
-                COALESCE((SELECT json_agg(json_build_object('metric_type', t.metric_type,
-                    'priority', t.priority, 'target_minutes', t.target_minutes,
-                    'warning_percent', t.warning_percent, 'business_hours_only', t.business_hours_only))
-                    FROM sla_targets t WHERE t.policy_id = p.id), '[]') AS targets
-         FROM sla_policies p WHERE p.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?)
-}
-
-#[derive(sqlx::FromRow)]
-struct HoursRow {
+/// A business-hours schedule as `HOURS_JSON` gives it.
+#[derive(serde::Deserialize)]
+pub struct Hours {
+    id: Uuid,
+    is_default: bool,
     timezone: String,
-    days: sqlx::types::Json<Vec<(i32, String, String)>>,
+    days: Vec<(i32, String, String)>,
     holidays: Vec<NaiveDate>,
 }
 
-/// The business-hours schedule `id` (or the default one) as the time engine's `Schedule`.
-pub async fn schedule(tx: &mut TenantTx, id: Option<Uuid>) -> Result<Schedule, AppError> {
-    let row: Option<HoursRow> = sqlx::query_as(
-        "SELECT b.timezone,
-            COALESCE((SELECT json_agg(json_build_array(s.day_of_week, s.start_time::text, s.end_time::text))
-                      FROM business_hours_schedule s WHERE s.business_hours_id = b.id), '[]') AS days,
-            ARRAY(SELECT h.holiday_date FROM business_hours_holidays h WHERE h.business_hours_id = b.id) AS holidays
-         FROM business_hours b
-         WHERE b.id = $1 OR ($1 IS NULL AND b.is_default)
-         ORDER BY b.is_default DESC LIMIT 1",
-    )
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?;
+/// The schedule `id` (or the default one) among `all`, as the time engine's `Schedule`;
+/// around the clock when there is none.
+pub fn pick_schedule(all: &[Hours], id: Option<Uuid>) -> Schedule {
+    let row = match id {
+        Some(id) => all.iter().find(|h| h.id == id),
+        None => all.iter().find(|h| h.is_default),
+    };
     let Some(row) = row else {
-        return Ok(Schedule::always());
+        return Schedule::always();
     };
     let tz = row.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
     let mut days: [Vec<Window>; 7] = Default::default();
-    for (dow, start, end) in row.days.0 {
+    for (dow, start, end) in &row.days {
         let (Ok(s), Ok(e)) = (
-            NaiveTime::parse_from_str(&start, "%H:%M:%S"),
-            NaiveTime::parse_from_str(&end, "%H:%M:%S"),
+            NaiveTime::parse_from_str(start, "%H:%M:%S"),
+            NaiveTime::parse_from_str(end, "%H:%M:%S"),
         ) else {
             continue;
         };
@@ -105,11 +103,11 @@ pub async fn schedule(tx: &mut TenantTx, id: Option<Uuid>) -> Result<Schedule, A
             day.push(Window::new(s, e));
         }
     }
-    Ok(Schedule {
+    Schedule {
         tz,
         days,
-        holidays: row.holidays.into_iter().collect::<BTreeSet<_>>(),
-    })
+        holidays: row.holidays.iter().copied().collect::<BTreeSet<_>>(),
+    }
 }
 
 /// Both clocks of an issue under `policy` (None where the policy has no target for the

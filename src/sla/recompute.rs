@@ -88,7 +88,14 @@ async fn run(ctx: &mut JobCtx) -> anyhow::Result<()> {
         .await?;
     let now = ctx.clock.now();
     for issue in &ids {
-        timers::refresh(&mut ctx.tx, &tenant, *issue, now, false).await?;
+        timers::refresh(
+            &mut ctx.tx,
+            &tenant,
+            *issue,
+            now,
+            timers::Refresh::default(),
+        )
+        .await?;
     }
     if ids.len() as i64 == BATCH {
         let (key, payload) = payload(&scope, ids.last().copied());

@@ -6,6 +6,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use domain::time::Schedule;
+use sqlx::types::Json;
+
 use super::engine::{self, ClockInput, Clocks, IssueFacts, PolicyRules};
 use crate::platform::audit::Actor;
 use crate::platform::error::AppError;
@@ -33,6 +36,9 @@ struct Row {
     resolution_breached_at: Option<DateTime<Utc>>,
     response_due_at: Option<DateTime<Utc>>,
     resolution_due_at: Option<DateTime<Utc>>,
+    history: Json<Vec<(DateTime<Utc>, String)>>,
+    policies: Json<Vec<PolicyRules>>,
+    hours: Json<Vec<engine::Hours>>,
 }
 
 /// An issue's clocks as of `now`, with the policy and start they came from.
@@ -40,84 +46,91 @@ pub struct Loaded {
     pub policy: Option<PolicyRules>,
     pub clocks: Option<Clocks>,
     pub created_at: DateTime<Utc>,
+    /// The business hours of the policy (or the default ones): what business minutes count.
+    schedule: Schedule,
     row: Row,
 }
 
-/// Loads an issue's clocks; with `reselect` the policy is chosen again (priority, category,
-/// application or type changed), else the issue keeps the one it has.
+/// Loads an issue's clocks — the issue, its status history, the policies it may fall under
+/// and the business hours, in one statement; with `reselect` the policy is chosen again
+/// (priority, category, application or type changed), else the issue keeps the one it has.
 pub async fn load(
     tx: &mut TenantTx,
     issue: Uuid,
     now: DateTime<Utc>,
     reselect: bool,
 ) -> Result<Loaded, AppError> {
-    let row: Row = sqlx::query_as(
+    let sql = format!(
         "SELECT i.created_at, i.status, i.priority, i.issue_type, i.category_id, i.application_id,
                 a.tier, i.first_response_at, i.resolved_at, i.sla_policy_id,
                 i.response_warned_at, i.resolution_warned_at, i.response_breached_at, i.resolution_breached_at,
-                i.response_due_at, i.resolution_due_at
+                i.response_due_at, i.resolution_due_at,
+                COALESCE((SELECT json_agg(json_build_array(h.created_at, h.to_status) ORDER BY h.created_at, h.id)
+                          FROM issue_status_history h WHERE h.issue_id = i.id), '[]') AS history,
+                {} AS policies, {} AS hours
          FROM issues i LEFT JOIN applications a ON a.id = i.application_id WHERE i.id = $1",
-    )
-    .bind(issue)
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or(AppError::NotFound)?;
-    let policy = match (reselect, row.sla_policy_id) {
-        (false, Some(id)) => engine::policy_by_id(tx, id).await?,
-        _ => None,
-    };
-    let policy = match policy {
-        Some(p) => Some(p),
-        None => {
-            let facts = IssueFacts {
-                priority: &row.priority,
-                tier: row.tier.as_deref(),
-                category_id: row.category_id,
-                application_id: row.application_id,
-                issue_type: row.issue_type.as_deref().unwrap_or("issue"),
-            };
-            engine::policy_for(tx, &facts).await?
-        }
-    };
-    let Some(policy) = policy else {
-        return Ok(Loaded {
-            policy: None,
-            clocks: None,
-            created_at: row.created_at,
-            row,
-        });
-    };
-    let history: Vec<(DateTime<Utc>, String)> = sqlx::query_as(
-        "SELECT created_at, to_status FROM issue_status_history WHERE issue_id = $1 ORDER BY created_at, id",
-    )
-    .bind(issue)
-    .fetch_all(&mut **tx)
-    .await?;
-    let schedule = engine::schedule(tx, policy.business_hours_id).await?;
-    let input = ClockInput {
-        created_at: row.created_at,
-        status: &row.status,
+        engine::POLICIES_JSON,
+        engine::HOURS_JSON
+    );
+    let mut row: Row = sqlx::query_as(&sql)
+        .bind(issue)
+        .bind(reselect)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let facts = IssueFacts {
         priority: &row.priority,
-        first_response_at: row.first_response_at,
-        resolved_at: row.resolved_at,
-        history: &history,
+        tier: row.tier.as_deref(),
+        category_id: row.category_id,
+        application_id: row.application_id,
+        issue_type: row.issue_type.as_deref().unwrap_or("issue"),
     };
-    let mut clocks = engine::compute(&policy, &schedule, &input, now);
-    // A recorded breach stands even if a later change (re-prioritising, say) moved the due time.
-    for (clock, breached) in [
-        (clocks.response.as_mut(), row.response_breached_at),
-        (clocks.resolution.as_mut(), row.resolution_breached_at),
-    ] {
-        if let (Some(c), Some(_)) = (clock, breached) {
-            c.state = "breached";
+    let candidates = std::mem::take(&mut row.policies.0);
+    let policy = engine::choose_policy(candidates, row.sla_policy_id, reselect, &facts);
+    let schedule = engine::pick_schedule(
+        &row.hours.0,
+        policy.as_ref().and_then(|p| p.business_hours_id),
+    );
+    let clocks = policy.as_ref().map(|policy| {
+        let input = ClockInput {
+            created_at: row.created_at,
+            status: &row.status,
+            priority: &row.priority,
+            first_response_at: row.first_response_at,
+            resolved_at: row.resolved_at,
+            history: &row.history.0,
+        };
+        let mut clocks = engine::compute(policy, &schedule, &input, now);
+        // A recorded breach stands even if a later change (re-prioritising, say) moved the
+        // due time.
+        for (clock, breached) in [
+            (clocks.response.as_mut(), row.response_breached_at),
+            (clocks.resolution.as_mut(), row.resolution_breached_at),
+        ] {
+            if let (Some(c), Some(_)) = (clock, breached) {
+                c.state = "breached";
+            }
         }
-    }
+        clocks
+    });
     Ok(Loaded {
-        policy: Some(policy),
-        clocks: Some(clocks),
+        policy,
+        clocks,
         created_at: row.created_at,
+        schedule,
         row,
     })
+}
+
+/// What a change asks of `refresh`.
+#[derive(Clone, Copy, Default)]
+pub struct Refresh {
+    /// Choose the policy again (priority, category, application or type changed).
+    pub reselect: bool,
+    /// Also store time to first response and to resolution, wall-clock and in business
+    /// minutes of the issue's SLA schedule (unset while the moment has not come): after the
+    /// first response and on resolving.
+    pub measure: bool,
 }
 
 /// Recomputes the due times, stores them and moves the timers. Call after every change that
@@ -127,8 +140,9 @@ pub async fn refresh(
     tenant: &Slug,
     issue: Uuid,
     now: DateTime<Utc>,
-    reselect: bool,
+    what: Refresh,
 ) -> Result<(), AppError> {
+    let Refresh { reselect, measure } = what;
     let loaded = load(tx, issue, now, reselect).await?;
     let clocks = loaded.clocks.as_ref();
     let due = |m: &str| {
@@ -139,21 +153,39 @@ pub async fn refresh(
     let policy = loaded.policy.as_ref().map(|p| p.id);
     let (response, resolution) = (due("response"), due("resolution"));
     let row = &loaded.row;
-    // Most actions move no clock: then the row is left alone.
-    if (policy, response, resolution)
+    let moved = (policy, response, resolution)
         != (
             row.sla_policy_id,
             row.response_due_at,
             row.resolution_due_at,
+        );
+    // Most actions move no clock: then the row is left alone.
+    if moved || measure {
+        let created = row.created_at;
+        let wall = |t: Option<DateTime<Utc>>| t.map(|t| (t - created).num_minutes() as i32);
+        let business = |t: Option<DateTime<Utc>>| {
+            t.map(|t| loaded.schedule.between(created, t).num_minutes() as i32)
+        };
+        let (first, resolved) = (row.first_response_at, row.resolved_at);
+        sqlx::query(
+            "UPDATE issues SET sla_policy_id = $2, response_due_at = $3, resolution_due_at = $4,
+                time_to_first_response = CASE WHEN $5 THEN $6 ELSE time_to_first_response END,
+                business_time_to_first_response = CASE WHEN $5 THEN $7 ELSE business_time_to_first_response END,
+                time_to_resolution = CASE WHEN $5 THEN $8 ELSE time_to_resolution END,
+                business_time_to_resolution = CASE WHEN $5 THEN $9 ELSE business_time_to_resolution END
+             WHERE id = $1",
         )
-    {
-        sqlx::query("UPDATE issues SET sla_policy_id = $2, response_due_at = $3, resolution_due_at = $4 WHERE id = $1")
-            .bind(issue)
-            .bind(policy)
-            .bind(response)
-            .bind(resolution)
-            .execute(&mut **tx)
-            .await?;
+        .bind(issue)
+        .bind(policy)
+        .bind(response)
+        .bind(resolution)
+        .bind(measure)
+        .bind(wall(first))
+        .bind(business(first))
+        .bind(wall(resolved))
+        .bind(business(resolved))
+        .execute(&mut **tx)
+        .await?;
     }
     schedule_timers(tx, tenant, issue, &loaded).await
 }
@@ -164,42 +196,38 @@ async fn schedule_timers(
     issue: Uuid,
     loaded: &Loaded,
 ) -> Result<(), AppError> {
-    for metric in ["response", "resolution"] {
-        let key = timer_key(issue, metric);
-        let (warned, breached) = match metric {
-            "response" => (
-                loaded.row.response_warned_at,
-                loaded.row.response_breached_at,
-            ),
-            _ => (
-                loaded.row.resolution_warned_at,
-                loaded.row.resolution_breached_at,
-            ),
-        };
-        let clock = loaded
-            .clocks
-            .as_ref()
-            .and_then(|c| engine::by_metric(c, metric));
-        let next = match clock {
-            Some(c) if c.stopped_at.is_none() && breached.is_none() => match warned {
-                None => c.warn_at,
-                Some(_) => c.due_at,
-            },
-            _ => None,
-        };
-        match next {
-            Some(run_at) => {
-                let timer = Timer {
-                    issue_id: issue,
-                    metric: metric.to_string(),
-                };
-                jobs::push(tx, Some(tenant), &timer, Some(run_at)).await?;
-            }
-            None => {
-                jobs::cancel(tx, tenant, &key).await?;
-            }
-        }
-    }
+    let plan: Vec<(Timer, Option<DateTime<Utc>>)> = ["response", "resolution"]
+        .into_iter()
+        .map(|metric| {
+            let (warned, breached) = match metric {
+                "response" => (
+                    loaded.row.response_warned_at,
+                    loaded.row.response_breached_at,
+                ),
+                _ => (
+                    loaded.row.resolution_warned_at,
+                    loaded.row.resolution_breached_at,
+                ),
+            };
+            let clock = loaded
+                .clocks
+                .as_ref()
+                .and_then(|c| engine::by_metric(c, metric));
+            let next = match clock {
+                Some(c) if c.stopped_at.is_none() && breached.is_none() => match warned {
+                    None => c.warn_at,
+                    Some(_) => c.due_at,
+                },
+                _ => None,
+            };
+            let timer = Timer {
+                issue_id: issue,
+                metric: metric.to_string(),
+            };
+            (timer, next)
+        })
+        .collect();
+    jobs::set_keyed(tx, tenant, &plan).await?;
     Ok(())
 }
 
@@ -318,39 +346,5 @@ async fn check(ctx: &mut JobCtx, timer: Timer) -> anyhow::Result<()> {
     // The next timer (warning → breach), from the state just written.
     let loaded = load(&mut ctx.tx, issue, now, false).await?;
     schedule_timers(&mut ctx.tx, &tenant, issue, &loaded).await?;
-    Ok(())
-}
-
-/// Stores time to first response and to resolution, wall-clock and in business minutes of the
-/// issue's SLA schedule (unset while the moment has not come).
-pub async fn store_metrics(tx: &mut TenantTx, issue: Uuid) -> Result<(), AppError> {
-    type Moments = (
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-        Option<DateTime<Utc>>,
-        Option<Uuid>,
-    );
-    let (created, first, resolved, hours): Moments = sqlx::query_as(
-        "SELECT i.created_at, i.first_response_at, i.resolved_at, p.business_hours_id
-         FROM issues i LEFT JOIN sla_policies p ON p.id = i.sla_policy_id WHERE i.id = $1",
-    )
-    .bind(issue)
-    .fetch_one(&mut **tx)
-    .await?;
-    let schedule = engine::schedule(tx, hours).await?;
-    let wall = |t: Option<DateTime<Utc>>| t.map(|t| (t - created).num_minutes() as i32);
-    let business =
-        |t: Option<DateTime<Utc>>| t.map(|t| schedule.between(created, t).num_minutes() as i32);
-    sqlx::query(
-        "UPDATE issues SET time_to_first_response = $2, business_time_to_first_response = $3,
-            time_to_resolution = $4, business_time_to_resolution = $5 WHERE id = $1",
-    )
-    .bind(issue)
-    .bind(wall(first))
-    .bind(business(first))
-    .bind(wall(resolved))
-    .bind(business(resolved))
-    .execute(&mut **tx)
-    .await?;
     Ok(())
 }

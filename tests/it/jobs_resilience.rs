@@ -328,6 +328,134 @@ async fn a_poison_event_is_parked_and_later_events_keep_flowing() {
     db.drop().await;
 }
 
+/// The race `jobs::signal_with` closes: a writer finds the dispatch job pending (so it writes
+/// nothing), the job is claimed and runs before the writer commits. Here the only slot is
+/// busy while the writer's event is written, and frees up while it is still uncommitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_committed_after_its_pending_dispatch_was_claimable_is_dispatched() {
+    let db = IsolatedDb::new().await;
+    let slug = db.tenant().await;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let subscribers: events::Subscribers = Arc::new(vec![Arc::new(Picky { seen: seen.clone() })]);
+    let mut registry = Registry::default();
+    registry.on(events::DISPATCH_TASK, move |ctx| {
+        events::dispatch(ctx, subscribers.clone())
+    });
+    registry.on("test.blocks", |ctx| async move {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        (ctx, Ok(()))
+    });
+    let blocker = enqueue(&db, &slug, "test.blocks", 1).await;
+    let clock = ShiftedClock::default();
+    let running = start(&db, registry, &clock, 1);
+    wait_until(
+        "the blocker to hold the slot",
+        Duration::from_secs(10),
+        || async {
+            job(&db.pool, blocker)
+                .await
+                .is_some_and(|j| j.locked_at.is_some())
+        },
+    )
+    .await;
+    let actor = Actor::system("test");
+    let emit = async |tx: &mut tenancy::TenantTx, n: i32| {
+        let entity = uuid::Uuid::new_v4();
+        events::emit(
+            tx,
+            &slug,
+            &actor,
+            "test.happened",
+            "test",
+            entity,
+            json!({"n": n}),
+        )
+        .await
+        .unwrap();
+    };
+    let mut first = tenancy::begin(&db.pool, &slug).await.unwrap();
+    emit(&mut first, 1).await;
+    first.commit().await.unwrap();
+    let mut second = tenancy::begin(&db.pool, &slug).await.unwrap();
+    emit(&mut second, 2).await;
+    // The blocker ends meanwhile; the pending dispatch is claimable but for this transaction.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    second.commit().await.unwrap();
+    let seen_both = || async { seen.lock().unwrap().len() == 2 };
+    wait_until("both events dispatched", Duration::from_secs(10), seen_both).await;
+    running.stop().await;
+    db.drop().await;
+}
+
+/// Writers ask for the dispatch without queueing behind each other (`jobs::signal_with`); an
+/// event committed while a run is claiming, reading or finishing must still be dispatched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_written_while_the_dispatcher_runs_are_all_dispatched_once() {
+    let db = IsolatedDb::new().await;
+    let slug = db.tenant().await;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let subscribers: events::Subscribers = Arc::new(vec![Arc::new(Picky { seen: seen.clone() })]);
+    let mut registry = Registry::default();
+    registry.on(events::DISPATCH_TASK, move |ctx| {
+        events::dispatch(ctx, subscribers.clone())
+    });
+    let clock = ShiftedClock::default();
+    let running = start(&db, registry, &clock, 2);
+    const WRITERS: usize = 8;
+    const EACH: usize = 40;
+    let writers = (0..WRITERS).map(|w| {
+        let (pool, slug) = (db.pool.clone(), slug.clone());
+        tokio::spawn(async move {
+            for n in 0..EACH {
+                let mut tx = tenancy::begin(&pool, &slug).await.unwrap();
+                let payload = json!({"writer": w, "n": n});
+                let actor = Actor::system("test");
+                let entity = uuid::Uuid::new_v4();
+                events::emit(
+                    &mut tx,
+                    &slug,
+                    &actor,
+                    "test.happened",
+                    "test",
+                    entity,
+                    payload,
+                )
+                .await
+                .unwrap();
+                // Commits land at every point of the dispatcher's runs.
+                tokio::time::sleep(Duration::from_millis((w * 7 + n) as u64 % 5)).await;
+                tx.commit().await.unwrap();
+            }
+        })
+    });
+    for w in futures::future::join_all(writers).await {
+        w.unwrap();
+    }
+    let pool = db.pool.clone();
+    wait_until("every event dispatched", Duration::from_secs(30), || {
+        let pool = pool.clone();
+        async move {
+            // (Recurring schedules queue tasks this registry does not handle: not counted.)
+            let queued: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM public.jobs WHERE task = $1")
+                    .bind(events::DISPATCH_TASK)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            queued == 0
+        }
+    })
+    .await;
+    running.stop().await;
+    let mut ids = seen.lock().unwrap().clone();
+    let handled = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), handled, "an event was handed over twice");
+    assert_eq!(handled, WRITERS * EACH, "an event was left in the outbox");
+    db.drop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_receiver_holds_no_transaction_and_other_jobs_keep_running() {
     let db = IsolatedDb::new().await;

@@ -74,10 +74,12 @@ pub async fn assign(
     let reason = b.reason.clone().unwrap_or_else(|| verb.to_string());
     history(a, id, Some(&before.status), status, Some(&reason)).await?;
     let tenant = a.tenant().clone();
-    timers::refresh(a.tx, &tenant, id, a.now, false).await?;
-    if before.first_response_at.is_none() && first_response.is_some() {
-        timers::store_metrics(a.tx, id).await?;
-    }
+    let measure = before.first_response_at.is_none() && first_response.is_some();
+    let what = timers::Refresh {
+        reselect: false,
+        measure,
+    };
+    timers::refresh(a.tx, &tenant, id, a.now, what).await?;
     finish(
         a,
         id,
@@ -165,10 +167,14 @@ pub async fn resolve(a: &mut Acting<'_>, id: Uuid, b: &ResolveBody) -> Result<Is
         p.add("resolution_notes", "say what was done");
     }
     p.into_result()?;
+    // The change and its status-history row in one statement.
     sqlx::query(
-        "UPDATE issues SET status = $2, resolution_code = $3, resolution_notes = $4, resolved_at = $5,
-            resolved_by = $6, first_response_at = COALESCE(first_response_at, $5), updated_at = $5
-         WHERE id = $1",
+        "WITH changed AS (
+            UPDATE issues SET status = $2, resolution_code = $3, resolution_notes = $4, resolved_at = $5,
+                resolved_by = $6, first_response_at = COALESCE(first_response_at, $5), updated_at = $5
+            WHERE id = $1 RETURNING id)
+         INSERT INTO issue_status_history (issue_id, from_status, to_status, changed_by, reason, created_at)
+         SELECT id, $7, $2, $6, $4, $5 FROM changed",
     )
     .bind(id)
     .bind(status)
@@ -176,19 +182,21 @@ pub async fn resolve(a: &mut Acting<'_>, id: Uuid, b: &ResolveBody) -> Result<Is
     .bind(b.resolution_notes.trim())
     .bind(a.now)
     .bind(a.actor.user_id)
+    .bind(&before.status)
     .execute(&mut **a.tx)
     .await?;
-    history(
-        a,
+    let tenant = a.tenant().clone();
+    timers::refresh(
+        a.tx,
+        &tenant,
         id,
-        Some(&before.status),
-        status,
-        Some(b.resolution_notes.trim()),
+        a.now,
+        timers::Refresh {
+            measure: true,
+            ..Default::default()
+        },
     )
     .await?;
-    let tenant = a.tenant().clone();
-    timers::refresh(a.tx, &tenant, id, a.now, false).await?;
-    timers::store_metrics(a.tx, id).await?;
     finish(
         a,
         id,
@@ -239,7 +247,7 @@ pub async fn close(a: &mut Acting<'_>, id: Uuid, b: &CloseBody) -> Result<Issue,
         .await?;
     history(a, id, Some(&before.status), status, b.reason.as_deref()).await?;
     let tenant = a.tenant().clone();
-    timers::refresh(a.tx, &tenant, id, a.now, false).await?;
+    timers::refresh(a.tx, &tenant, id, a.now, timers::Refresh::default()).await?;
     finish(a, id, Some(&before), "close", "issue.closed", Value::Null).await
 }
 
@@ -276,7 +284,7 @@ pub async fn reopen(a: &mut Acting<'_>, id: Uuid, b: &ReopenBody) -> Result<Issu
     .await?;
     history(a, id, Some(&before.status), status, Some(b.reason.trim())).await?;
     let tenant = a.tenant().clone();
-    timers::refresh(a.tx, &tenant, id, a.now, false).await?;
+    timers::refresh(a.tx, &tenant, id, a.now, timers::Refresh::default()).await?;
     finish(
         a,
         id,
@@ -339,6 +347,15 @@ pub async fn note_response(a: &mut Acting<'_>, issue: &Issue) -> Result<(), AppE
     .execute(&mut **a.tx)
     .await?;
     let tenant = a.tenant().clone();
-    timers::refresh(a.tx, &tenant, issue.id, a.now, false).await?;
-    timers::store_metrics(a.tx, issue.id).await
+    timers::refresh(
+        a.tx,
+        &tenant,
+        issue.id,
+        a.now,
+        timers::Refresh {
+            measure: true,
+            ..Default::default()
+        },
+    )
+    .await
 }

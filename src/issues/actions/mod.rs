@@ -339,14 +339,20 @@ pub async fn create(
     let reporter = b.reporter_id.unwrap_or(a.principal.user_id);
     // Assigning a person at creation is the first response (see the SLA clock rules).
     let first_response = b.assigned_to.map(|_| a.now);
+    // The issue and its first status-history row in one statement.
     let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO issues (issue_number, title, description, status, priority, priority_explicit,
-            severity, impact, urgency, category_id, issue_type, source, application_id, environment_id,
-            reporter_id, assigned_to, assigned_group, parent_issue_id, external_refs, first_response_at,
-            created_at, updated_at)
-         VALUES (next_id('issue'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-            $16, $17, $18, $19, $20, $20)
-         RETURNING id",
+        "WITH made AS (
+            INSERT INTO issues (issue_number, title, description, status, priority, priority_explicit,
+                severity, impact, urgency, category_id, issue_type, source, application_id, environment_id,
+                reporter_id, assigned_to, assigned_group, parent_issue_id, external_refs, first_response_at,
+                created_at, updated_at)
+            VALUES (next_id('issue'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                $16, $17, $18, $19, $20, $20)
+            RETURNING id),
+         logged AS (
+            INSERT INTO issue_status_history (issue_id, from_status, to_status, changed_by, reason, created_at)
+            SELECT id, NULL, $3, $21, 'created', $20 FROM made)
+         SELECT id FROM made",
     )
     .bind(title)
     .bind(b.description.as_deref().filter(|d| !d.trim().is_empty()))
@@ -368,14 +374,16 @@ pub async fn create(
     .bind(b.external_refs.clone().unwrap_or_else(|| json!([])))
     .bind(first_response)
     .bind(a.now)
+    .bind(a.actor.user_id)
     .fetch_one(&mut **a.tx)
     .await?;
-    history(a, id, None, status, Some("created")).await?;
     let tenant = a.tenant().clone();
-    timers::refresh(a.tx, &tenant, id, a.now, true).await?;
-    if first_response.is_some() {
-        timers::store_metrics(a.tx, id).await?;
-    }
+    let measure = first_response.is_some();
+    let what = timers::Refresh {
+        reselect: true,
+        measure,
+    };
+    timers::refresh(a.tx, &tenant, id, a.now, what).await?;
     let issue = finish(a, id, None, "create", "issue.created", Value::Null).await?;
     if assigning {
         let tenant = a.tenant().clone();
@@ -524,10 +532,9 @@ pub async fn update(a: &mut Acting<'_>, id: Uuid, c: &IssueChanges) -> Result<Is
             .as_deref()
             .is_some_and(|t| t != before.issue_type);
     let tenant = a.tenant().clone();
-    timers::refresh(a.tx, &tenant, id, a.now, reselect).await?;
-    if before.first_response_at.is_none() && first_response.is_some() {
-        timers::store_metrics(a.tx, id).await?;
-    }
+    let measure = before.first_response_at.is_none() && first_response.is_some();
+    let what = timers::Refresh { reselect, measure };
+    timers::refresh(a.tx, &tenant, id, a.now, what).await?;
     finish(a, id, Some(&before), "update", "issue.updated", Value::Null).await
 }
 

@@ -42,20 +42,15 @@ pub struct JobOptions {
     pub run_at: Option<DateTime<Utc>>,
     pub key: Option<String>,
     pub max_attempts: Option<i32>,
-    /// For keyed jobs asked for again and again by the system (the outbox dispatch, once per
-    /// event): a pending job that is failing keeps its attempt count and its backoff, so new
-    /// requests neither reset the count nor make it run sooner. Without it, asking again (an
-    /// administrator's "send again") starts afresh, now.
-    pub coalesce: bool,
 }
 
 /// The channel workers listen on for new due jobs.
 pub const WAKE_CHANNEL: &str = "firelater_jobs";
 
 /// Enqueues a job in the caller's transaction. With a key, an existing pending job of the same
-/// tenant and key is replaced (new payload and time, attempts from zero — unless `coalesce`);
-/// a running one is told to run once more, at the new time (so a timer may reschedule itself
-/// from its own handler).
+/// tenant and key is replaced (new payload and time, attempts from zero); a running one is
+/// told to run once more, at the new time (so a timer may reschedule itself from its own
+/// handler).
 pub async fn enqueue(
     conn: &mut PgConnection,
     tenant: Option<&Slug>,
@@ -63,51 +58,120 @@ pub async fn enqueue(
     payload: Value,
     opts: JobOptions,
 ) -> anyhow::Result<i64> {
-    enqueue_with(conn, None, |q| q, tenant, task, payload, opts).await
-}
-
-type Scalar<'q> = sqlx::query::QueryScalar<'q, Postgres, i64, sqlx::postgres::PgArguments>;
-
-/// `enqueue` in one statement with the write that causes the job: `before` is a
-/// data-modifying CTE (`name AS (INSERT …)`) whose parameters start at `$9`, bound by `bind`.
-pub async fn enqueue_with(
-    conn: &mut PgConnection,
-    before: Option<&str>,
-    bind: impl for<'a> FnOnce(Scalar<'a>) -> Scalar<'a>,
-    tenant: Option<&Slug>,
-    task: &str,
-    payload: Value,
-    opts: JobOptions,
-) -> anyhow::Result<i64> {
-    let sql = format!(
-        "WITH {}queued AS (
+    Ok(sqlx::query_scalar(&format!(
+        "WITH queued AS (
             INSERT INTO public.jobs (tenant_slug, task, payload, job_key, run_at, max_attempts)
             VALUES ($1, $2, $3, $4, COALESCE($5, NOW()), COALESCE($6, 10))
-            ON CONFLICT (tenant_slug, job_key) WHERE job_key IS NOT NULL DO UPDATE SET
-               payload = EXCLUDED.payload,
-               run_at = CASE WHEN $8 AND jobs.status = 'pending' AND jobs.last_error IS NOT NULL
-                             THEN GREATEST(jobs.run_at, EXCLUDED.run_at) ELSE EXCLUDED.run_at END,
-               rerun = jobs.locked_at IS NOT NULL,
-               attempts = CASE WHEN jobs.locked_at IS NOT NULL
-                                 OR ($8 AND jobs.status = 'pending' AND jobs.last_error IS NOT NULL)
-                               THEN jobs.attempts ELSE 0 END,
-               last_error = CASE WHEN $8 AND jobs.status = 'pending' THEN jobs.last_error END,
-               status = 'pending', updated_at = NOW()
+            {REPLACE_KEYED}
             RETURNING id, run_at)
          SELECT q.id, w.woken IS NOT NULL FROM queued q
-         LEFT JOIN LATERAL (SELECT pg_notify($7, '') AS woken WHERE q.run_at <= NOW()) w ON true",
+         LEFT JOIN LATERAL (SELECT pg_notify($7, '') AS woken WHERE q.run_at <= NOW()) w ON true"
+    ))
+    .bind(tenant.map(Slug::as_str))
+    .bind(task)
+    .bind(payload)
+    .bind(opts.key)
+    .bind(opts.run_at)
+    .bind(opts.max_attempts)
+    .bind(WAKE_CHANNEL)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// How a keyed job asked for again replaces a queued one, or tells a running one to run once
+/// more (with its attempts kept).
+const REPLACE_KEYED: &str =
+    "ON CONFLICT (tenant_slug, job_key) WHERE job_key IS NOT NULL DO UPDATE SET
+    payload = EXCLUDED.payload, run_at = EXCLUDED.run_at,
+    rerun = jobs.locked_at IS NOT NULL,
+    attempts = CASE WHEN jobs.locked_at IS NOT NULL THEN jobs.attempts ELSE 0 END,
+    last_error = NULL, status = 'pending', updated_at = NOW()";
+
+/// Keyed jobs of one type set in one statement: each is (re)scheduled at its time like
+/// `push`, or, without a time, cancelled like `cancel` (timers that move together).
+pub async fn set_keyed<J: Job>(
+    conn: &mut PgConnection,
+    tenant: &Slug,
+    plan: &[(J, Option<DateTime<Utc>>)],
+) -> anyhow::Result<()> {
+    let mut keys = Vec::with_capacity(plan.len());
+    let mut payloads = Vec::with_capacity(plan.len());
+    let mut times = Vec::with_capacity(plan.len());
+    for (job, run_at) in plan {
+        let key = job
+            .key()
+            .ok_or_else(|| anyhow::anyhow!("{} jobs have no key", J::TASK))?;
+        keys.push(key);
+        payloads.push(serde_json::to_value(job)?);
+        times.push(*run_at);
+    }
+    sqlx::query(&format!(
+        "WITH plan AS (SELECT * FROM unnest($2::text[], $3::jsonb[], $4::timestamptz[]) AS p(job_key, payload, run_at)),
+         dropped AS (
+            DELETE FROM public.jobs j USING plan p
+            WHERE j.tenant_slug = $1 AND j.job_key = p.job_key AND p.run_at IS NULL AND j.locked_at IS NULL),
+         queued AS (
+            INSERT INTO public.jobs (tenant_slug, task, payload, job_key, run_at, max_attempts)
+            SELECT $1, $5, payload, job_key, run_at, $6 FROM plan WHERE run_at IS NOT NULL
+            {REPLACE_KEYED}
+            RETURNING run_at)
+         SELECT pg_notify($7, '') FROM queued WHERE run_at <= NOW() LIMIT 1"
+    ))
+    .bind(tenant.as_str())
+    .bind(keys)
+    .bind(payloads)
+    .bind(times)
+    .bind(J::TASK)
+    .bind(J::MAX_ATTEMPTS)
+    .bind(WAKE_CHANNEL)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+type Query<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+/// Makes sure a run of the tenant's job `task` (keyed by its name, no payload) starts after
+/// the caller's transaction commits — the outbox dispatch, asked for by every event — in one
+/// statement with the write that causes it: `before`, if any, is a data-modifying CTE (`name AS
+/// (INSERT …)`) whose parameters start at `$4`, bound by `bind`.
+///
+/// It is asked for hundreds of times a second, so it must not make writers queue behind each
+/// other on the job's row, nor serialize their commits on NOTIFY:
+/// * pending (the usual case under load): nothing is written; a `FOR KEY SHARE` lock, which
+///   writers share, keeps the job from being claimed until this transaction commits, so the
+///   run cannot miss its event;
+/// * running: it is told to run once more (only the first writer of a run writes);
+/// * absent: it is inserted and the workers are woken.
+///
+/// A pending job that is failing keeps its attempt count and backoff: requests do not reset
+/// the count nor make it run sooner.
+pub async fn signal_with(
+    conn: &mut PgConnection,
+    before: Option<&str>,
+    bind: impl for<'a> FnOnce(Query<'a>) -> Query<'a>,
+    tenant: &Slug,
+    task: &str,
+) -> anyhow::Result<()> {
+    let sql = format!(
+        "WITH {}held AS (SELECT id, locked_at IS NOT NULL AS running, rerun FROM public.jobs
+                  WHERE tenant_slug = $1 AND job_key = $2 FOR KEY SHARE),
+         again AS (UPDATE public.jobs SET rerun = true, updated_at = NOW()
+                   WHERE id = (SELECT id FROM held WHERE running AND NOT rerun)),
+         queued AS (
+            INSERT INTO public.jobs (tenant_slug, task, payload, job_key, run_at)
+            SELECT $1, $2, 'null'::jsonb, $2, NOW() WHERE NOT EXISTS (SELECT 1 FROM held)
+            ON CONFLICT (tenant_slug, job_key) WHERE job_key IS NOT NULL DO NOTHING
+            RETURNING id)
+         SELECT pg_notify($3, '') FROM queued",
         before.map(|b| format!("{b}, ")).unwrap_or_default()
     );
-    let query = sqlx::query_scalar(&sql)
-        .bind(tenant.map(Slug::as_str))
+    let query = sqlx::query(&sql)
+        .bind(tenant.as_str())
         .bind(task)
-        .bind(payload)
-        .bind(opts.key)
-        .bind(opts.run_at)
-        .bind(opts.max_attempts)
-        .bind(WAKE_CHANNEL)
-        .bind(opts.coalesce);
-    Ok(bind(query).fetch_one(conn).await?)
+        .bind(WAKE_CHANNEL);
+    bind(query).execute(conn).await?;
+    Ok(())
 }
 
 /// A job type: its task name, payload and key rules in one place (as crates.io's
@@ -133,7 +197,6 @@ pub async fn push<J: Job>(
         run_at,
         key: job.key(),
         max_attempts: Some(J::MAX_ATTEMPTS),
-        coalesce: false,
     };
     enqueue(conn, tenant, J::TASK, serde_json::to_value(job)?, opts).await
 }
@@ -318,6 +381,8 @@ const HEARTBEAT: StdDuration = StdDuration::from_secs(5);
 const DEAD_AFTER_SECS: f64 = 30.0;
 /// How often an idle worker looks for jobs that came due without a wake-up (retries, timers).
 const IDLE_LOOK: StdDuration = StdDuration::from_secs(1);
+/// The first look again for a due job that was held when claimed.
+const HELD_LOOK_FIRST: StdDuration = StdDuration::from_millis(5);
 
 /// Turns `NOTIFY firelater_jobs` into wake-ups, reconnecting after a lost connection (the
 /// periodic look covers the gap).
@@ -403,6 +468,7 @@ impl Worker {
         let wake = Arc::new(tokio::sync::Notify::new());
         let listener = tokio::spawn(listen(self.pool.clone(), wake.clone()));
         let mut slots = tokio::task::JoinSet::new();
+        let mut held_wait = HELD_LOOK_FIRST;
         loop {
             if *shutdown.borrow() {
                 break;
@@ -412,15 +478,25 @@ impl Worker {
             }
             match self.claim().await {
                 Ok(Some(job)) => {
+                    held_wait = HELD_LOOK_FIRST;
                     let me = self.clone();
                     slots.spawn(async move { me.execute(job).await });
                 }
                 Ok(None) => {
-                    // A finished job may free a slot for one that was woken meanwhile; a job
+                    // A due job that a writer holds for a moment (`signal_with`) is looked for
+                    // again soon, and less often the longer it stays held. Otherwise: a
+                    // finished job may free a slot for one that was woken meanwhile; a job
                     // that comes due later (backoff, timers) is found by the periodic look.
+                    let pause = if self.due_but_held().await.unwrap_or(false) {
+                        let pause = held_wait;
+                        held_wait = (held_wait * 2).min(IDLE_LOOK);
+                        pause
+                    } else {
+                        IDLE_LOOK
+                    };
                     tokio::select! {
                         _ = wake.notified() => {}
-                        _ = tokio::time::sleep(IDLE_LOOK) => {}
+                        _ = tokio::time::sleep(pause) => {}
                         _ = shutdown.changed() => {}
                     }
                 }
@@ -499,6 +575,18 @@ impl Worker {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Whether a due job is waiting that the last claim skipped because a transaction holds
+    /// its row.
+    async fn due_but_held(&self) -> anyhow::Result<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM public.jobs
+                            WHERE status = 'pending' AND locked_at IS NULL AND run_at <= $1)",
+        )
+        .bind(self.clock.now())
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     async fn claim(&self) -> anyhow::Result<Option<Claimed>> {
@@ -619,11 +707,12 @@ impl Worker {
         result?;
         // Completion commits with the handler's own writes. A keyed job re-requested while it
         // ran goes back to pending instead of disappearing.
+        // The delete goes first and re-checks `rerun` after waiting on a writer that holds the
+        // row (`signal_with`): a request made while the run was ending is never dropped.
         sqlx::query(
-            "WITH again AS (
-                UPDATE public.jobs SET rerun = false, locked_at = NULL, locked_by = NULL, attempts = 0, updated_at = NOW()
-                WHERE id = $1 AND rerun RETURNING id)
-             DELETE FROM public.jobs WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM again)",
+            "WITH done AS (DELETE FROM public.jobs WHERE id = $1 AND NOT rerun RETURNING id)
+             UPDATE public.jobs SET rerun = false, locked_at = NULL, locked_by = NULL, attempts = 0, updated_at = NOW()
+             WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM done)",
         )
         .bind(job.id)
         .execute(&mut **ctx.tx)
