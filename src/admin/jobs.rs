@@ -7,7 +7,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::platform::audit::{self, Actor};
@@ -15,7 +15,7 @@ use crate::platform::auth::api::ApiCtx;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::events::{self, ParkedEvent};
-use crate::platform::jobs::{self, FailedJob, JobCtx, JobOptions, JobResult, TaskDepth};
+use crate::platform::jobs::{self, FailedJob, JobCtx, JobResult, TaskDepth};
 use crate::platform::tenancy::{Slug, TenantTx};
 use crate::platform::web::{Chrome, Hx, see_other};
 use crate::render_page;
@@ -23,21 +23,31 @@ use crate::render_page;
 pub const PROBE_TASK: &str = "diagnostics.probe";
 pub const CLEANUP_TASK: &str = "platform.cleanup";
 
-/// Records that a worker ran this tenant's job. `hold_ms` keeps the job running for a while,
-/// which lets an operator (and the crash-recovery test) see a job in flight.
+/// The diagnostics probe: records that a worker ran this tenant's job (and who asked).
+/// `hold_ms` keeps the job running for a while, which lets an operator (and the
+/// crash-recovery test) see a job in flight.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Probe {
+    #[serde(default)]
+    hold_ms: u64,
+    requested_by: Option<uuid::Uuid>,
+}
+
+impl jobs::Job for Probe {
+    const TASK: &'static str = PROBE_TASK;
+    const MAX_ATTEMPTS: i32 = 3;
+}
+
 pub async fn probe_job(mut ctx: JobCtx) -> (JobCtx, JobResult) {
+    let Probe {
+        hold_ms,
+        requested_by,
+    } = match ctx.job::<Probe>() {
+        Ok(probe) => probe,
+        Err(bad) => return (ctx, Err(bad)),
+    };
+    let hold = hold_ms.min(60_000);
     let result = async {
-        let hold = ctx
-            .payload
-            .get("hold_ms")
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-            .min(60_000);
-        let requested_by = ctx
-            .payload
-            .get("requested_by")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<uuid::Uuid>().ok());
         sqlx::query("INSERT INTO job_probes (job_id, requested_by) VALUES ($1, $2)")
             .bind(ctx.id)
             .bind(requested_by)
@@ -71,18 +81,11 @@ async fn enqueue_probe(
     actor: &Actor,
     hold_ms: u64,
 ) -> Result<(), AppError> {
-    let payload = json!({"hold_ms": hold_ms, "requested_by": actor.user_id});
-    jobs::enqueue(
-        tx,
-        Some(slug),
-        PROBE_TASK,
-        payload,
-        JobOptions {
-            max_attempts: Some(3),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let probe = Probe {
+        hold_ms,
+        requested_by: actor.user_id,
+    };
+    jobs::push(tx, Some(slug), &probe, None).await?;
     Ok(())
 }
 

@@ -3,12 +3,11 @@
 //! One keyed job per person, (re)scheduled whenever something is added.
 
 use chrono::{DateTime, NaiveTime, Utc};
-use serde_json::json;
 use uuid::Uuid;
 
 use std::sync::Arc;
 
-use crate::platform::jobs::{self, JobCtx, JobOptions, JobResult};
+use crate::platform::jobs::{self, JobCtx, JobResult};
 use crate::platform::mail::{self, Email};
 use crate::platform::module::Manifest;
 use crate::platform::tenancy::Slug;
@@ -30,19 +29,22 @@ pub async fn schedule(
 ) -> anyhow::Result<()> {
     let zone: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::UTC);
     let at = domain::notify::next_local(&zone, send_time(), now);
-    jobs::enqueue(
-        conn,
-        Some(tenant),
-        TASK,
-        json!({"user_id": user}),
-        JobOptions {
-            key: Some(format!("digest.{user}")),
-            run_at: Some(at),
-            ..Default::default()
-        },
-    )
-    .await?;
+    jobs::push(conn, Some(tenant), &Digest { user_id: user }, Some(at)).await?;
     Ok(())
+}
+
+/// A person's next digest: one per person, moved to their next 08:00 as updates wait.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Digest {
+    user_id: Uuid,
+}
+
+impl jobs::Job for Digest {
+    const TASK: &'static str = TASK;
+
+    fn key(&self) -> Option<String> {
+        Some(format!("digest.{}", self.user_id))
+    }
 }
 
 /// The digest job: one mail with every waiting update, which are then marked sent with it.
@@ -51,11 +53,14 @@ pub async fn job(
     base_url: String,
     manifest: Arc<Manifest>,
 ) -> (JobCtx, JobResult) {
+    let user = match ctx.job::<Digest>() {
+        Ok(digest) => digest.user_id,
+        Err(bad) => return (ctx, Err(bad)),
+    };
     let result = async {
         let Some(tenant) = ctx.tenant.clone() else {
             return Ok(());
         };
-        let user: Uuid = serde_json::from_value(ctx.payload["user_id"].clone())?;
         let waiting: Vec<(Uuid, Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT id, subject, link FROM notifications
              WHERE user_id = $1 AND channel = 'email' AND status = 'digest'

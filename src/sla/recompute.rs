@@ -2,68 +2,88 @@
 //! them get new due times and timers — in the background, a batch per job run, so saving the
 //! configuration stays fast however many issues are open.
 
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::timers;
 use crate::platform::error::AppError;
-use crate::platform::jobs::{self, JobCtx, JobOptions, JobResult};
+use crate::platform::jobs::{self, JobCtx, JobResult};
 use crate::platform::tenancy::{Slug, TenantTx};
 
 pub const TASK: &str = "sla.recompute";
 const BATCH: i64 = 500;
 
+#[derive(Clone, Copy)]
 pub enum Scope {
     Policy(Uuid),
     BusinessHours(Uuid),
 }
 
-fn payload(scope: &Scope, after: Option<Uuid>) -> (String, Value) {
-    match scope {
-        Scope::Policy(id) => (
-            format!("{TASK}:policy:{id}"),
-            json!({"policy_id": id, "after": after}),
-        ),
-        Scope::BusinessHours(id) => (
-            format!("{TASK}:hours:{id}"),
-            json!({"business_hours_id": id, "after": after}),
-        ),
+/// One batch of the re-computation: the open issues after `after` (by id) that use the policy
+/// or the business hours. (Two optional ids rather than an enum: the payload keeps the shape
+/// jobs already queued have.)
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Recompute {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    policy_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    business_hours_id: Option<Uuid>,
+    after: Option<Uuid>,
+}
+
+impl Recompute {
+    fn new(scope: Scope, after: Option<Uuid>) -> Self {
+        let (policy_id, business_hours_id) = match scope {
+            Scope::Policy(id) => (Some(id), None),
+            Scope::BusinessHours(id) => (None, Some(id)),
+        };
+        Recompute {
+            policy_id,
+            business_hours_id,
+            after,
+        }
+    }
+
+    fn scope(&self) -> Option<Scope> {
+        match (self.policy_id, self.business_hours_id) {
+            (Some(p), _) => Some(Scope::Policy(p)),
+            (None, Some(b)) => Some(Scope::BusinessHours(b)),
+            (None, None) => None,
+        }
+    }
+}
+
+impl jobs::Job for Recompute {
+    const TASK: &'static str = TASK;
+
+    /// One per policy or schedule: a later change restarts it from the top.
+    fn key(&self) -> Option<String> {
+        self.scope().map(|scope| match scope {
+            Scope::Policy(id) => format!("{TASK}:policy:{id}"),
+            Scope::BusinessHours(id) => format!("{TASK}:hours:{id}"),
+        })
     }
 }
 
 /// Queues the re-computation (a later change to the same policy restarts it from the top).
 pub async fn enqueue(tx: &mut TenantTx, tenant: &Slug, scope: Scope) -> Result<(), AppError> {
-    let (key, payload) = payload(&scope, None);
-    jobs::enqueue(
-        tx,
-        Some(tenant),
-        TASK,
-        payload,
-        JobOptions {
-            key: Some(key),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let job = Recompute::new(scope, None);
+    jobs::push(tx, Some(tenant), &job, None).await?;
     Ok(())
 }
 
 pub async fn job(mut ctx: JobCtx) -> (JobCtx, JobResult) {
-    let result = run(&mut ctx).await.map_err(jobs::JobError::from);
+    let result = match ctx.job::<Recompute>() {
+        Ok(job) => run(&mut ctx, job).await.map_err(jobs::JobError::from),
+        Err(bad) => Err(bad),
+    };
     (ctx, result)
 }
 
-async fn run(ctx: &mut JobCtx) -> anyhow::Result<()> {
-    let Some(tenant) = ctx.tenant.clone() else {
+async fn run(ctx: &mut JobCtx, job: Recompute) -> anyhow::Result<()> {
+    let (Some(tenant), Some(scope)) = (ctx.tenant.clone(), job.scope()) else {
         return Ok(());
     };
-    let id = |k: &str| serde_json::from_value::<Option<Uuid>>(ctx.payload[k].clone());
-    let after = id("after")?;
-    let scope = match (id("policy_id")?, id("business_hours_id")?) {
-        (Some(p), _) => Scope::Policy(p),
-        (None, Some(b)) => Scope::BusinessHours(b),
-        (None, None) => return Ok(()),
-    };
+    let after = job.after;
     // Issues whose clocks use the changed policy, or a policy on the changed hours (policies
     // without their own hours use the default ones).
     let (filter, target) = match &scope {
@@ -98,18 +118,8 @@ async fn run(ctx: &mut JobCtx) -> anyhow::Result<()> {
         .await?;
     }
     if ids.len() as i64 == BATCH {
-        let (key, payload) = payload(&scope, ids.last().copied());
-        jobs::enqueue(
-            &mut ctx.tx,
-            Some(&tenant),
-            TASK,
-            payload,
-            JobOptions {
-                key: Some(key),
-                ..Default::default()
-            },
-        )
-        .await?;
+        let next = Recompute::new(scope, ids.last().copied());
+        jobs::push(&mut ctx.tx, Some(&tenant), &next, None).await?;
     }
     Ok(())
 }
