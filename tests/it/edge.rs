@@ -42,6 +42,32 @@ async fn nul_bytes_oversized_bodies_and_bad_queries_get_clear_client_errors() {
         "{body}"
     );
 
+    // JSON of the wrong shape: the field by its path, worded like the API's own checks.
+    let (s, body) = app
+        .json(
+            "POST",
+            "/v1/issues",
+            Some(&admin),
+            Some(json!({"description": "no title"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["details"]["title"], "is required", "{body}");
+    assert_eq!(body["error"]["message"], "title is required.", "{body}");
+    let (s, body) = app
+        .json(
+            "POST",
+            "/v1/issues",
+            Some(&admin),
+            Some(json!({"title": "ok", "priority": 5})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["error"]["details"]["priority"], "must be a string",
+        "{body}"
+    );
+
     // Query strings, signed in: a malformed query parameter (400, as the document says for
     // every list), named.
     let (s, body) = app
