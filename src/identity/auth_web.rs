@@ -1,7 +1,5 @@
 //! Browser sign-in, sign-out, password reset, dashboard and profile.
 
-use std::collections::BTreeMap;
-
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
@@ -15,7 +13,9 @@ use super::users_store;
 use crate::platform::auth::session::{AuthSession, Credentials, WebCtx};
 use crate::platform::auth::{RequestMeta, csrf};
 use crate::platform::error::{AppError, WebError};
+use crate::platform::forms::Refused;
 use crate::platform::state::AppState;
+use crate::platform::toast::Toast;
 use crate::platform::web::{Chrome, Hx, html, see_other};
 use crate::render_page;
 
@@ -267,29 +267,34 @@ struct ProfilePage {
     notice: Option<String>,
 }
 
+/// The profile page; after a refused save it shows what was typed (`typed`), else what is
+/// stored.
 async fn profile(
     mut ctx: WebCtx,
     hx: bool,
-    errors: BTreeMap<String, String>,
-    notice: Option<&str>,
-    status: StatusCode,
+    typed: Option<&ProfileForm>,
+    refused: Refused,
 ) -> Result<Response, WebError> {
     let me = users_store::get(&mut ctx.tx, ctx.principal.user_id).await?;
     ctx.tx.commit().await?;
+    let (name, timezone, phone) = match typed {
+        Some(f) => (f.name.clone(), f.timezone.clone(), f.phone.clone()),
+        None => (me.name, me.timezone, me.phone.unwrap_or_default()),
+    };
     let page = ProfilePage {
         chrome: Chrome::new(&ctx.principal, &ctx.csrf, "profile", &ctx.manifest, ctx.now),
         email: me.email,
-        name: me.name,
-        timezone: me.timezone,
-        phone: me.phone.unwrap_or_default(),
-        errors: errors.into(),
-        notice: notice.map(str::to_string),
+        name,
+        timezone,
+        phone,
+        errors: refused.errors,
+        notice: refused.notice,
     };
-    Ok(render_page!(hx, page, status))
+    Ok(render_page!(hx, page, refused.status))
 }
 
 pub async fn profile_page(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
-    profile(ctx, hx, BTreeMap::new(), None, StatusCode::OK).await
+    profile(ctx, hx, None, Refused::default()).await
 }
 
 #[derive(Deserialize, Default)]
@@ -305,32 +310,28 @@ pub async fn profile_submit(
     Hx(hx): Hx,
     Form(form): Form<ProfileForm>,
 ) -> Result<Response, WebError> {
-    let actor = ctx.actor();
-    let id = ctx.principal.user_id;
     let body = UpdateUser {
-        name: Some(form.name),
-        timezone: Some(form.timezone),
-        phone: Some(Some(form.phone)),
+        name: Some(form.name.clone()),
+        timezone: Some(form.timezone.clone()),
+        phone: Some(Some(form.phone.clone())),
         ..Default::default()
     };
-    let slug = ctx.principal.slug.clone();
-    // Validation runs before any write, so on 422 the (unchanged) transaction is still usable
-    // for re-rendering the form with the errors.
-    match update_user(&mut ctx.tx, &slug, &actor, id, &body).await {
+    let saved = ctx
+        .save(async |ctx| {
+            let (actor, slug, id) = (
+                ctx.actor(),
+                ctx.principal.slug.clone(),
+                ctx.principal.user_id,
+            );
+            update_user(&mut ctx.tx, &slug, &actor, id, &body).await
+        })
+        .await?;
+    match saved {
         Ok(_) => {
-            profile(
-                ctx,
-                hx,
-                BTreeMap::new(),
-                Some("Profile saved."),
-                StatusCode::OK,
-            )
-            .await
+            let done = Toast::success("Profile saved.");
+            ctx.saved_with(hx, "/profile", &done).await
         }
-        Err(AppError::Validation { fields, .. }) => {
-            profile(ctx, hx, fields, None, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-        Err(e) => Err(e.into()),
+        Err(refused) => profile(ctx, hx, Some(&form), refused).await,
     }
 }
 
@@ -347,27 +348,29 @@ pub async fn password_submit(
     Hx(hx): Hx,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, WebError> {
-    let actor = ctx.actor();
-    let id = ctx.principal.user_id;
-    let slug = ctx.principal.slug.clone();
+    let (id, slug) = (ctx.principal.user_id, ctx.principal.slug.clone());
     let body = ChangePassword {
         current_password: Some(form.current_password),
         new_password: form.new_password,
     };
-    match change_password_in(&mut ctx.tx, &slug, &actor, false, id, &body).await {
+    let saved = ctx
+        .save(async |ctx| {
+            let actor = ctx.actor();
+            change_password_in(&mut ctx.tx, &slug, &actor, false, id, &body).await
+        })
+        .await?;
+    match saved {
         Ok(()) => {
-            ctx.tx.commit().await?;
+            let done = Toast::success("Password changed.");
+            let response = ctx.saved_with(hx, "/profile", &done).await?;
             // The credential version moved; keep *this* session signed in with the new hash.
             if let Some(user) = auth.backend.session_user(slug, id).await? {
                 auth.login(&user)
                     .await
                     .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
             }
-            Ok(see_other(hx, "/profile"))
+            Ok(response)
         }
-        Err(AppError::Validation { fields, .. }) => {
-            profile(ctx, hx, fields, None, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-        Err(e) => Err(e.into()),
+        Err(refused) => profile(ctx, hx, None, refused).await,
     }
 }

@@ -1,20 +1,20 @@
 //! Admin pages for users: list with search, create, edit (roles, status).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use askama::Template;
 use axum::Form;
 use axum::extract::Query;
-use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::users_api::{CreateUser, UpdateUser, create_user, update_user};
 use super::users_store::{self as store, User};
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::forms::Refused;
 use crate::platform::listing;
 use crate::platform::web::PathId;
-use crate::platform::web::{Chrome, Hx, see_other};
+use crate::platform::web::{Chrome, Hx};
 use crate::render_page;
 
 #[derive(Template)]
@@ -137,8 +137,7 @@ async fn rerender(
     hx: bool,
     user: Option<User>,
     s: Submitted,
-    errors: BTreeMap<String, String>,
-    status: StatusCode,
+    refused: Refused,
 ) -> Result<Response, WebError> {
     let all_roles = role_names(&mut ctx).await?;
     ctx.tx.commit().await?;
@@ -152,9 +151,9 @@ async fn rerender(
         phone: s.phone,
         roles: s.roles,
         all_roles,
-        errors: errors.into(),
+        errors: refused.errors,
     };
-    Ok(render_page!(hx, page, status))
+    Ok(render_page!(hx, page, refused.status))
 }
 
 pub async fn create(
@@ -172,28 +171,15 @@ pub async fn create(
         timezone: Some(s.timezone.clone()).filter(|t| !t.is_empty()),
         phone: Some(s.phone.clone()).filter(|p| !p.trim().is_empty()),
     };
-    let actor = ctx.actor();
-    let slug = ctx.principal.slug.clone();
-    match create_user(&mut ctx.tx, &slug, &actor, &body).await {
-        Ok(_) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, "/admin/users"))
-        }
-        Err(AppError::Validation { fields, .. }) => {
-            rerender(ctx, hx, None, s, fields, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-        Err(AppError::Conflict { message, .. }) => {
-            rerender(
-                ctx,
-                hx,
-                None,
-                s,
-                BTreeMap::from([("email".to_string(), message)]),
-                StatusCode::CONFLICT,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
+    let saved = ctx
+        .save(async |ctx| {
+            let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
+            create_user(&mut ctx.tx, &slug, &actor, &body).await
+        })
+        .await?;
+    match saved {
+        Ok(_) => ctx.saved(hx, "/admin/users").await,
+        Err(refused) => rerender(ctx, hx, None, s, refused.notice_at("email")).await,
     }
 }
 
@@ -213,7 +199,7 @@ pub async fn edit_form(
         status: user.status.clone(),
         roles: user.roles.clone(),
     };
-    rerender(ctx, hx, Some(user), s, BTreeMap::new(), StatusCode::OK).await
+    rerender(ctx, hx, Some(user), s, Refused::default()).await
 }
 
 pub async fn update(
@@ -232,25 +218,17 @@ pub async fn update(
         status: Some(s.status.clone()).filter(|v| !v.is_empty()),
         roles: Some(s.roles.clone()),
     };
-    let actor = ctx.actor();
-    let slug = ctx.principal.slug.clone();
-    match update_user(&mut ctx.tx, &slug, &actor, id, &body).await {
-        Ok(_) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, "/admin/users"))
-        }
-        Err(AppError::Validation { fields, .. }) => {
+    let saved = ctx
+        .save(async |ctx| {
+            let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
+            update_user(&mut ctx.tx, &slug, &actor, id, &body).await
+        })
+        .await?;
+    match saved {
+        Ok(_) => ctx.saved(hx, "/admin/users").await,
+        Err(refused) => {
             let user = store::get(&mut ctx.tx, id).await?;
-            rerender(
-                ctx,
-                hx,
-                Some(user),
-                s,
-                fields,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            rerender(ctx, hx, Some(user), s, refused.notice_at("email")).await
         }
-        Err(e) => Err(e.into()),
     }
 }

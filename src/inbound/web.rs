@@ -11,9 +11,9 @@ use super::api::recent;
 use super::receive::Received;
 use super::settings::{self, InboundSettings};
 use crate::platform::auth::session::WebCtx;
-use crate::platform::error::{AppError, WebError};
+use crate::platform::error::WebError;
 use crate::platform::state::AppState;
-use crate::platform::web::{Choices, Chrome, Errors, FormValues, Hx, choices, see_other};
+use crate::platform::web::{Choices, Chrome, Errors, FormValues, Hx, choices};
 use crate::render_page;
 
 #[derive(Template)]
@@ -106,13 +106,15 @@ pub async fn save(
         create_requesters: f.on("create_requesters"),
         default_group_id: group,
     };
-    let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
-    match settings::save(&mut ctx.tx, &slug, &actor, &body).await {
-        Ok(_) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, "/admin/inbound-email"))
-        }
-        Err(AppError::Validation { fields, .. }) => show(&state, ctx, hx, f, Errors(fields)).await,
-        Err(e) => Err(e.into()),
+    let saved = ctx
+        .save(async |ctx| {
+            let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
+            settings::save(&mut ctx.tx, &slug, &actor, &body).await
+        })
+        .await?;
+    match saved {
+        Ok(_) => ctx.saved(hx, "/admin/inbound-email").await,
+        // An address another organisation uses is said beside the address.
+        Err(refused) => show(&state, ctx, hx, f, refused.notice_at("address").errors).await,
     }
 }

@@ -133,21 +133,19 @@ async fn save(
         settings::category(&mut ctx.tx, id).await?;
     }
     let f = FormValues(pairs);
-    let actor = ctx.actor();
-    let result = match category_body(&f) {
-        Ok(b) => settings::save_category(&mut ctx.tx, &actor, id, &b).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(_) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, "/issues/settings"))
+    let saved = ctx
+        .save(async |ctx| {
+            let actor = ctx.actor();
+            let b = category_body(&f)?;
+            settings::save_category(&mut ctx.tx, &actor, id, &b).await
+        })
+        .await?;
+    match saved {
+        Ok(_) => ctx.saved(hx, "/issues/settings").await,
+        Err(refused) => {
+            let refused = refused.notice_at("name");
+            page(ctx, hx, Some(id), f, refused.errors, refused.status).await
         }
-        Err(AppError::Validation { fields, .. }) => {
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
-            page(ctx, hx, Some(id), f, Errors(fields), status).await
-        }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -200,24 +198,21 @@ pub async fn update_matrix(
             })
         })
         .collect();
-    let actor = ctx.actor();
-    match settings::save_matrix(&mut ctx.tx, &actor, &MatrixBody { cells }).await {
-        Ok(_) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, "/issues/settings#matrix"))
+    let body = MatrixBody { cells };
+    let saved = ctx
+        .save(async |ctx| {
+            let actor = ctx.actor();
+            settings::save_matrix(&mut ctx.tx, &actor, &body).await
+        })
+        .await?;
+    match saved {
+        Ok(_) => ctx.saved(hx, "/issues/settings#matrix").await,
+        Err(refused) => {
+            // The grid shows one message above it, whichever cell it is about.
+            let refused = refused.map_fields(|_| Some("matrix")).notice_at("matrix");
+            let form = FormValues::default();
+            page(ctx, hx, None, form, refused.errors, refused.status).await
         }
-        Err(AppError::Validation { fields, .. }) => {
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
-            let errors = Errors(
-                [(
-                    "matrix".to_string(),
-                    fields.into_values().next().unwrap_or_default(),
-                )]
-                .into(),
-            );
-            page(ctx, hx, None, FormValues::default(), errors, status).await
-        }
-        Err(e) => Err(e.into()),
     }
 }
 

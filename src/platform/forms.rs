@@ -37,10 +37,10 @@ impl Refused {
     }
 
     /// Field errors renamed to the inputs that show them (`events[2]` → `events`).
-    pub fn map_fields(mut self, rename: impl Fn(&str) -> Option<&'static str>) -> Refused {
+    pub fn map_fields<K: Into<String>>(mut self, rename: impl Fn(&str) -> Option<K>) -> Refused {
         let mut out = BTreeMap::new();
         for (k, v) in std::mem::take(&mut self.errors.0) {
-            let key = rename(&k).map_or(k, str::to_string);
+            let key = rename(&k).map_or(k, Into::into);
             out.entry(key).or_insert(v);
         }
         self.errors = Errors(out);

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::actions::{self, ApplicationBody, EnvironmentBody};
 use super::store::{self, AppIssue, Application, Environment};
 use crate::platform::auth::session::WebCtx;
-use crate::platform::error::{AppError, WebError};
+use crate::platform::error::WebError;
 use crate::platform::listing;
 use crate::platform::web::PathId;
 use crate::platform::web::PathIds;
@@ -397,17 +397,18 @@ async fn save(
             return form(ctx, hx, before, v, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    let actor = ctx.actor();
-    let slug = ctx.principal.slug.clone();
-    match actions::save(&mut ctx.tx, &slug, &actor, id, &body).await {
-        Ok(app) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, &format!("/applications/{}", app.id)))
+    let saved = ctx
+        .save(async |ctx| {
+            let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
+            actions::save(&mut ctx.tx, &slug, &actor, id, &body).await
+        })
+        .await?;
+    match saved {
+        Ok(app) => ctx.saved(hx, &format!("/applications/{}", app.id)).await,
+        Err(refused) => {
+            let refused = refused.notice_at("name");
+            form(ctx, hx, before, v, refused.errors.0, refused.status).await
         }
-        Err(AppError::Validation { fields, .. }) => {
-            form(ctx, hx, before, v, fields, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -459,17 +460,18 @@ pub async fn add_environment(
             _ => {}
         }
     }
-    let actor = ctx.actor();
-    let slug = ctx.principal.slug.clone();
-    match actions::save_environment(&mut ctx.tx, &slug, &actor, id, None, &env).await {
-        Ok(_) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, &format!("/applications/{id}")))
+    let saved = ctx
+        .save(async |ctx| {
+            let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
+            actions::save_environment(&mut ctx.tx, &slug, &actor, id, None, &env).await
+        })
+        .await?;
+    match saved {
+        Ok(_) => ctx.saved(hx, &format!("/applications/{id}")).await,
+        Err(refused) => {
+            let refused = refused.notice_at("name");
+            detail(ctx, hx, id, env, refused.errors.0, refused.status).await
         }
-        Err(AppError::Validation { fields, .. }) => {
-            detail(ctx, hx, id, env, fields, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-        Err(e) => Err(e.into()),
     }
 }
 

@@ -1,8 +1,6 @@
 //! SLA configuration pages: the overview, and the helpers the policy and business-hours forms
 //! share (`web_policies`, `web_hours`).
 
-use std::collections::BTreeMap;
-
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -11,8 +9,8 @@ use serde_json::Value;
 use super::hours::{self, BusinessHours};
 use super::policies::{self, Policy};
 use crate::platform::auth::session::WebCtx;
-use crate::platform::error::{FieldErrors, WebError};
-use crate::platform::web::{Chrome, Errors, Hx};
+use crate::platform::error::WebError;
+use crate::platform::web::{Chrome, Hx};
 use crate::render_page;
 
 pub(super) const PRIORITIES: &[&str] = domain::issues::PRIORITIES;
@@ -99,16 +97,6 @@ pub(super) fn can_save(p: &crate::platform::auth::Principal, existing: bool) -> 
     } else {
         crate::sla::perm::SLA_CREATE
     })
-}
-
-/// Field errors of the model (`targets[2].target_minutes`) under the form's input names.
-pub(super) fn remap(fields: FieldErrors, rename: impl Fn(&str) -> Option<String>) -> Errors {
-    let mut out = BTreeMap::new();
-    for (k, v) in fields {
-        let key = rename(&k).unwrap_or(k);
-        out.entry(key).or_insert(v);
-    }
-    Errors(out)
 }
 
 /// `targets[3].warning_percent` → (3, "warning_percent").

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use uuid::Uuid;
 
 use super::hours::{self, BusinessHours, DAY_NAMES, DayHours, HolidayDate, HoursBody};
-use super::web::{can_save, indexed, remap};
+use super::web::{can_save, indexed};
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::web::PathId;
@@ -182,15 +182,16 @@ async fn save_hours(
         Ok(b) => b,
         Err(e) => return hours_form(ctx, hx, before, f, e, None, unprocessable).await,
     };
-    let actor = ctx.actor();
-    let slug = ctx.principal.slug.clone();
-    match hours::save(&mut ctx.tx, &slug, &actor, id, &body).await {
-        Ok(_) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, "/sla"))
-        }
-        Err(AppError::Validation { fields, .. }) => {
-            let errors = remap(fields, |k| {
+    let saved = ctx
+        .save(async |ctx| {
+            let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
+            hours::save(&mut ctx.tx, &slug, &actor, id, &body).await
+        })
+        .await?;
+    match saved {
+        Ok(_) => ctx.saved(hx, "/sla").await,
+        Err(refused) => {
+            let refused = refused.notice_at("name").map_fields(|k| {
                 if k.starts_with("holidays[") {
                     return Some("holidays".into());
                 }
@@ -201,9 +202,8 @@ async fn save_hours(
                     _ => format!("start.{d}"),
                 })
             });
-            hours_form(ctx, hx, before, f, errors, None, unprocessable).await
+            hours_form(ctx, hx, before, f, refused.errors, None, refused.status).await
         }
-        Err(e) => Err(e.into()),
     }
 }
 

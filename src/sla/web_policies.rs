@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use super::engine::Target;
 use super::policies::{self, PAUSABLE, Policy, PolicyBody};
-use super::web::{PRIORITIES, can_save, indexed, remap};
+use super::web::{PRIORITIES, can_save, indexed};
 use crate::platform::auth::session::WebCtx;
-use crate::platform::error::{AppError, WebError};
+use crate::platform::error::WebError;
 use crate::platform::web::PathId;
 use crate::platform::web::{Choices, Chrome, Errors, FormValues, Hx, choices, see_other};
 use crate::render_page;
@@ -267,15 +267,16 @@ async fn save_policy(
         Ok(b) => b,
         Err(errors) => return policy_form(ctx, hx, before, f, errors, unprocessable).await,
     };
-    let actor = ctx.actor();
-    let slug = ctx.principal.slug.clone();
-    match policies::save(&mut ctx.tx, &slug, &actor, id, &body).await {
-        Ok(_) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, "/sla"))
-        }
-        Err(AppError::Validation { fields, .. }) => {
-            let errors = remap(fields, |k| {
+    let saved = ctx
+        .save(async |ctx| {
+            let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
+            policies::save(&mut ctx.tx, &slug, &actor, id, &body).await
+        })
+        .await?;
+    match saved {
+        Ok(_) => ctx.saved(hx, "/sla").await,
+        Err(refused) => {
+            let refused = refused.notice_at("name").map_fields(|k| {
                 if let Some(key) = k.strip_prefix("conditions.") {
                     return Some(format!("cond.{key}"));
                 }
@@ -288,9 +289,8 @@ async fn save_policy(
                     _ => input.clone(),
                 })
             });
-            policy_form(ctx, hx, before, f, errors, unprocessable).await
+            policy_form(ctx, hx, before, f, refused.errors, refused.status).await
         }
-        Err(e) => Err(e.into()),
     }
 }
 

@@ -211,6 +211,74 @@ async fn a_refused_role_form_keeps_what_was_typed() {
     assert!(taken.body.contains(ticked));
 }
 
+/// The people and profile forms go through `save_form` too: a taken e-mail is a 409 beside the
+/// field, a bad zone a 422, both with what was typed; a good save is a 303 to the page.
+#[tokio::test]
+async fn refused_people_and_profile_forms_keep_what_was_typed() {
+    let app = TestApp::new().await;
+    let browser = app.browser_login("admin@example.com").await;
+    let (app, browser) = (&app, &browser);
+    let post = |path: &'static str, fields: Vec<(&'static str, &'static str)>| {
+        let mut form = vec![("_csrf", browser.csrf.as_str())];
+        form.extend(fields);
+        async move {
+            app.page("POST", path, Some(&browser.cookie), Some(&form))
+                .await
+        }
+    };
+    let taken = post(
+        "/admin/users",
+        vec![
+            ("email", "admin@example.com"),
+            ("name", "Second Ada"),
+            ("phone", "+44 20 7946 0000"),
+        ],
+    )
+    .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
+    assert!(
+        taken.body.contains("value=\"Second Ada\""),
+        "{}",
+        taken.body
+    );
+    assert!(taken.body.contains("value=\"+44 20 7946 0000\""));
+
+    let bad_zone = post(
+        "/profile",
+        vec![
+            ("name", "Ada Renamed"),
+            ("timezone", "Mars/Olympus"),
+            ("phone", "555"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        bad_zone.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bad_zone.body
+    );
+    assert!(
+        bad_zone.body.contains("value=\"Ada Renamed\""),
+        "{}",
+        bad_zone.body
+    );
+    let saved = post(
+        "/profile",
+        vec![
+            ("name", "Ada Renamed"),
+            ("timezone", "Europe/London"),
+            ("phone", "555"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let me = app
+        .page("GET", "/profile", Some(&browser.cookie), None)
+        .await;
+    assert!(me.body.contains("value=\"Ada Renamed\""), "{}", me.body);
+}
+
 #[tokio::test]
 async fn forgot_password_mails_a_single_use_link_that_sets_a_new_password() {
     let app = TestApp::new().await;
