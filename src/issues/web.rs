@@ -15,7 +15,6 @@ use crate::identity::users_api::parse_id;
 use crate::platform::audit;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
-use crate::platform::tenancy;
 use crate::platform::toast::{Toast, Undo, see_other_with};
 use crate::platform::web::PathId;
 use crate::platform::web::{Choices, Chrome, Hx, choices, label, see_other};
@@ -334,101 +333,99 @@ pub async fn bulk(
         .map(|(_, v)| v.clone())
         .collect();
     ctx.require(crate::issues::perm::ISSUES_READ)?;
-    tenancy::savepoint(&mut ctx.tx).await?;
-    let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
-    let result = async {
-        if ids.is_empty() {
-            return Err(AppError::field("ids", "tick at least one issue"));
-        }
-        for raw in &ids {
-            let id = parse_id(raw)?;
-            let number = store::get(a.tx, &a.scope, id).await?.issue_number;
-            let label = |e: AppError| match e {
-                AppError::Validation { fields, .. } => AppError::field(
-                    "ids",
-                    format!(
-                        "{number}: {}",
-                        fields.values().cloned().collect::<Vec<_>>().join("; ")
-                    ),
-                ),
-                AppError::Conflict { message, .. } => {
-                    AppError::conflict(format!("{number}: {message}"))
-                }
-                other => other,
-            };
-            match (action.as_str(), value.as_deref()) {
-                ("assign", Some(v)) => {
-                    let (user, group) = match v.split_once(':') {
-                        Some(("user", u)) => (u.parse().ok(), None),
-                        Some(("group", g)) => (None, g.parse().ok()),
-                        _ => (None, None),
-                    };
-                    let body = AssignBody {
-                        assigned_to: user,
-                        assigned_group: group,
-                        reason: Some("bulk assignment".into()),
-                    };
-                    actions::assign(&mut a, id, &body, false)
-                        .await
-                        .map_err(label)?;
-                }
-                ("priority", Some(p)) => {
-                    let c = IssueChanges {
-                        priority: Some(p.to_string()),
-                        ..Default::default()
-                    };
-                    actions::update(&mut a, id, &c).await.map_err(label)?;
-                }
-                ("status", Some(s)) => {
-                    let c = IssueChanges {
-                        status: Some(s.to_string()),
-                        reason: Some("bulk change".into()),
-                        ..Default::default()
-                    };
-                    actions::update(&mut a, id, &c).await.map_err(label)?;
-                }
-                ("close", _) => {
-                    let body = CloseBody {
-                        reason: Some("bulk close".into()),
-                        confirm_open_children: false,
-                    };
-                    actions::close(&mut a, id, &body).await.map_err(label)?;
-                }
-                _ => return Err(AppError::field("action", "pick an action and a value")),
+    let saved = ctx
+        .save(async |ctx| {
+            let mut a = acting(ctx, crate::issues::perm::ISSUES_READ)
+                .await
+                .map_err(|e| e.0)?;
+            if ids.is_empty() {
+                return Err(AppError::field("ids", "tick at least one issue"));
             }
-        }
-        Ok(())
-    }
-    .await;
-    match result {
+            for raw in &ids {
+                let id = parse_id(raw)?;
+                let number = store::get(a.tx, &a.scope, id).await?.issue_number;
+                let label = |e: AppError| match e {
+                    AppError::Validation { fields, .. } => AppError::field(
+                        "ids",
+                        format!(
+                            "{number}: {}",
+                            fields.values().cloned().collect::<Vec<_>>().join("; ")
+                        ),
+                    ),
+                    AppError::Conflict { message, .. } => {
+                        AppError::conflict(format!("{number}: {message}"))
+                    }
+                    other => other,
+                };
+                match (action.as_str(), value.as_deref()) {
+                    ("assign", Some(v)) => {
+                        let (user, group) = match v.split_once(':') {
+                            Some(("user", u)) => (u.parse().ok(), None),
+                            Some(("group", g)) => (None, g.parse().ok()),
+                            _ => (None, None),
+                        };
+                        let body = AssignBody {
+                            assigned_to: user,
+                            assigned_group: group,
+                            reason: Some("bulk assignment".into()),
+                        };
+                        actions::assign(&mut a, id, &body, false)
+                            .await
+                            .map_err(label)?;
+                    }
+                    ("priority", Some(p)) => {
+                        let c = IssueChanges {
+                            priority: Some(p.to_string()),
+                            ..Default::default()
+                        };
+                        actions::update(&mut a, id, &c).await.map_err(label)?;
+                    }
+                    ("status", Some(s)) => {
+                        let c = IssueChanges {
+                            status: Some(s.to_string()),
+                            reason: Some("bulk change".into()),
+                            ..Default::default()
+                        };
+                        actions::update(&mut a, id, &c).await.map_err(label)?;
+                    }
+                    ("close", _) => {
+                        let body = CloseBody {
+                            reason: Some("bulk close".into()),
+                            confirm_open_children: false,
+                        };
+                        actions::close(&mut a, id, &body).await.map_err(label)?;
+                    }
+                    _ => return Err(AppError::field("action", "pick an action and a value")),
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    match saved {
         Ok(()) => {
-            ctx.tx.commit().await?;
-            Ok(see_other(hx, &format!("/issues?{back}")))
+            let done = Toast::success(match ids.len() {
+                1 => "1 issue changed.".to_string(),
+                n => format!("{n} issues changed."),
+            });
+            ctx.saved_with(hx, &format!("/issues?{back}"), &done).await
         }
-        Err(
-            e @ (AppError::Validation { .. } | AppError::Conflict { .. } | AppError::Forbidden),
-        ) => {
+        Err(refused) => {
             // Nothing of the batch is kept.
-            tenancy::rollback_to_savepoint(&mut ctx.tx).await?;
             let q: HashMap<String, String> = serde_urlencoded::from_str(&back).unwrap_or_default();
-            let msg = match &e {
-                AppError::Validation { fields, .. } => {
-                    fields.values().cloned().collect::<Vec<_>>().join("; ")
-                }
-                AppError::Forbidden => {
-                    "you may not do that to every ticked issue; nothing was changed".into()
-                }
-                other => other.public_message(),
+            let msg = match (refused.status, refused.notice) {
+                // Allowed for some ticked issues but not for all.
+                (StatusCode::FORBIDDEN, _) => "you may not do that to every ticked issue".into(),
+                (_, Some(n)) => n,
+                (_, None) => refused
+                    .errors
+                    .0
+                    .into_values()
+                    .collect::<Vec<_>>()
+                    .join("; "),
             };
-            queue(
-                ctx,
-                hx,
-                q,
-                Some((e.status(), format!("{msg} — nothing was changed"))),
-            )
-            .await
+            let said = format!("{msg} — nothing was changed");
+            queue(ctx, hx, q, Some((refused.status, said))).await
         }
-        Err(e) => Err(e.into()),
     }
 }
 

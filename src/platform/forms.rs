@@ -1,6 +1,7 @@
 //! One way to save an HTML form. The work runs inside a savepoint of the request's transaction:
 //! success commits (the handler then redirects, 303); a refusal — field errors (422), a stale
-//! edit or a name already taken (409) — rolls back to the savepoint, so nothing half-done stays
+//! edit or a name already taken (409), an action not allowed on what was picked (403) — rolls
+//! back to the savepoint, so nothing half-done stays
 //! and the transaction still works (a unique violation would otherwise have aborted it), and
 //! the handler re-renders its page with the refusal beside every value that was typed.
 
@@ -22,7 +23,7 @@ pub struct Refused {
     pub errors: Errors,
     /// A sentence for the whole form (a conflict).
     pub notice: Option<String>,
-    /// 422 or 409.
+    /// 422, 409 or 403.
     pub status: StatusCode,
 }
 
@@ -59,7 +60,9 @@ impl WebCtx {
         tenancy::savepoint(&mut self.tx).await?;
         match work(self).await {
             Ok(v) => Ok(Ok(v)),
-            Err(e @ (AppError::Validation { .. } | AppError::Conflict { .. })) => {
+            Err(
+                e @ (AppError::Validation { .. } | AppError::Conflict { .. } | AppError::Forbidden),
+            ) => {
                 tenancy::rollback_to_savepoint(&mut self.tx).await?;
                 Ok(Err(Refused::from(e)))
             }
@@ -80,7 +83,8 @@ impl WebCtx {
 }
 
 impl From<AppError> for Refused {
-    /// A validation error's fields, or any other error's sentence (a conflict: 409).
+    /// A validation error's fields, or any other error's sentence (a conflict: 409; not
+    /// allowed: 403).
     fn from(e: AppError) -> Refused {
         let status = e.status();
         match e {
