@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::deliver::{self, Deliverer, Message};
+use super::deliver::Deliverer;
+use super::messages::{self, Message};
 use super::store::{self, Delivery, Webhook, WebhookBody, WithSecret};
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
@@ -165,7 +166,7 @@ pub async fn redeliver(
     ctx.require(crate::webhooks::perm::WEBHOOKS_UPDATE)?;
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
-    let message_id = deliver::redeliver(&mut ctx.tx, &slug, &actor, id, delivery_id).await?;
+    let message_id = messages::redeliver(&mut ctx.tx, &slug, &actor, id, delivery_id).await?;
     ctx.commit().await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -213,7 +214,7 @@ pub async fn replay(
         .iter()
         .filter(|e| w.events.iter().any(|p| store::covers(p, &e.event_type)))
     {
-        deliver::enqueue(&mut ctx.tx, &ctx.principal.slug, &Message::of_event(id, e)).await?;
+        messages::enqueue(&mut ctx.tx, &ctx.principal.slug, &Message::of_event(id, e)).await?;
         queued += 1;
     }
     let actor = ctx.actor();

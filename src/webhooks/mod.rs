@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod deliver;
+pub mod messages;
 pub mod signing;
 pub mod store;
 pub mod web;
@@ -88,10 +89,10 @@ pub fn module() -> Module {
         web: Some(web_routes),
         jobs: Some(|state, reg| {
             let d = api::deliverer(state);
-            reg.on(deliver::TASK, move |ctx| deliver::job(ctx, d.clone()));
+            reg.on(messages::TASK, move |ctx| deliver::job(ctx, d.clone()));
             Ok(())
         }),
-        subscribers: Some(|_| vec![std::sync::Arc::new(deliver::Fanout)]),
+        subscribers: Some(|_| vec![std::sync::Arc::new(messages::Fanout)]),
         ..Module::new("webhooks")
     }
 }

@@ -11,7 +11,7 @@ use axum::response::Response;
 use uuid::Uuid;
 
 use super::api::deliverer;
-use super::deliver::{self, Message};
+use super::messages::{self, Message};
 use super::store::{self, Delivery, Webhook, WebhookBody};
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
@@ -387,7 +387,7 @@ pub async fn redeliver(
     let (id, delivery_id): (Uuid, Uuid) = (parse_id(&id)?, parse_id(&delivery_id)?);
     let actor = ctx.actor();
     let slug = ctx.principal.slug.clone();
-    deliver::redeliver(&mut ctx.tx, &slug, &actor, id, delivery_id).await?;
+    messages::redeliver(&mut ctx.tx, &slug, &actor, id, delivery_id).await?;
     ctx.tx.commit().await?;
     Ok(see_other(hx, &format!("/admin/webhooks/{id}")))
 }

@@ -497,14 +497,14 @@ async fn a_hanging_receiver_holds_no_transaction_and_other_jobs_keep_running() {
     )
     .await
     .unwrap();
-    let message = firelater::webhooks::deliver::Message {
+    let message = firelater::webhooks::messages::Message {
         webhook_id: hook.webhook.id,
         message_id: "msg_slow".into(),
         event: "issue.created".into(),
         event_id: None,
         body: "{}".into(),
     };
-    firelater::webhooks::deliver::enqueue(&mut tx, &slug, &message)
+    firelater::webhooks::messages::enqueue(&mut tx, &slug, &message)
         .await
         .unwrap();
     tx.commit().await.unwrap();
