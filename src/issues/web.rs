@@ -96,6 +96,29 @@ struct QueuePage {
     error: Option<String>,
 }
 
+impl QueuePage {
+    /// How many filters besides the search words narrow the queue (the phone's folded filter
+    /// form says so, and opens when any is on).
+    fn filters_on(&self) -> usize {
+        let on = |k: &str| self.f.get(k).is_some_and(|v| !v.is_empty());
+        let status = self
+            .f
+            .get("status")
+            .is_some_and(|v| !v.is_empty() && v != "open");
+        [
+            "priority",
+            "assigned_group",
+            "assigned_to",
+            "application_id",
+            "sla",
+        ]
+        .into_iter()
+        .filter(|k| on(k))
+        .count()
+            + usize::from(status)
+    }
+}
+
 async fn queue(
     mut ctx: WebCtx,
     hx: bool,

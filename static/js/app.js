@@ -304,6 +304,16 @@
     });
   }
   setInterval(refreshTimes, 30000);
+  // Disclosures folded only on a phone (`details[data-open-wide]`): open wherever the screen
+  // has room for what they hold, including after an htmx swap.
+  var wide = window.matchMedia("(min-width: 640px)");
+  function openWide(root) {
+    if (!wide.matches) return;
+    (root || document).querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
+  }
+  openWide();
+  wide.addEventListener("change", function () { openWide(); });
+  document.addEventListener("htmx:load", function (e) { openWide(e.target); });
   if (window.htmx) {
     // 422 (validation) and 409 (conflict) responses carry re-rendered forms: swap them.
     htmx.config.responseHandling = [
