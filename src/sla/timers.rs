@@ -51,6 +51,17 @@ pub struct Loaded {
     row: Row,
 }
 
+impl Loaded {
+    /// When the clock of `metric` ("response", else resolution) was warned about and breached.
+    fn marks(&self, metric: &str) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let r = &self.row;
+        match metric {
+            "response" => (r.response_warned_at, r.response_breached_at),
+            _ => (r.resolution_warned_at, r.resolution_breached_at),
+        }
+    }
+}
+
 /// Loads an issue's clocks — the issue, its status history, the policies it may fall under
 /// and the business hours, in one statement; with `reselect` the policy is chosen again
 /// (priority, category, application or type changed), else the issue keeps the one it has.
@@ -199,16 +210,7 @@ async fn schedule_timers(
     let plan: Vec<(Timer, Option<DateTime<Utc>>)> = ["response", "resolution"]
         .into_iter()
         .map(|metric| {
-            let (warned, breached) = match metric {
-                "response" => (
-                    loaded.row.response_warned_at,
-                    loaded.row.response_breached_at,
-                ),
-                _ => (
-                    loaded.row.resolution_warned_at,
-                    loaded.row.resolution_breached_at,
-                ),
-            };
+            let (warned, breached) = loaded.marks(metric);
             let clock = loaded
                 .clocks
                 .as_ref()
@@ -285,16 +287,7 @@ async fn check(ctx: &mut JobCtx, timer: Timer) -> anyhow::Result<()> {
     else {
         return Ok(());
     };
-    let (warned, breached) = match metric {
-        "response" => (
-            loaded.row.response_warned_at,
-            loaded.row.response_breached_at,
-        ),
-        _ => (
-            loaded.row.resolution_warned_at,
-            loaded.row.resolution_breached_at,
-        ),
-    };
+    let (warned, breached) = loaded.marks(metric);
     let running = clock.stopped_at.is_none() && !clock.paused;
     let actor = Actor::system("sla");
     let event = if running && breached.is_none() && clock.due_at.is_some_and(|d| now >= d) {

@@ -250,16 +250,22 @@ impl Subscriber for Picky {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_poison_event_is_parked_and_later_events_keep_flowing() {
-    let db = IsolatedDb::new().await;
-    let slug = db.tenant().await;
+/// A registry whose dispatch hands events to `Picky`, and what Picky has handled.
+fn dispatching_to_picky() -> (Registry, Arc<std::sync::Mutex<Vec<i64>>>) {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let subscribers: events::Subscribers = Arc::new(vec![Arc::new(Picky { seen: seen.clone() })]);
     let mut registry = Registry::default();
     registry.on(events::DISPATCH_TASK, move |ctx| {
         events::dispatch(ctx, subscribers.clone())
     });
+    (registry, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_event_is_parked_and_later_events_keep_flowing() {
+    let db = IsolatedDb::new().await;
+    let slug = db.tenant().await;
+    let (registry, seen) = dispatching_to_picky();
     let actor = Actor::system("test");
     let mut tx = tenancy::begin(&db.pool, &slug).await.unwrap();
     for payload in [json!({"n": 1}), json!({"poison": true}), json!({"n": 3})] {
@@ -335,12 +341,7 @@ async fn a_poison_event_is_parked_and_later_events_keep_flowing() {
 async fn an_event_committed_after_its_pending_dispatch_was_claimable_is_dispatched() {
     let db = IsolatedDb::new().await;
     let slug = db.tenant().await;
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let subscribers: events::Subscribers = Arc::new(vec![Arc::new(Picky { seen: seen.clone() })]);
-    let mut registry = Registry::default();
-    registry.on(events::DISPATCH_TASK, move |ctx| {
-        events::dispatch(ctx, subscribers.clone())
-    });
+    let (mut registry, seen) = dispatching_to_picky();
     registry.on("test.blocks", |ctx| async move {
         tokio::time::sleep(Duration::from_millis(600)).await;
         (ctx, Ok(()))
@@ -393,12 +394,7 @@ async fn an_event_committed_after_its_pending_dispatch_was_claimable_is_dispatch
 async fn events_written_while_the_dispatcher_runs_are_all_dispatched_once() {
     let db = IsolatedDb::new().await;
     let slug = db.tenant().await;
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let subscribers: events::Subscribers = Arc::new(vec![Arc::new(Picky { seen: seen.clone() })]);
-    let mut registry = Registry::default();
-    registry.on(events::DISPATCH_TASK, move |ctx| {
-        events::dispatch(ctx, subscribers.clone())
-    });
+    let (registry, seen) = dispatching_to_picky();
     let clock = ShiftedClock::default();
     let running = start(&db, registry, &clock, 2);
     const WRITERS: usize = 8;
