@@ -128,6 +128,25 @@ fn article(wanted: &str) -> String {
     }
 }
 
+/// An optional body: none when the request carries no content, otherwise judged as above.
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, 2 * 1024 * 1024)
+            .await
+            .map_err(|_| AppError::BadRequest("the body could not be read".into()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+        <ApiJson<T> as FromRequest<S>>::from_request(req, state)
+            .await
+            .map(Some)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::explain;
@@ -187,24 +206,5 @@ mod tests {
             ),
             ("owner".into(), "must be an id (a UUID)".into())
         );
-    }
-}
-
-/// An optional body: none when the request carries no content, otherwise judged as above.
-impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> for ApiJson<T> {
-    type Rejection = AppError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
-        let (parts, body) = req.into_parts();
-        let bytes = axum::body::to_bytes(body, 2 * 1024 * 1024)
-            .await
-            .map_err(|_| AppError::BadRequest("the body could not be read".into()))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(None);
-        }
-        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
-        <ApiJson<T> as FromRequest<S>>::from_request(req, state)
-            .await
-            .map(Some)
     }
 }
