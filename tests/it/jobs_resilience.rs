@@ -250,6 +250,15 @@ impl Subscriber for Picky {
     }
 }
 
+/// Records a `test.happened` event about a fresh entity in `tx`.
+async fn emit_test(tx: &mut tenancy::TenantTx, slug: &Slug, payload: serde_json::Value) {
+    let actor = Actor::system("test");
+    let entity = uuid::Uuid::new_v4();
+    events::emit(tx, slug, &actor, "test.happened", "test", entity, payload)
+        .await
+        .unwrap();
+}
+
 /// A registry whose dispatch hands events to `Picky`, and what Picky has handled.
 fn dispatching_to_picky() -> (Registry, Arc<std::sync::Mutex<Vec<i64>>>) {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -266,21 +275,9 @@ async fn a_poison_event_is_parked_and_later_events_keep_flowing() {
     let db = IsolatedDb::new().await;
     let slug = db.tenant().await;
     let (registry, seen) = dispatching_to_picky();
-    let actor = Actor::system("test");
     let mut tx = tenancy::begin(&db.pool, &slug).await.unwrap();
     for payload in [json!({"n": 1}), json!({"poison": true}), json!({"n": 3})] {
-        let entity = uuid::Uuid::new_v4();
-        events::emit(
-            &mut tx,
-            &slug,
-            &actor,
-            "test.happened",
-            "test",
-            entity,
-            payload,
-        )
-        .await
-        .unwrap();
+        emit_test(&mut tx, &slug, payload).await;
     }
     tx.commit().await.unwrap();
     let clock = ShiftedClock::default();
@@ -359,26 +356,11 @@ async fn an_event_committed_after_its_pending_dispatch_was_claimable_is_dispatch
         },
     )
     .await;
-    let actor = Actor::system("test");
-    let emit = async |tx: &mut tenancy::TenantTx, n: i32| {
-        let entity = uuid::Uuid::new_v4();
-        events::emit(
-            tx,
-            &slug,
-            &actor,
-            "test.happened",
-            "test",
-            entity,
-            json!({"n": n}),
-        )
-        .await
-        .unwrap();
-    };
     let mut first = tenancy::begin(&db.pool, &slug).await.unwrap();
-    emit(&mut first, 1).await;
+    emit_test(&mut first, &slug, json!({"n": 1})).await;
     first.commit().await.unwrap();
     let mut second = tenancy::begin(&db.pool, &slug).await.unwrap();
-    emit(&mut second, 2).await;
+    emit_test(&mut second, &slug, json!({"n": 2})).await;
     // The blocker ends meanwhile; the pending dispatch is claimable but for this transaction.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     second.commit().await.unwrap();
@@ -404,20 +386,7 @@ async fn events_written_while_the_dispatcher_runs_are_all_dispatched_once() {
         tokio::spawn(async move {
             for n in 0..EACH {
                 let mut tx = tenancy::begin(&pool, &slug).await.unwrap();
-                let payload = json!({"writer": w, "n": n});
-                let actor = Actor::system("test");
-                let entity = uuid::Uuid::new_v4();
-                events::emit(
-                    &mut tx,
-                    &slug,
-                    &actor,
-                    "test.happened",
-                    "test",
-                    entity,
-                    payload,
-                )
-                .await
-                .unwrap();
+                emit_test(&mut tx, &slug, json!({"writer": w, "n": n})).await;
                 // Commits land at every point of the dispatcher's runs.
                 tokio::time::sleep(Duration::from_millis((w * 7 + n) as u64 % 5)).await;
                 tx.commit().await.unwrap();
