@@ -29,6 +29,9 @@ pub fn manifest() -> Manifest {
     Manifest::new(vec![
         crate::home::module(),
         crate::identity::module(),
+        crate::catalog::module(),
+        crate::requests::module(),
+        crate::approvals::module(),
         crate::issues::module(),
         crate::registry::module(),
         crate::sla::module(),

@@ -4,8 +4,10 @@
 
 pub mod admin;
 pub mod app;
+pub mod approvals;
 pub mod assets;
 pub mod bench;
+pub mod catalog;
 pub mod cli;
 mod cli_demo;
 pub mod home;
@@ -16,6 +18,7 @@ pub mod issues;
 pub mod notifications;
 pub mod platform;
 pub mod registry;
+pub mod requests;
 pub mod search;
 pub mod sla;
 pub mod webhooks;

@@ -200,7 +200,7 @@ pub fn module() -> Module {
             // Requesters see the issues they raised, under the name they would use.
             NavEntry {
                 key: "issues",
-                label: "My requests",
+                label: "My issues",
                 href: "/issues",
                 perm: Some(ISSUES_READ),
                 section: Section::Work,

@@ -1,6 +1,7 @@
 //! The platform every product area stands on.
 
 pub mod apidocs;
+pub mod approval;
 pub mod audience;
 pub mod audit;
 pub mod auth;

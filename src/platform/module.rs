@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::platform::approval::Subject;
 use crate::platform::audience::Audience;
 use crate::platform::events::Subscriber;
 use crate::platform::jobs::Registry;
@@ -152,6 +153,8 @@ pub struct Module {
     pub subscribers: Option<Subscribers>,
     /// Who is told about its events, if people are.
     pub audience: Option<&'static dyn Audience>,
+    /// Its records that go through approval chains, if any.
+    pub approvals: Option<&'static dyn Subject>,
     /// The records it owns, so the audit log (and anything else listing entities) can name
     /// them and link to their pages.
     pub entities: &'static [EntityDef],
@@ -180,6 +183,7 @@ impl Module {
             jobs: None,
             subscribers: None,
             audience: None,
+            approvals: None,
             entities: &[],
         }
     }
@@ -244,6 +248,14 @@ impl Manifest {
     pub fn audience(&self, entity_or_category: &str) -> Option<&'static dyn Audience> {
         self.audiences()
             .find(|a| a.entity() == entity_or_category || a.category() == entity_or_category)
+    }
+
+    /// The area whose records carry approvals of `entity_type`.
+    pub fn approval_subject(&self, entity_type: &str) -> Option<&'static dyn Subject> {
+        self.modules
+            .iter()
+            .filter_map(|m| m.approvals)
+            .find(|s| s.entity() == entity_type)
     }
 
     pub fn api_router(&self) -> OpenApiRouter<AppState> {

@@ -314,6 +314,18 @@
   openWide();
   wide.addEventListener("change", function () { openWide(); });
   document.addEventListener("htmx:load", function (e) { openWide(e.target); });
+  // Category colours are data, not classes: paint their swatches (no inline styles under CSP).
+  function paintSwatches(root) {
+    (root || document).querySelectorAll("[data-swatch]").forEach(function (s) {
+      var c = s.getAttribute("data-swatch");
+      if (/^#[0-9a-fA-F]{6}$/.test(c)) s.style.backgroundColor = c;
+    });
+  }
+  paintSwatches();
+  document.addEventListener("htmx:load", function (e) { paintSwatches(e.target); });
+  // A form re-rendered while someone types (catalog conditions, live lists) must not take
+  // back the characters typed since the request left.
+  if (window.Idiomorph) Idiomorph.defaults.ignoreActiveValue = true;
   if (window.htmx) {
     // 422 (validation) and 409 (conflict) responses carry re-rendered forms: swap them.
     htmx.config.responseHandling = [

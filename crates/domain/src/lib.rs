@@ -9,6 +9,7 @@ pub mod ical;
 pub mod identity;
 pub mod issues;
 pub mod notify;
+pub mod requests;
 pub mod sla;
 pub mod time;
 pub mod wording;

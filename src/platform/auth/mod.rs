@@ -46,6 +46,12 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The caller's calendar date at `now`, in their zone (relative date bounds, delegations).
+    pub fn today(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        let tz: chrono_tz::Tz = self.timezone.parse().unwrap_or(chrono_tz::UTC);
+        now.with_timezone(&tz).date_naive()
+    }
+
     pub fn can(&self, perm: Perm) -> bool {
         self.permissions.contains(perm.key())
     }

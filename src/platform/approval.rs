@@ -1,0 +1,48 @@
+//! What an area tells the approvals engine about its records: how to name one in an approver's
+//! inbox and what to do when its chain is settled. The engine (`crate::approvals`) knows
+//! nothing of requests or changes; an area plugs in by declaring a `Subject` in its module.
+
+use uuid::Uuid;
+
+use crate::platform::audience::BoxFuture;
+use crate::platform::audit::Actor;
+use crate::platform::error::AppError;
+use crate::platform::tenancy::{Slug, TenantTx};
+
+/// A record awaiting a decision, as an inbox lists it.
+#[derive(Clone, Debug)]
+pub struct Described {
+    pub id: Uuid,
+    /// `REQ-00012`.
+    pub number: String,
+    pub title: String,
+    /// Its page (`/requests/{id}`).
+    pub path: String,
+    pub requester: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settled {
+    Approved,
+    Rejected,
+}
+
+pub trait Subject: Send + Sync {
+    /// The `entity_type` of its approval rows (`service_request`).
+    fn entity(&self) -> &'static str;
+    fn describe<'a>(
+        &'a self,
+        tx: &'a mut TenantTx,
+        ids: &'a [Uuid],
+    ) -> BoxFuture<'a, Result<Vec<Described>, AppError>>;
+    /// The chain reached a verdict: move the record on, in the deciding transaction.
+    fn settled<'a>(
+        &'a self,
+        tx: &'a mut TenantTx,
+        tenant: &'a Slug,
+        actor: &'a Actor,
+        id: Uuid,
+        verdict: Settled,
+        comment: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), AppError>>;
+}

@@ -1,0 +1,312 @@
+//! `/v1/requests…`: service requests for integrations and the portal.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Json;
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use domain::approvals::Decision;
+use domain::requests::Action;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::actions::{self, ActionBody, ENTITY, SubmitBody, Submitter};
+use super::perm::{REQUESTS_CREATE, REQUESTS_READ, REQUESTS_UPDATE};
+use super::store::{self, Comment, HistoryEntry, Request, Scope};
+use crate::approvals::engine::{self, ChainState};
+use crate::platform::auth::api::ApiCtx;
+use crate::platform::error::AppError;
+use crate::platform::json::ApiJson;
+use crate::platform::listing;
+use crate::platform::openapi::{Items, ListQuery, Page};
+use crate::platform::web::PathId;
+
+const ID: &str = "Request id";
+
+pub fn scope_of(p: &crate::platform::auth::Principal) -> Scope {
+    if p.can(REQUESTS_READ) {
+        Scope::All
+    } else {
+        Scope::Own(p.user_id)
+    }
+}
+
+#[utoipa::path(get, path = "/requests", tag = "requests", operation_id = "listRequests",
+    params(ListQuery, ("status" = Option<String>, Query), ("priority" = Option<String>, Query),
+        ("catalog_item_id" = Option<Uuid>, Query), ("requester_id" = Option<Uuid>, Query),
+        ("requested_for_id" = Option<Uuid>, Query), ("assigned_to" = Option<Uuid>, Query),
+        ("assigned_group" = Option<Uuid>, Query), ("parent_id" = Option<Uuid>, Query),
+        ("q" = Option<String>, Query, description = "searches number and title")),
+    responses((status = 200, description = "Everyone's requests (`requests:read`) or the caller's own", body = Page<Request>)))]
+pub async fn list(
+    mut ctx: ApiCtx,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, AppError> {
+    ctx.require(REQUESTS_CREATE)?;
+    let params = listing::parse(&store::LIST_SPEC, &q)?;
+    let (rows, total) = store::list(&mut ctx.tx, &params, scope_of(&ctx.principal)).await?;
+    ctx.commit().await?;
+    Ok(Json(listing::page_body(rows, &params, total)))
+}
+
+/// Submits a request for a published catalog item. Invalid answers → 422 with `details` keyed
+/// `form_data.<field_id>`; answers of fields the form hides are dropped.
+#[utoipa::path(post, path = "/requests", tag = "requests", operation_id = "submitRequest",
+    request_body = SubmitBody, responses((status = 201, body = Request)))]
+pub async fn create(
+    mut ctx: ApiCtx,
+    ApiJson(body): ApiJson<SubmitBody>,
+) -> Result<impl IntoResponse, AppError> {
+    ctx.require(REQUESTS_CREATE)?;
+    let actor = ctx.actor();
+    let who = Submitter {
+        user: ctx.principal.user_id,
+        today: ctx.principal.today(ctx.now),
+        api: true,
+        files: BTreeMap::new(),
+    };
+    let r = actions::submit(&mut ctx.tx, &ctx.principal.slug, &actor, &who, &body).await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+#[utoipa::path(get, path = "/requests/{id}", tag = "requests", operation_id = "getRequest",
+    params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Request)))]
+pub async fn get(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Request>, AppError> {
+    ctx.require(REQUESTS_CREATE)?;
+    let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
+    ctx.commit().await?;
+    Ok(Json(r))
+}
+
+/// Cancels the request (its requester, or the service desk); open approvals close.
+#[utoipa::path(delete, path = "/requests/{id}", tag = "requests", operation_id = "cancelRequest",
+    params(("id" = Uuid, Path, description = ID)),
+    responses((status = 200, description = "The request, now cancelled", body = Request)))]
+pub async fn cancel(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Request>, AppError> {
+    ctx.require(REQUESTS_CREATE)?;
+    let scope = cancel_scope(&ctx.principal);
+    let actor = ctx.actor();
+    let r = actions::act(
+        &mut ctx.tx,
+        &ctx.principal.slug,
+        &actor,
+        scope,
+        id,
+        Action::Cancel,
+        &ActionBody::default(),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(Json(r))
+}
+
+/// The service desk cancels any request; a requester only those they raised.
+pub fn cancel_scope(p: &crate::platform::auth::Principal) -> Scope {
+    if p.can(REQUESTS_UPDATE) {
+        Scope::All
+    } else {
+        Scope::Own(p.user_id)
+    }
+}
+
+async fn agent_action(
+    mut ctx: ApiCtx,
+    id: uuid::Uuid,
+    action: Action,
+    body: ActionBody,
+) -> Result<Json<Request>, AppError> {
+    ctx.require(REQUESTS_UPDATE)?;
+    let actor = ctx.actor();
+    let r = actions::act(
+        &mut ctx.tx,
+        &ctx.principal.slug,
+        &actor,
+        Scope::All,
+        id,
+        action,
+        &body,
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(Json(r))
+}
+
+/// Assigns a person and/or group; an approved request moves to `in_progress`.
+#[utoipa::path(post, path = "/requests/{id}/assign", tag = "requests", operation_id = "assignRequest",
+    params(("id" = Uuid, Path, description = ID)), request_body = ActionBody,
+    responses((status = 200, body = Request)))]
+pub async fn assign(
+    ctx: ApiCtx,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<ActionBody>,
+) -> Result<Json<Request>, AppError> {
+    agent_action(ctx, id, Action::Assign, body).await
+}
+
+#[utoipa::path(post, path = "/requests/{id}/reassign", tag = "requests", operation_id = "reassignRequest",
+    params(("id" = Uuid, Path, description = ID)), request_body = ActionBody,
+    responses((status = 200, body = Request)))]
+pub async fn reassign(
+    ctx: ApiCtx,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<ActionBody>,
+) -> Result<Json<Request>, AppError> {
+    agent_action(ctx, id, Action::Reassign, body).await
+}
+
+/// Completes the request with notes. 409 (listing the allowed actions) before approval.
+#[utoipa::path(post, path = "/requests/{id}/complete", tag = "requests", operation_id = "completeRequest",
+    params(("id" = Uuid, Path, description = ID)), request_body = ActionBody,
+    responses((status = 200, body = Request)))]
+pub async fn complete(
+    ctx: ApiCtx,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<ActionBody>,
+) -> Result<Json<Request>, AppError> {
+    agent_action(ctx, id, Action::Complete, body).await
+}
+
+#[utoipa::path(post, path = "/requests/{id}/reopen", tag = "requests", operation_id = "reopenRequest",
+    params(("id" = Uuid, Path, description = ID)), request_body = ActionBody,
+    responses((status = 200, body = Request)))]
+pub async fn reopen(
+    ctx: ApiCtx,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<ActionBody>,
+) -> Result<Json<Request>, AppError> {
+    agent_action(ctx, id, Action::Reopen, body).await
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideBody {
+    /// Required to reject.
+    pub comments: Option<String>,
+}
+
+async fn decide_on(
+    mut ctx: ApiCtx,
+    id: uuid::Uuid,
+    decision: Decision,
+    body: DecideBody,
+) -> Result<Json<Request>, AppError> {
+    ctx.require(crate::approvals::perm::APPROVALS_DECIDE)?;
+    let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
+    let today = ctx.principal.today(ctx.now);
+    let Some(approval) =
+        engine::pending_for(&mut ctx.tx, ENTITY, r.id, ctx.principal.user_id, today).await?
+    else {
+        return Err(AppError::Conflict {
+            message: "Nothing on this request waits for your decision.".into(),
+            details: json!({"status": r.status}),
+        });
+    };
+    let actor = ctx.actor();
+    let manifest = ctx.manifest.clone();
+    engine::decide(
+        &mut ctx.tx,
+        &manifest,
+        &ctx.principal.slug,
+        &actor,
+        approval,
+        decision,
+        body.comments.as_deref(),
+        today,
+    )
+    .await?;
+    let r = store::get(&mut ctx.tx, id, Scope::All).await?;
+    ctx.commit().await?;
+    Ok(Json(r))
+}
+
+/// The caller's decision on their pending approval of this request.
+#[utoipa::path(post, path = "/requests/{id}/approve", tag = "requests", operation_id = "approveRequest",
+    params(("id" = Uuid, Path, description = ID)), request_body = DecideBody,
+    responses((status = 200, body = Request)))]
+pub async fn approve(
+    ctx: ApiCtx,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<DecideBody>,
+) -> Result<Json<Request>, AppError> {
+    decide_on(ctx, id, Decision::Approved, body).await
+}
+
+#[utoipa::path(post, path = "/requests/{id}/reject", tag = "requests", operation_id = "rejectRequest",
+    params(("id" = Uuid, Path, description = ID)), request_body = DecideBody,
+    responses((status = 200, body = Request)))]
+pub async fn reject(
+    ctx: ApiCtx,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<DecideBody>,
+) -> Result<Json<Request>, AppError> {
+    decide_on(ctx, id, Decision::Rejected, body).await
+}
+
+/// The approval chain: each step's rule and its approvers' decisions.
+#[utoipa::path(get, path = "/requests/{id}/approvals", tag = "requests", operation_id = "getRequestApprovals",
+    params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = ChainState)))]
+pub async fn approvals(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<ChainState>, AppError> {
+    ctx.require(REQUESTS_CREATE)?;
+    let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
+    let state = engine::chain_state(&mut ctx.tx, ENTITY, r.id).await?;
+    ctx.commit().await?;
+    Ok(Json(state))
+}
+
+#[utoipa::path(get, path = "/requests/{id}/history", tag = "requests", operation_id = "getRequestHistory",
+    params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Items<HistoryEntry>)))]
+pub async fn history(
+    mut ctx: ApiCtx,
+    PathId(id): PathId,
+) -> Result<Json<Items<HistoryEntry>>, AppError> {
+    ctx.require(REQUESTS_CREATE)?;
+    let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
+    let data = store::history(&mut ctx.tx, r.id).await?;
+    ctx.commit().await?;
+    Ok(Json(Items { data }))
+}
+
+/// Comments; internal ones only for the service desk.
+#[utoipa::path(get, path = "/requests/{id}/comments", tag = "requests", operation_id = "listRequestComments",
+    params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Items<Comment>)))]
+pub async fn comments(
+    mut ctx: ApiCtx,
+    PathId(id): PathId,
+) -> Result<Json<Items<Comment>>, AppError> {
+    ctx.require(REQUESTS_CREATE)?;
+    let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
+    let data = store::comments(&mut ctx.tx, r.id, ctx.principal.can(REQUESTS_UPDATE)).await?;
+    ctx.commit().await?;
+    Ok(Json(Items { data }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommentBody {
+    pub content: String,
+    /// Service desk only: hidden from the requester.
+    #[serde(default)]
+    pub is_internal: bool,
+}
+
+#[utoipa::path(post, path = "/requests/{id}/comments", tag = "requests", operation_id = "addRequestComment",
+    params(("id" = Uuid, Path, description = ID)), request_body = CommentBody,
+    responses((status = 201, body = Comment)))]
+pub async fn add_comment(
+    mut ctx: ApiCtx,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<CommentBody>,
+) -> Result<impl IntoResponse, AppError> {
+    ctx.require(REQUESTS_CREATE)?;
+    if body.is_internal {
+        ctx.require(REQUESTS_UPDATE)?;
+    }
+    let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
+    let actor = ctx.actor();
+    let c = actions::comment(&mut ctx.tx, &actor, r.id, &body.content, body.is_internal).await?;
+    ctx.commit().await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}

@@ -1,0 +1,168 @@
+//! Service requests: what requesters ask for from the catalog, their approvals and fulfilment.
+
+pub mod actions;
+pub mod api;
+pub mod store;
+pub mod web;
+
+use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::platform::approval::{Described, Settled, Subject};
+use crate::platform::audience::BoxFuture;
+use crate::platform::audit::Actor;
+use crate::platform::error::AppError;
+use crate::platform::module::{EntityDef, EventDef, Module, NavEntry, Section};
+use crate::platform::state::AppState;
+use crate::platform::tenancy::{Slug, TenantTx};
+use crate::platform::web::Routes;
+
+pub mod perm {
+    use crate::platform::module::Perm;
+
+    pub const REQUESTS_CREATE: Perm = Perm::new("requests:create");
+    pub const REQUESTS_READ: Perm = Perm::new("requests:read");
+    pub const REQUESTS_UPDATE: Perm = Perm::new("requests:update");
+}
+
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(api::list, api::create))
+        .routes(routes!(api::get, api::cancel))
+        .routes(routes!(api::assign))
+        .routes(routes!(api::reassign))
+        .routes(routes!(api::complete))
+        .routes(routes!(api::reopen))
+        .routes(routes!(api::approve))
+        .routes(routes!(api::reject))
+        .routes(routes!(api::approvals))
+        .routes(routes!(api::history))
+        .routes(routes!(api::comments, api::add_comment))
+}
+
+pub fn web_routes() -> Routes {
+    Routes::new()
+        .route("/requests", get(web::list))
+        .route("/requests/{id}", get(web::show))
+        .route("/requests/{id}/act", post(web::act))
+        .route("/requests/{id}/comments", post(web::add_comment))
+}
+
+const EVENTS: &[EventDef] = &[
+    EventDef {
+        name: "request.created",
+        label: "A request was raised",
+    },
+    EventDef {
+        name: "request.submitted",
+        label: "A request was sent for approval",
+    },
+    EventDef {
+        name: "request.approved",
+        label: "A request was approved",
+    },
+    EventDef {
+        name: "request.rejected",
+        label: "A request was rejected",
+    },
+    EventDef {
+        name: "request.completed",
+        label: "A request was completed",
+    },
+];
+
+/// Requests in approvers' inboxes, and what a verdict does to them.
+pub struct Requests;
+
+impl Subject for Requests {
+    fn entity(&self) -> &'static str {
+        actions::ENTITY
+    }
+
+    fn describe<'a>(
+        &'a self,
+        tx: &'a mut TenantTx,
+        ids: &'a [Uuid],
+    ) -> BoxFuture<'a, Result<Vec<Described>, AppError>> {
+        Box::pin(async move {
+            let rows: Vec<(Uuid, String, String, Option<String>)> = sqlx::query_as(
+                "SELECT r.id, r.request_number, r.title, u.name FROM service_requests r
+                 LEFT JOIN users u ON u.id = r.requester_id WHERE r.id = ANY($1)",
+            )
+            .bind(ids)
+            .fetch_all(&mut **tx)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, number, title, requester)| Described {
+                    id,
+                    number,
+                    title,
+                    path: format!("/requests/{id}"),
+                    requester: requester.unwrap_or_default(),
+                })
+                .collect())
+        })
+    }
+
+    fn settled<'a>(
+        &'a self,
+        tx: &'a mut TenantTx,
+        tenant: &'a Slug,
+        actor: &'a Actor,
+        id: Uuid,
+        verdict: Settled,
+        comment: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), AppError>> {
+        Box::pin(actions::settle(tx, tenant, actor, id, verdict, comment))
+    }
+}
+
+pub fn module() -> Module {
+    use crate::platform::module::{EVERYONE, STAFF, perm as p};
+    use perm::*;
+    Module {
+        entities: &[EntityDef {
+            entity_type: "service_request",
+            label: "Request",
+            names: "SELECT id, request_number || ' ' || title FROM service_requests WHERE id = ANY($1)",
+            page: "/requests/{id}",
+        }],
+        nav: &[
+            NavEntry {
+                key: "requests",
+                label: "Requests",
+                href: "/requests",
+                perm: Some(REQUESTS_READ),
+                section: Section::Work,
+                unless: None,
+            },
+            NavEntry {
+                key: "requests",
+                label: "My requests",
+                href: "/requests",
+                perm: Some(REQUESTS_CREATE),
+                section: Section::Work,
+                unless: Some(REQUESTS_READ),
+            },
+        ],
+        permissions: const {
+            &[
+                p(REQUESTS_CREATE, "Request items from the catalog and follow their own requests", EVERYONE),
+                p(REQUESTS_READ, "See every service request", STAFF),
+                p(REQUESTS_UPDATE, "Fulfil requests: assign, complete, reopen, cancel", STAFF),
+            ]
+        },
+        events: EVENTS,
+        event_wildcard: Some(EventDef {
+            name: "request.*",
+            label: "All request events",
+        }),
+        api: Some(api_routes),
+        web: Some(web_routes),
+        approvals: Some(&Requests),
+        ..Module::new("requests")
+    }
+}

@@ -1,0 +1,291 @@
+//! Request pages: the list (everyone's for the service desk, one's own for requesters), a
+//! request with its answers (in the labels of the version it was submitted under), approvals,
+//! actions, comments and history.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use axum::Form;
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::Response;
+use domain::catalog::schema;
+use domain::requests::{Action, allowed};
+use uuid::Uuid;
+
+use super::actions::{self, ActionBody, ENTITY};
+use super::api::{cancel_scope, scope_of};
+use super::perm::{REQUESTS_CREATE, REQUESTS_READ, REQUESTS_UPDATE};
+use super::store::{self, Comment, HistoryEntry, Request, Scope};
+use crate::approvals::engine::{self, ChainState};
+use crate::catalog::form;
+use crate::platform::auth::session::WebCtx;
+use crate::platform::error::{AppError, WebError};
+use crate::platform::listing;
+use crate::platform::toast::Toast;
+use crate::platform::web::{Choices, Chrome, Errors, Hx, PathId, choices};
+use crate::render_page;
+
+#[derive(Template)]
+#[template(path = "requests/list.html", blocks = ["content"])]
+struct ListPage {
+    chrome: Chrome,
+    rows: Vec<Request>,
+    total: i64,
+    agent: bool,
+    /// The status tab: open, pending_approval, completed, all.
+    tab: String,
+    q: String,
+}
+
+const TABS: &[(&str, &str)] = &[
+    ("open", "Open"),
+    ("pending_approval", "Waiting for approval"),
+    ("completed", "Completed"),
+    ("all", "All"),
+];
+
+pub async fn list(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    ctx.require(REQUESTS_CREATE)?;
+    let tab = q
+        .get("tab")
+        .filter(|t| TABS.iter().any(|(k, _)| k == t))
+        .cloned()
+        .unwrap_or_else(|| "open".into());
+    let text = q.get("q").map(|s| s.trim().to_string()).unwrap_or_default();
+    let mut query: HashMap<String, String> = HashMap::from([("per_page".into(), "100".into())]);
+    if !text.is_empty() {
+        query.insert("q".into(), text.clone());
+    }
+    if tab == "pending_approval" || tab == "completed" {
+        query.insert("status".into(), tab.clone());
+    }
+    let params = listing::parse(&store::LIST_SPEC, &query)?;
+    let (mut rows, mut total) = store::list(&mut ctx.tx, &params, scope_of(&ctx.principal)).await?;
+    if tab == "open" {
+        rows.retain(|r| domain::requests::is_open(&r.status));
+        total = rows.len() as i64;
+    }
+    ctx.tx.commit().await?;
+    let page = ListPage {
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "requests", &ctx.manifest, ctx.now),
+        rows,
+        total,
+        agent: ctx.principal.can(REQUESTS_READ),
+        tab,
+        q: text,
+    };
+    Ok(render_page!(hx, page))
+}
+
+impl ListPage {
+    fn tabs(&self) -> &'static [(&'static str, &'static str)] {
+        TABS
+    }
+}
+
+/// An answer as the request page shows it.
+pub struct AnswerRow {
+    pub label: String,
+    pub text: String,
+}
+
+#[derive(Template)]
+#[template(path = "requests/request.html", blocks = ["content"])]
+struct ShowPage {
+    chrome: Chrome,
+    r: Request,
+    answers: Vec<AnswerRow>,
+    chain: ChainState,
+    /// The viewer's own pending approval here.
+    my_approval: Option<Uuid>,
+    comments: Vec<Comment>,
+    history: Vec<HistoryEntry>,
+    can_update: bool,
+    can_cancel: bool,
+    actions: Vec<&'static str>,
+    users: Choices,
+    groups: Choices,
+    errors: Errors,
+    notice: Option<String>,
+}
+
+async fn answers_of(tx: &mut crate::platform::tenancy::TenantTx, r: &Request) -> Result<Vec<AnswerRow>, AppError> {
+    let (Some(item), Some(v)) = (r.catalog_item_id, r.form_version) else {
+        return Ok(Vec::new());
+    };
+    let version = crate::catalog::store::version(tx, item, v).await?;
+    let Ok(s) = schema::parse(&version.form_schema) else {
+        return Ok(Vec::new());
+    };
+    let values = r.form_data.as_object().cloned().unwrap_or_default();
+    let names = form::picked_names(tx, &s, &values).await?;
+    Ok(s.fields
+        .iter()
+        .filter_map(|f| {
+            let v = values.get(&f.id)?;
+            Some(AnswerRow {
+                label: f.label.clone(),
+                text: form::answer_text(f, v, &names),
+            })
+        })
+        .collect())
+}
+
+async fn show_page(
+    mut ctx: WebCtx,
+    hx: bool,
+    id: Uuid,
+    errors: BTreeMap<String, String>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
+    let answers = answers_of(&mut ctx.tx, &r).await?;
+    let chain = engine::chain_state(&mut ctx.tx, ENTITY, r.id).await?;
+    let today = ctx.principal.today(ctx.now);
+    let my_approval = if ctx.principal.can(crate::approvals::perm::APPROVALS_DECIDE) {
+        engine::pending_for(&mut ctx.tx, ENTITY, r.id, ctx.principal.user_id, today).await?
+    } else {
+        None
+    };
+    let can_update = ctx.principal.can(REQUESTS_UPDATE);
+    let comments = store::comments(&mut ctx.tx, r.id, can_update).await?;
+    let history = store::history(&mut ctx.tx, r.id).await?;
+    let (users, groups) = if can_update {
+        (
+            choices(&mut ctx.tx, "SELECT id, name FROM users WHERE status = 'active' ORDER BY name").await?,
+            choices(&mut ctx.tx, "SELECT id, name FROM groups ORDER BY name").await?,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    ctx.tx.commit().await?;
+    let allowed_now = allowed(&r.status);
+    let can_cancel = allowed_now.contains(&Action::Cancel)
+        && (can_update || r.requester_id == Some(ctx.principal.user_id));
+    let actions = if can_update {
+        allowed_now
+            .iter()
+            .filter(|a| matches!(a, Action::Assign | Action::Complete | Action::Reopen))
+            .map(|a| a.key())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let page = ShowPage {
+        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "requests", &ctx.manifest, ctx.now),
+        r,
+        answers,
+        chain,
+        my_approval,
+        comments,
+        history,
+        can_update,
+        can_cancel,
+        actions,
+        users,
+        groups,
+        errors: errors.into(),
+        notice,
+    };
+    Ok(render_page!(hx, page, status))
+}
+
+impl ShowPage {
+    fn deciding(&self, step: &i32) -> bool {
+        self.chain.current_step == Some(*step)
+    }
+
+    fn assigned(&self, current: &Option<Uuid>, id: &str) -> bool {
+        current.is_some_and(|c| c.to_string() == id)
+    }
+
+    fn offers(&self, action: &str) -> bool {
+        self.actions.contains(&action)
+    }
+}
+
+pub async fn show(ctx: WebCtx, Hx(hx): Hx, PathId(id): PathId) -> Result<Response, WebError> {
+    ctx.require(REQUESTS_CREATE)?;
+    show_page(ctx, hx, id, BTreeMap::new(), None, StatusCode::OK).await
+}
+
+/// Assign, complete, reopen (service desk) and cancel (service desk or the requester).
+pub async fn act(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    PathId(id): PathId,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    ctx.require(REQUESTS_CREATE)?;
+    let action = match form.get("action").map(String::as_str) {
+        Some("assign") => Action::Assign,
+        Some("complete") => Action::Complete,
+        Some("reopen") => Action::Reopen,
+        Some("cancel") => Action::Cancel,
+        _ => return Err(AppError::BadRequest("unknown action".into()).into()),
+    };
+    let scope = if action == Action::Cancel {
+        cancel_scope(&ctx.principal)
+    } else {
+        ctx.require(REQUESTS_UPDATE)?;
+        Scope::All
+    };
+    let pick = |k: &str| form.get(k).and_then(|v| v.parse::<Uuid>().ok());
+    let body = ActionBody {
+        assigned_to: pick("assigned_to"),
+        assigned_group: pick("assigned_group"),
+        notes: form.get("notes").cloned(),
+    };
+    let saved = ctx
+        .save(async |ctx| {
+            let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
+            actions::act(&mut ctx.tx, &slug, &actor, scope, id, action, &body).await
+        })
+        .await?;
+    match saved {
+        Ok(r) => {
+            let said = match action {
+                Action::Complete => format!("{} is completed; the requester is told.", r.request_number),
+                Action::Cancel => format!("{} is cancelled.", r.request_number),
+                Action::Reopen => format!("{} is open again.", r.request_number),
+                _ => format!("{} is assigned.", r.request_number),
+            };
+            ctx.saved_with(hx, &format!("/requests/{id}"), &Toast::success(said)).await
+        }
+        Err(refused) => {
+            let notice = refused.notice.clone();
+            show_page(ctx, hx, id, refused.errors.0, notice, refused.status).await
+        }
+    }
+}
+
+pub async fn add_comment(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    PathId(id): PathId,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    ctx.require(REQUESTS_CREATE)?;
+    let internal = form.get("is_internal").is_some_and(|v| v == "true");
+    if internal {
+        ctx.require(REQUESTS_UPDATE)?;
+    }
+    let content = form.get("content").cloned().unwrap_or_default();
+    let saved = ctx
+        .save(async |ctx| {
+            let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
+            let actor = ctx.actor();
+            actions::comment(&mut ctx.tx, &actor, r.id, &content, internal).await
+        })
+        .await?;
+    match saved {
+        Ok(_) => ctx.saved_with(hx, &format!("/requests/{id}"), &Toast::success("Comment added.")).await,
+        Err(refused) => show_page(ctx, hx, id, refused.errors.0, refused.notice, refused.status).await,
+    }
+}
