@@ -21,8 +21,8 @@ ALTER TABLE catalog_items
     ADD COLUMN task_templates JSONB NOT NULL DEFAULT '[]',
     ADD COLUMN created_by UUID REFERENCES users(id) ON DELETE SET NULL,
     ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
-        to_tsvector('simple', coalesce(name, '') || ' ' || coalesce(short_desc, '') || ' '
-            || coalesce(description, '') || ' ' || coalesce(array_to_string(tags, ' '), ''))) STORED;
+        to_tsvector('simple'::regconfig, coalesce(name, '') || ' ' || coalesce(short_desc, '') || ' '
+            || coalesce(description, ''))) STORED;
 CREATE INDEX idx_catalog_items_group ON catalog_items(fulfillment_group_id);
 CREATE INDEX idx_catalog_items_sla ON catalog_items(sla_policy_id);
 CREATE INDEX idx_catalog_items_search ON catalog_items USING gin(search_vector);

@@ -74,6 +74,8 @@ pub async fn decide(
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
     ctx.require(APPROVALS_DECIDE)?;
+    let today = ctx.principal.today(ctx.now);
+    engine::decidable(&mut ctx.tx, id, ctx.principal.user_id, today).await?;
     let decision = match form.get("decision").map(String::as_str) {
         Some("approve") => Decision::Approved,
         Some("reject") => Decision::Rejected,
@@ -85,7 +87,6 @@ pub async fn decide(
         .filter(|b| b.starts_with('/') && !b.starts_with("//"))
         .cloned()
         .unwrap_or_else(|| "/approvals".into());
-    let today = ctx.principal.today(ctx.now);
     let saved = ctx
         .save(async |ctx| {
             let (actor, slug, manifest) =

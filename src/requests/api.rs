@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::actions::{self, ActionBody, ENTITY, SubmitBody, Submitter};
-use super::perm::{REQUESTS_CREATE, REQUESTS_READ, REQUESTS_UPDATE};
+use super::perm::{REQUESTS_CREATE, REQUESTS_READ, REQUESTS_READ_ALL, REQUESTS_UPDATE};
 use super::store::{self, Comment, HistoryEntry, Request, Scope};
 use crate::approvals::engine::{self, ChainState};
 use crate::platform::auth::api::ApiCtx;
@@ -26,7 +26,7 @@ use crate::platform::web::PathId;
 const ID: &str = "Request id";
 
 pub fn scope_of(p: &crate::platform::auth::Principal) -> Scope {
-    if p.can(REQUESTS_READ) {
+    if p.can(REQUESTS_READ_ALL) {
         Scope::All
     } else {
         Scope::Own(p.user_id)
@@ -44,7 +44,7 @@ pub async fn list(
     mut ctx: ApiCtx,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
-    ctx.require(REQUESTS_CREATE)?;
+    ctx.require(REQUESTS_READ)?;
     let params = listing::parse(&store::LIST_SPEC, &q)?;
     let (rows, total) = store::list(&mut ctx.tx, &params, scope_of(&ctx.principal)).await?;
     ctx.commit().await?;
@@ -75,7 +75,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/requests/{id}", tag = "requests", operation_id = "getRequest",
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Request)))]
 pub async fn get(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Request>, AppError> {
-    ctx.require(REQUESTS_CREATE)?;
+    ctx.require(REQUESTS_READ)?;
     let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
     ctx.commit().await?;
     Ok(Json(r))
@@ -86,7 +86,7 @@ pub async fn get(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Request>, A
     params(("id" = Uuid, Path, description = ID)),
     responses((status = 200, description = "The request, now cancelled", body = Request)))]
 pub async fn cancel(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Request>, AppError> {
-    ctx.require(REQUESTS_CREATE)?;
+    ctx.require(REQUESTS_READ)?;
     let scope = cancel_scope(&ctx.principal);
     let actor = ctx.actor();
     let r = actions::act(
@@ -249,7 +249,7 @@ pub async fn reject(
 #[utoipa::path(get, path = "/requests/{id}/approvals", tag = "requests", operation_id = "getRequestApprovals",
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = ChainState)))]
 pub async fn approvals(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<ChainState>, AppError> {
-    ctx.require(REQUESTS_CREATE)?;
+    ctx.require(REQUESTS_READ)?;
     let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
     let state = engine::chain_state(&mut ctx.tx, ENTITY, r.id).await?;
     ctx.commit().await?;
@@ -262,7 +262,7 @@ pub async fn history(
     mut ctx: ApiCtx,
     PathId(id): PathId,
 ) -> Result<Json<Items<HistoryEntry>>, AppError> {
-    ctx.require(REQUESTS_CREATE)?;
+    ctx.require(REQUESTS_READ)?;
     let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
     let data = store::history(&mut ctx.tx, r.id).await?;
     ctx.commit().await?;
@@ -276,7 +276,7 @@ pub async fn comments(
     mut ctx: ApiCtx,
     PathId(id): PathId,
 ) -> Result<Json<Items<Comment>>, AppError> {
-    ctx.require(REQUESTS_CREATE)?;
+    ctx.require(REQUESTS_READ)?;
     let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
     let data = store::comments(&mut ctx.tx, r.id, ctx.principal.can(REQUESTS_UPDATE)).await?;
     ctx.commit().await?;
@@ -300,7 +300,7 @@ pub async fn add_comment(
     PathId(id): PathId,
     ApiJson(body): ApiJson<CommentBody>,
 ) -> Result<impl IntoResponse, AppError> {
-    ctx.require(REQUESTS_CREATE)?;
+    ctx.require(REQUESTS_READ)?;
     if body.is_internal {
         ctx.require(REQUESTS_UPDATE)?;
     }

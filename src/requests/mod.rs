@@ -22,8 +22,9 @@ use crate::platform::web::Routes;
 pub mod perm {
     use crate::platform::module::Perm;
 
-    pub const REQUESTS_CREATE: Perm = Perm::new("requests:create");
     pub const REQUESTS_READ: Perm = Perm::new("requests:read");
+    pub const REQUESTS_READ_ALL: Perm = Perm::new("requests:read_all");
+    pub const REQUESTS_CREATE: Perm = Perm::new("requests:create");
     pub const REQUESTS_UPDATE: Perm = Perm::new("requests:update");
 }
 
@@ -135,7 +136,7 @@ pub fn module() -> Module {
                 key: "requests",
                 label: "Requests",
                 href: "/requests",
-                perm: Some(REQUESTS_READ),
+                perm: Some(REQUESTS_READ_ALL),
                 section: Section::Work,
                 unless: None,
             },
@@ -143,15 +144,20 @@ pub fn module() -> Module {
                 key: "requests",
                 label: "My requests",
                 href: "/requests",
-                perm: Some(REQUESTS_CREATE),
+                perm: Some(REQUESTS_READ),
                 section: Section::Work,
-                unless: Some(REQUESTS_READ),
+                unless: Some(REQUESTS_READ_ALL),
             },
         ],
         permissions: const {
             &[
-                p(REQUESTS_CREATE, "Request items from the catalog and follow their own requests", EVERYONE),
-                p(REQUESTS_READ, "See every service request", STAFF),
+                p(
+                    REQUESTS_READ,
+                    "Follow their own requests and those waiting on their approval",
+                    EVERYONE,
+                ),
+                p(REQUESTS_READ_ALL, "See every service request", STAFF),
+                p(REQUESTS_CREATE, "Request items from the catalog", EVERYONE),
                 p(REQUESTS_UPDATE, "Fulfil requests: assign, complete, reopen, cancel", STAFF),
             ]
         },

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::actions::{self, ActionBody, ENTITY};
 use super::api::{cancel_scope, scope_of};
-use super::perm::{REQUESTS_CREATE, REQUESTS_READ, REQUESTS_UPDATE};
+use super::perm::{REQUESTS_CREATE, REQUESTS_READ, REQUESTS_READ_ALL, REQUESTS_UPDATE};
 use super::store::{self, Comment, HistoryEntry, Request, Scope};
 use crate::approvals::engine::{self, ChainState};
 use crate::catalog::form;
@@ -50,7 +50,7 @@ pub async fn list(
     Hx(hx): Hx,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    ctx.require(REQUESTS_CREATE)?;
+    ctx.require(REQUESTS_READ)?;
     let tab = q
         .get("tab")
         .filter(|t| TABS.iter().any(|(k, _)| k == t))
@@ -75,7 +75,7 @@ pub async fn list(
         chrome: Chrome::new(&ctx.principal, &ctx.csrf, "requests", &ctx.manifest, ctx.now),
         rows,
         total,
-        agent: ctx.principal.can(REQUESTS_READ),
+        agent: ctx.principal.can(REQUESTS_READ_ALL),
         tab,
         q: text,
     };
@@ -211,7 +211,7 @@ impl ShowPage {
 }
 
 pub async fn show(ctx: WebCtx, Hx(hx): Hx, PathId(id): PathId) -> Result<Response, WebError> {
-    ctx.require(REQUESTS_CREATE)?;
+    ctx.require(REQUESTS_READ)?;
     show_page(ctx, hx, id, BTreeMap::new(), None, StatusCode::OK).await
 }
 
@@ -222,7 +222,9 @@ pub async fn act(
     PathId(id): PathId,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
-    ctx.require(REQUESTS_CREATE)?;
+    ctx.require(REQUESTS_READ)?;
+    // Someone else's (or another tenant's) request is not found, whatever the form says.
+    store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
     let action = match form.get("action").map(String::as_str) {
         Some("assign") => Action::Assign,
         Some("complete") => Action::Complete,
@@ -271,7 +273,7 @@ pub async fn add_comment(
     PathId(id): PathId,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
-    ctx.require(REQUESTS_CREATE)?;
+    ctx.require(REQUESTS_READ)?;
     let internal = form.get("is_internal").is_some_and(|v| v == "true");
     if internal {
         ctx.require(REQUESTS_UPDATE)?;

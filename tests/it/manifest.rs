@@ -203,7 +203,6 @@ async fn events_are_the_specs_and_unbuilt_modules_offer_none() {
         .filter_map(|p| p["key"].as_str())
         .collect();
     for unbuilt in [
-        "catalog:read",
         "changes:approve",
         "oncall:read",
         "cloud:read",

@@ -80,6 +80,8 @@ async fn openapi_document_describes_every_operation() {
                 "/read-all",
                 "/watch",
                 "/retry",
+                "/publish",
+                "/clone",
             ]
             .iter()
             .any(|end| path.ends_with(end));
@@ -206,6 +208,10 @@ struct Ids {
     notification: String,
     integration: String,
     channel: String,
+    catalog_category: String,
+    catalog_item: String,
+    request: String,
+    approval: String,
 }
 
 impl Ids {
@@ -216,14 +222,18 @@ impl Ids {
             .split('/')
             .skip(1);
         let mut resource = segments.next().unwrap_or_default();
-        if resource == "sla" {
+        while ["sla", "catalog", "manage"].contains(&resource) {
             resource = segments.next().unwrap_or_default();
         }
-        if path.contains("categories") {
+        if path.contains("issue-categories") {
             resource = "issue-categories";
         }
         let id = match resource {
             "policies" => &self.policy,
+            "categories" => &self.catalog_category,
+            "items" => &self.catalog_item,
+            "requests" => &self.request,
+            "approvals" => &self.approval,
             "issue-categories" => &self.category,
             "business-hours" => &self.hours,
             "users" | "audit-logs" => &self.user,
@@ -417,6 +427,46 @@ async fn records_in(a: &TestApp) -> Ids {
     .fetch_one(&a.state.pool)
     .await
     .expect("a notification for tenant A's admin");
+    let (_, catalog_category) = a
+        .json(
+            "POST",
+            "/v1/catalog/categories",
+            Some(&admin),
+            Some(json!({"name": "Hardware"})),
+        )
+        .await;
+    let approver = me["user"]["id"].as_str().unwrap().to_string();
+    let (_, item) = a
+        .json(
+            "POST",
+            "/v1/catalog/items",
+            Some(&admin),
+            Some(json!({"name": "Laptop", "category_id": id_of(&catalog_category),
+                "form_schema": {"fields": [{"id": "model", "type": "text", "label": "Model"}]},
+                "approval_chain": {"stages": [{"approvers": [{"type": "user", "id": approver}]}]}})),
+        )
+        .await;
+    let catalog_item = id_of(&item);
+    a.json(
+        "POST",
+        &format!("/v1/catalog/items/{catalog_item}/publish"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    // Raised by the agent so the admin can decide on it.
+    let (_, agent) = a.user_with_role("agent").await;
+    let (_, request) = a
+        .json(
+            "POST",
+            "/v1/requests",
+            Some(&agent),
+            Some(json!({"catalog_item_id": catalog_item, "form_data": {"model": "X1"}})),
+        )
+        .await;
+    let (_, approvals) = a
+        .json("GET", "/v1/approvals?status=pending", Some(&admin), None)
+        .await;
     let job: i64 =
         sqlx::query_scalar("SELECT id FROM public.jobs WHERE tenant_slug = $1 ORDER BY id LIMIT 1")
             .bind(a.slug.as_str())
@@ -459,6 +509,13 @@ async fn records_in(a: &TestApp) -> Ids {
         notification: notification.to_string(),
         integration: id_of(&integration),
         channel: id_of(&channel),
+        catalog_category: id_of(&catalog_category),
+        catalog_item,
+        request: id_of(&request),
+        approval: approvals["data"][0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{approvals}"))
+            .into(),
     }
 }
 
@@ -507,6 +564,21 @@ fn valid_body(method: &str, path: &str, b_user: &str) -> Option<Value> {
         ("PUT", "/v1/notification-channels/{id}") => {
             json!({"name": "Renamed", "integration_id": uuid::Uuid::new_v4()})
         }
+        ("PUT", "/v1/catalog/categories/{id}" | "/v1/catalog/items/{id}") => {
+            json!({"name": "Renamed"})
+        }
+        ("POST", "/v1/requests/{id}/assign" | "/v1/requests/{id}/reassign") => {
+            json!({"assigned_to": b_user})
+        }
+        ("POST", "/v1/requests/{id}/complete" | "/v1/requests/{id}/reopen") => json!({}),
+        (
+            "POST",
+            "/v1/requests/{id}/approve"
+            | "/v1/requests/{id}/reject"
+            | "/v1/approvals/{id}/approve"
+            | "/v1/approvals/{id}/reject",
+        ) => json!({"comments": "fine"}),
+        ("POST", "/v1/requests/{id}/comments") => json!({"content": "hi"}),
         _ => return None,
     })
 }
