@@ -39,7 +39,10 @@ pub async fn entries(
     let mut out = Vec::with_capacity(rows.len());
     let mut by_type: std::collections::BTreeMap<String, Vec<uuid::Uuid>> = Default::default();
     for r in &rows {
-        by_type.entry(r.entity_type.clone()).or_default().push(r.entity_id);
+        by_type
+            .entry(r.entity_type.clone())
+            .or_default()
+            .push(r.entity_id);
     }
     let mut described = HashMap::new();
     for (t, ids) in by_type {

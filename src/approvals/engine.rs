@@ -368,7 +368,10 @@ pub async fn decide(
     }
     let comment = comment.map(str::trim).filter(|c| !c.is_empty());
     if comment.is_some_and(|c| c.chars().count() > 5000) {
-        return Err(AppError::field("comments", "must be at most 5000 characters"));
+        return Err(AppError::field(
+            "comments",
+            "must be at most 5000 characters",
+        ));
     }
     if decision == Decision::Rejected && comment.is_none() {
         return Err(AppError::field(
@@ -429,15 +432,26 @@ pub async fn decide(
             .bind(next)
             .execute(&mut **tx)
             .await?;
-            open_step(tx, &row.entity_type, row.entity_id, &chain.stages[next as usize], next, &ctx)
-                .await?;
+            open_step(
+                tx,
+                &row.entity_type,
+                row.entity_id,
+                &chain.stages[next as usize],
+                next,
+                &ctx,
+            )
+            .await?;
             None
         }
         Outcome::Approved => Some(Settled::Approved),
     };
     if let Some(v) = verdict {
         close_step(tx, &row, step).await?;
-        let status = if v == Settled::Approved { "approved" } else { "rejected" };
+        let status = if v == Settled::Approved {
+            "approved"
+        } else {
+            "rejected"
+        };
         sqlx::query(
             "UPDATE approval_runs SET status = $3, current_step = NULL, updated_at = now()
              WHERE entity_type = $1 AND entity_id = $2",

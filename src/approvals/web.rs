@@ -52,7 +52,13 @@ async fn page(
     decided.truncate(20);
     ctx.tx.commit().await?;
     let page = InboxPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "approvals", &ctx.manifest, ctx.now),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "approvals",
+            &ctx.manifest,
+            ctx.now,
+        ),
         pending,
         decided,
         failed,
@@ -79,7 +85,12 @@ pub async fn decide(
     let decision = match form.get("decision").map(String::as_str) {
         Some("approve") => Decision::Approved,
         Some("reject") => Decision::Rejected,
-        _ => return Err(crate::platform::error::AppError::BadRequest("choose approve or reject".into()).into()),
+        _ => {
+            return Err(crate::platform::error::AppError::BadRequest(
+                "choose approve or reject".into(),
+            )
+            .into());
+        }
     };
     let comment = form.get("comments").cloned().unwrap_or_default();
     let back = form
@@ -89,10 +100,22 @@ pub async fn decide(
         .unwrap_or_else(|| "/approvals".into());
     let saved = ctx
         .save(async |ctx| {
-            let (actor, slug, manifest) =
-                (ctx.actor(), ctx.principal.slug.clone(), ctx.manifest.clone());
-            engine::decide(&mut ctx.tx, &manifest, &slug, &actor, id, decision, Some(&comment), today)
-                .await
+            let (actor, slug, manifest) = (
+                ctx.actor(),
+                ctx.principal.slug.clone(),
+                ctx.manifest.clone(),
+            );
+            engine::decide(
+                &mut ctx.tx,
+                &manifest,
+                &slug,
+                &actor,
+                id,
+                decision,
+                Some(&comment),
+                today,
+            )
+            .await
         })
         .await?;
     match saved {

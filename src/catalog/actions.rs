@@ -84,7 +84,16 @@ pub async fn save_category(
     };
     let id = store::save_category(tx, id, &input).await?;
     let after = store::category(tx, id).await?;
-    events::saved(tx, tenant, actor, "catalog_category", id, before.as_ref(), &after).await?;
+    events::saved(
+        tx,
+        tenant,
+        actor,
+        "catalog_category",
+        id,
+        before.as_ref(),
+        &after,
+    )
+    .await?;
     Ok(after)
 }
 
@@ -167,7 +176,10 @@ pub async fn check_chain(
                 format!("approval_chain.{path}")
             };
             let msg = e.inner().to_string();
-            p.add(&key, msg.split(" at line ").next().unwrap_or(&msg).to_string());
+            p.add(
+                &key,
+                msg.split(" at line ").next().unwrap_or(&msg).to_string(),
+            );
             return Ok(Chain::default());
         }
     };
@@ -247,13 +259,21 @@ pub async fn save_item(
     if let Some(t) = blank(&b.cost_type) {
         p.one_of("cost_type", t, store::COST_TYPES);
     }
-    if b.cost.is_some_and(|c| !c.is_finite() || !(0.0..=99_999_999.0).contains(&c)) {
+    if b.cost
+        .is_some_and(|c| !c.is_finite() || !(0.0..=99_999_999.0).contains(&c))
+    {
         p.add("cost", "must be between 0 and 99999999");
     }
-    if b.estimated_hours.is_some_and(|h| !(0..=10_000).contains(&h)) {
+    if b.estimated_hours
+        .is_some_and(|h| !(0..=10_000).contains(&h))
+    {
         p.add("estimated_hours", "must be between 0 and 10000");
     }
-    if b.tags.len() > 20 || b.tags.iter().any(|t| t.trim().is_empty() || t.chars().count() > 50) {
+    if b.tags.len() > 20
+        || b.tags
+            .iter()
+            .any(|t| t.trim().is_empty() || t.chars().count() > 50)
+    {
         p.add("tags", "at most 20 tags of 1–50 characters");
     }
     let empty_form = json!({"version": "1.0", "fields": []});
@@ -315,7 +335,16 @@ pub async fn save_item(
     };
     let id = store::save_item(tx, id, actor.user_id, &input).await?;
     let after = store::item(tx, id, Viewer::Manager).await?;
-    events::saved(tx, tenant, actor, "catalog_item", id, before.as_ref(), &after).await?;
+    events::saved(
+        tx,
+        tenant,
+        actor,
+        "catalog_item",
+        id,
+        before.as_ref(),
+        &after,
+    )
+    .await?;
     Ok(after)
 }
 
@@ -365,7 +394,10 @@ pub async fn publish(
         });
     }
     let form = schema::parse(&before.form_schema).map_err(|_| {
-        AppError::field("form_schema", "The draft form has problems; fix them in the builder first.")
+        AppError::field(
+            "form_schema",
+            "The draft form has problems; fix them in the builder first.",
+        )
     })?;
     if form.fields.is_empty() {
         return Err(AppError::field(

@@ -45,12 +45,20 @@ async fn index_page(
     let categories = store::categories(&mut ctx.tx).await?;
     let params = listing::parse(
         &store::ITEM_LIST,
-        &[("per_page".to_string(), "100".to_string())].into_iter().collect(),
+        &[("per_page".to_string(), "100".to_string())]
+            .into_iter()
+            .collect(),
     )?;
     let (items, _) = store::list_items(&mut ctx.tx, &params, Viewer::Manager).await?;
     ctx.tx.commit().await?;
     let page = IndexPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "catalog_manage", &ctx.manifest, ctx.now),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "catalog_manage",
+            &ctx.manifest,
+            ctx.now,
+        ),
         categories,
         items,
         errors: errors.into(),
@@ -65,10 +73,16 @@ pub async fn index(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
 }
 
 fn opt(v: &BTreeMap<String, String>, k: &str) -> Option<String> {
-    v.get(k).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    v.get(k)
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
-fn id_of(v: &BTreeMap<String, String>, k: &str, errors: &mut BTreeMap<String, String>) -> Option<Uuid> {
+fn id_of(
+    v: &BTreeMap<String, String>,
+    k: &str,
+    errors: &mut BTreeMap<String, String>,
+) -> Option<Uuid> {
     let s = opt(v, k)?;
     match s.parse() {
         Ok(u) => Some(u),
@@ -79,7 +93,10 @@ fn id_of(v: &BTreeMap<String, String>, k: &str, errors: &mut BTreeMap<String, St
     }
 }
 
-fn category_body(v: &BTreeMap<String, String>, errors: &mut BTreeMap<String, String>) -> CategoryBody {
+fn category_body(
+    v: &BTreeMap<String, String>,
+    errors: &mut BTreeMap<String, String>,
+) -> CategoryBody {
     let sort_order = match opt(v, "sort_order").map(|s| s.parse::<i32>()) {
         Some(Ok(n)) => Some(n),
         Some(Err(_)) => {
@@ -120,7 +137,8 @@ async fn save_category(
     match saved {
         Ok(c) => {
             let said = format!("Category “{}” saved.", c.name);
-            ctx.saved_with(hx, "/catalog/manage", &Toast::success(said)).await
+            ctx.saved_with(hx, "/catalog/manage", &Toast::success(said))
+                .await
         }
         Err(refused) => index_page(ctx, hx, refused.errors.0, v, refused.status).await,
     }
@@ -151,8 +169,12 @@ pub async fn delete_category(
     ctx.require(CATALOG_MANAGE)?;
     let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
     actions::delete_category(&mut ctx.tx, &slug, &actor, id).await?;
-    ctx.saved_with(hx, "/catalog/manage", &Toast::success("Category deleted; its items have no category now."))
-        .await
+    ctx.saved_with(
+        hx,
+        "/catalog/manage",
+        &Toast::success("Category deleted; its items have no category now."),
+    )
+    .await
 }
 
 /// A new draft item from its name and category; the editor opens next.
@@ -179,9 +201,16 @@ pub async fn create_item(
         .await?;
     match saved {
         Ok(item) => {
-            let said = format!("“{}” created as a draft: add its questions, then publish.", item.name);
-            ctx.saved_with(hx, &format!("/catalog/manage/items/{}", item.id), &Toast::success(said))
-                .await
+            let said = format!(
+                "“{}” created as a draft: add its questions, then publish.",
+                item.name
+            );
+            ctx.saved_with(
+                hx,
+                &format!("/catalog/manage/items/{}", item.id),
+                &Toast::success(said),
+            )
+            .await
         }
         Err(refused) => {
             let mut errors = refused.errors.0;
@@ -227,13 +256,22 @@ fn values_of(i: &Item) -> BTreeMap<&'static str, String> {
         ("fulfillment_group_id", id(i.fulfillment_group_id)),
         ("sla_policy_id", id(i.sla_policy_id)),
         ("default_priority", i.default_priority.clone()),
-        ("estimated_hours", i.estimated_hours.map(|h| h.to_string()).unwrap_or_default()),
+        (
+            "estimated_hours",
+            i.estimated_hours.map(|h| h.to_string()).unwrap_or_default(),
+        ),
         ("cost", i.cost.map(|c| c.to_string()).unwrap_or_default()),
         ("cost_type", i.cost_type.clone().unwrap_or_default()),
         ("tags", i.tags.join(", ")),
         ("sort_order", i.sort_order.to_string()),
-        ("form_schema", serde_json::to_string_pretty(&i.form_schema).unwrap_or_default()),
-        ("approval_chain", serde_json::to_string_pretty(&i.approval_chain).unwrap_or_default()),
+        (
+            "form_schema",
+            serde_json::to_string_pretty(&i.form_schema).unwrap_or_default(),
+        ),
+        (
+            "approval_chain",
+            serde_json::to_string_pretty(&i.approval_chain).unwrap_or_default(),
+        ),
     ])
 }
 
@@ -263,7 +301,14 @@ async fn preview_of(ctx: &mut WebCtx, item: &Item) -> Result<Option<FormView>, A
         requester: ctx.principal.user_id,
     };
     Ok(Some(
-        form::view(&mut ctx.tx, &s, &answers::initial(&s), &BTreeMap::new(), fctx).await?,
+        form::view(
+            &mut ctx.tx,
+            &s,
+            &answers::initial(&s),
+            &BTreeMap::new(),
+            fctx,
+        )
+        .await?,
     ))
 }
 
@@ -275,9 +320,17 @@ async fn edit_page(
     errors: BTreeMap<String, String>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let categories = choices(&mut ctx.tx, "SELECT id, name FROM catalog_categories ORDER BY name").await?;
+    let categories = choices(
+        &mut ctx.tx,
+        "SELECT id, name FROM catalog_categories ORDER BY name",
+    )
+    .await?;
     let groups = choices(&mut ctx.tx, "SELECT id, name FROM groups ORDER BY name").await?;
-    let policies = choices(&mut ctx.tx, "SELECT id, name FROM sla_policies ORDER BY name").await?;
+    let policies = choices(
+        &mut ctx.tx,
+        "SELECT id, name FROM sla_policies ORDER BY name",
+    )
+    .await?;
     let preview = preview_of(&mut ctx, &item).await?;
     ctx.tx.commit().await?;
     let schema_errors = errors
@@ -286,7 +339,13 @@ async fn edit_page(
         .map(|(k, m)| (k.clone(), m.clone()))
         .collect();
     let page = EditPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "catalog_manage", &ctx.manifest, ctx.now),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "catalog_manage",
+            &ctx.manifest,
+            ctx.now,
+        ),
         item,
         v,
         errors: errors.into(),
@@ -301,7 +360,11 @@ async fn edit_page(
     Ok(render_page!(hx, page, status))
 }
 
-pub async fn edit_item(mut ctx: WebCtx, Hx(hx): Hx, PathId(id): PathId) -> Result<Response, WebError> {
+pub async fn edit_item(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    PathId(id): PathId,
+) -> Result<Response, WebError> {
     ctx.require(CATALOG_MANAGE)?;
     let item = store::item(&mut ctx.tx, id, Viewer::Manager).await?;
     let v = values_of(&item);
@@ -353,7 +416,13 @@ fn item_body(
         visible_to_groups: Vec::new(),
         tags: s
             .get("tags")
-            .map(|t| t.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect())
+            .map(|t| {
+                t.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default(),
         sort_order: sort,
     }
@@ -392,7 +461,12 @@ pub async fn update_item(
             } else {
                 "Saved."
             };
-            ctx.saved_with(hx, &format!("/catalog/manage/items/{id}"), &Toast::success(said)).await
+            ctx.saved_with(
+                hx,
+                &format!("/catalog/manage/items/{id}"),
+                &Toast::success(said),
+            )
+            .await
         }
         Err(refused) => edit_page(ctx, hx, before, v, refused.errors.0, refused.status).await,
     }
@@ -418,7 +492,13 @@ pub async fn preview(
     ctx.tx.commit().await?;
     let v = values_of(&item);
     let page = EditPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "catalog_manage", &ctx.manifest, ctx.now),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "catalog_manage",
+            &ctx.manifest,
+            ctx.now,
+        ),
         item,
         v,
         errors: BTreeMap::new().into(),
@@ -430,7 +510,10 @@ pub async fn preview(
         preview: Some(view),
         schema_errors: Vec::new(),
     };
-    Ok(html(StatusCode::OK, askama::Template::render(&page.as_preview())))
+    Ok(html(
+        StatusCode::OK,
+        askama::Template::render(&page.as_preview()),
+    ))
 }
 
 async fn lifecycle(
@@ -461,8 +544,12 @@ async fn lifecycle(
                 "clone" => format!("Copied as the draft “{}”.", item.name),
                 _ => format!("“{}” is retired and left the catalog.", item.name),
             };
-            ctx.saved_with(hx, &format!("/catalog/manage/items/{}", item.id), &Toast::success(said))
-                .await
+            ctx.saved_with(
+                hx,
+                &format!("/catalog/manage/items/{}", item.id),
+                &Toast::success(said),
+            )
+            .await
         }
         Err(refused) => {
             let item = store::item(&mut ctx.tx, id, Viewer::Manager).await?;

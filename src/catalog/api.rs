@@ -182,7 +182,10 @@ pub async fn publish(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Item>, 
 /// A new draft with the same settings and form.
 #[utoipa::path(post, path = "/catalog/items/{id}/clone", tag = "catalog", operation_id = "cloneCatalogItem",
     params(("id" = Uuid, Path, description = ITEM_ID)), responses((status = 201, body = Item)))]
-pub async fn clone_item(mut ctx: ApiCtx, PathId(id): PathId) -> Result<impl IntoResponse, AppError> {
+pub async fn clone_item(
+    mut ctx: ApiCtx,
+    PathId(id): PathId,
+) -> Result<impl IntoResponse, AppError> {
     ctx.require(CATALOG_MANAGE)?;
     let actor = ctx.actor();
     let item = actions::clone_item(&mut ctx.tx, &ctx.principal.slug, &actor, id).await?;

@@ -173,9 +173,7 @@ pub async fn view(
         };
         let (min, max) = match f.kind {
             FieldType::Number => (num(rules.min), num(rules.max)),
-            FieldType::Date | FieldType::Datetime => {
-                (date(&rules.min_date), date(&rules.max_date))
-            }
+            FieldType::Date | FieldType::Datetime => (date(&rules.min_date), date(&rules.max_date)),
             _ => (String::new(), String::new()),
         };
         let values = match v {
@@ -204,10 +202,7 @@ pub async fn view(
                 min,
                 max,
                 step: num(rules.step),
-                maxlength: rules
-                    .max_length
-                    .map(|m| m.to_string())
-                    .unwrap_or_default(),
+                maxlength: rules.max_length.map(|m| m.to_string()).unwrap_or_default(),
                 accept: rules
                     .allowed_types
                     .iter()

@@ -49,11 +49,23 @@ pub fn web_routes() -> Routes {
             "/catalog/manage/items/{id}",
             get(admin_web::edit_item).post(admin_web::update_item),
         )
-        .route("/catalog/manage/items/{id}/preview", post(admin_web::preview))
-        .route("/catalog/manage/items/{id}/publish", post(admin_web::publish))
-        .route("/catalog/manage/items/{id}/clone", post(admin_web::clone_item))
+        .route(
+            "/catalog/manage/items/{id}/preview",
+            post(admin_web::preview),
+        )
+        .route(
+            "/catalog/manage/items/{id}/publish",
+            post(admin_web::publish),
+        )
+        .route(
+            "/catalog/manage/items/{id}/clone",
+            post(admin_web::clone_item),
+        )
         .route("/catalog/manage/items/{id}/retire", post(admin_web::retire))
-        .route("/catalog/manage/categories", post(admin_web::create_category))
+        .route(
+            "/catalog/manage/categories",
+            post(admin_web::create_category),
+        )
         .route(
             "/catalog/manage/categories/{id}",
             post(admin_web::update_category),

@@ -159,7 +159,17 @@ pub async fn item(mut ctx: WebCtx, Hx(hx): Hx, PathId(id): PathId) -> Result<Res
     let (item, schema) = published(&mut ctx.tx, id, ctx.principal.user_id).await?;
     let answers = answers::initial(&schema);
     let me = ctx.principal.user_id.to_string();
-    item_page(ctx, hx, item, &schema, &answers, BTreeMap::new(), me, StatusCode::OK).await
+    item_page(
+        ctx,
+        hx,
+        item,
+        &schema,
+        &answers,
+        BTreeMap::new(),
+        me,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// The fields again for the answers so far: what the conditions show now (no errors yet).
@@ -192,7 +202,10 @@ pub async fn evaluate(
         notice: None,
         top_errors: BTreeMap::new(),
     };
-    Ok(html(StatusCode::OK, askama::Template::render(&page.as_fields())))
+    Ok(html(
+        StatusCode::OK,
+        askama::Template::render(&page.as_fields()),
+    ))
 }
 
 fn pair(pairs: &[(String, String)], key: &str) -> Option<String> {
@@ -247,20 +260,33 @@ pub async fn submit(
     let mut accepted: Vec<(String, Upload, &'static str)> = Vec::new();
     for f in schema.fields.iter().filter(|f| f.kind == FieldType::File) {
         let name = format!("f_{}", f.id);
-        let mine: Vec<Upload> = uploads.iter().filter(|u| u.field == name).map(clone_upload).collect();
+        let mine: Vec<Upload> = uploads
+            .iter()
+            .filter(|u| u.field == name)
+            .map(clone_upload)
+            .collect();
         if mine.is_empty() {
             continue;
         }
         let mut list = Vec::new();
         for u in mine {
-            let filename = u.filename.rsplit(['/', '\\']).next().unwrap_or(&u.filename).trim().to_string();
+            let filename = u
+                .filename
+                .rsplit(['/', '\\'])
+                .next()
+                .unwrap_or(&u.filename)
+                .trim()
+                .to_string();
             match crate::issues::attachments::check(&filename, &u.bytes) {
                 Ok(ct) => {
                     list.push(json!({"filename": filename, "size_bytes": u.bytes.len()}));
                     accepted.push((f.id.clone(), u, ct));
                 }
                 Err(AppError::Validation { fields, .. }) => {
-                    errors.insert(f.id.clone(), fields.into_values().next().unwrap_or_default());
+                    errors.insert(
+                        f.id.clone(),
+                        fields.into_values().next().unwrap_or_default(),
+                    );
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -270,7 +296,10 @@ pub async fn submit(
     let requested_for_id = match requested_for.parse::<Uuid>() {
         Ok(u) => Some(u),
         Err(_) => {
-            errors.insert("requested_for_id".into(), "Choose someone from the list.".into());
+            errors.insert(
+                "requested_for_id".into(),
+                "Choose someone from the list.".into(),
+            );
             None
         }
     };
@@ -326,10 +355,23 @@ pub async fn submit(
     // A browser cannot refill a file input: say so on the file fields that had files.
     for f in schema.fields.iter().filter(|f| f.kind == FieldType::File) {
         if uploads.iter().any(|u| u.field == format!("f_{}", f.id)) && !errors.contains_key(&f.id) {
-            errors.insert(f.id.clone(), "Choose the files again: a browser cannot keep them after an error.".into());
+            errors.insert(
+                f.id.clone(),
+                "Choose the files again: a browser cannot keep them after an error.".into(),
+            );
         }
     }
-    item_page(ctx, hx, item, &schema, &answers, errors, requested_for, StatusCode::UNPROCESSABLE_ENTITY).await
+    item_page(
+        ctx,
+        hx,
+        item,
+        &schema,
+        &answers,
+        errors,
+        requested_for,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }
 
 fn clone_upload(u: &Upload) -> Upload {

@@ -89,7 +89,11 @@ pub async fn submit(
         errors.insert("requested_for_id".into(), "no such active user".into());
     }
     let mut given = b.form_data.clone();
-    for f in form_schema.fields.iter().filter(|f| f.kind == FieldType::File) {
+    for f in form_schema
+        .fields
+        .iter()
+        .filter(|f| f.kind == FieldType::File)
+    {
         match who.files.get(&f.id) {
             Some(v) => {
                 given.insert(f.id.clone(), v.clone());
@@ -150,7 +154,11 @@ pub async fn submit(
             group: item.fulfillment_group_id,
             priority: &item.default_priority,
             form_data: &values,
-            status: if pending { "pending_approval" } else { "approved" },
+            status: if pending {
+                "pending_approval"
+            } else {
+                "approved"
+            },
             approval_status: pending.then_some("pending"),
             sla_policy: item.sla_policy_id,
         },
@@ -376,7 +384,10 @@ pub async fn comment(
         return Err(AppError::field("content", "is required"));
     }
     if content.chars().count() > 20_000 {
-        return Err(AppError::field("content", "must be at most 20000 characters"));
+        return Err(AppError::field(
+            "content",
+            "must be at most 20000 characters",
+        ));
     }
     let cid: Uuid = sqlx::query_scalar(
         "INSERT INTO request_comments (request_id, user_id, content, is_internal) VALUES ($1, $2, $3, $4) RETURNING id",

@@ -158,7 +158,11 @@ pub fn module() -> Module {
                 ),
                 p(REQUESTS_READ_ALL, "See every service request", STAFF),
                 p(REQUESTS_CREATE, "Request items from the catalog", EVERYONE),
-                p(REQUESTS_UPDATE, "Fulfil requests: assign, complete, reopen, cancel", STAFF),
+                p(
+                    REQUESTS_UPDATE,
+                    "Fulfil requests: assign, complete, reopen, cancel",
+                    STAFF,
+                ),
             ]
         },
         events: EVENTS,

@@ -43,7 +43,8 @@ pub struct Request {
     pub updated_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT r.id, r.request_number, r.title, r.catalog_item_id, r.form_version, r.parent_id,
+const SELECT: &str =
+    "SELECT r.id, r.request_number, r.title, r.catalog_item_id, r.form_version, r.parent_id,
     r.requester_id, rq.name AS requester_name, r.requested_for_id, rf.name AS requested_for_name,
     r.assigned_to, at.name AS assigned_to_name, r.assigned_group, ag.name AS assigned_group_name,
     COALESCE(r.status, 'new') AS status, COALESCE(r.priority, 'medium') AS priority,
@@ -135,9 +136,9 @@ fn push_filters(
     for (col, value) in &params.filters {
         // assigned_to / assigned_group hold ids too.
         if col.starts_with("r.assigned") {
-            let id: Uuid = value.parse().map_err(|_| {
-                AppError::BadRequest(format!("'{}' must be a UUID", &col[2..]))
-            })?;
+            let id: Uuid = value
+                .parse()
+                .map_err(|_| AppError::BadRequest(format!("'{}' must be a UUID", &col[2..])))?;
             qb.push(format_args!(" AND {col} = ")).push_bind(id);
         } else {
             listing::push_equals(qb, col, value)?;

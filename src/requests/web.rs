@@ -72,7 +72,13 @@ pub async fn list(
     }
     ctx.tx.commit().await?;
     let page = ListPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "requests", &ctx.manifest, ctx.now),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "requests",
+            &ctx.manifest,
+            ctx.now,
+        ),
         rows,
         total,
         agent: ctx.principal.can(REQUESTS_READ_ALL),
@@ -114,7 +120,10 @@ struct ShowPage {
     notice: Option<String>,
 }
 
-async fn answers_of(tx: &mut crate::platform::tenancy::TenantTx, r: &Request) -> Result<Vec<AnswerRow>, AppError> {
+async fn answers_of(
+    tx: &mut crate::platform::tenancy::TenantTx,
+    r: &Request,
+) -> Result<Vec<AnswerRow>, AppError> {
     let (Some(item), Some(v)) = (r.catalog_item_id, r.form_version) else {
         return Ok(Vec::new());
     };
@@ -158,7 +167,11 @@ async fn show_page(
     let history = store::history(&mut ctx.tx, r.id).await?;
     let (users, groups) = if can_update {
         (
-            choices(&mut ctx.tx, "SELECT id, name FROM users WHERE status = 'active' ORDER BY name").await?,
+            choices(
+                &mut ctx.tx,
+                "SELECT id, name FROM users WHERE status = 'active' ORDER BY name",
+            )
+            .await?,
             choices(&mut ctx.tx, "SELECT id, name FROM groups ORDER BY name").await?,
         )
     } else {
@@ -178,7 +191,13 @@ async fn show_page(
         Vec::new()
     };
     let page = ShowPage {
-        chrome: Chrome::new(&ctx.principal, &ctx.csrf, "requests", &ctx.manifest, ctx.now),
+        chrome: Chrome::new(
+            &ctx.principal,
+            &ctx.csrf,
+            "requests",
+            &ctx.manifest,
+            ctx.now,
+        ),
         r,
         answers,
         chain,
@@ -253,12 +272,15 @@ pub async fn act(
     match saved {
         Ok(r) => {
             let said = match action {
-                Action::Complete => format!("{} is completed; the requester is told.", r.request_number),
+                Action::Complete => {
+                    format!("{} is completed; the requester is told.", r.request_number)
+                }
                 Action::Cancel => format!("{} is cancelled.", r.request_number),
                 Action::Reopen => format!("{} is open again.", r.request_number),
                 _ => format!("{} is assigned.", r.request_number),
             };
-            ctx.saved_with(hx, &format!("/requests/{id}"), &Toast::success(said)).await
+            ctx.saved_with(hx, &format!("/requests/{id}"), &Toast::success(said))
+                .await
         }
         Err(refused) => {
             let notice = refused.notice.clone();
@@ -287,7 +309,24 @@ pub async fn add_comment(
         })
         .await?;
     match saved {
-        Ok(_) => ctx.saved_with(hx, &format!("/requests/{id}"), &Toast::success("Comment added.")).await,
-        Err(refused) => show_page(ctx, hx, id, refused.errors.0, refused.notice, refused.status).await,
+        Ok(_) => {
+            ctx.saved_with(
+                hx,
+                &format!("/requests/{id}"),
+                &Toast::success("Comment added."),
+            )
+            .await
+        }
+        Err(refused) => {
+            show_page(
+                ctx,
+                hx,
+                id,
+                refused.errors.0,
+                refused.notice,
+                refused.status,
+            )
+            .await
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 mod attachments;
 mod browser;
+mod catalog;
 mod edge;
 mod identity;
 mod inbound;

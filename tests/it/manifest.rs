@@ -202,11 +202,7 @@ async fn events_are_the_specs_and_unbuilt_modules_offer_none() {
         .iter()
         .filter_map(|p| p["key"].as_str())
         .collect();
-    for unbuilt in [
-        "changes:approve",
-        "oncall:read",
-        "cloud:read",
-    ] {
+    for unbuilt in ["changes:approve", "oncall:read", "cloud:read"] {
         assert!(
             !offered.contains(&unbuilt),
             "{unbuilt} is offered: {offered:?}"

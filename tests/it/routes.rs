@@ -441,9 +441,11 @@ async fn records_in(a: &TestApp) -> Ids {
             "POST",
             "/v1/catalog/items",
             Some(&admin),
-            Some(json!({"name": "Laptop", "category_id": id_of(&catalog_category),
+            Some(
+                json!({"name": "Laptop", "category_id": id_of(&catalog_category),
                 "form_schema": {"fields": [{"id": "model", "type": "text", "label": "Model"}]},
-                "approval_chain": {"stages": [{"approvers": [{"type": "user", "id": approver}]}]}})),
+                "approval_chain": {"stages": [{"approvers": [{"type": "user", "id": approver}]}]}}),
+            ),
         )
         .await;
     let catalog_item = id_of(&item);

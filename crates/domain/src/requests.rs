@@ -68,7 +68,11 @@ pub fn target(status: &str, action: Action) -> Option<&'static str> {
 }
 
 fn static_status(status: &str) -> &'static str {
-    STATUSES.iter().find(|s| **s == status).copied().unwrap_or("new")
+    STATUSES
+        .iter()
+        .find(|s| **s == status)
+        .copied()
+        .unwrap_or("new")
 }
 
 pub fn is_open(status: &str) -> bool {
@@ -82,14 +86,21 @@ mod tests {
     #[test]
     fn the_machine() {
         assert_eq!(target("approved", Action::Assign), Some("in_progress"));
-        assert_eq!(target("pending_approval", Action::Assign), Some("pending_approval"));
+        assert_eq!(
+            target("pending_approval", Action::Assign),
+            Some("pending_approval")
+        );
         assert_eq!(target("in_progress", Action::Complete), Some("completed"));
         assert_eq!(target("completed", Action::Reopen), Some("in_progress"));
         assert_eq!(target("completed", Action::Cancel), None);
         assert_eq!(target("pending_approval", Action::Complete), None);
         assert_eq!(target("cancelled", Action::Reopen), None);
         for s in STATUSES {
-            assert_eq!(is_open(s), !allowed(s).is_empty() && *s != "completed", "{s}");
+            assert_eq!(
+                is_open(s),
+                !allowed(s).is_empty() && *s != "completed",
+                "{s}"
+            );
         }
     }
 }
