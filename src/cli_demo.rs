@@ -1,6 +1,7 @@
 //! The demo tenant: on first start of an empty installation (FIRELATER_DEMO on), provision
 //! `demo` with one user per system role and a few groups, and print how to sign in.
 
+mod catalog;
 mod desk;
 
 use serde_json::json;
@@ -223,7 +224,9 @@ pub async fn ensure_demo(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result
                 .map_err(|e| anyhow::anyhow!("demo environment: {e:?}"))?;
         }
     }
-    desk::seed(&mut tx, &slug, &ids, &group_ids, chrono::Utc::now()).await?;
+    let now = chrono::Utc::now();
+    catalog::seed(&mut tx, &slug, &ids, &group_ids, now.date_naive()).await?;
+    desk::seed(&mut tx, &slug, &ids, &group_ids, now).await?;
     tx.commit().await?;
     println!();
     println!("  FireLater demo is ready at {}/login", config.base_url);

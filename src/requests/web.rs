@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::actions::{self, ActionBody, ENTITY};
 use super::api::{cancel_scope, scope_of};
-use super::perm::{REQUESTS_CREATE, REQUESTS_READ, REQUESTS_READ_ALL, REQUESTS_UPDATE};
+use super::perm::{REQUESTS_READ, REQUESTS_READ_ALL, REQUESTS_UPDATE};
 use super::store::{self, Comment, HistoryEntry, Request, Scope};
 use crate::approvals::engine::{self, ChainState};
 use crate::catalog::form;
