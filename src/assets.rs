@@ -8,3 +8,6 @@ pub const HTMX_SSE_SRI: &str = include_str!("../static/vendor/htmx-ext-sse-2.2.4
 
 /// sha384 (base64) of `static/vendor/idiomorph-ext-0.8.0.min.js` (htmx's `morph` swap).
 pub const IDIOMORPH_SRI: &str = include_str!("../static/vendor/idiomorph-ext-0.8.0.min.js.sri");
+
+/// sha384 (base64) of `static/vendor/sortable-1.15.7.min.js` (the catalog builder's drag and drop).
+pub const SORTABLE_SRI: &str = include_str!("../static/vendor/sortable-1.15.7.min.js.sri");

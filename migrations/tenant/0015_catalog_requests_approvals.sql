@@ -124,3 +124,6 @@ CREATE INDEX idx_delegations_user ON approval_delegations(user_id);
 CREATE INDEX idx_delegations_delegate ON approval_delegations(delegate_id);
 CREATE INDEX idx_catalog_items_created_by ON catalog_items(created_by);
 CREATE INDEX idx_catalog_versions_published_by ON catalog_item_versions(published_by);
+
+-- The builder's one-step undo: the draft form before its last change.
+ALTER TABLE catalog_items ADD COLUMN form_schema_undo JSONB;

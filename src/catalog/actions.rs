@@ -364,9 +364,12 @@ pub async fn save_form(
             details: Value::Null,
         });
     }
-    let parsed = schema_problems(form).map_err(|p| p.into_result().unwrap_err())?;
+    let parsed = match schema_problems(form) {
+        Ok(p) => p,
+        Err(p) => return Err(p.into_result().err().unwrap_or(AppError::NotFound)),
+    };
     let value = serde_json::to_value(parsed).unwrap_or_default();
-    store::save_form(tx, id, &value).await?;
+    store::save_form_keeping_undo(tx, id, &value).await?;
     let after = store::item(tx, id, Viewer::Manager).await?;
     events::saved(tx, tenant, actor, "catalog_item", id, Some(&before), &after).await?;
     Ok(after)

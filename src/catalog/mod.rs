@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod admin_web;
 pub mod api;
+pub mod builder;
 pub mod form;
 pub mod portal;
 pub mod store;
@@ -43,6 +44,10 @@ pub fn web_routes() -> Routes {
         .route("/catalog/items/{id}", get(portal::item))
         .route("/catalog/items/{id}/evaluate", post(portal::evaluate))
         .route("/catalog/items/{id}/request", post(portal::submit))
+        .route(
+            "/catalog/items/{id}/builder",
+            get(builder::show).post(builder::apply),
+        )
         .route("/catalog/manage", get(admin_web::index))
         .route("/catalog/manage/items", post(admin_web::create_item))
         .route(

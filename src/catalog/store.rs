@@ -390,16 +390,6 @@ pub async fn save_item(
         .ok_or(AppError::NotFound)
 }
 
-/// Only the draft form (the builder's autosave).
-pub async fn save_form(tx: &mut TenantTx, id: Uuid, schema: &Value) -> Result<(), AppError> {
-    sqlx::query("UPDATE catalog_items SET form_schema = $2, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(schema)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 /// Freezes the draft as the next version and makes the item active.
 pub async fn publish(tx: &mut TenantTx, id: Uuid, by: Option<Uuid>) -> Result<i32, AppError> {
     Ok(sqlx::query_scalar(
@@ -446,4 +436,43 @@ pub async fn version(tx: &mut TenantTx, item: Uuid, version: i32) -> Result<Vers
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(AppError::NotFound)
+}
+
+/// A builder change: the new draft, keeping the one before it for undo.
+pub async fn save_form_keeping_undo(
+    tx: &mut TenantTx,
+    id: Uuid,
+    schema: &Value,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE catalog_items SET form_schema_undo = form_schema, form_schema = $2, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(schema)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Brings back the draft before the last builder change; false when there is none.
+pub async fn undo_form(tx: &mut TenantTx, id: Uuid) -> Result<bool, AppError> {
+    Ok(sqlx::query(
+        "UPDATE catalog_items SET form_schema = form_schema_undo, form_schema_undo = NULL, updated_at = now()
+         WHERE id = $1 AND form_schema_undo IS NOT NULL",
+    )
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+pub async fn can_undo(tx: &mut TenantTx, id: Uuid) -> Result<bool, AppError> {
+    Ok(
+        sqlx::query_scalar("SELECT form_schema_undo IS NOT NULL FROM catalog_items WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .unwrap_or(false),
+    )
 }

@@ -323,6 +323,43 @@
   }
   paintSwatches();
   document.addEventListener("htmx:load", function (e) { paintSwatches(e.target); });
+  // The catalog form builder: drag a type from the palette onto the form, or a field to a new
+  // place; each drop posts the same operation as the keyboard buttons and the server answers
+  // with the builder re-rendered from the saved draft.
+  function builder() {
+    var b = document.getElementById("builder");
+    if (!b || !window.Sortable || !window.htmx) return;
+    var url = b.getAttribute("data-builder");
+    var csrf = (document.querySelector("meta[name=csrf-token]") || {}).content;
+    function post(values) {
+      values._csrf = csrf;
+      htmx.ajax("POST", url, { target: "#builder", swap: "innerHTML", values: values, source: b });
+    }
+    b.querySelectorAll("[data-palette-list]").forEach(function (l) {
+      if (l.dataset.sortable) return;
+      l.dataset.sortable = "on";
+      Sortable.create(l, { group: { name: "builder", pull: "clone", put: false }, sort: false,
+        forceFallback: true, filter: "button", preventOnFilter: false });
+    });
+    b.querySelectorAll("[data-canvas]").forEach(function (l) {
+      if (l.dataset.sortable) return;
+      l.dataset.sortable = "on";
+      var place = function (e) { return { section: l.getAttribute("data-section"), index: String(e.newIndex) }; };
+      Sortable.create(l, { group: { name: "builder", pull: true, put: true }, forceFallback: true,
+        filter: "button, a, select, input", preventOnFilter: false,
+        onAdd: function (e) {
+          var v = place(e), type = e.item.getAttribute("data-type");
+          if (type) { e.item.remove(); v.op = "add"; v.type = type; }
+          else { v.op = "move"; v.field = e.item.getAttribute("data-field"); }
+          post(v);
+        },
+        onUpdate: function (e) {
+          var v = place(e); v.op = "move"; v.field = e.item.getAttribute("data-field"); post(v);
+        } });
+    });
+  }
+  builder();
+  document.addEventListener("htmx:load", function () { builder(); });
   // A form re-rendered while someone types (catalog conditions, live lists) must not take
   // back the characters typed since the request left.
   if (window.Idiomorph) Idiomorph.defaults.ignoreActiveValue = true;

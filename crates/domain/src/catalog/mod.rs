@@ -4,6 +4,7 @@
 pub mod answers;
 pub mod conditions;
 pub mod dates;
+pub mod edit;
 pub mod schema;
 
 #[cfg(test)]
