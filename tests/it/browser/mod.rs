@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use thirtyfour::prelude::*;
 
 mod a11y;
+mod catalog;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -202,7 +203,8 @@ async fn run_scenario(driver: &WebDriver, port: u16) -> WebDriverResult<()> {
     driver.goto(format!("{base}/admin/users")).await?;
     assert!(driver.current_url().await?.path().starts_with("/login"));
     agent_works_an_issue(driver, &base).await?;
-    requester_raises_and_follows(driver, &base).await
+    requester_raises_and_follows(driver, &base).await?;
+    catalog::built_requested_approved_completed(driver, &base).await
 }
 
 /// The queue is for triage: `j` moves onto a row, `e` opens its edit form; moving through the
