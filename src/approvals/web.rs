@@ -48,7 +48,7 @@ async fn page(
         let rows = engine::inbox(&mut ctx.tx, user, Some(s), today).await?;
         decided.extend(entries(&mut ctx.tx, &ctx.manifest, rows).await?);
     }
-    decided.sort_by(|a, b| b.approval.decision_at.cmp(&a.approval.decision_at));
+    decided.sort_by_key(|e| std::cmp::Reverse(e.approval.decision_at));
     decided.truncate(20);
     ctx.tx.commit().await?;
     let page = InboxPage {

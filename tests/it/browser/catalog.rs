@@ -34,7 +34,7 @@ async fn fields_on_canvas(driver: &WebDriver, n: usize) -> WebDriverResult<Vec<W
 async fn drag_type(driver: &WebDriver, kind: &str) -> WebDriverResult<()> {
     let source = wait(
         driver,
-        By::Css(&format!("[data-palette-list] li[data-type='{kind}'] span")),
+        By::Css(format!("[data-palette-list] li[data-type='{kind}'] span")),
     )
     .await?;
     let target = driver
@@ -75,26 +75,26 @@ async fn settle(driver: &WebDriver) -> WebDriverResult<()> {
 /// Clicks a field on the canvas and waits for its side panel.
 async fn open_panel(driver: &WebDriver, field: &str) -> WebDriverResult<()> {
     settle(driver).await?;
-    wait(driver, By::Css(&format!("li[data-field='{field}'] a")))
+    wait(driver, By::Css(format!("li[data-field='{field}'] a")))
         .await?
         .click()
         .await?;
     wait(
         driver,
-        By::Css(&format!("#field-panel input[name=field][value='{field}']")),
+        By::Css(format!("#field-panel input[name=field][value='{field}']")),
     )
     .await?;
     settle(driver).await
 }
 
 async fn panel_input(driver: &WebDriver, name: &str) -> WebDriverResult<WebElement> {
-    wait(driver, By::Css(&format!("#field-panel [name='{name}']"))).await
+    wait(driver, By::Css(format!("#field-panel [name='{name}']"))).await
 }
 
 /// Waits until a canvas card mentions `word` (the builder re-rendered from the saved draft).
 async fn card_says(driver: &WebDriver, field: &str, word: &str) -> WebDriverResult<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !text_of(driver, By::Css(&format!("li[data-field='{field}']")))
+    while !text_of(driver, By::Css(format!("li[data-field='{field}']")))
         .await?
         .contains(word)
     {
@@ -205,7 +205,7 @@ pub async fn built_requested_approved_completed(
         "hidden at first"
     );
     driver
-        .find(By::Css(&format!("#preview-fields [name='f_{select_id}']")))
+        .find(By::Css(format!("#preview-fields [name='f_{select_id}']")))
         .await?
         .send_keys("Option 1")
         .await?;
@@ -229,28 +229,28 @@ pub async fn built_requested_approved_completed(
         .click()
         .await?;
     let form = wait(driver, By::Id("request-form")).await?;
-    form.find(By::Name(&format!("f_{select_id}")))
+    form.find(By::Name(format!("f_{select_id}")))
         .await?
         .send_keys("Option 1")
         .await?;
     wait(
         driver,
-        By::Css(&format!("#request-form [name='f_{text_id}']")),
+        By::Css(format!("#request-form [name='f_{text_id}']")),
     )
     .await?
     .send_keys("USB-C please")
     .await?;
     driver.find(By::Id("submit-request")).await?.click().await?;
-    wait(driver, By::Id(&format!("f_{check_id}-error"))).await?;
+    wait(driver, By::Id(format!("f_{check_id}-error"))).await?;
     let kept = driver
-        .find(By::Css(&format!("#request-form [name='f_{text_id}']")))
+        .find(By::Css(format!("#request-form [name='f_{text_id}']")))
         .await?
         .value()
         .await?
         .unwrap_or_default();
     assert_eq!(kept, "USB-C please", "the answer survives the error");
     driver
-        .find(By::Css(&format!("#request-form [name='f_{check_id}']")))
+        .find(By::Css(format!("#request-form [name='f_{check_id}']")))
         .await?
         .click()
         .await?;
