@@ -64,6 +64,16 @@ enum BenchCmd {
         #[arg(long)]
         mix: Option<String>,
     },
+    /// Catalog: submissions of a 60-field form with 20 conditions, and the portal's htmx
+    /// re-render of its conditions, through the real HTTP server.
+    Catalog {
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// Seconds per scenario.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -166,6 +176,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             };
             crate::bench::issues(config, args).await
         }
+        Command::Bench(BenchCmd::Catalog {
+            concurrency,
+            seconds,
+        }) => crate::bench::catalog::run(config, concurrency.max(1), seconds.max(1)).await,
         Command::Tenant(cmd) => {
             let db = Database::open(&config, 4).await?;
             let result = async {

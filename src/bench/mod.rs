@@ -2,6 +2,7 @@
 //! port and drives it with concurrent clients; then runs the same operations straight through
 //! the same pool (no HTTP, no auth, no JSON) as the ceiling, and reports both.
 
+pub mod catalog;
 mod load;
 mod mix;
 mod seed;
@@ -44,7 +45,11 @@ const LIST: &str = "priority=critical,high&sort=priority&order=desc&per_page=25"
 /// How far the "deep page" is: this many pages of 25 in, by keyset cursor.
 const DEEP_PAGES: usize = 200;
 
-async fn reset_password(pool: &PgPool, slug: &Slug, email: &str) -> anyhow::Result<String> {
+pub(crate) async fn reset_password(
+    pool: &PgPool,
+    slug: &Slug,
+    email: &str,
+) -> anyhow::Result<String> {
     let secret: String = rand::thread_rng()
         .sample_iter(&rand::distributions::Alphanumeric)
         .take(24)
@@ -91,12 +96,8 @@ pub async fn issues(config: Config, args: Args) -> anyhow::Result<()> {
     result
 }
 
-async fn run(
-    pool: &PgPool,
-    config: &Config,
-    args: &Args,
-    postmaster: Option<u32>,
-) -> anyhow::Result<()> {
+/// Migrates and provisions the bench tenant when it is not there yet.
+pub(crate) async fn ensure_tenant(pool: &PgPool) -> anyhow::Result<Slug> {
     migrate::migrate_public(pool).await?;
     app::prepare_sessions(pool).await?;
     tenancy::migrate_all(pool, &crate::app::manifest(), |_, _| {}).await?;
@@ -116,6 +117,16 @@ async fn run(
         )
         .await?;
     }
+    Ok(slug)
+}
+
+async fn run(
+    pool: &PgPool,
+    config: &Config,
+    args: &Args,
+    postmaster: Option<u32>,
+) -> anyhow::Result<()> {
+    let slug = ensure_tenant(pool).await?;
     let t = Instant::now();
     println!(
         "seeding tenant '{SLUG}' to {} issues (kept between runs)…",
