@@ -627,3 +627,94 @@ async fn a_requester_uses_the_portal_and_an_approver_the_inbox() {
     let mine = app.page("GET", "/requests", Some(&b.cookie), None).await;
     assert!(mine.body.contains("Approved"), "{}", mine.body);
 }
+
+async fn form_of(app: &TestApp, url: &str, token: &str) -> Value {
+    let (_, i) = app.json("GET", url, Some(token), None).await;
+    i["form_schema"].clone()
+}
+
+#[tokio::test]
+async fn the_builder_saves_each_change_refuses_bad_ones_and_undoes() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let (_, item) = app
+        .json(
+            "POST",
+            "/v1/catalog/items",
+            Some(&admin),
+            Some(json!({"name": "Badge"})),
+        )
+        .await;
+    let id = id_of(&item);
+    let b = app.browser_login("admin@example.com").await;
+    let url = format!("/catalog/items/{id}/builder");
+    let op = |fields: Vec<(&'static str, String)>| {
+        let mut f = vec![("_csrf", b.csrf.clone())];
+        f.extend(fields);
+        f
+    };
+    let send = |fields: Vec<(&'static str, String)>| {
+        let url = url.clone();
+        let cookie = b.cookie.clone();
+        let fields = op(fields);
+        let app = &app;
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.page("POST", &url, Some(&cookie), Some(&pairs)).await
+        }
+    };
+    for kind in ["select", "text"] {
+        let p = send(vec![("op", "add".into()), ("type", kind.into())]).await;
+        assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    }
+    let item_url = format!("/v1/catalog/items/{id}");
+    let form = form_of(&app, &item_url, &admin).await;
+    assert_eq!(form["fields"][0]["type"], "select");
+    assert_eq!(form["fields"][1]["id"], "field_2");
+    // Move the text field to the top.
+    let p = send(vec![("op", "up".into()), ("field", "field_2".into())]).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert_eq!(
+        form_of(&app, &item_url, &admin).await["fields"][0]["id"],
+        "field_2"
+    );
+    // A blank label is refused on the label input; the draft is unchanged.
+    let p = send(vec![
+        ("op", "update".into()),
+        ("field", "field_2".into()),
+        ("label", " ".into()),
+    ])
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("Every field needs a label."), "{}", p.body);
+    // A condition on the dropdown's first option.
+    let p = send(vec![
+        ("op", "update".into()),
+        ("field", "field_2".into()),
+        ("label", "Which door?".into()),
+        ("when_field", "field_1".into()),
+        ("when_op", "equals".into()),
+        ("when_value", "option_1".into()),
+    ])
+    .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let form = form_of(&app, &item_url, &admin).await;
+    assert_eq!(
+        form["conditional_logic"][0]["show_when"]["value"], "option_1",
+        "{form}"
+    );
+    // The dropdown cannot go while the text depends on it.
+    let p = send(vec![("op", "remove".into()), ("field", "field_1".into())]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Undo takes back the last saved change (the condition and the new label).
+    let p = send(vec![("op", "undo".into())]).await;
+    assert_eq!(p.status, StatusCode::OK);
+    let form = form_of(&app, &item_url, &admin).await;
+    assert!(form.get("conditional_logic").is_none(), "{form}");
+    assert_eq!(form["fields"][0]["label"], "Short text");
+    // Requesters cannot open the builder.
+    let (rid, _) = app.user_with_role("requester").await;
+    let r = app.browser_login(&app.email_of(&rid).await).await;
+    let page = app.page("GET", &url, Some(&r.cookie), None).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+}
