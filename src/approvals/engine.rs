@@ -441,6 +441,9 @@ pub async fn decide(
                 &ctx,
             )
             .await?;
+            subject(manifest, &row.entity_type)?
+                .step_opened(tx, tenant, actor, row.entity_id, next)
+                .await?;
             None
         }
         Outcome::Approved => Some(Settled::Approved),
@@ -466,14 +469,20 @@ pub async fn decide(
         "on_behalf_of": on_behalf.map(|_| row.approver_id), "comments": comment});
     audit::record(tx, actor, word, &row.entity_type, row.entity_id, detail).await?;
     if let Some(v) = verdict {
-        let subject = manifest
-            .approval_subject(&row.entity_type)
-            .ok_or_else(|| anyhow::anyhow!("no area owns approvals of {}", row.entity_type))?;
-        subject
+        subject(manifest, &row.entity_type)?
             .settled(tx, tenant, actor, row.entity_id, v, comment)
             .await?;
     }
     decidable(tx, id, user, today).await
+}
+
+fn subject(
+    manifest: &Manifest,
+    entity_type: &str,
+) -> Result<&'static dyn crate::platform::approval::Subject, AppError> {
+    manifest
+        .approval_subject(entity_type)
+        .ok_or_else(|| anyhow::anyhow!("no area owns approvals of {entity_type}").into())
 }
 
 async fn close_step(tx: &mut TenantTx, row: &Approval, step: i32) -> Result<(), AppError> {

@@ -324,7 +324,7 @@ pub async fn submit(
                 let key = state.storage.put(slug.as_str(), u.bytes.clone()).await?;
                 sqlx::query(
                     "INSERT INTO attachments (entity_type, entity_id, filename, content_type, size_bytes, storage_path, uploaded_by)
-                     VALUES ('service_request', $1, $2, $3, $4, $5, $6)",
+                     VALUES ('request', $1, $2, $3, $4, $5, $6)",
                 )
                 .bind(r.id)
                 .bind(u.filename.rsplit(['/', '\\']).next().unwrap_or(&u.filename).trim())

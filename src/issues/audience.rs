@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::platform::audience::{About, Audience, BoxFuture, Field, Topic};
+use crate::platform::audience::{About, Audience, BoxFuture, Field, Topic, holds};
 use crate::platform::events::DomainEvent;
 
 pub struct Issues;
@@ -68,17 +68,6 @@ const FIELDS: &[Field] = &[
         sample: "Power-cycled the printer; it prints again.",
     },
 ];
-
-/// `EXISTS (…)`: the user `u` holds the permission through one of their roles.
-fn holds(perm: crate::platform::module::Perm) -> String {
-    let (resource, action) = (perm.resource(), perm.action());
-    format!(
-        "EXISTS (SELECT 1 FROM user_roles ur
-                 JOIN role_permissions rp ON rp.role_id = ur.role_id
-                 JOIN permissions p ON p.id = rp.permission_id
-                 WHERE ur.user_id = u.id AND p.resource = '{resource}' AND p.action = '{action}')"
-    )
-}
 
 /// An issue's watchers, its group's members and (for events without a snapshot) the issue now.
 type Taking = (

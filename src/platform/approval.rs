@@ -28,13 +28,22 @@ pub enum Settled {
 }
 
 pub trait Subject: Send + Sync {
-    /// The `entity_type` of its approval rows (`service_request`).
+    /// The `entity_type` of its approval rows (`request`).
     fn entity(&self) -> &'static str;
     fn describe<'a>(
         &'a self,
         tx: &'a mut TenantTx,
         ids: &'a [Uuid],
     ) -> BoxFuture<'a, Result<Vec<Described>, AppError>>;
+    /// A later step (`step`, 0-based) opened: its approvers should hear of it.
+    fn step_opened<'a>(
+        &'a self,
+        tx: &'a mut TenantTx,
+        tenant: &'a Slug,
+        actor: &'a Actor,
+        id: Uuid,
+        step: i32,
+    ) -> BoxFuture<'a, Result<(), AppError>>;
     /// The chain reached a verdict: move the record on, in the deciding transaction.
     fn settled<'a>(
         &'a self,

@@ -89,3 +89,14 @@ pub trait Audience: Send + Sync {
         format!("{}.{}", self.entity(), topic.event)
     }
 }
+
+/// `EXISTS (…)`: the user `u` holds the permission through one of their roles.
+pub fn holds(perm: crate::platform::module::Perm) -> String {
+    let (resource, action) = (perm.resource(), perm.action());
+    format!(
+        "EXISTS (SELECT 1 FROM user_roles ur
+                 JOIN role_permissions rp ON rp.role_id = ur.role_id
+                 JOIN permissions p ON p.id = rp.permission_id
+                 WHERE ur.user_id = u.id AND p.resource = '{resource}' AND p.action = '{action}')"
+    )
+}

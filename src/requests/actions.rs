@@ -24,7 +24,7 @@ use crate::platform::error::AppError;
 use crate::platform::events::{self, Audit};
 use crate::platform::tenancy::{Slug, TenantTx, exists};
 
-pub const ENTITY: &str = "service_request";
+pub const ENTITY: &str = "request";
 
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod audience;
 pub mod store;
 pub mod web;
 
@@ -108,6 +109,30 @@ impl Subject for Requests {
         })
     }
 
+    fn step_opened<'a>(
+        &'a self,
+        tx: &'a mut TenantTx,
+        tenant: &'a Slug,
+        actor: &'a Actor,
+        id: Uuid,
+        step: i32,
+    ) -> BoxFuture<'a, Result<(), AppError>> {
+        Box::pin(async move {
+            let r = store::get(tx, id, store::Scope::All).await?;
+            // The next step's approvers are told, as the first step's were.
+            crate::platform::events::emit(
+                tx,
+                tenant,
+                actor,
+                "request.submitted",
+                actions::ENTITY,
+                id,
+                serde_json::json!({"request": &r, "step": step}),
+            )
+            .await
+        })
+    }
+
     fn settled<'a>(
         &'a self,
         tx: &'a mut TenantTx,
@@ -126,7 +151,7 @@ pub fn module() -> Module {
     use perm::*;
     Module {
         entities: &[EntityDef {
-            entity_type: "service_request",
+            entity_type: "request",
             label: "Request",
             names: "SELECT id, request_number || ' ' || title FROM service_requests WHERE id = ANY($1)",
             page: "/requests/{id}",
@@ -173,6 +198,7 @@ pub fn module() -> Module {
         api: Some(api_routes),
         web: Some(web_routes),
         approvals: Some(&Requests),
+        audience: Some(&audience::Requests),
         ..Module::new("requests")
     }
 }

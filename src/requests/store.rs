@@ -71,7 +71,7 @@ fn push_scope(qb: &mut QueryBuilder<'_, sqlx::Postgres>, scope: Scope) {
             .push(" OR r.requested_for_id = ")
             .push_bind(user)
             .push(
-                " OR EXISTS (SELECT 1 FROM approvals ap WHERE ap.entity_type = 'service_request'
+                " OR EXISTS (SELECT 1 FROM approvals ap WHERE ap.entity_type = 'request'
                    AND ap.entity_id = r.id AND ap.approver_id = ",
             )
             .push_bind(user)

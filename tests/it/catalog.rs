@@ -312,6 +312,29 @@ async fn chains_run_in_order_and_keep_their_edge_rules() {
     assert_eq!(r["status"], "pending_approval");
     let rid = id_of(&r);
 
+    // The manager is told it waits for them (in the app, through the outbox).
+    app.run_jobs().await;
+    let told = |user: String| {
+        let app = &app;
+        let rid = rid.clone();
+        async move {
+            let subjects: Vec<String> = sqlx::query_scalar(&format!(
+                "SELECT subject FROM tenant_{}.notifications WHERE user_id = $1 AND entity_id = $2 AND channel = 'in_app' ORDER BY created_at",
+                app.slug
+            ))
+            .bind(uuid::Uuid::parse_str(&user).unwrap())
+            .bind(uuid::Uuid::parse_str(&rid).unwrap())
+            .fetch_all(&app.state.pool)
+            .await
+            .unwrap();
+            subjects
+        }
+    };
+    let boss_heard = told(boss_id.clone()).await;
+    assert!(
+        boss_heard.iter().any(|s| s.contains("waits for approval")),
+        "{boss_heard:?}"
+    );
     // Completing before approval is refused with the allowed moves.
     let (s, e) = app
         .json(
@@ -369,6 +392,14 @@ async fn chains_run_in_order_and_keep_their_edge_rules() {
         .await;
     assert_eq!(s, StatusCode::CONFLICT);
 
+    // Finance hears that step 2 waits for them.
+    app.run_jobs().await;
+    let fin_id = fin["user"]["id"].as_str().unwrap().to_string();
+    let fin_heard = told(fin_id).await;
+    assert!(
+        fin_heard.iter().any(|s| s.contains("waits for approval")),
+        "step 2 opened: {fin_heard:?}"
+    );
     // Step 2 names the requester too, but they never decide on their own request.
     let (_, steps) = app
         .json(
@@ -406,6 +437,12 @@ async fn chains_run_in_order_and_keep_their_edge_rules() {
     assert_eq!(s, StatusCode::OK, "{done}");
     assert_eq!(done["status"], "approved");
     assert_eq!(done["approval_status"], "approved");
+    app.run_jobs().await;
+    let asker_heard = told(requester_id.clone()).await;
+    assert!(
+        asker_heard.iter().any(|s| s.contains("was approved")),
+        "{asker_heard:?}"
+    );
 
     let (s, w) = app
         .json(
