@@ -1,4 +1,5 @@
-//! Global search: issues (number, title, description, comments), applications and users —
+//! Global search: issues (number, title, description, comments), requests, catalog items,
+//! applications and users —
 //! PostgreSQL full-text search, ranked, with trigram/number matching; every query carries the
 //! viewer's own visibility rules.
 
@@ -31,7 +32,7 @@ use crate::render_page;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Hit {
-    /// issue, application or user.
+    /// issue, request, catalog_item, application or user.
     #[serde(rename = "type")]
     pub kind: String,
     pub id: Uuid,
@@ -163,6 +164,52 @@ async fn everything(tx: &mut TenantTx, p: &Principal, q: &str) -> Result<Vec<Hit
         .fetch_all(&mut **tx)
         .await?;
         hits.extend(apps);
+    }
+    if p.can(crate::requests::perm::REQUESTS_READ) {
+        // Everyone's for the desk; one's own (raised, for them, or to approve) otherwise.
+        let all = p.can(crate::requests::perm::REQUESTS_READ_ALL);
+        let requests: Vec<Hit> = sqlx::query_as(
+            "SELECT 'request' AS kind, r.id, r.request_number AS number, r.title, '/requests/' || r.id AS url,
+                COALESCE(r.status, 'new') AS status, NULL::text AS body,
+                (similarity(r.title, $1) + CASE WHEN upper(r.request_number) = upper($1) THEN 10 ELSE 0 END)::real AS rank
+             FROM service_requests r
+             WHERE (r.title ILIKE $2 OR upper(r.request_number) = upper($1))
+               AND ($4 OR r.requester_id = $5 OR r.requested_for_id = $5 OR EXISTS (
+                    SELECT 1 FROM approvals a WHERE a.entity_type = 'request' AND a.entity_id = r.id AND a.approver_id = $5))
+             ORDER BY rank DESC, r.created_at DESC LIMIT $3",
+        )
+        .bind(q)
+        .bind(contains_pattern(q))
+        .bind(LIMIT)
+        .bind(all)
+        .bind(p.user_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        hits.extend(requests);
+    }
+    if p.can(crate::catalog::perm::CATALOG_READ) {
+        // What the portal offers this person; managers also find drafts and retired items.
+        let manager = p.can(crate::catalog::perm::CATALOG_MANAGE);
+        let items: Vec<Hit> = sqlx::query_as(
+            "SELECT 'catalog_item' AS kind, i.id, NULL::text AS number, i.name AS title,
+                CASE WHEN $4 AND i.status <> 'active' THEN '/catalog/manage/items/' || i.id ELSE '/catalog/items/' || i.id END AS url,
+                COALESCE(i.status, 'draft') AS status, i.short_desc AS body,
+                (similarity(i.name, $1) + ts_rank(i.search_vector, plainto_tsquery('simple', $1)))::real AS rank
+             FROM catalog_items i
+             WHERE (i.name ILIKE $2 OR i.search_vector @@ plainto_tsquery('simple', $1))
+               AND ($4 OR (i.status = 'active' AND i.published_version IS NOT NULL
+                    AND (COALESCE(cardinality(i.visible_to_groups), 0) = 0 OR EXISTS (
+                        SELECT 1 FROM group_members gm WHERE gm.user_id = $5 AND gm.group_id = ANY(i.visible_to_groups)))))
+             ORDER BY rank DESC, i.name LIMIT $3",
+        )
+        .bind(q)
+        .bind(contains_pattern(q))
+        .bind(LIMIT)
+        .bind(manager)
+        .bind(p.user_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        hits.extend(items);
     }
     if p.can(crate::identity::perm::USERS_READ) {
         let users: Vec<Hit> = sqlx::query_as(

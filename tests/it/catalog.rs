@@ -755,3 +755,82 @@ async fn the_builder_saves_each_change_refuses_bad_ones_and_undoes() {
     let page = app.page("GET", &url, Some(&r.cookie), None).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn search_finds_catalog_items_and_own_requests_only() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let id = publish(
+        &app,
+        &admin,
+        json!({"name": "Ergonomic keyboard", "short_desc": "Split layout",
+        "form_schema": {"fields": [{"id": "n", "type": "number", "label": "How many"}]}}),
+    )
+    .await;
+    let (_, draft) = app
+        .json(
+            "POST",
+            "/v1/catalog/items",
+            Some(&admin),
+            Some(json!({"name": "Keyboard draft"})),
+        )
+        .await;
+    let (_, mine) = app.user_with_role("requester").await;
+    let (_, other) = app.user_with_role("requester").await;
+    let (_, r) = app
+        .json(
+            "POST",
+            "/v1/requests",
+            Some(&mine),
+            Some(json!({"catalog_item_id": id, "form_data": {"n": 1}})),
+        )
+        .await;
+    let titles = |v: &Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                format!(
+                    "{}:{}",
+                    h["type"].as_str().unwrap(),
+                    h["title"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let (s, hits) = app
+        .json("GET", "/v1/search?q=keyboard", Some(&mine), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{hits}");
+    let t = titles(&hits);
+    assert!(
+        t.contains(&"catalog_item:Ergonomic keyboard".to_string()),
+        "{t:?}"
+    );
+    assert!(
+        t.contains(&"request:Ergonomic keyboard".to_string()),
+        "{t:?}"
+    );
+    assert!(!t.iter().any(|x| x.contains("draft")), "{t:?}");
+    let (_, hits) = app
+        .json("GET", "/v1/search?q=keyboard", Some(&other), None)
+        .await;
+    assert!(
+        !titles(&hits).iter().any(|x| x.starts_with("request:")),
+        "another requester's request"
+    );
+    let (_, hits) = app
+        .json(
+            "GET",
+            &format!("/v1/search?q={}", r["request_number"].as_str().unwrap()),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert!(titles(&hits).iter().any(|x| x.starts_with("request:")));
+    let (_, hits) = app
+        .json("GET", "/v1/search?q=keyboard", Some(&admin), None)
+        .await;
+    assert!(titles(&hits).contains(&format!("catalog_item:{}", draft["name"].as_str().unwrap())));
+}
