@@ -20,6 +20,7 @@ fn blank(v: &Option<String>) -> Option<&str> {
 
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CatalogCategoryBody)]
 pub struct CategoryBody {
     pub name: String,
     pub description: Option<String>,
@@ -111,6 +112,7 @@ pub async fn delete_category(
 
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CatalogItemBody)]
 pub struct ItemBody {
     pub name: String,
     pub category_id: Option<Uuid>,

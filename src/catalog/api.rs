@@ -170,7 +170,9 @@ pub async fn retire_item(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Ite
 /// Freezes the draft as the next version; the item becomes `active`. 409 when nothing changed
 /// since the last publish or the item is retired.
 #[utoipa::path(post, path = "/catalog/items/{id}/publish", tag = "catalog", operation_id = "publishCatalogItem",
-    params(("id" = Uuid, Path, description = ITEM_ID)), responses((status = 200, body = Item)))]
+    params(("id" = Uuid, Path, description = ITEM_ID)), responses((status = 200, body = Item),
+        (status = 409, description = "Retired, or nothing changed since the last publish"),
+        (status = 422, description = "The draft form is empty or has problems")))]
 pub async fn publish(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Item>, AppError> {
     ctx.require(CATALOG_MANAGE)?;
     let actor = ctx.actor();

@@ -16,6 +16,7 @@ pub const PRIORITIES: &[&str] = &["low", "medium", "high", "critical"];
 pub const COST_TYPES: &[&str] = &["one_time", "monthly", "yearly"];
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = CatalogCategory)]
 pub struct Category {
     pub id: Uuid,
     pub name: String,
@@ -138,6 +139,7 @@ pub async fn is_within(tx: &mut TenantTx, parent: Uuid, id: Uuid) -> Result<bool
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = CatalogItem)]
 pub struct Item {
     pub id: Uuid,
     pub category_id: Option<Uuid>,

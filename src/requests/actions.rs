@@ -28,6 +28,7 @@ pub const ENTITY: &str = "request";
 
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RequestSubmitBody)]
 pub struct SubmitBody {
     pub catalog_item_id: Option<Uuid>,
     /// Answers keyed by field id.
@@ -207,6 +208,7 @@ pub async fn submit(
 
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RequestActionBody)]
 pub struct ActionBody {
     /// assign / reassign: the person who fulfils it.
     pub assigned_to: Option<Uuid>,

@@ -182,6 +182,7 @@ pub async fn reopen(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RequestDecisionBody)]
 pub struct DecideBody {
     /// Required to reject.
     pub comments: Option<String>,
@@ -285,6 +286,7 @@ pub async fn comments(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RequestCommentBody)]
 pub struct CommentBody {
     pub content: String,
     /// Service desk only: hidden from the requester.

@@ -11,6 +11,7 @@ use crate::platform::listing::{self, ListParams, ListSpec};
 use crate::platform::tenancy::TenantTx;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = ServiceRequest)]
 pub struct Request {
     pub id: Uuid,
     /// `REQ-00001`.
@@ -258,6 +259,7 @@ pub async fn set_status(
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = RequestHistoryEntry)]
 pub struct HistoryEntry {
     pub from_status: Option<String>,
     pub to_status: String,
@@ -278,6 +280,7 @@ pub async fn history(tx: &mut TenantTx, id: Uuid) -> Result<Vec<HistoryEntry>, A
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = RequestComment)]
 pub struct Comment {
     pub id: Uuid,
     pub user_id: Option<Uuid>,
