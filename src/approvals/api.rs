@@ -128,7 +128,7 @@ async fn decide(
 /// Approves (as the approver, or on their behalf as today's delegate). 409 when already decided.
 #[utoipa::path(post, path = "/approvals/{id}/approve", tag = "approvals", operation_id = "approveApproval",
     params(("id" = Uuid, Path, description = "Approval id")), request_body = DecisionBody,
-    responses((status = 200, body = Approval)))]
+    responses((status = 200, body = Approval), (status = 409, description = "Already decided, or the caller's own request")))]
 pub async fn approve(
     ctx: ApiCtx,
     PathId(id): PathId,
@@ -140,7 +140,7 @@ pub async fn approve(
 /// Rejects, with a comment saying why. 409 when already decided.
 #[utoipa::path(post, path = "/approvals/{id}/reject", tag = "approvals", operation_id = "rejectApproval",
     params(("id" = Uuid, Path, description = "Approval id")), request_body = DecisionBody,
-    responses((status = 200, body = Approval)))]
+    responses((status = 200, body = Approval), (status = 409, description = "Already decided, or the caller's own request")))]
 pub async fn reject(
     ctx: ApiCtx,
     PathId(id): PathId,

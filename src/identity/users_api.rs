@@ -305,7 +305,8 @@ pub async fn update(
 
 /// Deactivate (users are never hard-deleted: their history stays attributable).
 #[utoipa::path(delete, path = "/users/{id}", tag = "users", operation_id = "deactivateUser", params(("id" = Uuid, Path, description = "User id")),
-    responses((status = 200, description = "The user, now inactive", body = store::User)))]
+    responses((status = 200, description = "The user, now inactive", body = store::User),
+        (status = 422, description = "Callers cannot deactivate themselves")))]
 pub async fn deactivate(
     mut ctx: ApiCtx,
     PathId(id): PathId,

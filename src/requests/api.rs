@@ -84,7 +84,7 @@ pub async fn get(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Request>, A
 /// Cancels the request (its requester, or the service desk); open approvals close.
 #[utoipa::path(delete, path = "/requests/{id}", tag = "requests", operation_id = "cancelRequest",
     params(("id" = Uuid, Path, description = ID)),
-    responses((status = 200, description = "The request, now cancelled", body = Request)))]
+    responses((status = 200, description = "The request, now cancelled", body = Request), (status = 409, description = "Not allowed from the current status; `details.allowed` lists the actions that are")))]
 pub async fn cancel(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Request>, AppError> {
     ctx.require(REQUESTS_READ)?;
     let scope = cancel_scope(&ctx.principal);
@@ -137,7 +137,7 @@ async fn agent_action(
 /// Assigns a person and/or group; an approved request moves to `in_progress`.
 #[utoipa::path(post, path = "/requests/{id}/assign", tag = "requests", operation_id = "assignRequest",
     params(("id" = Uuid, Path, description = ID)), request_body = ActionBody,
-    responses((status = 200, body = Request)))]
+    responses((status = 200, body = Request), (status = 409, description = "Not allowed from the current status; `details.allowed` lists the actions that are")))]
 pub async fn assign(
     ctx: ApiCtx,
     PathId(id): PathId,
@@ -148,7 +148,7 @@ pub async fn assign(
 
 #[utoipa::path(post, path = "/requests/{id}/reassign", tag = "requests", operation_id = "reassignRequest",
     params(("id" = Uuid, Path, description = ID)), request_body = ActionBody,
-    responses((status = 200, body = Request)))]
+    responses((status = 200, body = Request), (status = 409, description = "Not allowed from the current status; `details.allowed` lists the actions that are")))]
 pub async fn reassign(
     ctx: ApiCtx,
     PathId(id): PathId,
@@ -160,7 +160,7 @@ pub async fn reassign(
 /// Completes the request with notes. 409 (listing the allowed actions) before approval.
 #[utoipa::path(post, path = "/requests/{id}/complete", tag = "requests", operation_id = "completeRequest",
     params(("id" = Uuid, Path, description = ID)), request_body = ActionBody,
-    responses((status = 200, body = Request)))]
+    responses((status = 200, body = Request), (status = 409, description = "Not allowed from the current status; `details.allowed` lists the actions that are")))]
 pub async fn complete(
     ctx: ApiCtx,
     PathId(id): PathId,
@@ -171,7 +171,7 @@ pub async fn complete(
 
 #[utoipa::path(post, path = "/requests/{id}/reopen", tag = "requests", operation_id = "reopenRequest",
     params(("id" = Uuid, Path, description = ID)), request_body = ActionBody,
-    responses((status = 200, body = Request)))]
+    responses((status = 200, body = Request), (status = 409, description = "Not allowed from the current status; `details.allowed` lists the actions that are")))]
 pub async fn reopen(
     ctx: ApiCtx,
     PathId(id): PathId,
@@ -226,7 +226,7 @@ async fn decide_on(
 /// The caller's decision on their pending approval of this request.
 #[utoipa::path(post, path = "/requests/{id}/approve", tag = "requests", operation_id = "approveRequest",
     params(("id" = Uuid, Path, description = ID)), request_body = DecideBody,
-    responses((status = 200, body = Request)))]
+    responses((status = 200, body = Request), (status = 409, description = "Nothing on the request waits for the caller's decision, or it is already decided")))]
 pub async fn approve(
     ctx: ApiCtx,
     PathId(id): PathId,
@@ -237,7 +237,7 @@ pub async fn approve(
 
 #[utoipa::path(post, path = "/requests/{id}/reject", tag = "requests", operation_id = "rejectRequest",
     params(("id" = Uuid, Path, description = ID)), request_body = DecideBody,
-    responses((status = 200, body = Request)))]
+    responses((status = 200, body = Request), (status = 409, description = "Nothing on the request waits for the caller's decision, or it is already decided")))]
 pub async fn reject(
     ctx: ApiCtx,
     PathId(id): PathId,
