@@ -53,13 +53,75 @@ pub struct Panel {
     /// One option per line: `value | label`.
     pub options: String,
     pub validation: Vec<(&'static str, &'static str, String)>,
-    /// The show condition: controlling field, operator, value as typed.
-    pub when_field: String,
-    pub when_op: String,
-    pub when_value: String,
+    /// "Show only when" and "required only when".
+    pub show: CondInputs,
+    pub require: CondInputs,
     /// Fields a condition may name (every other field).
     pub others: Vec<(String, String)>,
+}
+
+/// One condition as the panel's three inputs (`<prefix>field`, `<prefix>op`, `<prefix>value`).
+pub struct CondInputs {
+    pub prefix: &'static str,
+    pub title: &'static str,
+    pub field: String,
+    pub op: String,
+    pub value: String,
     pub operators: Vec<(&'static str, &'static str)>,
+    /// An `all`/`any` group made in the JSON editor: shown as such and kept as it is.
+    pub grouped: bool,
+}
+
+impl Panel {
+    pub fn conditions(&self) -> [&CondInputs; 2] {
+        [&self.show, &self.require]
+    }
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn inputs_of(
+    schema: &FormSchema,
+    cond: Option<&Condition>,
+    prefix: &'static str,
+    title: &'static str,
+) -> CondInputs {
+    let leaf = match cond {
+        Some(Condition::Leaf(l)) => Some(l),
+        _ => None,
+    };
+    let field = leaf.map(|l| l.field.clone()).unwrap_or_default();
+    CondInputs {
+        prefix,
+        title,
+        operators: schema
+            .field(&field)
+            .map(|c| Operator::valid_for(c.kind))
+            .unwrap_or(&Operator::ALL)
+            .iter()
+            .map(|o| (o.key(), o.label()))
+            .collect(),
+        op: leaf
+            .map(|l| l.operator.key().to_string())
+            .unwrap_or_default(),
+        value: leaf
+            .and_then(|l| l.value.as_ref())
+            .map(value_text)
+            .unwrap_or_default(),
+        field,
+        grouped: cond.is_some() && leaf.is_none(),
+    }
 }
 
 #[derive(Template)]
@@ -135,28 +197,7 @@ fn validation_value(f: &Field, key: &str) -> String {
 
 fn panel_of(schema: &FormSchema, id: &str) -> Option<Panel> {
     let f = schema.field(id)?;
-    let leaf = match schema.rule(id).and_then(|r| r.show_when.as_ref()) {
-        Some(Condition::Leaf(l)) => Some(l.clone()),
-        _ => None,
-    };
-    let when_field = leaf.as_ref().map(|l| l.field.clone()).unwrap_or_default();
-    let operators = schema
-        .field(&when_field)
-        .map(|c| Operator::valid_for(c.kind))
-        .unwrap_or(&Operator::ALL)
-        .iter()
-        .map(|o| (o.key(), o.label()))
-        .collect();
-    let value_text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        Value::Array(a) => a
-            .iter()
-            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
-            .collect::<Vec<_>>()
-            .join(", "),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    };
+    let rule = schema.rule(id);
     Some(Panel {
         id: f.id.clone(),
         kind: f.kind,
@@ -174,23 +215,24 @@ fn panel_of(schema: &FormSchema, id: &str) -> Option<Panel> {
             .iter()
             .map(|(k, l)| (*k, *l, validation_value(f, k)))
             .collect(),
-        when_field,
-        when_op: leaf
-            .as_ref()
-            .map(|l| l.operator.key().to_string())
-            .unwrap_or_default(),
-        when_value: leaf
-            .as_ref()
-            .and_then(|l| l.value.as_ref())
-            .map(value_text)
-            .unwrap_or_default(),
+        show: inputs_of(
+            schema,
+            rule.and_then(|r| r.show_when.as_ref()),
+            "when_",
+            "Show only when",
+        ),
+        require: inputs_of(
+            schema,
+            rule.and_then(|r| r.require_when.as_ref()),
+            "req_",
+            "Required only when",
+        ),
         others: schema
             .fields
             .iter()
             .filter(|o| o.id != f.id)
             .map(|o| (o.id.clone(), o.label.clone()))
             .collect(),
-        operators,
     })
 }
 
@@ -380,49 +422,21 @@ fn update_field(
             options.push(Choice { value, label });
         }
     }
-    // The show condition from the panel's three inputs.
-    let when = match (text("when_field"), text("when_op")) {
-        (Some(field), Some(op)) => {
-            let Some(operator) = Operator::from_key(&op) else {
-                errors.insert("when_op".into(), "Choose how to compare.".into());
-                return Err(errors);
-            };
-            let ctrl = schema.field(&field).map(|f| f.kind);
-            let raw = text("when_value").unwrap_or_default();
-            let one = |s: &str| -> Value {
-                match ctrl {
-                    Some(FieldType::Number) => s
-                        .parse::<f64>()
-                        .ok()
-                        .and_then(serde_json::Number::from_f64)
-                        .map_or_else(|| Value::String(s.into()), Value::Number),
-                    Some(FieldType::Checkbox) => {
-                        Value::Bool(matches!(s, "true" | "yes" | "ticked"))
-                    }
-                    _ => Value::String(s.into()),
-                }
-            };
-            let value = if !operator.takes_value() {
-                None
-            } else if operator.takes_list() {
-                Some(Value::Array(
-                    raw.split(',').map(|s| one(s.trim())).collect(),
-                ))
-            } else {
-                Some(one(&raw))
-            };
-            Some(Condition::Leaf(Leaf {
-                field,
-                operator,
-                value,
-            }))
-        }
-        (Some(_), None) => {
-            errors.insert("when_op".into(), "Choose how to compare.".into());
-            return Err(errors);
-        }
-        _ => None,
-    };
+    let rule = schema.rule(id).cloned();
+    let when = condition_from(
+        schema,
+        v,
+        "when_",
+        rule.as_ref().and_then(|r| r.show_when.clone()),
+        &mut errors,
+    );
+    let require_when = condition_from(
+        schema,
+        v,
+        "req_",
+        rule.as_ref().and_then(|r| r.require_when.clone()),
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -450,7 +464,6 @@ fn update_field(
             f.default = None;
         }
     }
-    let require_when = schema.rule(id).and_then(|r| r.require_when.clone());
     schema.conditional_logic.retain(|r| r.field != id);
     if when.is_some() || require_when.is_some() {
         schema.conditional_logic.push(Rule {
@@ -460,6 +473,56 @@ fn update_field(
         });
     }
     Ok(())
+}
+
+/// A condition from the panel's three inputs named `<prefix>…`; a group condition the panel
+/// cannot show (`keep`) stays unless the person chose a field there.
+fn condition_from(
+    schema: &FormSchema,
+    v: &BTreeMap<String, String>,
+    prefix: &str,
+    keep: Option<Condition>,
+    errors: &mut BTreeMap<String, String>,
+) -> Option<Condition> {
+    let text = |k: &str| {
+        v.get(&format!("{prefix}{k}"))
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let (Some(field), op) = (text("field"), text("op")) else {
+        return keep.filter(|c| !matches!(c, Condition::Leaf(_)));
+    };
+    let Some(operator) = op.as_deref().and_then(Operator::from_key) else {
+        errors.insert(format!("{prefix}op"), "Choose how to compare.".into());
+        return None;
+    };
+    let ctrl = schema.field(&field).map(|f| f.kind);
+    let raw = text("value").unwrap_or_default();
+    let one = |s: &str| -> Value {
+        match ctrl {
+            Some(FieldType::Number) => s
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map_or_else(|| Value::String(s.into()), Value::Number),
+            Some(FieldType::Checkbox) => Value::Bool(matches!(s, "true" | "yes" | "ticked")),
+            _ => Value::String(s.into()),
+        }
+    };
+    let value = if !operator.takes_value() {
+        None
+    } else if operator.takes_list() {
+        Some(Value::Array(
+            raw.split(',').map(|s| one(s.trim())).collect(),
+        ))
+    } else {
+        Some(one(&raw))
+    };
+    Some(Condition::Leaf(Leaf {
+        field,
+        operator,
+        value,
+    }))
 }
 
 /// Maps schema errors of a field to the panel's inputs.
@@ -480,15 +543,20 @@ fn panel_errors(
             (Some(i), _) if path.starts_with(&format!("fields[{i}].")) => {
                 path.rsplit('.').next().unwrap_or("label").to_string()
             }
-            (_, Some(r)) if path.starts_with(&format!("conditional_logic[{r}].show_when")) => {
-                if path.ends_with(".value") {
-                    "when_value"
-                } else if path.ends_with(".operator") {
-                    "when_op"
+            (_, Some(r)) if path.starts_with(&format!("conditional_logic[{r}].")) => {
+                let prefix = if path.contains(".require_when") {
+                    "req_"
                 } else {
-                    "when_field"
-                }
-                .into()
+                    "when_"
+                };
+                let part = if path.ends_with(".value") {
+                    "value"
+                } else if path.ends_with(".operator") {
+                    "op"
+                } else {
+                    "field"
+                };
+                format!("{prefix}{part}")
             }
             _ => "notice".into(),
         };

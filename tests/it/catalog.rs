@@ -740,15 +740,51 @@ async fn the_builder_saves_each_change_refuses_bad_ones_and_undoes() {
         form["conditional_logic"][0]["show_when"]["value"], "option_1",
         "{form}"
     );
+    // Required only when the dropdown is the first option; the show condition stays.
+    let with_require = |value: &str| {
+        vec![
+            ("op", "update".to_string()),
+            ("field", "field_2".into()),
+            ("label", "Which door?".into()),
+            ("when_field", "field_1".into()),
+            ("when_op", "equals".into()),
+            ("when_value", "option_1".into()),
+            ("req_field", "field_1".into()),
+            ("req_op", "in".into()),
+            ("req_value", value.to_string()),
+        ]
+    };
+    let p = send(with_require("option_1, nope")).await;
+    assert_eq!(
+        p.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "nope is not an option"
+    );
+    assert!(p.body.contains("not an option"), "{}", p.body);
+    let p = send(with_require("option_1")).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let form = form_of(&app, &item_url, &admin).await;
+    assert_eq!(
+        form["conditional_logic"][0]["require_when"]["value"],
+        json!(["option_1"]),
+        "{form}"
+    );
     // The dropdown cannot go while the text depends on it.
     let p = send(vec![("op", "remove".into()), ("field", "field_1".into())]).await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
-    // Undo takes back the last saved change (the condition and the new label).
+    // Undo takes back the last saved change (the require condition), not the one before it.
     let p = send(vec![("op", "undo".into())]).await;
     assert_eq!(p.status, StatusCode::OK);
     let form = form_of(&app, &item_url, &admin).await;
-    assert!(form.get("conditional_logic").is_none(), "{form}");
-    assert_eq!(form["fields"][0]["label"], "Short text");
+    assert!(
+        form["conditional_logic"][0].get("require_when").is_none(),
+        "{form}"
+    );
+    assert_eq!(
+        form["conditional_logic"][0]["show_when"]["value"],
+        "option_1"
+    );
+    assert_eq!(form["fields"][0]["label"], "Which door?");
     // Requesters cannot open the builder.
     let (rid, _) = app.user_with_role("requester").await;
     let r = app.browser_login(&app.email_of(&rid).await).await;
