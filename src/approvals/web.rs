@@ -95,7 +95,7 @@ pub async fn decide(
     let comment = form.get("comments").cloned().unwrap_or_default();
     let back = form
         .get("back")
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .filter(|b| crate::platform::web::is_local_path(b))
         .cloned()
         .unwrap_or_else(|| "/approvals".into());
     let saved = ctx

@@ -40,7 +40,7 @@ pub struct LoginQuery {
 
 /// Only same-site paths: never an open redirect.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+    if crate::platform::web::is_local_path(next) {
         next
     } else {
         "/"

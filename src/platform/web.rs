@@ -96,6 +96,12 @@ macro_rules! render_page {
     }};
 }
 
+/// A path of this site, safe to redirect to: not `//host`, nor `/\host` (which browsers read
+/// as `//host`) — never an open redirect.
+pub fn is_local_path(p: &str) -> bool {
+    p.starts_with('/') && !p.starts_with("//") && !p.contains('\\')
+}
+
 /// For templates: a stored code as words ("In progress").
 pub fn label(code: &str) -> String {
     domain::wording::label(code)

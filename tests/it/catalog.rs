@@ -657,10 +657,16 @@ async fn a_requester_uses_the_portal_and_an_approver_the_inbox() {
                 ("_csrf", &a.csrf),
                 ("decision", "approve"),
                 ("comments", ""),
+                ("back", "/\\evil.example/"),
             ]),
         )
         .await;
     assert_eq!(approved.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        approved.location.as_deref(),
+        Some("/approvals"),
+        "never back to another site"
+    );
     let mine = app.page("GET", "/requests", Some(&b.cookie), None).await;
     assert!(mine.body.contains("Approved"), "{}", mine.body);
 }
