@@ -34,7 +34,7 @@ pub fn scope_of(p: &crate::platform::auth::Principal) -> Scope {
 }
 
 #[utoipa::path(get, path = "/requests", tag = "requests", operation_id = "listRequests",
-    params(ListQuery, ("status" = Option<String>, Query), ("priority" = Option<String>, Query),
+    params(ListQuery, ("status" = Option<String>, Query, description = "one status, or several separated by commas"), ("priority" = Option<String>, Query),
         ("catalog_item_id" = Option<Uuid>, Query), ("requester_id" = Option<Uuid>, Query),
         ("requested_for_id" = Option<Uuid>, Query), ("assigned_to" = Option<Uuid>, Query),
         ("assigned_group" = Option<Uuid>, Query), ("parent_id" = Option<Uuid>, Query),

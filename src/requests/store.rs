@@ -136,7 +136,11 @@ fn push_filters(
     push_scope(qb, scope);
     for (col, value) in &params.filters {
         // assigned_to / assigned_group hold ids too.
-        if col.starts_with("r.assigned") {
+        if *col == "r.status" && value.contains(',') {
+            // Several statuses: `status=new,pending_approval` (the open tab asks for four).
+            let list: Vec<String> = value.split(',').map(|v| v.trim().to_string()).collect();
+            qb.push(" AND r.status = ANY(").push_bind(list).push(")");
+        } else if col.starts_with("r.assigned") {
             let id: Uuid = value
                 .parse()
                 .map_err(|_| AppError::BadRequest(format!("'{}' must be a UUID", &col[2..])))?;

@@ -61,15 +61,22 @@ pub async fn list(
     if !text.is_empty() {
         query.insert("q".into(), text.clone());
     }
-    if tab == "pending_approval" || tab == "completed" {
-        query.insert("status".into(), tab.clone());
+    let open: Vec<&str> = domain::requests::STATUSES
+        .iter()
+        .copied()
+        .filter(|s| domain::requests::is_open(s))
+        .collect();
+    match tab.as_str() {
+        "open" => {
+            query.insert("status".into(), open.join(","));
+        }
+        "pending_approval" | "completed" => {
+            query.insert("status".into(), tab.clone());
+        }
+        _ => {}
     }
     let params = listing::parse(&store::LIST_SPEC, &query)?;
-    let (mut rows, mut total) = store::list(&mut ctx.tx, &params, scope_of(&ctx.principal)).await?;
-    if tab == "open" {
-        rows.retain(|r| domain::requests::is_open(&r.status));
-        total = rows.len() as i64;
-    }
+    let (rows, total) = store::list(&mut ctx.tx, &params, scope_of(&ctx.principal)).await?;
     ctx.tx.commit().await?;
     let page = ListPage {
         chrome: Chrome::new(

@@ -214,6 +214,25 @@ async fn submissions_drop_hidden_answers_require_by_condition_and_refuse_foreign
     assert!(ok["request_number"].as_str().unwrap().starts_with("REQ-"));
     assert_eq!(ok["status"], "approved", "no chain: approved at once");
     assert!(ok["form_data"].get("ram").is_none(), "{ok}");
+    let (s, listed) = app
+        .json(
+            "GET",
+            "/v1/requests?status=pending_approval,approved",
+            Some(&requester),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{listed}");
+    assert_eq!(listed["meta"]["total"], 1, "{listed}");
+    let (_, none) = app
+        .json(
+            "GET",
+            "/v1/requests?status=completed,cancelled",
+            Some(&requester),
+            None,
+        )
+        .await;
+    assert_eq!(none["meta"]["total"], 0, "{none}");
     // Requesters cannot build the catalog, nor see drafts.
     let (s, _) = app
         .json(
