@@ -2,6 +2,7 @@
 
 use domain::approvals::{Approver, Chain};
 use domain::catalog::schema::{self, FieldType, FormSchema};
+use domain::fulfilment::{self, TaskTemplate};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -129,6 +130,11 @@ pub struct ItemBody {
     /// "rule": "all" | "any" | {"quorum": 2} | {"percent": 50}}]}`.
     #[schema(value_type = Option<Object>)]
     pub approval_chain: Option<Value>,
+    /// The fulfilment tasks an approved request gets, in order: `[{"key": "order", "title":
+    /// "Order the laptop", "assigned_group_id"?, "assigned_to"?, "depends_on"?: ["other key"]}]`.
+    /// Tasks run in parallel unless they wait for others.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub task_templates: Option<Value>,
     pub sla_policy_id: Option<Uuid>,
     /// low, medium (default), high or critical.
     pub default_priority: Option<String>,
@@ -171,16 +177,9 @@ pub async fn check_chain(
     let chain: Chain = match serde_path_to_error::deserialize(value) {
         Ok(c) => c,
         Err(e) => {
-            let path = e.path().to_string();
-            let key = if path == "." {
-                "approval_chain".to_string()
-            } else {
-                format!("approval_chain.{path}")
-            };
-            let msg = e.inner().to_string();
             p.add(
-                &key,
-                msg.split(" at line ").next().unwrap_or(&msg).to_string(),
+                &path_key("approval_chain", &e.path().to_string()),
+                serde_message(&e),
             );
             return Ok(Chain::default());
         }
@@ -227,6 +226,66 @@ pub async fn check_chain(
         }
     }
     Ok(chain)
+}
+
+/// Parses and checks fulfilment task templates (keys, dependencies, the people and groups
+/// they name); problems go to `task_templates.<path>`.
+pub async fn check_tasks(
+    tx: &mut TenantTx,
+    value: &Value,
+    p: &mut Problems,
+) -> Result<Vec<TaskTemplate>, AppError> {
+    let tasks: Vec<TaskTemplate> = match serde_path_to_error::deserialize(value) {
+        Ok(t) => t,
+        Err(e) => {
+            p.add(
+                &path_key("task_templates", &e.path().to_string()),
+                serde_message(&e),
+            );
+            return Ok(Vec::new());
+        }
+    };
+    for (path, msg) in fulfilment::check(&tasks) {
+        p.add(&format!("task_templates{path}"), msg);
+    }
+    const USER: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND status = 'active')";
+    const GROUP: &str = "SELECT EXISTS (SELECT 1 FROM groups WHERE id = $1)";
+    for (i, t) in tasks.iter().enumerate() {
+        if let Some(u) = t.assigned_to
+            && !exists(tx, USER, u).await?
+        {
+            p.add(
+                &format!("task_templates[{i}].assigned_to"),
+                "no such active user",
+            );
+        }
+        if let Some(g) = t.assigned_group_id
+            && !exists(tx, GROUP, g).await?
+        {
+            p.add(
+                &format!("task_templates[{i}].assigned_group_id"),
+                "no such group",
+            );
+        }
+    }
+    Ok(tasks)
+}
+
+/// `root.path` for a serde path (`.` is the root itself).
+fn path_key(root: &str, path: &str) -> String {
+    if path == "." {
+        root.to_string()
+    } else if path.starts_with('[') {
+        format!("{root}{path}")
+    } else {
+        format!("{root}.{path}")
+    }
+}
+
+/// serde's message without its line and column.
+fn serde_message<E: std::fmt::Display>(e: &serde_path_to_error::Error<E>) -> String {
+    let msg = e.inner().to_string();
+    msg.split(" at line ").next().unwrap_or(&msg).to_string()
 }
 
 pub async fn save_item(
@@ -289,6 +348,8 @@ pub async fn save_item(
     };
     let chain_value = b.approval_chain.clone().unwrap_or(json!({"stages": []}));
     let chain = check_chain(tx, &chain_value, form.as_ref(), &mut p).await?;
+    let tasks_value = b.task_templates.clone().unwrap_or(json!([]));
+    let tasks = check_tasks(tx, &tasks_value, &mut p).await?;
     const CATEGORY: &str = "SELECT EXISTS (SELECT 1 FROM catalog_categories WHERE id = $1)";
     const GROUP: &str = "SELECT EXISTS (SELECT 1 FROM groups WHERE id = $1)";
     const POLICY: &str = "SELECT EXISTS (SELECT 1 FROM sla_policies WHERE id = $1)";
@@ -316,6 +377,7 @@ pub async fn save_item(
     // Stored as parsed, so defaults are explicit and unknown keys cannot sneak in.
     let form_value = serde_json::to_value(form.unwrap_or_default()).unwrap_or_default();
     let chain_value = serde_json::to_value(&chain).unwrap_or_default();
+    let tasks_value = serde_json::to_value(&tasks).unwrap_or_default();
     let tags: Vec<String> = b.tags.iter().map(|t| t.trim().to_string()).collect();
     let input = ItemInput {
         category_id: b.category_id,
@@ -326,6 +388,7 @@ pub async fn save_item(
         form_schema: &form_value,
         fulfillment_group_id: b.fulfillment_group_id,
         approval_chain: &chain_value,
+        task_templates: &tasks_value,
         sla_policy_id: b.sla_policy_id,
         default_priority: priority,
         estimated_hours: b.estimated_hours,
@@ -450,6 +513,7 @@ pub async fn clone_item(
         form_schema: &src.form_schema,
         fulfillment_group_id: src.fulfillment_group_id,
         approval_chain: &src.approval_chain,
+        task_templates: &src.task_templates,
         sla_policy_id: src.sla_policy_id,
         default_priority: &src.default_priority,
         estimated_hours: src.estimated_hours,

@@ -272,6 +272,10 @@ fn values_of(i: &Item) -> BTreeMap<&'static str, String> {
             "approval_chain",
             serde_json::to_string_pretty(&i.approval_chain).unwrap_or_default(),
         ),
+        (
+            "task_templates",
+            serde_json::to_string_pretty(&i.task_templates).unwrap_or_default(),
+        ),
     ])
 }
 
@@ -290,6 +294,7 @@ const FIELDS: &[&str] = &[
     "sort_order",
     "form_schema",
     "approval_chain",
+    "task_templates",
 ];
 
 async fn preview_of(ctx: &mut WebCtx, item: &Item) -> Result<Option<FormView>, AppError> {
@@ -335,7 +340,11 @@ async fn edit_page(
     ctx.tx.commit().await?;
     let schema_errors = errors
         .iter()
-        .filter(|(k, _)| k.starts_with("form_schema") || k.starts_with("approval_chain"))
+        .filter(|(k, _)| {
+            ["form_schema", "approval_chain", "task_templates"]
+                .iter()
+                .any(|p| k.starts_with(p))
+        })
         .map(|(k, m)| (k.clone(), m.clone()))
         .collect();
     let page = EditPage {
@@ -408,6 +417,7 @@ fn item_body(
         form_schema: json_of("form_schema", errors),
         fulfillment_group_id: id_of(&s, "fulfillment_group_id", errors),
         approval_chain: json_of("approval_chain", errors),
+        task_templates: json_of("task_templates", errors),
         sla_policy_id: id_of(&s, "sla_policy_id", errors),
         default_priority: opt(&s, "default_priority"),
         estimated_hours: hours,
@@ -579,4 +589,13 @@ pub async fn retire(ctx: WebCtx, Hx(hx): Hx, PathId(id): PathId) -> Result<Respo
 pub fn chain_example() -> String {
     serde_json::to_string(&json!({"stages": [{"approvers": [{"type": "manager"}], "rule": "all"}]}))
         .unwrap_or_default()
+}
+
+/// Example task templates for the editor's help text.
+pub fn tasks_example() -> String {
+    serde_json::to_string(&json!([
+        {"key": "order", "title": "Order the laptop"},
+        {"key": "image", "title": "Install the standard image", "depends_on": ["order"]}
+    ]))
+    .unwrap_or_default()
 }

@@ -165,6 +165,10 @@ pub struct Item {
     /// `{"stages": [{"approvers": [...], "rule": ...}]}`.
     #[schema(value_type = Object)]
     pub approval_chain: Value,
+    /// The fulfilment tasks an approved request gets:
+    /// `[{"key", "title", "description"?, "assigned_group_id"?, "assigned_to"?, "depends_on"?: [key]}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub task_templates: Value,
     pub sla_policy_id: Option<Uuid>,
     pub default_priority: String,
     pub estimated_hours: Option<i32>,
@@ -182,8 +186,10 @@ const ITEM: &str = "SELECT i.id, i.category_id, c.name AS category_name, i.name,
     COALESCE(i.status, 'draft') AS status, i.form_schema, i.version, i.published_version,
     (i.published_version IS NULL OR NOT EXISTS (SELECT 1 FROM catalog_item_versions v
         WHERE v.item_id = i.id AND v.version = i.published_version AND v.form_schema = i.form_schema
-          AND v.approval_chain = i.approval_chain AND v.name = i.name)) AS has_unpublished_changes,
-    i.fulfillment_group_id, g.name AS fulfillment_group_name, i.approval_chain, i.sla_policy_id,
+          AND v.approval_chain = i.approval_chain AND v.task_templates = i.task_templates
+          AND v.name = i.name)) AS has_unpublished_changes,
+    i.fulfillment_group_id, g.name AS fulfillment_group_name, i.approval_chain, i.task_templates,
+    i.sla_policy_id,
     COALESCE(i.default_priority, 'medium') AS default_priority, i.estimated_hours, i.cost::float8 AS cost,
     i.cost_type, COALESCE(i.visible_to_groups, '{}') AS visible_to_groups, COALESCE(i.tags, '{}') AS tags,
     COALESCE(i.sort_order, 0) AS sort_order, i.created_at, i.updated_at
@@ -222,6 +228,7 @@ pub const ITEM_LIST: ListSpec = ListSpec {
         "fulfillment_group_id",
         "fulfillment_group_name",
         "approval_chain",
+        "task_templates",
         "sla_policy_id",
         "default_priority",
         "estimated_hours",
@@ -336,6 +343,7 @@ pub struct ItemInput<'a> {
     pub form_schema: &'a Value,
     pub fulfillment_group_id: Option<Uuid>,
     pub approval_chain: &'a Value,
+    pub task_templates: &'a Value,
     pub sla_policy_id: Option<Uuid>,
     pub default_priority: &'a str,
     pub estimated_hours: Option<i32>,
@@ -357,15 +365,15 @@ pub async fn save_item(
             "UPDATE catalog_items SET category_id = $2, name = $3, short_desc = $4, description = $5, icon = $6,
                 form_schema = $7, fulfillment_group_id = $8, approval_chain = $9, sla_policy_id = $10,
                 default_priority = $11, estimated_hours = $12, cost = $13::float8::numeric, cost_type = $14,
-                visible_to_groups = $15, tags = $16, sort_order = $17, updated_at = now()
+                visible_to_groups = $15, tags = $16, sort_order = $17, task_templates = $19, updated_at = now()
              WHERE id = $1 RETURNING id"
         }
         None => {
             "INSERT INTO catalog_items (id, category_id, name, short_desc, description, icon, form_schema,
                 fulfillment_group_id, approval_chain, sla_policy_id, default_priority, estimated_hours, cost,
-                cost_type, visible_to_groups, tags, sort_order, created_by, status)
+                cost_type, visible_to_groups, tags, sort_order, created_by, task_templates, status)
              VALUES (COALESCE($1, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                $13::float8::numeric, $14, $15, $16, $17, $18, 'draft') RETURNING id"
+                $13::float8::numeric, $14, $15, $16, $17, $18, $19, 'draft') RETURNING id"
         }
     };
     sqlx::query_scalar(q)
@@ -387,6 +395,7 @@ pub async fn save_item(
         .bind(i.tags)
         .bind(i.sort_order)
         .bind(by)
+        .bind(i.task_templates)
         .fetch_optional(&mut **tx)
         .await?
         .ok_or(AppError::NotFound)
@@ -426,11 +435,12 @@ pub struct Version {
     pub name: String,
     pub form_schema: Value,
     pub approval_chain: Value,
+    pub task_templates: Value,
 }
 
 pub async fn version(tx: &mut TenantTx, item: Uuid, version: i32) -> Result<Version, AppError> {
     sqlx::query_as(
-        "SELECT item_id, version, name, form_schema, approval_chain FROM catalog_item_versions
+        "SELECT item_id, version, name, form_schema, approval_chain, task_templates FROM catalog_item_versions
          WHERE item_id = $1 AND version = $2",
     )
     .bind(item)

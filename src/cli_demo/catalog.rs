@@ -25,6 +25,24 @@ fn options(pairs: &[(&str, &str)]) -> Value {
     )
 }
 
+/// Fulfilment tasks of the demo items: ordering and setup wait for each other, the rest run
+/// side by side.
+fn tasks_for(item: &str) -> Value {
+    match item {
+        "Laptop" => json!([
+            {"key": "order", "title": "Order the laptop from the supplier"},
+            {"key": "accounts", "title": "Prepare the accounts and licences"},
+            {"key": "image", "title": "Install the standard image and the chosen software", "depends_on": ["order"]},
+            {"key": "handover", "title": "Hand the laptop over and collect the old one", "depends_on": ["image", "accounts"]}
+        ]),
+        "Monitor and accessories" => json!([
+            {"key": "pick", "title": "Take the items from the store room"},
+            {"key": "deliver", "title": "Bring them to the requester's desk", "depends_on": ["pick"]}
+        ]),
+        _ => json!([]),
+    }
+}
+
 pub async fn seed(
     tx: &mut TenantTx,
     slug: &Slug,
@@ -187,6 +205,7 @@ pub async fn seed(
             form_schema: Some(form),
             fulfillment_group_id: Some(groups[group]),
             approval_chain: Some(chain),
+            task_templates: Some(tasks_for(name)),
             estimated_hours: Some(hours),
             sort_order: Some(i as i32),
             ..Default::default()

@@ -176,6 +176,9 @@ pub async fn submit(
         debug_assert_eq!(outcome, Outcome::Pending);
     }
     let after = store::get(tx, id, Scope::All).await?;
+    if !pending {
+        super::tasks::spawn(tx, tenant, actor, &after).await?;
+    }
     let changes = crate::platform::audit::diff(None::<&Request>, Some(&after));
     events::record_and_emit(
         tx,
@@ -293,9 +296,13 @@ pub async fn act(
                 .bind(notes)
                 .execute(&mut **tx)
                 .await?;
+            let why = "The request was completed without it.";
+            super::tasks::close_open(tx, id, actor.user_id, why).await?;
         }
         Action::Cancel => {
             engine::cancel(tx, ENTITY, id).await?;
+            let why = "The request was cancelled.";
+            super::tasks::close_open(tx, id, actor.user_id, why).await?;
             sqlx::query("UPDATE service_requests SET cancel_reason = $2 WHERE id = $1")
                 .bind(id)
                 .bind(notes)
@@ -371,7 +378,45 @@ pub async fn settle(
         id,
         json!({"request": &after}),
     )
-    .await
+    .await?;
+    if verdict == Settled::Approved {
+        super::tasks::spawn(tx, tenant, actor, &after).await?;
+    }
+    Ok(())
+}
+
+/// Completes a request whose last fulfilment task is done.
+pub async fn finish(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    actor: &Actor,
+    id: Uuid,
+    notes: &str,
+) -> Result<Request, AppError> {
+    let before = store::get(tx, id, Scope::All).await?;
+    sqlx::query("UPDATE service_requests SET completion_notes = $2 WHERE id = $1")
+        .bind(id)
+        .bind(notes)
+        .execute(&mut **tx)
+        .await?;
+    store::set_status(tx, id, "completed", actor.user_id, Some(notes)).await?;
+    let after = store::get(tx, id, Scope::All).await?;
+    let changes = crate::platform::audit::diff(Some(&before), Some(&after));
+    events::record_and_emit(
+        tx,
+        tenant,
+        actor,
+        Audit {
+            action: "complete",
+            changes,
+        },
+        "request.completed",
+        ENTITY,
+        id,
+        json!({"request": &after}),
+    )
+    .await?;
+    Ok(after)
 }
 
 pub async fn comment(

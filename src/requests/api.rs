@@ -7,21 +7,23 @@ use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use domain::approvals::Decision;
+use domain::fulfilment::TaskAction;
 use domain::requests::Action;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::actions::{self, ActionBody, ENTITY, SubmitBody, Submitter};
 use super::perm::{REQUESTS_CREATE, REQUESTS_READ, REQUESTS_READ_ALL, REQUESTS_UPDATE};
 use super::store::{self, Comment, HistoryEntry, Request, Scope};
+use super::tasks::{self, Task, TaskBody};
 use crate::approvals::engine::{self, ChainState};
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
 use crate::platform::json::ApiJson;
 use crate::platform::listing;
 use crate::platform::openapi::{Items, ListQuery, Page};
-use crate::platform::web::PathId;
+use crate::platform::web::{PathId, PathIds};
 
 const ID: &str = "Request id";
 
@@ -311,4 +313,84 @@ pub async fn add_comment(
     let c = actions::comment(&mut ctx.tx, &actor, r.id, &body.content, body.is_internal).await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// The request's fulfilment tasks in order, with what each waits for.
+#[utoipa::path(get, path = "/requests/{id}/tasks", tag = "requests", operation_id = "listRequestTasks",
+    params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Items<Task>)))]
+pub async fn tasks(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Items<Task>>, AppError> {
+    ctx.require(REQUESTS_READ)?;
+    let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
+    let data = tasks::list(&mut ctx.tx, r.id).await?;
+    ctx.commit().await?;
+    Ok(Json(Items { data }))
+}
+
+/// A task and the request after a task action (the request completes with its last task).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = RequestTaskResult)]
+pub struct TaskResult {
+    pub task: Task,
+    pub request: Request,
+}
+
+async fn task_action(
+    mut ctx: ApiCtx,
+    PathIds(id, task): PathIds,
+    action: TaskAction,
+    body: TaskBody,
+) -> Result<Json<TaskResult>, AppError> {
+    ctx.require(REQUESTS_UPDATE)?;
+    let actor = ctx.actor();
+    let (task, request) = tasks::act(
+        &mut ctx.tx,
+        &ctx.principal.slug,
+        &actor,
+        id,
+        task,
+        action,
+        &body,
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(Json(TaskResult { task, request }))
+}
+
+const TASK: &str = "Task id";
+
+/// Starts a ready task (an approved request moves to `in_progress`).
+#[utoipa::path(post, path = "/requests/{id}/tasks/{task_id}/start", tag = "requests", operation_id = "startRequestTask",
+    params(("id" = Uuid, Path, description = ID), ("task_id" = Uuid, Path, description = TASK)), request_body = TaskBody,
+    responses((status = 200, body = TaskResult), (status = 409, description = "Not allowed from the task's status; `details.allowed` lists the actions that are")))]
+pub async fn start_task(
+    ctx: ApiCtx,
+    ids: PathIds,
+    ApiJson(body): ApiJson<TaskBody>,
+) -> Result<Json<TaskResult>, AppError> {
+    task_action(ctx, ids, TaskAction::Start, body).await
+}
+
+/// Completes a task; the tasks waiting for it become ready, and the request completes when
+/// every task is done.
+#[utoipa::path(post, path = "/requests/{id}/tasks/{task_id}/complete", tag = "requests", operation_id = "completeRequestTask",
+    params(("id" = Uuid, Path, description = ID), ("task_id" = Uuid, Path, description = TASK)), request_body = TaskBody,
+    responses((status = 200, body = TaskResult), (status = 409, description = "Not allowed from the task's status; `details.allowed` lists the actions that are")))]
+pub async fn complete_task(
+    ctx: ApiCtx,
+    ids: PathIds,
+    ApiJson(body): ApiJson<TaskBody>,
+) -> Result<Json<TaskResult>, AppError> {
+    task_action(ctx, ids, TaskAction::Complete, body).await
+}
+
+/// Skips a task with a reason (`notes`, required); it counts as done for what waits for it.
+#[utoipa::path(post, path = "/requests/{id}/tasks/{task_id}/skip", tag = "requests", operation_id = "skipRequestTask",
+    params(("id" = Uuid, Path, description = ID), ("task_id" = Uuid, Path, description = TASK)), request_body = TaskBody,
+    responses((status = 200, body = TaskResult), (status = 409, description = "Not allowed from the task's status; `details.allowed` lists the actions that are")))]
+pub async fn skip_task(
+    ctx: ApiCtx,
+    ids: PathIds,
+    ApiJson(body): ApiJson<TaskBody>,
+) -> Result<Json<TaskResult>, AppError> {
+    task_action(ctx, ids, TaskAction::Skip, body).await
 }

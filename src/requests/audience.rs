@@ -32,6 +32,10 @@ const TOPICS: &[Topic] = &[
         event: "completed",
         verb: "was completed",
     },
+    Topic {
+        event: "task_ready",
+        verb: "has a fulfilment task ready",
+    },
 ];
 
 const FIELDS: &[Field] = &[
@@ -68,6 +72,28 @@ type Row = (
     Option<Vec<Uuid>>,
     Option<Vec<Uuid>>,
 );
+
+/// The task's assignee, else the members of its group.
+async fn task_doers(
+    conn: &mut sqlx::PgConnection,
+    event: &DomainEvent,
+) -> anyhow::Result<Vec<Uuid>> {
+    let Some(task) = event.payload["task_id"]
+        .as_str()
+        .and_then(|t| t.parse::<Uuid>().ok())
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(sqlx::query_scalar(
+        "SELECT t.assigned_to FROM request_tasks t WHERE t.id = $1 AND t.assigned_to IS NOT NULL
+         UNION
+         SELECT m.user_id FROM request_tasks t JOIN group_members m ON m.group_id = t.assigned_group
+         WHERE t.id = $1 AND t.assigned_to IS NULL",
+    )
+    .bind(task)
+    .fetch_all(&mut *conn)
+    .await?)
+}
 
 impl Audience for Requests {
     fn entity(&self) -> &'static str {
@@ -166,6 +192,8 @@ impl Audience for Requests {
                 }
                 "created" => requested_for.into_iter().collect(),
                 "approved" => asker.into_iter().chain(doers).collect(),
+                "task_ready" => task_doers(conn, event).await?,
+                "task_updated" => Vec::new(),
                 _ => asker,
             };
             people.sort();

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod api;
 pub mod audience;
 pub mod store;
+pub mod tasks;
 pub mod web;
 
 use axum::routing::{get, post};
@@ -42,6 +43,10 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::approvals))
         .routes(routes!(api::history))
         .routes(routes!(api::comments, api::add_comment))
+        .routes(routes!(api::tasks))
+        .routes(routes!(api::start_task))
+        .routes(routes!(api::complete_task))
+        .routes(routes!(api::skip_task))
 }
 
 pub fn web_routes() -> Routes {
@@ -50,6 +55,7 @@ pub fn web_routes() -> Routes {
         .route("/requests/{id}", get(web::show))
         .route("/requests/{id}/act", post(web::act))
         .route("/requests/{id}/comments", post(web::add_comment))
+        .route("/requests/{id}/tasks/{task_id}", post(web::task_act))
 }
 
 const EVENTS: &[EventDef] = &[
@@ -72,6 +78,14 @@ const EVENTS: &[EventDef] = &[
     EventDef {
         name: "request.completed",
         label: "A request was completed",
+    },
+    EventDef {
+        name: "request.task_ready",
+        label: "A fulfilment task can start",
+    },
+    EventDef {
+        name: "request.task_updated",
+        label: "A fulfilment task was started, completed or skipped",
     },
 ];
 

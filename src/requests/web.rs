@@ -10,6 +10,7 @@ use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
 use domain::catalog::schema;
+use domain::fulfilment::{self, TaskAction};
 use domain::requests::{Action, allowed};
 use uuid::Uuid;
 
@@ -17,13 +18,14 @@ use super::actions::{self, ActionBody, ENTITY};
 use super::api::{cancel_scope, scope_of};
 use super::perm::{REQUESTS_READ, REQUESTS_READ_ALL, REQUESTS_UPDATE};
 use super::store::{self, Comment, HistoryEntry, Request, Scope};
+use super::tasks::{self, Task, TaskBody};
 use crate::approvals::engine::{self, ChainState};
 use crate::catalog::form;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
 use crate::platform::listing;
 use crate::platform::toast::Toast;
-use crate::platform::web::{Choices, Chrome, Errors, Hx, PathId, choices};
+use crate::platform::web::{Choices, Chrome, Errors, Hx, PathId, PathIds, choices, label};
 use crate::render_page;
 
 #[derive(Template)]
@@ -123,6 +125,9 @@ struct ShowPage {
     actions: Vec<&'static str>,
     users: Choices,
     groups: Choices,
+    tasks: Vec<Task>,
+    /// The task whose form the errors belong to.
+    failed_task: Option<Uuid>,
     errors: Errors,
     notice: Option<String>,
 }
@@ -153,14 +158,27 @@ async fn answers_of(
 }
 
 async fn show_page(
-    mut ctx: WebCtx,
+    ctx: WebCtx,
     hx: bool,
     id: Uuid,
     errors: BTreeMap<String, String>,
     notice: Option<String>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
+    show_page_for(ctx, hx, id, None, errors, notice, status).await
+}
+
+async fn show_page_for(
+    mut ctx: WebCtx,
+    hx: bool,
+    id: Uuid,
+    failed_task: Option<Uuid>,
+    errors: BTreeMap<String, String>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
+    let tasks = tasks::list(&mut ctx.tx, r.id).await?;
     let answers = answers_of(&mut ctx.tx, &r).await?;
     let chain = engine::chain_state(&mut ctx.tx, ENTITY, r.id).await?;
     let today = ctx.principal.today(ctx.now);
@@ -216,6 +234,8 @@ async fn show_page(
         actions,
         users,
         groups,
+        tasks,
+        failed_task,
         errors: errors.into(),
         notice,
     };
@@ -233,6 +253,83 @@ impl ShowPage {
 
     fn offers(&self, action: &str) -> bool {
         self.actions.contains(&action)
+    }
+
+    fn tasks_done(&self) -> usize {
+        self.tasks
+            .iter()
+            .filter(|t| fulfilment::is_done(&t.status))
+            .count()
+    }
+
+    /// Tasks change only while the request is being fulfilled.
+    fn tasks_open(&self) -> bool {
+        matches!(self.r.status.as_str(), "approved" | "in_progress")
+    }
+
+    fn task_actions(&self, t: &Task) -> Vec<&'static str> {
+        fulfilment::allowed(&t.status)
+            .iter()
+            .map(|a| a.key())
+            .collect()
+    }
+
+    /// The numbers of the tasks `t` waits for.
+    fn waits_for(&self, t: &Task) -> String {
+        let names: Vec<&str> = t
+            .depends_on
+            .iter()
+            .filter_map(|k| self.tasks.iter().find(|o| &o.key == k))
+            .map(|o| o.task_number.as_str())
+            .collect();
+        names.join(", ")
+    }
+
+    fn failed(&self, t: &Task) -> bool {
+        self.failed_task == Some(t.id)
+    }
+}
+
+/// Start, complete or skip a fulfilment task (service desk).
+pub async fn task_act(
+    mut ctx: WebCtx,
+    Hx(hx): Hx,
+    PathIds(id, task): PathIds,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    ctx.require(REQUESTS_UPDATE)?;
+    // Another tenant's (or a made-up) request is not found, whatever the form says.
+    store::get(&mut ctx.tx, id, Scope::All).await?;
+    let Some(action) = form.get("action").and_then(|a| TaskAction::parse(a)) else {
+        return Err(AppError::BadRequest("unknown action".into()).into());
+    };
+    let body = TaskBody {
+        notes: form.get("notes").cloned(),
+    };
+    let saved = ctx
+        .save(async |ctx| {
+            let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
+            tasks::act(&mut ctx.tx, &slug, &actor, id, task, action, &body).await
+        })
+        .await?;
+    match saved {
+        Ok((t, r)) => {
+            let said = if r.status == "completed" {
+                format!(
+                    "{} is done, and with it {}: the requester is told.",
+                    t.task_number, r.request_number
+                )
+            } else {
+                format!("{} is {}.", t.task_number, label(&t.status).to_lowercase())
+            };
+            ctx.saved_with(hx, &format!("/requests/{id}"), &Toast::success(said))
+                .await
+        }
+        Err(refused) => {
+            let notice = refused.notice.clone();
+            let status = refused.status;
+            show_page_for(ctx, hx, id, Some(task), refused.errors.0, notice, status).await
+        }
     }
 }
 

@@ -4,6 +4,7 @@ mod attachments;
 mod browser;
 mod catalog;
 mod edge;
+mod fulfilment;
 mod identity;
 mod inbound;
 mod integrations;

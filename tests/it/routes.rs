@@ -123,6 +123,7 @@ async fn every_route_refuses_anonymous_callers() {
         ("link_id", uuid::Uuid::new_v4().to_string()),
         ("attachment_id", uuid::Uuid::new_v4().to_string()),
         ("delivery_id", uuid::Uuid::new_v4().to_string()),
+        ("task_id", uuid::Uuid::new_v4().to_string()),
         ("entity_type", "user".to_string()),
         ("event", "issue.created".to_string()),
         ("channel", "chat".to_string()),
@@ -212,6 +213,7 @@ struct Ids {
     catalog_item: String,
     request: String,
     approval: String,
+    task: String,
 }
 
 impl Ids {
@@ -260,6 +262,7 @@ impl Ids {
             ("link_id", self.link.clone()),
             ("attachment_id", self.attachment.clone()),
             ("delivery_id", self.delivery.clone()),
+            ("task_id", self.task.clone()),
             ("entity_type", "user".to_string()),
             ("event", "issue.created".to_string()),
             ("channel", "chat".to_string()),
@@ -469,6 +472,39 @@ async fn records_in(a: &TestApp) -> Ids {
     let (_, approvals) = a
         .json("GET", "/v1/approvals?status=pending", Some(&admin), None)
         .await;
+    // A second item without a chain, whose request gets a fulfilment task at once.
+    let (_, plain) = a
+        .json(
+            "POST",
+            "/v1/catalog/items",
+            Some(&admin),
+            Some(json!({"name": "Mouse", "form_schema": {"fields": [{"id": "n", "type": "text", "label": "N"}]},
+                "task_templates": [{"key": "give", "title": "Hand it over"}]})),
+        )
+        .await;
+    a.json(
+        "POST",
+        &format!("/v1/catalog/items/{}/publish", id_of(&plain)),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let (_, fulfilled) = a
+        .json(
+            "POST",
+            "/v1/requests",
+            Some(&agent),
+            Some(json!({"catalog_item_id": id_of(&plain), "form_data": {}})),
+        )
+        .await;
+    let (_, tasks) = a
+        .json(
+            "GET",
+            &format!("/v1/requests/{}/tasks", id_of(&fulfilled)),
+            Some(&admin),
+            None,
+        )
+        .await;
     let job: i64 =
         sqlx::query_scalar("SELECT id FROM public.jobs WHERE tenant_slug = $1 ORDER BY id LIMIT 1")
             .bind(a.slug.as_str())
@@ -517,6 +553,10 @@ async fn records_in(a: &TestApp) -> Ids {
         approval: approvals["data"][0]["id"]
             .as_str()
             .unwrap_or_else(|| panic!("{approvals}"))
+            .into(),
+        task: tasks["data"][0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{tasks}"))
             .into(),
     }
 }
@@ -581,6 +621,12 @@ fn valid_body(method: &str, path: &str, b_user: &str) -> Option<Value> {
             | "/v1/approvals/{id}/reject",
         ) => json!({"comments": "fine"}),
         ("POST", "/v1/requests/{id}/comments") => json!({"content": "hi"}),
+        (
+            "POST",
+            "/v1/requests/{id}/tasks/{task_id}/start"
+            | "/v1/requests/{id}/tasks/{task_id}/complete"
+            | "/v1/requests/{id}/tasks/{task_id}/skip",
+        ) => json!({"notes": "done"}),
         _ => return None,
     })
 }

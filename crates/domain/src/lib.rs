@@ -4,6 +4,7 @@
 pub mod approvals;
 pub mod catalog;
 pub mod events;
+pub mod fulfilment;
 pub mod fuzzy;
 pub mod ical;
 pub mod identity;

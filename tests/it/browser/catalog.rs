@@ -1,6 +1,7 @@
 //! The catalog end to end: an admin drags three field types into the builder, sets a
 //! condition and sees the preview react, publishes; a requester submits with an error, fixes
-//! it and submits; the approver approves from the inbox; an agent completes the request.
+//! it and submits; the approver approves from the inbox; an agent completes the request's
+//! fulfilment task, which completes the request.
 
 use std::time::{Duration, Instant};
 
@@ -142,7 +143,8 @@ pub async fn built_requested_approved_completed(
         format!("{base}/v1/catalog/items"),
         &token,
         serde_json::json!({"name": "Conference headset", "short_desc": "A headset for calls",
-            "approval_chain": {"stages": [{"approvers": [{"type": "user", "id": me["user"]["id"]}]}]}}),
+            "approval_chain": {"stages": [{"approvers": [{"type": "user", "id": me["user"]["id"]}]}]},
+            "task_templates": [{"key": "hand", "title": "Hand the headset over"}]}),
     )
     .await;
     let id = item["id"].as_str().unwrap_or_default().to_string();
@@ -278,13 +280,18 @@ pub async fn built_requested_approved_completed(
     sign_in(driver, "agent@demo.firelater.test").await?;
     wait(driver, By::Id("main-nav")).await?;
     driver.goto(format!("{base}{path}")).await?;
-    let complete = wait(driver, By::Id("complete-form")).await?;
-    complete
-        .find(By::Name("notes"))
+    // Its one fulfilment task: done, and with it the request.
+    let task = wait(driver, By::Css("#tasks li")).await?;
+    let text = task.text().await?;
+    assert!(text.contains("Hand the headset over"), "{text}");
+    task.find(By::Name("notes"))
         .await?
         .send_keys("Handed over at the desk")
         .await?;
-    complete.find(By::Css("button")).await?.click().await?;
+    task.find(By::XPath(".//button[normalize-space()='Mark done']"))
+        .await?
+        .click()
+        .await?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let chip = text_of(driver, By::Css("h1 + [data-status]")).await?;
