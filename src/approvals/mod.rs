@@ -2,6 +2,7 @@
 //! now, changes next): chains of steps, decisions (also by a delegate), the approver's inbox.
 
 pub mod api;
+pub mod email;
 pub mod engine;
 pub mod web;
 
@@ -30,6 +31,8 @@ pub fn web_routes() -> Routes {
     Routes::new()
         .route("/approvals", get(web::inbox))
         .route("/approvals/{id}/decide", post(web::decide))
+        // Public: the token in the link is the credential (see `email`).
+        .route("/approvals/email", get(email::show).post(email::decide))
 }
 
 pub fn module() -> Module {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::templates::{self, Rendered};
 use super::{channels, deliver};
-use crate::platform::audience::Audience;
+use crate::platform::audience::{Audience, MailLink};
 use crate::platform::events::{DomainEvent, Subscriber};
 use crate::platform::live::{self, Signal};
 use crate::platform::mail::{self, Email};
@@ -55,22 +55,39 @@ impl Fanout {
     /// A notification mail: the rendered template, a link, and the headers that make every
     /// mail about one record one conversation (`Message-ID` of its own, the record as thread
     /// root).
-    fn mail(&self, id: Uuid, to: String, m: &Rendered, about: &Subject) -> Email {
+    fn mail(
+        &self,
+        id: Uuid,
+        to: String,
+        m: &Rendered,
+        about: &Subject,
+        links: &[MailLink],
+    ) -> Email {
         let domain = self.domain();
         let link = format!("{}{}", self.base_url, about.path);
         let number = &about.number;
         let preferences = format!("{}/profile/notifications", self.base_url);
+        let (mut extra_text, mut extra_html) = (String::new(), String::new());
+        for l in links {
+            let url = format!("{}{}", self.base_url, l.path);
+            extra_text.push_str(&format!("{}: {url}\n", l.label));
+            extra_html.push_str(&format!(
+                "<p><a href=\"{}\">{}</a></p>\n",
+                escape(&url),
+                escape(&l.label)
+            ));
+        }
         Email {
             to,
             subject: m.subject.clone(),
             body_text: format!(
-                "{}\n\nOpen it: {link}\n\n-- \nFireLater. You get this because you take part in \
+                "{}\n\n{extra_text}Open it: {link}\n\n-- \nFireLater. You get this because you take part in \
                  {number}. Choose what you get: {preferences}\n",
                 m.body
             ),
             // One source line per body line keeps quoted-printable from splitting the text.
             body_html: Some(format!(
-                "<p>\n{}</p>\n<p><a href=\"{link}\">Open it in FireLater</a></p>\n<hr>\n\
+                "<p>\n{}</p>\n{extra_html}<p><a href=\"{link}\">Open it in FireLater</a></p>\n<hr>\n\
                  <p style=\"color:#64748b\">FireLater. You get this because you take part in {}.\n\
                  <a href=\"{preferences}\">Choose what you get</a>.</p>",
                 m.body
@@ -320,13 +337,19 @@ impl Fanout {
             };
             let later = (at > now).then_some(at);
             let m = rendered.get(tx, audience, kind, &n.channel, &vars).await?;
+            let links = if n.channel == "email" {
+                audience.mail_links(tx, tenant, event, n.user_id).await?
+            } else {
+                Vec::new()
+            };
             let delivery = Delivery {
                 id: n.id,
                 channel: &n.channel,
                 address: n.email,
                 later,
             };
-            self.route(tx, tenant, delivery, m, &subject).await?;
+            self.route(tx, tenant, delivery, m, &subject, &links)
+                .await?;
         }
         // The channels that want this event: a row each, then its delivery.
         let targets = channels::matching(
@@ -368,7 +391,7 @@ impl Fanout {
                 address: c.target,
                 later: None,
             };
-            self.route(tx, tenant, delivery, m, &subject).await?;
+            self.route(tx, tenant, delivery, m, &subject, &[]).await?;
         }
         Ok(())
     }
@@ -382,6 +405,7 @@ impl Fanout {
         d: Delivery<'_>,
         m: &Rendered,
         subject: &Subject,
+        links: &[MailLink],
     ) -> anyhow::Result<()> {
         sqlx::query(
             "UPDATE notifications SET subject = COALESCE(NULLIF($2, ''), subject), content = $3,
@@ -396,7 +420,7 @@ impl Fanout {
         .await?;
         if d.channel == "email" {
             let to = d.address.unwrap_or_default();
-            let mail = self.mail(d.id, to, m, subject);
+            let mail = self.mail(d.id, to, m, subject, links);
             let mail_id = mail::queue_at(tx, tenant, mail, d.later).await?;
             sqlx::query("UPDATE outbound_emails SET notification_id = $2 WHERE id = $1")
                 .bind(mail_id)

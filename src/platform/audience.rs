@@ -30,6 +30,13 @@ pub struct Field {
     pub sample: &'static str,
 }
 
+/// A link in a notification mail: its words and where it goes (a path under the base URL).
+#[derive(Clone, Debug)]
+pub struct MailLink {
+    pub label: String,
+    pub path: String,
+}
+
 /// One record as an event concerns it.
 #[derive(Debug, Default)]
 pub struct About {
@@ -79,6 +86,18 @@ pub trait Audience: Send + Sync {
         entity: Uuid,
         people: &'a [Uuid],
     ) -> BoxFuture<'a, anyhow::Result<Vec<Uuid>>>;
+
+    /// Links for one person's mail about the event besides "Open it" (an approver's one-click
+    /// decision page). They may carry a secret made for that person, so they go in e-mail only.
+    fn mail_links<'a>(
+        &'a self,
+        _conn: &'a mut sqlx::PgConnection,
+        _tenant: &'a crate::platform::tenancy::Slug,
+        _event: &'a DomainEvent,
+        _user: Uuid,
+    ) -> BoxFuture<'a, anyhow::Result<Vec<MailLink>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 
     fn topic(&self, event: &str) -> Option<&'static Topic> {
         self.topics().iter().find(|t| t.event == event)

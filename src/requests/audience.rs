@@ -216,6 +216,29 @@ impl Audience for Requests {
         })
     }
 
+    fn mail_links<'a>(
+        &'a self,
+        conn: &'a mut sqlx::PgConnection,
+        tenant: &'a crate::platform::tenancy::Slug,
+        event: &'a DomainEvent,
+        user: Uuid,
+    ) -> BoxFuture<'a, anyhow::Result<Vec<crate::platform::audience::MailLink>>> {
+        Box::pin(async move {
+            if !event.event_type.ends_with(".submitted") {
+                return Ok(Vec::new());
+            }
+            crate::approvals::email::links_for(
+                conn,
+                tenant,
+                super::actions::ENTITY,
+                event.entity_id,
+                user,
+                event.occurred_at,
+            )
+            .await
+        })
+    }
+
     fn visible<'a>(
         &'a self,
         conn: &'a mut sqlx::PgConnection,

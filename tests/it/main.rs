@@ -1,5 +1,6 @@
 //! The one integration-test binary, laid out like the areas.
 
+mod approval_mail;
 mod attachments;
 mod browser;
 mod catalog;

@@ -13,7 +13,13 @@ const PUBLIC_API: &[&str] = &[
     "/v1/auth/forgot-password",
     "/v1/auth/reset-password",
 ];
-const PUBLIC_PAGES: &[&str] = &["/login", "/logout", "/forgot-password", "/reset-password"];
+const PUBLIC_PAGES: &[&str] = &[
+    "/login",
+    "/logout",
+    "/forgot-password",
+    "/reset-password",
+    "/approvals/email",
+];
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
 
 async fn openapi(app: &TestApp) -> Value {
