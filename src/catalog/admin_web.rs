@@ -30,6 +30,7 @@ struct IndexPage {
     chrome: Chrome,
     categories: Vec<Category>,
     items: Vec<Item>,
+    bundles: Vec<super::bundles::Bundle>,
     errors: Errors,
     /// What the failed form held.
     v: BTreeMap<String, String>,
@@ -50,6 +51,7 @@ async fn index_page(
             .collect(),
     )?;
     let (items, _) = store::list_items(&mut ctx.tx, &params, Viewer::Manager).await?;
+    let bundles = super::bundles::list(&mut ctx.tx, true).await?;
     ctx.tx.commit().await?;
     let page = IndexPage {
         chrome: Chrome::new(
@@ -61,6 +63,7 @@ async fn index_page(
         ),
         categories,
         items,
+        bundles,
         errors: errors.into(),
         v,
     };

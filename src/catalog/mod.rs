@@ -5,6 +5,9 @@ pub mod actions;
 pub mod admin_web;
 pub mod api;
 pub mod builder;
+pub mod bundle_admin;
+pub mod bundle_portal;
+pub mod bundles;
 pub mod form;
 pub mod portal;
 pub mod store;
@@ -36,6 +39,12 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::get_item, api::update_item, api::retire_item))
         .routes(routes!(api::publish))
         .routes(routes!(api::clone_item))
+        .routes(routes!(bundles::api_list, bundles::api_create))
+        .routes(routes!(
+            bundles::api_get,
+            bundles::api_update,
+            bundles::api_delete
+        ))
 }
 
 pub fn web_routes() -> Routes {
@@ -44,11 +53,23 @@ pub fn web_routes() -> Routes {
         .route("/catalog/items/{id}", get(portal::item))
         .route("/catalog/items/{id}/evaluate", post(portal::evaluate))
         .route("/catalog/items/{id}/request", post(portal::submit))
+        .route("/catalog/bundles/{id}", get(bundle_portal::show))
+        .route(
+            "/catalog/bundles/{id}/evaluate",
+            post(bundle_portal::evaluate),
+        )
+        .route("/catalog/bundles/{id}/request", post(bundle_portal::submit))
         .route(
             "/catalog/items/{id}/builder",
             get(builder::show).post(builder::apply),
         )
         .route("/catalog/manage", get(admin_web::index))
+        .route("/catalog/manage/bundles", post(bundle_admin::create))
+        .route("/catalog/manage/bundles/new", get(bundle_admin::new_bundle))
+        .route(
+            "/catalog/manage/bundles/{id}",
+            get(bundle_admin::edit).post(bundle_admin::update),
+        )
         .route("/catalog/manage/items", post(admin_web::create_item))
         .route(
             "/catalog/manage/items/{id}",

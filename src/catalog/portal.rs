@@ -33,6 +33,7 @@ struct IndexPage {
     chrome: Chrome,
     categories: Vec<Category>,
     items: Vec<Item>,
+    bundles: Vec<super::bundles::Bundle>,
     category: Option<Uuid>,
     q: String,
     can_manage: bool,
@@ -65,11 +66,24 @@ pub async fn index(
     let (items, _) = store::list_items(&mut ctx.tx, &params, viewer).await?;
     let mut categories = store::categories(&mut ctx.tx).await?;
     categories.retain(|c| c.status == "active" && c.items > 0);
+    let mut bundles = super::bundles::list(&mut ctx.tx, false).await?;
+    let words = text.to_lowercase();
+    bundles.retain(|b| {
+        category.is_none_or(|c| b.category_id == Some(c))
+            && (words.is_empty()
+                || b.name.to_lowercase().contains(&words)
+                || b.short_desc
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_lowercase()
+                    .contains(&words))
+    });
     ctx.tx.commit().await?;
     let page = IndexPage {
         chrome: Chrome::new(&ctx.principal, &ctx.csrf, "catalog", &ctx.manifest, ctx.now),
         categories,
         items,
+        bundles,
         category,
         q: text,
         can_manage: ctx.principal.can(CATALOG_MANAGE),
@@ -308,6 +322,7 @@ pub async fn submit(
             catalog_item_id: Some(item.id),
             form_data: answers.clone(),
             requested_for_id,
+            ..Default::default()
         };
         let who = Submitter {
             user: ctx.principal.user_id,

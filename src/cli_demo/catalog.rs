@@ -218,6 +218,30 @@ pub async fn seed(
             .map_err(|e| err(name, e))?;
         ids.push(item.id);
     }
+    // "New hire": the first day and the laptop asked once; VPN only for people working from
+    // home; the accessories can be unticked.
+    let new_hire = crate::catalog::bundles::BundleBody {
+        name: "New hire".into(),
+        short_desc: Some("Everything a new colleague needs on their first day.".into()),
+        category_id: Some(cats[0]),
+        form_schema: Some(json!({"fields": [
+            {"id": "needed_by", "type": "date", "label": "First working day", "required": true,
+             "validation": {"min_date": "+2d", "max_date": "+90d"}},
+            {"id": "model", "type": "radio", "label": "Which laptop?", "required": true, "default": "standard",
+             "options": options(&[("standard", "Standard (14\", for office work)"), ("performance", "Performance (16\", for development and design)")])},
+            {"id": "remote", "type": "checkbox", "label": "They will also work from home"}
+        ]})),
+        items: json!([
+            {"item_id": ids[0]},
+            {"item_id": ids[5]},
+            {"item_id": ids[1], "optional": true},
+            {"item_id": ids[3], "include_when": {"field": "remote", "operator": "not_empty"}}
+        ]),
+        ..Default::default()
+    };
+    crate::catalog::bundles::save(tx, slug, &actor, None, &new_hire)
+        .await
+        .map_err(|e| err("New hire bundle", e))?;
     // Riley asks for a performance laptop (waiting for Max) and for a monitor (being done).
     let riley = Actor {
         user_id: Some(people[RILEY]),
@@ -242,7 +266,7 @@ pub async fn seed(
         .as_object()
         .cloned()
         .unwrap_or_default(),
-        requested_for_id: None,
+        ..Default::default()
     };
     crate::requests::actions::submit(tx, slug, &riley, &who, &laptop)
         .await
@@ -253,7 +277,7 @@ pub async fn seed(
             .as_object()
             .cloned()
             .unwrap_or_default(),
-        requested_for_id: None,
+        ..Default::default()
     };
     let r = crate::requests::actions::submit(tx, slug, &riley, &who, &monitor)
         .await

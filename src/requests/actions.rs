@@ -1,23 +1,16 @@
-//! Service request changes: submit (answers checked by the catalog rules, approvals started),
-//! status actions, comments. Each writes its audit row and spec event in the caller's
-//! transaction.
+//! Service request changes: status actions, the approval verdict, completion by the last task,
+//! a bundle request following its children, comments. Each writes its audit row and spec event
+//! in the caller's transaction. Submitting is `submit`.
 
-use std::collections::BTreeMap;
-
-use chrono::NaiveDate;
-use domain::approvals::Outcome;
-use domain::catalog::answers::{self, Context};
-use domain::catalog::schema::{self, FieldType};
-use domain::requests::{Action, allowed, target};
+use domain::requests::{Action, allowed, is_open, target};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::store::{self, NewRequest, Request, Scope};
+use super::store::{self, Request, Scope};
+pub use super::submit::{SubmitBody, Submitter, submit};
 use crate::approvals::engine;
-use crate::catalog::form;
-use crate::catalog::store::{self as catalog, Viewer};
 use crate::platform::approval::Settled;
 use crate::platform::audit::Actor;
 use crate::platform::error::AppError;
@@ -25,189 +18,6 @@ use crate::platform::events::{self, Audit};
 use crate::platform::tenancy::{Slug, TenantTx, exists};
 
 pub const ENTITY: &str = "request";
-
-#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = RequestSubmitBody)]
-pub struct SubmitBody {
-    pub catalog_item_id: Option<Uuid>,
-    /// Answers keyed by field id.
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub form_data: Map<String, Value>,
-    /// On behalf of someone else (default: the caller).
-    pub requested_for_id: Option<Uuid>,
-}
-
-/// Who submits, and how the answers arrived.
-pub struct Submitter {
-    pub user: Uuid,
-    pub today: NaiveDate,
-    /// JSON submissions take field defaults for answers left out; a browser form was prefilled
-    /// with them, so a blank there is meant.
-    pub api: bool,
-    /// File answers the page has stored for this submission, by field id.
-    pub files: BTreeMap<String, Value>,
-}
-
-fn invalid(fields: BTreeMap<String, String>) -> AppError {
-    AppError::Validation {
-        message: "Some answers need attention.".into(),
-        fields,
-    }
-}
-
-pub async fn submit(
-    tx: &mut TenantTx,
-    tenant: &Slug,
-    actor: &Actor,
-    who: &Submitter,
-    b: &SubmitBody,
-) -> Result<Request, AppError> {
-    let Some(item_id) = b.catalog_item_id else {
-        return Err(AppError::field("catalog_item_id", "is required"));
-    };
-    let item = match catalog::item(tx, item_id, Viewer::Requester(who.user)).await {
-        Ok(i) => i,
-        Err(AppError::NotFound) => {
-            return Err(AppError::field(
-                "catalog_item_id",
-                "no such item in the catalog (or it is not open to you)",
-            ));
-        }
-        Err(e) => return Err(e),
-    };
-    let version_no = item
-        .published_version
-        .ok_or_else(|| AppError::field("catalog_item_id", "this item is not published"))?;
-    let version = catalog::version(tx, item.id, version_no).await?;
-    let form_schema = schema::parse(&version.form_schema)
-        .map_err(|_| anyhow::anyhow!("published form of {} does not parse", item.id))?;
-    let mut errors = BTreeMap::new();
-    let requested_for = b.requested_for_id.unwrap_or(who.user);
-    const ACTIVE: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND status = 'active')";
-    if requested_for != who.user && !exists(tx, ACTIVE, requested_for).await? {
-        errors.insert("requested_for_id".into(), "no such active user".into());
-    }
-    let mut given = b.form_data.clone();
-    for f in form_schema
-        .fields
-        .iter()
-        .filter(|f| f.kind == FieldType::File)
-    {
-        match who.files.get(&f.id) {
-            Some(v) => {
-                given.insert(f.id.clone(), v.clone());
-            }
-            None if given.contains_key(&f.id) => {
-                errors.insert(
-                    format!("form_data.{}", f.id),
-                    "Files are attached through the request form in the portal.".into(),
-                );
-                given.remove(&f.id);
-            }
-            None => {}
-        }
-    }
-    if let Some(unknown) = given.keys().find(|k| form_schema.field(k).is_none()) {
-        errors.insert(
-            format!("form_data.{unknown}"),
-            "This form has no such field.".into(),
-        );
-    }
-    let ctx = Context {
-        today: who.today,
-        requester: who.user,
-    };
-    let checked = answers::check(&form_schema, &given, ctx, who.api);
-    let mut field_errors = checked.errors.clone();
-    form::check_lookups(tx, &checked.lookups, &mut field_errors).await?;
-    for (k, v) in field_errors {
-        errors.insert(format!("form_data.{k}"), v);
-    }
-    if !errors.is_empty() {
-        return Err(invalid(errors));
-    }
-    let chain: domain::approvals::Chain =
-        serde_json::from_value(version.approval_chain.clone()).unwrap_or_default();
-    let pending = !chain.stages.is_empty();
-    let for_name: Option<String> = if requested_for != who.user {
-        sqlx::query_scalar("SELECT name FROM users WHERE id = $1")
-            .bind(requested_for)
-            .fetch_optional(&mut **tx)
-            .await?
-    } else {
-        None
-    };
-    let title = match &for_name {
-        Some(n) => format!("{} for {n}", version.name),
-        None => version.name.clone(),
-    };
-    let values = Value::Object(checked.values.clone());
-    let id = store::create(
-        tx,
-        &NewRequest {
-            title: &title,
-            item: item.id,
-            version: version_no,
-            requester: who.user,
-            requested_for,
-            group: item.fulfillment_group_id,
-            priority: &item.default_priority,
-            form_data: &values,
-            status: if pending {
-                "pending_approval"
-            } else {
-                "approved"
-            },
-            approval_status: pending.then_some("pending"),
-            sla_policy: item.sla_policy_id,
-        },
-    )
-    .await?;
-    if pending {
-        let actx = engine::Context {
-            requester: Some(who.user),
-            subject_person: Some(requested_for),
-            fallback_group: item.fulfillment_group_id,
-            values: checked.values.clone(),
-        };
-        let outcome = engine::start(tx, ENTITY, id, &chain, &actx).await?;
-        debug_assert_eq!(outcome, Outcome::Pending);
-    }
-    let after = store::get(tx, id, Scope::All).await?;
-    if !pending {
-        super::tasks::spawn(tx, tenant, actor, &after).await?;
-    }
-    let changes = crate::platform::audit::diff(None::<&Request>, Some(&after));
-    events::record_and_emit(
-        tx,
-        tenant,
-        actor,
-        Audit {
-            action: "create",
-            changes,
-        },
-        "request.created",
-        ENTITY,
-        id,
-        json!({"request": &after}),
-    )
-    .await?;
-    if pending {
-        events::emit(
-            tx,
-            tenant,
-            actor,
-            "request.submitted",
-            ENTITY,
-            id,
-            json!({"request": &after}),
-        )
-        .await?;
-    }
-    Ok(after)
-}
 
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -258,6 +68,24 @@ pub async fn act(
     let Some(to) = target(&before.status, action) else {
         return Err(refuse(&before, action));
     };
+    let open_children: Vec<&store::Child> = before
+        .children
+        .iter()
+        .filter(|c| is_open(&c.status))
+        .collect();
+    if action == Action::Complete && !open_children.is_empty() {
+        let numbers: Vec<&str> = open_children
+            .iter()
+            .map(|c| c.request_number.as_str())
+            .collect();
+        return Err(AppError::Conflict {
+            message: format!(
+                "A bundle request completes with its items: complete or cancel {} first.",
+                numbers.join(", ")
+            ),
+            details: json!({"open_children": numbers}),
+        });
+    }
     let notes = b.notes.as_deref().map(str::trim).filter(|n| !n.is_empty());
     if notes.is_some_and(|n| n.chars().count() > 5000) {
         return Err(AppError::field("notes", "must be at most 5000 characters"));
@@ -340,7 +168,95 @@ pub async fn act(
         json!({"request": &after}),
     )
     .await?;
-    Ok(after)
+    if action == Action::Cancel {
+        // Cancelling a bundle request cancels what is left of it.
+        let mut left = Vec::new();
+        for c in before.children.iter().filter(|c| is_open(&c.status)) {
+            left.push(c.id);
+        }
+        for child in left {
+            let why = ActionBody {
+                notes: Some(format!("{} was cancelled.", before.request_number)),
+                ..Default::default()
+            };
+            Box::pin(act(
+                tx,
+                tenant,
+                actor,
+                Scope::All,
+                child,
+                Action::Cancel,
+                &why,
+            ))
+            .await?;
+        }
+    }
+    if matches!(action, Action::Complete | Action::Cancel) {
+        follow_children(tx, tenant, actor, after.parent_id).await?;
+    }
+    store::get(tx, id, Scope::All).await
+}
+
+/// A bundle request closes when its last child does: completed when any child was
+/// completed, else rejected or cancelled like them.
+pub async fn follow_children(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    actor: &Actor,
+    parent: Option<Uuid>,
+) -> Result<(), AppError> {
+    let Some(parent) = parent else {
+        return Ok(());
+    };
+    store::lock(tx, parent).await?;
+    let before = store::get(tx, parent, Scope::All).await?;
+    if !is_open(&before.status) || before.children.iter().any(|c| is_open(&c.status)) {
+        return Ok(());
+    }
+    let has = |s: &str| before.children.iter().any(|c| c.status == s);
+    let (status, event, notes) = if has("completed") {
+        (
+            "completed",
+            "request.completed",
+            "Every item of the bundle is done.",
+        )
+    } else if has("rejected") {
+        (
+            "rejected",
+            "request.rejected",
+            "The bundle's items were rejected.",
+        )
+    } else {
+        (
+            "cancelled",
+            "request.cancelled",
+            "The bundle's items were cancelled.",
+        )
+    };
+    if status == "completed" {
+        sqlx::query("UPDATE service_requests SET completion_notes = $2 WHERE id = $1")
+            .bind(parent)
+            .bind(notes)
+            .execute(&mut **tx)
+            .await?;
+    }
+    store::set_status(tx, parent, status, actor.user_id, Some(notes)).await?;
+    let after = store::get(tx, parent, Scope::All).await?;
+    let changes = crate::platform::audit::diff(Some(&before), Some(&after));
+    events::record_and_emit(
+        tx,
+        tenant,
+        actor,
+        Audit {
+            action: status,
+            changes,
+        },
+        event,
+        ENTITY,
+        parent,
+        json!({"request": &after}),
+    )
+    .await
 }
 
 /// The chain's verdict moves the request on (called by the approvals engine).
@@ -379,8 +295,11 @@ pub async fn settle(
         json!({"request": &after}),
     )
     .await?;
-    if verdict == Settled::Approved {
-        super::tasks::spawn(tx, tenant, actor, &after).await?;
+    match verdict {
+        Settled::Approved => {
+            super::tasks::spawn(tx, tenant, actor, &after).await?;
+        }
+        Settled::Rejected => follow_children(tx, tenant, actor, after.parent_id).await?,
     }
     Ok(())
 }
@@ -416,6 +335,7 @@ pub async fn finish(
         json!({"request": &after}),
     )
     .await?;
+    follow_children(tx, tenant, actor, after.parent_id).await?;
     Ok(after)
 }
 

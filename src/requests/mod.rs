@@ -4,6 +4,7 @@ pub mod actions;
 pub mod api;
 pub mod audience;
 pub mod store;
+pub mod submit;
 pub mod tasks;
 pub mod web;
 

@@ -20,6 +20,9 @@ pub struct Request {
     pub catalog_item_id: Option<Uuid>,
     /// The published form version it was submitted under.
     pub form_version: Option<i32>,
+    /// Set on a bundle's parent request (its children each name their item).
+    pub bundle_id: Option<Uuid>,
+    /// The bundle request this one belongs to.
     pub parent_id: Option<Uuid>,
     pub requester_id: Option<Uuid>,
     pub requester_name: Option<String>,
@@ -42,10 +45,35 @@ pub struct Request {
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// A bundle request's child requests, one per item.
+    #[sqlx(skip)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<Child>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = ServiceRequestChild)]
+pub struct Child {
+    pub id: Uuid,
+    pub request_number: String,
+    pub title: String,
+    pub catalog_item_id: Option<Uuid>,
+    pub status: String,
+}
+
+/// The child requests of a bundle request, in the bundle's order.
+pub async fn children(tx: &mut TenantTx, parent: Uuid) -> Result<Vec<Child>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT id, request_number, title, catalog_item_id, COALESCE(status, 'new') AS status
+         FROM service_requests WHERE parent_id = $1 ORDER BY request_number",
+    )
+    .bind(parent)
+    .fetch_all(&mut **tx)
+    .await?)
 }
 
 const SELECT: &str =
-    "SELECT r.id, r.request_number, r.title, r.catalog_item_id, r.form_version, r.parent_id,
+    "SELECT r.id, r.request_number, r.title, r.catalog_item_id, r.form_version, r.bundle_id, r.parent_id,
     r.requester_id, rq.name AS requester_name, r.requested_for_id, rf.name AS requested_for_name,
     r.assigned_to, at.name AS assigned_to_name, r.assigned_group, ag.name AS assigned_group_name,
     COALESCE(r.status, 'new') AS status, COALESCE(r.priority, 'medium') AS priority,
@@ -98,6 +126,7 @@ pub const LIST_SPEC: ListSpec = ListSpec {
         ("assigned_to", "r.assigned_to"),
         ("assigned_group", "r.assigned_group"),
         ("parent_id", "r.parent_id"),
+        ("bundle_id", "r.bundle_id"),
     ],
     fields: &[
         "id",
@@ -105,6 +134,7 @@ pub const LIST_SPEC: ListSpec = ListSpec {
         "title",
         "catalog_item_id",
         "form_version",
+        "bundle_id",
         "parent_id",
         "requester_id",
         "requester_name",
@@ -182,10 +212,15 @@ pub async fn get(tx: &mut TenantTx, id: Uuid, scope: Scope) -> Result<Request, A
     let mut qb = QueryBuilder::new(SELECT);
     qb.push(" WHERE r.id = ").push_bind(id);
     push_scope(&mut qb, scope);
-    qb.build_query_as()
+    let mut r: Request = qb
+        .build_query_as()
         .fetch_optional(&mut **tx)
         .await?
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound)?;
+    if r.bundle_id.is_some() {
+        r.children = children(tx, r.id).await?;
+    }
+    Ok(r)
 }
 
 /// Locks the row for a status change.
@@ -200,8 +235,10 @@ pub async fn lock(tx: &mut TenantTx, id: Uuid) -> Result<(), AppError> {
 
 pub struct NewRequest<'a> {
     pub title: &'a str,
-    pub item: Uuid,
-    pub version: i32,
+    pub item: Option<Uuid>,
+    pub version: Option<i32>,
+    pub bundle: Option<Uuid>,
+    pub parent: Option<Uuid>,
     pub requester: Uuid,
     pub requested_for: Uuid,
     pub group: Option<Uuid>,
@@ -216,8 +253,9 @@ pub async fn create(tx: &mut TenantTx, r: &NewRequest<'_>) -> Result<Uuid, AppEr
     Ok(sqlx::query_scalar(
         "WITH r AS (
             INSERT INTO service_requests (request_number, title, catalog_item_id, form_version, requester_id,
-                requested_for_id, assigned_group, priority, form_data, status, approval_status, sla_policy_id)
-            VALUES (next_id('request'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id, status),
+                requested_for_id, assigned_group, priority, form_data, status, approval_status, sla_policy_id,
+                bundle_id, parent_id)
+            VALUES (next_id('request'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id, status),
          h AS (INSERT INTO request_status_history (request_id, to_status, changed_by)
             SELECT id, status, $4 FROM r)
          SELECT id FROM r",
@@ -233,6 +271,8 @@ pub async fn create(tx: &mut TenantTx, r: &NewRequest<'_>) -> Result<Uuid, AppEr
     .bind(r.status)
     .bind(r.approval_status)
     .bind(r.sla_policy)
+    .bind(r.bundle)
+    .bind(r.parent)
     .fetch_one(&mut **tx)
     .await?)
 }

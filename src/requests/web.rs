@@ -136,11 +136,21 @@ async fn answers_of(
     tx: &mut crate::platform::tenancy::TenantTx,
     r: &Request,
 ) -> Result<Vec<AnswerRow>, AppError> {
-    let (Some(item), Some(v)) = (r.catalog_item_id, r.form_version) else {
-        return Ok(Vec::new());
+    let form_schema = match (r.catalog_item_id, r.form_version, r.bundle_id) {
+        (Some(item), Some(v), _) => {
+            crate::catalog::store::version(tx, item, v)
+                .await?
+                .form_schema
+        }
+        // A bundle request's answers are those to the bundle's shared questions.
+        (_, _, Some(bundle)) => {
+            crate::catalog::bundles::get(tx, bundle, true)
+                .await?
+                .form_schema
+        }
+        _ => return Ok(Vec::new()),
     };
-    let version = crate::catalog::store::version(tx, item, v).await?;
-    let Ok(s) = schema::parse(&version.form_schema) else {
+    let Ok(s) = schema::parse(&form_schema) else {
         return Ok(Vec::new());
     };
     let values = r.form_data.as_object().cloned().unwrap_or_default();

@@ -3,6 +3,7 @@
 mod approval_mail;
 mod attachments;
 mod browser;
+mod bundles;
 mod catalog;
 mod edge;
 mod fulfilment;

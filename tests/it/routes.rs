@@ -220,6 +220,7 @@ struct Ids {
     request: String,
     approval: String,
     task: String,
+    bundle: String,
 }
 
 impl Ids {
@@ -242,6 +243,7 @@ impl Ids {
             "items" => &self.catalog_item,
             "requests" => &self.request,
             "approvals" => &self.approval,
+            "bundles" => &self.bundle,
             "issue-categories" => &self.category,
             "business-hours" => &self.hours,
             "users" | "audit-logs" => &self.user,
@@ -478,6 +480,14 @@ async fn records_in(a: &TestApp) -> Ids {
     let (_, approvals) = a
         .json("GET", "/v1/approvals?status=pending", Some(&admin), None)
         .await;
+    let (_, bundle) = a
+        .json(
+            "POST",
+            "/v1/catalog/bundles",
+            Some(&admin),
+            Some(json!({"name": "Starter", "items": [{"item_id": catalog_item}]})),
+        )
+        .await;
     // A second item without a chain, whose request gets a fulfilment task at once.
     let (_, plain) = a
         .json(
@@ -560,6 +570,7 @@ async fn records_in(a: &TestApp) -> Ids {
             .as_str()
             .unwrap_or_else(|| panic!("{approvals}"))
             .into(),
+        bundle: id_of(&bundle),
         task: tasks["data"][0]["id"]
             .as_str()
             .unwrap_or_else(|| panic!("{tasks}"))
@@ -614,6 +625,9 @@ fn valid_body(method: &str, path: &str, b_user: &str) -> Option<Value> {
         }
         ("PUT", "/v1/catalog/categories/{id}" | "/v1/catalog/items/{id}") => {
             json!({"name": "Renamed"})
+        }
+        ("PUT", "/v1/catalog/bundles/{id}") => {
+            json!({"name": "Renamed", "items": [{"item_id": uuid::Uuid::new_v4()}]})
         }
         ("POST", "/v1/requests/{id}/assign" | "/v1/requests/{id}/reassign") => {
             json!({"assigned_to": b_user})

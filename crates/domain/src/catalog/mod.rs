@@ -2,6 +2,7 @@
 //! shown and required for given answers) and the checks on a submission.
 
 pub mod answers;
+pub mod bundles;
 pub mod conditions;
 pub mod dates;
 pub mod edit;

@@ -848,3 +848,11 @@ fn find_cycle(schema: &FormSchema) -> Option<(String, Vec<String>)> {
     }
     None
 }
+
+/// Save-time checks of a condition that lives outside the form it reads (a bundle item's
+/// `include_when` on the bundle's questions); problems are keyed under `at`.
+pub fn check_outside_condition(schema: &FormSchema, c: &Condition, at: &str) -> SchemaErrors {
+    let mut errs = SchemaErrors::new();
+    check_condition(schema, "", c, at, 0, &mut errs);
+    errs
+}
