@@ -2,6 +2,7 @@
 //! now, changes next): chains of steps, decisions (also by a delegate), the approver's inbox.
 
 pub mod api;
+pub mod delegations;
 pub mod email;
 pub mod engine;
 pub mod web;
@@ -25,12 +26,19 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::inbox))
         .routes(routes!(api::approve))
         .routes(routes!(api::reject))
+        .routes(routes!(delegations::api_list, delegations::api_create))
+        .routes(routes!(delegations::api_delete))
 }
 
 pub fn web_routes() -> Routes {
     Routes::new()
         .route("/approvals", get(web::inbox))
         .route("/approvals/{id}/decide", post(web::decide))
+        .route("/approvals/delegations", post(web::delegate))
+        .route(
+            "/approvals/delegations/{id}/delete",
+            post(web::end_delegation),
+        )
         // Public: the token in the link is the credential (see `email`).
         .route("/approvals/email", get(email::show).post(email::decide))
 }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::actions::{self, ActionBody, ENTITY, SubmitBody, Submitter};
+use super::edit::UpdateBody;
 use super::perm::{REQUESTS_CREATE, REQUESTS_READ, REQUESTS_READ_ALL, REQUESTS_UPDATE};
 use super::store::{self, Comment, HistoryEntry, Request, Scope};
 use super::tasks::{self, Task, TaskBody};
@@ -393,4 +394,32 @@ pub async fn skip_task(
     ApiJson(body): ApiJson<TaskBody>,
 ) -> Result<Json<TaskResult>, AppError> {
     task_action(ctx, ids, TaskAction::Skip, body).await
+}
+
+/// Changes the answers (the requester, or the service desk) until work starts; on a request
+/// with approvals the approvals start again. Invalid answers → 422 keyed `form_data.<field_id>`.
+#[utoipa::path(put, path = "/requests/{id}", tag = "requests", operation_id = "updateRequest",
+    params(("id" = Uuid, Path, description = ID)), request_body = UpdateBody,
+    responses((status = 200, body = Request), (status = 409, description = "Work has started, or it is a bundle request")))]
+pub async fn update(
+    mut ctx: ApiCtx,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<UpdateBody>,
+) -> Result<Json<Request>, AppError> {
+    ctx.require(REQUESTS_READ)?;
+    let actor = ctx.actor();
+    let agent = ctx.principal.can(REQUESTS_UPDATE);
+    let today = ctx.principal.today(ctx.now);
+    let r = super::edit::update(
+        &mut ctx.tx,
+        &ctx.principal.slug,
+        &actor,
+        agent,
+        today,
+        id,
+        &body,
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(Json(r))
 }

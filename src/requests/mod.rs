@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod api;
 pub mod audience;
+pub mod edit;
 pub mod store;
 pub mod submit;
 pub mod tasks;
@@ -34,7 +35,7 @@ pub mod perm {
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(api::list, api::create))
-        .routes(routes!(api::get, api::cancel))
+        .routes(routes!(api::get, api::update, api::cancel))
         .routes(routes!(api::assign))
         .routes(routes!(api::reassign))
         .routes(routes!(api::complete))

@@ -21,6 +21,7 @@ mod migrations;
 mod notifications;
 mod platform;
 mod registry;
+mod request_changes;
 mod routes;
 mod search;
 mod sla;

@@ -641,6 +641,7 @@ fn valid_body(method: &str, path: &str, b_user: &str) -> Option<Value> {
             | "/v1/approvals/{id}/reject",
         ) => json!({"comments": "fine"}),
         ("POST", "/v1/requests/{id}/comments") => json!({"content": "hi"}),
+        ("PUT", "/v1/requests/{id}") => json!({"form_data": {}}),
         (
             "POST",
             "/v1/requests/{id}/tasks/{task_id}/start"
