@@ -4,6 +4,7 @@ pub mod actions;
 pub mod api;
 pub mod audience;
 pub mod edit;
+pub mod edit_web;
 pub mod store;
 pub mod submit;
 pub mod tasks;
@@ -56,6 +57,10 @@ pub fn web_routes() -> Routes {
         .route("/requests", get(web::list))
         .route("/requests/{id}", get(web::show))
         .route("/requests/{id}/act", post(web::act))
+        .route(
+            "/requests/{id}/edit",
+            get(edit_web::show).post(edit_web::save),
+        )
         .route("/requests/{id}/comments", post(web::add_comment))
         .route("/requests/{id}/tasks/{task_id}", post(web::task_act))
 }

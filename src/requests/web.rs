@@ -122,6 +122,8 @@ struct ShowPage {
     history: Vec<HistoryEntry>,
     can_update: bool,
     can_cancel: bool,
+    /// The answers may still change (by the requester or the desk).
+    can_edit: bool,
     actions: Vec<&'static str>,
     users: Choices,
     groups: Choices,
@@ -225,6 +227,9 @@ async fn show_page_for(
     } else {
         Vec::new()
     };
+    let can_edit = r.catalog_item_id.is_some()
+        && matches!(r.status.as_str(), "new" | "pending_approval" | "approved")
+        && (can_update || r.requester_id == Some(ctx.principal.user_id));
     let page = ShowPage {
         chrome: Chrome::new(
             &ctx.principal,
@@ -241,6 +246,7 @@ async fn show_page_for(
         history,
         can_update,
         can_cancel,
+        can_edit,
         actions,
         users,
         groups,

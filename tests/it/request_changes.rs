@@ -28,7 +28,7 @@ async fn new_answers_start_the_approvals_again_until_work_starts() {
         None,
     )
     .await;
-    let (_, requester) = app.user_with_role("requester").await;
+    let (requester_id, requester) = app.user_with_role("requester").await;
     let (_, r) = app
         .json(
             "POST",
@@ -104,6 +104,46 @@ async fn new_answers_start_the_approvals_again_until_work_starts() {
     let last = history["data"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["to_status"], "pending_approval");
     assert!(last["reason"].as_str().unwrap().contains("answers changed"));
+    // The same through the page: the form is filled in; errors stay in place.
+    let email = app.email_of(&requester_id).await;
+    let b = app.browser_login(&email).await;
+    let shown = app
+        .page("GET", &format!("/requests/{id}"), Some(&b.cookie), None)
+        .await;
+    assert!(shown.body.contains("id=\"edit-answers-link\""));
+    let form = app
+        .page(
+            "GET",
+            &format!("/requests/{id}/edit"),
+            Some(&b.cookie),
+            None,
+        )
+        .await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("value=\"home office\""), "{}", form.body);
+    let edit_url = format!("/requests/{id}/edit");
+    let long = "y".repeat(30);
+    let refused = app
+        .page(
+            "POST",
+            &edit_url,
+            Some(&b.cookie),
+            Some(&[("_csrf", &b.csrf), ("f_why", &long)]),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains(&long), "what was typed stays");
+    let saved = app
+        .page(
+            "POST",
+            &edit_url,
+            Some(&b.cookie),
+            Some(&[("_csrf", &b.csrf), ("f_why", "a new laptop bag")]),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let (_, now) = app.json("GET", &url, Some(&requester), None).await;
+    assert_eq!(now["form_data"]["why"], "a new laptop bag");
     // Once work starts the answers stay.
     app.json(
         "POST",
