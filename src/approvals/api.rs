@@ -119,6 +119,7 @@ async fn decide(
         decision,
         body.comments.as_deref(),
         today,
+        ctx.now,
     )
     .await?;
     ctx.commit().await?;

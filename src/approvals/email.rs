@@ -283,6 +283,7 @@ pub async fn decide(
         decision,
         Some(&form.comments),
         today,
+        now,
     )
     .await;
     match decided {

@@ -32,10 +32,12 @@ pub struct Context {
 /// Starts the chain for a record. An empty chain approves at once.
 pub async fn start(
     tx: &mut TenantTx,
+    tenant: &Slug,
     entity_type: &str,
     entity_id: Uuid,
     chain: &Chain,
     ctx: &Context,
+    now: DateTime<Utc>,
 ) -> Result<Outcome, AppError> {
     if chain.stages.is_empty() {
         return Ok(Outcome::Approved);
@@ -59,6 +61,16 @@ pub async fn start(
         .execute(&mut **tx)
         .await?;
     open_step(tx, entity_type, entity_id, &chain.stages[0], 0, ctx).await?;
+    super::timers::schedule(
+        tx,
+        tenant,
+        entity_type,
+        entity_id,
+        0,
+        Some(&chain.stages[0]),
+        now,
+    )
+    .await?;
     Ok(Outcome::Pending)
 }
 
@@ -138,7 +150,7 @@ async fn resolve(tx: &mut TenantTx, stage: &Stage, ctx: &Context) -> Result<Vec<
 }
 
 /// Who decides when a stage names nobody: the fallback group's manager, else tenant admins.
-async fn fallback(tx: &mut TenantTx, ctx: &Context) -> Result<Vec<Uuid>, AppError> {
+pub(super) async fn fallback(tx: &mut TenantTx, ctx: &Context) -> Result<Vec<Uuid>, AppError> {
     Ok(sqlx::query_scalar(
         "SELECT u.id FROM groups g JOIN users u ON u.id = g.manager_id WHERE g.id = $1 AND u.status = 'active'
          UNION
@@ -342,6 +354,7 @@ pub async fn decide(
     decision: Decision,
     comment: Option<&str>,
     today: NaiveDate,
+    now: DateTime<Utc>,
 ) -> Result<Approval, AppError> {
     let user = actor.user_id.ok_or(AppError::Forbidden)?;
     let row = decidable(tx, id, user, today).await?;
@@ -397,7 +410,8 @@ pub async fn decide(
     let ctx: Context = serde_json::from_value(ctx).unwrap_or_default();
     let step = row.step_number - 1;
     let decisions: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT approver_id, status FROM approvals WHERE entity_type = $1 AND entity_id = $2 AND step_number = $3",
+        "SELECT approver_id, status FROM approvals WHERE entity_type = $1 AND entity_id = $2 AND step_number = $3
+           AND status <> 'closed'",
     )
     .bind(&row.entity_type)
     .bind(row.entity_id)
@@ -441,6 +455,17 @@ pub async fn decide(
                 &ctx,
             )
             .await?;
+            let stage = &chain.stages[next as usize];
+            super::timers::schedule(
+                tx,
+                tenant,
+                &row.entity_type,
+                row.entity_id,
+                next,
+                Some(stage),
+                now,
+            )
+            .await?;
             subject(manifest, &row.entity_type)?
                 .step_opened(tx, tenant, actor, row.entity_id, next)
                 .await?;
@@ -450,6 +475,8 @@ pub async fn decide(
     };
     if let Some(v) = verdict {
         close_step(tx, &row, step).await?;
+        super::timers::schedule(tx, tenant, &row.entity_type, row.entity_id, step, None, now)
+            .await?;
         let status = if v == Settled::Approved {
             "approved"
         } else {
@@ -476,7 +503,7 @@ pub async fn decide(
     decidable(tx, id, user, today).await
 }
 
-fn subject(
+pub(super) fn subject(
     manifest: &Manifest,
     entity_type: &str,
 ) -> Result<&'static dyn crate::platform::approval::Subject, AppError> {

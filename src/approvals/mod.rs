@@ -5,6 +5,7 @@ pub mod api;
 pub mod delegations;
 pub mod email;
 pub mod engine;
+pub mod timers;
 pub mod web;
 
 use axum::routing::{get, post};
@@ -63,6 +64,11 @@ pub fn module() -> Module {
         },
         api: Some(api_routes),
         web: Some(web_routes),
+        jobs: Some(|state, reg| {
+            let manifest = state.manifest.clone();
+            reg.on(timers::TASK, move |ctx| timers::job(manifest.clone(), ctx));
+            Ok(())
+        }),
         ..Module::new("approvals")
     }
 }

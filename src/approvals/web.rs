@@ -152,6 +152,7 @@ pub async fn decide(
                 decision,
                 Some(&comment),
                 today,
+                ctx.now,
             )
             .await
         })

@@ -127,7 +127,9 @@ pub struct ItemBody {
     pub fulfillment_group_id: Option<Uuid>,
     /// `{"stages": [{"approvers": [{"type": "user", "id": …} | {"type": "group", "id": …} |
     /// {"type": "manager"} | {"type": "role", "name": …} | {"type": "application_owner", "field": …}],
-    /// "rule": "all" | "any" | {"quorum": 2} | {"percent": 50}}]}`.
+    /// "rule": "all" | "any" | {"quorum": 2} | {"percent": 50}, "remind_after_hours"?: 8,
+    /// "timeout_after_hours"?: 24, "on_timeout"?: "reject" | "escalate"}]}` (hours are business
+    /// hours of the default schedule).
     #[schema(value_type = Option<Object>)]
     pub approval_chain: Option<Value>,
     /// The fulfilment tasks an approved request gets, in order: `[{"key": "order", "title":

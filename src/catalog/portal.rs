@@ -327,6 +327,7 @@ pub async fn submit(
         let who = Submitter {
             user: ctx.principal.user_id,
             today: ctx.principal.today(ctx.now),
+            now: ctx.now,
             api: false,
             files,
         };

@@ -252,6 +252,7 @@ pub async fn seed(
     let who = Submitter {
         user: people[RILEY],
         today,
+        now: chrono::Utc::now(),
         api: true,
         files: Default::default(),
     };

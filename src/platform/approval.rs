@@ -44,6 +44,16 @@ pub trait Subject: Send + Sync {
         id: Uuid,
         step: i32,
     ) -> BoxFuture<'a, Result<(), AppError>>;
+    /// The step (`step`, 0-based) is still undecided after its reminder time: the approvers
+    /// who have not decided should hear of it again.
+    fn remind<'a>(
+        &'a self,
+        tx: &'a mut TenantTx,
+        tenant: &'a Slug,
+        actor: &'a Actor,
+        id: Uuid,
+        step: i32,
+    ) -> BoxFuture<'a, Result<(), AppError>>;
     /// The chain reached a verdict: move the record on, in the deciding transaction.
     fn settled<'a>(
         &'a self,

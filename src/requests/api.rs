@@ -67,6 +67,7 @@ pub async fn create(
     let who = Submitter {
         user: ctx.principal.user_id,
         today: ctx.principal.today(ctx.now),
+        now: ctx.now,
         api: true,
         files: BTreeMap::new(),
     };
@@ -219,6 +220,7 @@ async fn decide_on(
         decision,
         body.comments.as_deref(),
         today,
+        ctx.now,
     )
     .await?;
     let r = store::get(&mut ctx.tx, id, Scope::All).await?;
@@ -416,6 +418,7 @@ pub async fn update(
         &actor,
         agent,
         today,
+        ctx.now,
         id,
         &body,
     )

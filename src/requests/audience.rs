@@ -33,6 +33,10 @@ const TOPICS: &[Topic] = &[
         verb: "was completed",
     },
     Topic {
+        event: "approval_reminder",
+        verb: "still waits for your approval",
+    },
+    Topic {
         event: "task_ready",
         verb: "has a fulfilment task ready",
     },
@@ -186,7 +190,7 @@ impl Audience for Requests {
                 None => members.unwrap_or_default(),
             };
             let mut people: Vec<Uuid> = match topic {
-                "submitted" => approvers.unwrap_or_default(),
+                "submitted" | "approval_reminder" => approvers.unwrap_or_default(),
                 "created" if status == "approved" => {
                     doers.into_iter().chain(requested_for).collect()
                 }
@@ -224,7 +228,9 @@ impl Audience for Requests {
         user: Uuid,
     ) -> BoxFuture<'a, anyhow::Result<Vec<crate::platform::audience::MailLink>>> {
         Box::pin(async move {
-            if !event.event_type.ends_with(".submitted") {
+            if !(event.event_type.ends_with(".submitted")
+                || event.event_type.ends_with(".approval_reminder"))
+            {
                 return Ok(Vec::new());
             }
             crate::approvals::email::links_for(

@@ -32,6 +32,7 @@ pub struct UpdateBody {
     pub form_data: Map<String, Value>,
 }
 
+#[expect(clippy::too_many_arguments, reason = "who changes which request, when")]
 /// `agent`: the service desk, who may change anyone's request; otherwise only the requester.
 pub async fn update(
     tx: &mut TenantTx,
@@ -39,6 +40,7 @@ pub async fn update(
     actor: &Actor,
     agent: bool,
     today: chrono::NaiveDate,
+    now: chrono::DateTime<chrono::Utc>,
     id: Uuid,
     b: &UpdateBody,
 ) -> Result<Request, AppError> {
@@ -140,7 +142,7 @@ pub async fn update(
             fallback_group: item_row.fulfillment_group_id,
             values: checked.values.clone(),
         };
-        engine::start(tx, ENTITY, id, &chain, &actx).await?;
+        engine::start(tx, tenant, ENTITY, id, &chain, &actx, now).await?;
         sqlx::query("UPDATE service_requests SET approval_status = 'pending' WHERE id = $1")
             .bind(id)
             .execute(&mut **tx)

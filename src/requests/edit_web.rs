@@ -140,10 +140,11 @@ pub async fn save(
     let body = UpdateBody { form_data };
     let agent = ctx.principal.can(REQUESTS_UPDATE);
     let today = ctx.principal.today(ctx.now);
+    let now = ctx.now;
     let saved = ctx
         .save(async |ctx| {
             let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
-            edit::update(&mut ctx.tx, &slug, &actor, agent, today, id, &body).await
+            edit::update(&mut ctx.tx, &slug, &actor, agent, today, now, id, &body).await
         })
         .await?;
     match saved {

@@ -87,6 +87,10 @@ const EVENTS: &[EventDef] = &[
         label: "A request was completed",
     },
     EventDef {
+        name: "request.approval_reminder",
+        label: "A request still waits for approval",
+    },
+    EventDef {
         name: "request.task_ready",
         label: "A fulfilment task can start",
     },
@@ -146,6 +150,29 @@ impl Subject for Requests {
                 tenant,
                 actor,
                 "request.submitted",
+                actions::ENTITY,
+                id,
+                serde_json::json!({"request": &r, "step": step}),
+            )
+            .await
+        })
+    }
+
+    fn remind<'a>(
+        &'a self,
+        tx: &'a mut TenantTx,
+        tenant: &'a Slug,
+        actor: &'a Actor,
+        id: Uuid,
+        step: i32,
+    ) -> BoxFuture<'a, Result<(), AppError>> {
+        Box::pin(async move {
+            let r = store::get(tx, id, store::Scope::All).await?;
+            crate::platform::events::emit(
+                tx,
+                tenant,
+                actor,
+                "request.approval_reminder",
                 actions::ENTITY,
                 id,
                 serde_json::json!({"request": &r, "step": step}),

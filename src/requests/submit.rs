@@ -48,6 +48,8 @@ pub struct SubmitBody {
 pub struct Submitter {
     pub user: Uuid,
     pub today: NaiveDate,
+    /// When it is submitted (approval reminders count from here).
+    pub now: chrono::DateTime<chrono::Utc>,
     /// JSON submissions take field defaults for answers left out; a browser form was prefilled
     /// with them, so a blank there is meant.
     pub api: bool,
@@ -256,7 +258,7 @@ async fn create(
             fallback_group: p.item.fulfillment_group_id,
             values: p.values,
         };
-        let outcome = engine::start(tx, ENTITY, id, &p.chain, &actx).await?;
+        let outcome = engine::start(tx, tenant, ENTITY, id, &p.chain, &actx, who.now).await?;
         debug_assert_eq!(outcome, Outcome::Pending);
     }
     let after = store::get(tx, id, Scope::All).await?;

@@ -313,3 +313,138 @@ async fn a_delegate_decides_on_behalf_and_cannot_pass_it_on() {
         .await;
     assert!(list["data"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn undecided_steps_are_reminded_then_time_out() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let (boss_id, _) = app.user_with_role("manager").await;
+    // Around the clock, so the test does not depend on the time of day it runs at.
+    sqlx::query(&format!(
+        "UPDATE tenant_{}.business_hours SET is_default = false",
+        app.slug
+    ))
+    .execute(&app.state.pool)
+    .await
+    .unwrap();
+    let publish = |name: &'static str, stage: serde_json::Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let (s, item) = app
+                .json(
+                    "POST",
+                    "/v1/catalog/items",
+                    Some(&admin),
+                    Some(json!({"name": name, "form_schema": {"fields": [{"id": "n", "type": "text", "label": "N"}]},
+                        "approval_chain": {"stages": [stage]}})),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{item}");
+            let id = id_of(&item);
+            app.json(
+                "POST",
+                &format!("/v1/catalog/items/{id}/publish"),
+                Some(&admin),
+                None,
+            )
+            .await;
+            id
+        }
+    };
+    let strict = publish(
+        "Firewall rule",
+        json!({"approvers": [{"type": "user", "id": boss_id}], "remind_after_hours": 2, "timeout_after_hours": 4}),
+    )
+    .await;
+    let lenient = publish(
+        "Parking space",
+        json!({"approvers": [{"type": "user", "id": boss_id}], "timeout_after_hours": 1, "on_timeout": "escalate"}),
+    )
+    .await;
+    let (_, requester) = app.user_with_role("requester").await;
+    let mut ids = Vec::new();
+    for item in [&strict, &lenient] {
+        let (s, r) = app
+            .json(
+                "POST",
+                "/v1/requests",
+                Some(&requester),
+                Some(json!({"catalog_item_id": item, "form_data": {}})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        ids.push(id_of(&r));
+    }
+    app.run_jobs().await;
+    let status = |id: String| {
+        let app = &app;
+        async move {
+            let admin = app.admin_token().await;
+            let (_, r) = app
+                .json("GET", &format!("/v1/requests/{id}"), Some(&admin), None)
+                .await;
+            r["status"].as_str().unwrap().to_string()
+        }
+    };
+    let reminded = || {
+        let app = &app;
+        let boss = boss_id.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar(&format!(
+                "SELECT count(*) FROM tenant_{}.notifications WHERE user_id = $1 AND channel = 'in_app'
+                   AND subject LIKE '%still waits for your approval%'",
+                app.slug
+            ))
+            .bind(uuid::Uuid::parse_str(&boss).unwrap())
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+            n
+        }
+    };
+    assert_eq!(reminded().await, 0);
+    app.clock.advance(chrono::Duration::minutes(150));
+    app.run_jobs().await;
+    assert_eq!(reminded().await, 1, "reminded after two hours");
+    assert_eq!(status(ids[0].clone()).await, "pending_approval");
+    // The escalating step went to the tenant admins after its hour.
+    let (_, inbox) = app
+        .json(
+            "GET",
+            "/v1/approvals?status=pending",
+            Some(&app.admin_token().await),
+            None,
+        )
+        .await;
+    let parking = inbox["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["entity_id"] == ids[1])
+        .unwrap_or_else(|| panic!("escalated to the admin: {inbox}"))
+        .clone();
+    let (s, _) = app
+        .json(
+            "POST",
+            &format!("/v1/approvals/{}/approve", id_of(&parking)),
+            Some(&app.admin_token().await),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(status(ids[1].clone()).await, "approved");
+    // Four hours without a decision reject the strict one, saying why.
+    app.clock.advance(chrono::Duration::minutes(100));
+    app.run_jobs().await;
+    assert_eq!(status(ids[0].clone()).await, "rejected");
+    let (_, history) = app
+        .json(
+            "GET",
+            &format!("/v1/requests/{}/history", ids[0]),
+            Some(&app.admin_token().await),
+            None,
+        )
+        .await;
+    let last = history["data"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["reason"], "Nobody decided within 4 business hours.");
+}

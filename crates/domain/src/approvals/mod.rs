@@ -34,6 +34,30 @@ pub struct Stage {
     pub rule: Rule,
     #[serde(default, skip_serializing_if = "RejectWhen::is_default")]
     pub reject_when: RejectWhen,
+    /// Business hours after which the approvers who have not decided are reminded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remind_after_hours: Option<u32>,
+    /// Business hours after which the step times out, doing `on_timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_after_hours: Option<u32>,
+    #[serde(default, skip_serializing_if = "OnTimeout::is_default")]
+    pub on_timeout: OnTimeout,
+}
+
+/// What a step that nobody decided in time does: reject the record, or go to the fallback
+/// approvers (the fulfilment group's manager, else the tenant admins).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnTimeout {
+    #[default]
+    Reject,
+    Escalate,
+}
+
+impl OnTimeout {
+    fn is_default(&self) -> bool {
+        *self == OnTimeout::Reject
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +137,25 @@ pub fn check(chain: &Chain) -> std::collections::BTreeMap<String, String> {
             errs.insert(
                 format!("stages[{i}].approvers"),
                 "Add at least one approver.".into(),
+            );
+        }
+        for (key, hours) in [
+            ("remind_after_hours", s.remind_after_hours),
+            ("timeout_after_hours", s.timeout_after_hours),
+        ] {
+            if hours.is_some_and(|h| !(1..=720).contains(&h)) {
+                errs.insert(
+                    format!("stages[{i}].{key}"),
+                    "Use 1 to 720 business hours.".into(),
+                );
+            }
+        }
+        if let (Some(r), Some(t)) = (s.remind_after_hours, s.timeout_after_hours)
+            && r >= t
+        {
+            errs.insert(
+                format!("stages[{i}].remind_after_hours"),
+                "Remind before the step times out.".into(),
             );
         }
         match s.rule {
@@ -221,7 +264,25 @@ mod tests {
             approvers: vec![Approver::Manager],
             rule,
             reject_when,
+            remind_after_hours: None,
+            timeout_after_hours: None,
+            on_timeout: OnTimeout::Reject,
         }
+    }
+
+    #[test]
+    fn reminders_come_before_timeouts() {
+        let chain: Chain = serde_json::from_value(json!({"stages": [
+            {"approvers": [{"type": "manager"}], "remind_after_hours": 8, "timeout_after_hours": 4},
+            {"approvers": [{"type": "manager"}], "timeout_after_hours": 0, "on_timeout": "escalate"}]}))
+        .unwrap();
+        let e = check(&chain);
+        assert_eq!(
+            e["stages[0].remind_after_hours"],
+            "Remind before the step times out."
+        );
+        assert!(e.contains_key("stages[1].timeout_after_hours"));
+        assert_eq!(chain.stages[1].on_timeout, OnTimeout::Escalate);
     }
 
     #[test]
