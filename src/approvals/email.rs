@@ -75,6 +75,8 @@ enum Shown {
         record: String,
         requester: String,
         step: i32,
+        /// What was asked for, as (label, answer).
+        details: Vec<(String, String)>,
         comment: String,
     },
     /// The decision was made just now.
@@ -157,12 +159,12 @@ impl Token {
     }
 }
 
-/// "REQ-00012 Laptop" and who asked, for the page.
+/// "REQ-00012 Laptop", who asked and what, for the page.
 async fn describe(
     tx: &mut TenantTx,
     state: &AppState,
     a: &engine::Approval,
-) -> Result<(String, String), AppError> {
+) -> Result<(String, String, Vec<(String, String)>), AppError> {
     let subject = state
         .manifest
         .approval_subject(&a.entity_type)
@@ -173,7 +175,8 @@ async fn describe(
         .into_iter()
         .next()
         .ok_or(AppError::NotFound)?;
-    Ok((format!("{} {}", d.number, d.title), d.requester))
+    let details = subject.details(tx, a.entity_id).await?;
+    Ok((format!("{} {}", d.number, d.title), d.requester, details))
 }
 
 fn page(csrf: String, token: String, shown: Shown, errors: Errors, status: StatusCode) -> Response {
@@ -207,13 +210,14 @@ pub async fn show(
     };
     let today = row.today(state.clock.now());
     let a = engine::decidable(&mut tx, row.approval_id, row.user_id, today).await?;
-    let (record, requester) = describe(&mut tx, &state, &a).await?;
+    let (record, requester, details) = describe(&mut tx, &state, &a).await?;
     tx.commit().await?;
     let shown = if a.status == "pending" {
         Shown::Ask {
             record,
             requester,
             step: a.step_number,
+            details,
             comment: String::new(),
         }
     } else {
@@ -267,7 +271,7 @@ pub async fn decide(
     let now = state.clock.now();
     let today = row.today(now);
     let a = engine::decidable(&mut tx, row.approval_id, row.user_id, today).await?;
-    let (record, requester) = describe(&mut tx, &state, &a).await?;
+    let (record, requester, details) = describe(&mut tx, &state, &a).await?;
     let actor = Actor {
         user_id: Some(row.user_id),
         name: row.name.clone(),
@@ -312,6 +316,7 @@ pub async fn decide(
                 record,
                 requester,
                 step: a.step_number,
+                details,
                 comment: form.comments,
             };
             let errors: BTreeMap<String, String> = fields;

@@ -35,6 +35,13 @@ pub trait Subject: Send + Sync {
         tx: &'a mut TenantTx,
         ids: &'a [Uuid],
     ) -> BoxFuture<'a, Result<Vec<Described>, AppError>>;
+    /// What the approver decides on, as (label, answer) pairs: shown on the one-click decision
+    /// page, where the approver may not be signed in.
+    fn details<'a>(
+        &'a self,
+        tx: &'a mut TenantTx,
+        id: Uuid,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>, AppError>>;
     /// A later step (`step`, 0-based) opened: its approvers should hear of it.
     fn step_opened<'a>(
         &'a self,

@@ -134,6 +134,27 @@ impl Subject for Requests {
         })
     }
 
+    fn details<'a>(
+        &'a self,
+        tx: &'a mut TenantTx,
+        id: Uuid,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>, AppError>> {
+        Box::pin(async move {
+            let r = store::get(tx, id, store::Scope::All).await?;
+            let mut rows = vec![(
+                "Requested for".to_string(),
+                r.requested_for_name.clone().unwrap_or_default(),
+            )];
+            rows.extend(
+                web::answers_of(tx, &r)
+                    .await?
+                    .into_iter()
+                    .map(|a| (a.label, a.text)),
+            );
+            Ok(rows)
+        })
+    }
+
     fn step_opened<'a>(
         &'a self,
         tx: &'a mut TenantTx,

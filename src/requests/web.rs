@@ -134,7 +134,7 @@ struct ShowPage {
     notice: Option<String>,
 }
 
-async fn answers_of(
+pub async fn answers_of(
     tx: &mut crate::platform::tenancy::TenantTx,
     r: &Request,
 ) -> Result<Vec<AnswerRow>, AppError> {

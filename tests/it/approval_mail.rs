@@ -76,6 +76,7 @@ async fn a_mailed_link_confirms_first_decides_once_and_expires() {
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         assert!(page.body.contains("Nothing is decided until you press"));
         assert!(page.body.contains("VPN"));
+        assert!(page.body.contains("travel"), "the answers are on the page");
     }
     assert_eq!(
         request_status(&app, &requester, &first).await,
