@@ -145,6 +145,9 @@ pub struct Module {
     pub nav: &'static [NavEntry],
     pub permissions: &'static [PermDef],
     pub events: &'static [EventDef],
+    /// Events it emits beyond the spec's webhook list: not offered by name to webhooks (they
+    /// reach `issue.*`-style and `*` subscribers), but people can be told about them.
+    pub other_events: &'static [EventDef],
     /// `issue.*` and how the webhook form words it.
     pub event_wildcard: Option<EventDef>,
     pub api: Option<ApiRoutes>,
@@ -177,6 +180,7 @@ impl Module {
             nav: &[],
             permissions: &[],
             events: &[],
+            other_events: &[],
             event_wildcard: None,
             api: None,
             web: None,
@@ -227,6 +231,15 @@ impl Manifest {
 
     pub fn event_names(&self) -> Vec<&'static str> {
         self.events().map(|e| e.name).collect()
+    }
+
+    /// Every event the areas emit that people can be told about: the spec's and the others.
+    pub fn emitted_names(&self) -> Vec<&'static str> {
+        self.modules
+            .iter()
+            .flat_map(|m| m.events.iter().chain(m.other_events))
+            .map(|e| e.name)
+            .collect()
     }
 
     /// The wildcards a webhook may subscribe to: `*` and one per area that emits events.

@@ -65,6 +65,7 @@ pub fn web_routes() -> Routes {
         .route("/requests/{id}/tasks/{task_id}", post(web::task_act))
 }
 
+/// The spec's request events, offered by name to webhooks.
 const EVENTS: &[EventDef] = &[
     EventDef {
         name: "request.created",
@@ -85,18 +86,6 @@ const EVENTS: &[EventDef] = &[
     EventDef {
         name: "request.completed",
         label: "A request was completed",
-    },
-    EventDef {
-        name: "request.approval_reminder",
-        label: "A request still waits for approval",
-    },
-    EventDef {
-        name: "request.task_ready",
-        label: "A fulfilment task can start",
-    },
-    EventDef {
-        name: "request.task_updated",
-        label: "A fulfilment task was started, completed or skipped",
     },
 ];
 
@@ -260,6 +249,17 @@ pub fn module() -> Module {
             ]
         },
         events: EVENTS,
+        // Beyond the spec: they reach `request.*` subscribers and the people told of them.
+        other_events: &[
+            EventDef {
+                name: "request.approval_reminder",
+                label: "A request still waits for approval",
+            },
+            EventDef {
+                name: "request.task_ready",
+                label: "A fulfilment task can start",
+            },
+        ],
         event_wildcard: Some(EventDef {
             name: "request.*",
             label: "All request events",

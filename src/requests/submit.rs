@@ -262,10 +262,11 @@ async fn create(
         debug_assert_eq!(outcome, Outcome::Pending);
     }
     let after = store::get(tx, id, Scope::All).await?;
+    created(tx, tenant, actor, &after).await?;
     if !pending {
+        // After `request.created`, so receivers hear of the request before its tasks.
         super::tasks::spawn(tx, tenant, actor, &after).await?;
     }
-    created(tx, tenant, actor, &after).await?;
     if pending {
         events::emit(
             tx,
