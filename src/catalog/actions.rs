@@ -15,7 +15,7 @@ use crate::platform::events::{self, Audit};
 use crate::platform::listing::Problems;
 use crate::platform::tenancy::{Slug, TenantTx, exists};
 
-fn blank(v: &Option<String>) -> Option<&str> {
+pub(super) fn blank(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
@@ -274,7 +274,7 @@ pub async fn check_tasks(
 }
 
 /// `root.path` for a serde path (`.` is the root itself).
-fn path_key(root: &str, path: &str) -> String {
+pub(super) fn path_key(root: &str, path: &str) -> String {
     if path == "." {
         root.to_string()
     } else if path.starts_with('[') {
@@ -285,9 +285,32 @@ fn path_key(root: &str, path: &str) -> String {
 }
 
 /// serde's message without its line and column.
-fn serde_message<E: std::fmt::Display>(e: &serde_path_to_error::Error<E>) -> String {
+pub(super) fn serde_message<E: std::fmt::Display>(e: &serde_path_to_error::Error<E>) -> String {
     let msg = e.inner().to_string();
     msg.split(" at line ").next().unwrap_or(&msg).to_string()
+}
+
+/// The name, card text and Markdown description every catalog entry has; returns the name
+/// trimmed.
+pub(super) fn check_texts<'a>(
+    p: &mut Problems,
+    name: &'a str,
+    short_desc: &Option<String>,
+    description: &Option<String>,
+) -> &'a str {
+    let name = name.trim();
+    if name.is_empty() {
+        p.add("name", "is required");
+    } else if name.chars().count() > 255 {
+        p.add("name", "must be at most 255 characters");
+    }
+    if blank(short_desc).is_some_and(|s| s.chars().count() > 500) {
+        p.add("short_desc", "must be at most 500 characters");
+    }
+    if blank(description).is_some_and(|s| s.chars().count() > 20_000) {
+        p.add("description", "must be at most 20000 characters");
+    }
+    name
 }
 
 pub async fn save_item(
@@ -305,18 +328,7 @@ pub async fn save_item(
         None => None,
     };
     let mut p = Problems::default();
-    let name = b.name.trim();
-    if name.is_empty() {
-        p.add("name", "is required");
-    } else if name.chars().count() > 255 {
-        p.add("name", "must be at most 255 characters");
-    }
-    if blank(&b.short_desc).is_some_and(|s| s.chars().count() > 500) {
-        p.add("short_desc", "must be at most 500 characters");
-    }
-    if blank(&b.description).is_some_and(|s| s.chars().count() > 20_000) {
-        p.add("description", "must be at most 20000 characters");
-    }
+    let name = check_texts(&mut p, &b.name, &b.short_desc, &b.description);
     let priority = blank(&b.default_priority).unwrap_or("medium");
     p.one_of("default_priority", priority, store::PRIORITIES);
     if let Some(t) = blank(&b.cost_type) {

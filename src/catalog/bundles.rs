@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::actions::schema_problems;
+use super::actions::{blank, check_texts, path_key, schema_problems, serde_message};
 use super::perm::{CATALOG_MANAGE, CATALOG_READ};
 use crate::platform::audit::Actor;
 use crate::platform::auth::api::ApiCtx;
@@ -195,10 +195,6 @@ pub struct BundleBody {
     pub items: Value,
 }
 
-fn blank(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
 pub async fn save(
     tx: &mut TenantTx,
     tenant: &Slug,
@@ -211,18 +207,7 @@ pub async fn save(
         None => None,
     };
     let mut p = Problems::default();
-    let name = b.name.trim();
-    if name.is_empty() {
-        p.add("name", "is required");
-    } else if name.chars().count() > 255 {
-        p.add("name", "must be at most 255 characters");
-    }
-    if blank(&b.short_desc).is_some_and(|s| s.chars().count() > 500) {
-        p.add("short_desc", "must be at most 500 characters");
-    }
-    if blank(&b.description).is_some_and(|s| s.chars().count() > 20_000) {
-        p.add("description", "must be at most 20000 characters");
-    }
+    let name = check_texts(&mut p, &b.name, &b.short_desc, &b.description);
     let status = blank(&b.status).unwrap_or("active");
     p.one_of("status", status, &["active", "retired"]);
     let form_value = b
@@ -246,24 +231,7 @@ pub async fn save(
     let items: Vec<BundleItem> = match parsed {
         Ok(i) => i,
         Err(e) => {
-            let path = e.path().to_string();
-            let key = if path == "." {
-                "items".to_string()
-            } else {
-                format!(
-                    "items{}",
-                    if path.starts_with('[') {
-                        path
-                    } else {
-                        format!(".{path}")
-                    }
-                )
-            };
-            let msg = e.inner().to_string();
-            p.add(
-                &key,
-                msg.split(" at line ").next().unwrap_or(&msg).to_string(),
-            );
+            p.add(&path_key("items", &e.path().to_string()), serde_message(&e));
             Vec::new()
         }
     };
