@@ -247,6 +247,11 @@ impl EditPage {
     fn val(&self, k: &str) -> &str {
         self.v.get(k).map_or("", String::as_str)
     }
+
+    /// The group is one of those the item is limited to.
+    fn visible_to(&self, group: &str) -> bool {
+        self.val("visible_to_groups").split(',').any(|g| g == group)
+    }
 }
 
 fn values_of(i: &Item) -> BTreeMap<&'static str, String> {
@@ -266,6 +271,14 @@ fn values_of(i: &Item) -> BTreeMap<&'static str, String> {
         ("cost", i.cost.map(|c| c.to_string()).unwrap_or_default()),
         ("cost_type", i.cost_type.clone().unwrap_or_default()),
         ("tags", i.tags.join(", ")),
+        (
+            "visible_to_groups",
+            i.visible_to_groups
+                .iter()
+                .map(Uuid::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
         ("sort_order", i.sort_order.to_string()),
         (
             "form_schema",
@@ -298,6 +311,7 @@ const FIELDS: &[&str] = &[
     "form_schema",
     "approval_chain",
     "task_templates",
+    "visible_to_groups",
 ];
 
 async fn preview_of(ctx: &mut WebCtx, item: &Item) -> Result<Option<FormView>, AppError> {
@@ -426,7 +440,14 @@ fn item_body(
         estimated_hours: hours,
         cost,
         cost_type: opt(&s, "cost_type"),
-        visible_to_groups: Vec::new(),
+        visible_to_groups: s
+            .get("visible_to_groups")
+            .map(|g| {
+                g.split(',')
+                    .filter_map(|id| id.trim().parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default(),
         tags: s
             .get("tags")
             .map(|t| {
@@ -449,14 +470,21 @@ pub async fn update_item(
 ) -> Result<Response, WebError> {
     ctx.require(CATALOG_MANAGE)?;
     let before = store::item(&mut ctx.tx, id, Viewer::Manager).await?;
-    let v: BTreeMap<&'static str, String> = pairs
+    // The groups arrive as one box each; the form's other values are single.
+    let groups: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "visible_to_groups")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let mut v: BTreeMap<&'static str, String> = pairs
         .into_iter()
+        .filter(|(k, _)| k != "visible_to_groups")
         .filter_map(|(k, v)| FIELDS.iter().find(|f| **f == k).map(|f| (*f, v)))
         .collect();
+    v.insert("visible_to_groups", groups.join(","));
     let mut errors = BTreeMap::new();
     let mut body = item_body(&v, &mut errors);
     // Settings this page does not edit are kept.
-    body.visible_to_groups = before.visible_to_groups.clone();
     body.icon = before.icon.clone();
     if !errors.is_empty() {
         return edit_page(ctx, hx, before, v, errors, StatusCode::UNPROCESSABLE_ENTITY).await;

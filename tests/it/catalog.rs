@@ -895,3 +895,97 @@ async fn search_finds_catalog_items_and_own_requests_only() {
         .await;
     assert!(titles(&hits).contains(&format!("catalog_item:{}", draft["name"].as_str().unwrap())));
 }
+
+#[tokio::test]
+async fn an_item_limited_to_groups_on_its_page_is_hidden_from_everyone_else() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let form = json!({"fields": [{"id": "n", "type": "text", "label": "N"}]});
+    let id = publish(
+        &app,
+        &admin,
+        json!({"name": "Finance tool", "form_schema": form}),
+    )
+    .await;
+    let (_, group) = app
+        .json(
+            "POST",
+            "/v1/groups",
+            Some(&admin),
+            Some(json!({"name": "Finance"})),
+        )
+        .await;
+    let group = id_of(&group);
+    let (member_id, member) = app.user_with_role("requester").await;
+    let (_, outsider) = app.user_with_role("requester").await;
+    app.json(
+        "POST",
+        &format!("/v1/groups/{group}/members"),
+        Some(&admin),
+        Some(json!({"user_id": member_id})),
+    )
+    .await;
+    let b = app.browser_login("admin@example.com").await;
+    let page = app
+        .page(
+            "GET",
+            &format!("/catalog/manage/items/{id}"),
+            Some(&b.cookie),
+            None,
+        )
+        .await;
+    assert!(page.body.contains("id=\"visible-groups\""));
+    let saved = app
+        .page(
+            "POST",
+            &format!("/catalog/manage/items/{id}"),
+            Some(&b.cookie),
+            Some(&[
+                ("_csrf", &b.csrf),
+                ("name", "Finance tool"),
+                ("form_schema", &form.to_string()),
+                ("visible_to_groups", &group),
+            ]),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let (_, item) = app
+        .json(
+            "GET",
+            &format!("/v1/catalog/items/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(item["visible_to_groups"], json!([group]));
+    let page = app
+        .page(
+            "GET",
+            &format!("/catalog/manage/items/{id}"),
+            Some(&b.cookie),
+            None,
+        )
+        .await;
+    assert!(
+        page.body.contains(&format!("value=\"{group}\" checked")),
+        "the box stays ticked"
+    );
+    let (s, _) = app
+        .json(
+            "GET",
+            &format!("/v1/catalog/items/{id}"),
+            Some(&member),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app
+        .json(
+            "GET",
+            &format!("/v1/catalog/items/{id}"),
+            Some(&outsider),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
