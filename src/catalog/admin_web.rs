@@ -19,7 +19,6 @@ use super::perm::CATALOG_MANAGE;
 use super::store::{self, Category, Item, Viewer};
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
-use crate::platform::listing;
 use crate::platform::toast::Toast;
 use crate::platform::web::{Choices, Chrome, Errors, Hx, PathId, choices, html};
 use crate::render_page;
@@ -44,13 +43,7 @@ async fn index_page(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let categories = store::categories(&mut ctx.tx).await?;
-    let params = listing::parse(
-        &store::ITEM_LIST,
-        &[("per_page".to_string(), "100".to_string())]
-            .into_iter()
-            .collect(),
-    )?;
-    let (items, _) = store::list_items(&mut ctx.tx, &params, Viewer::Manager).await?;
+    let items = store::first_items(&mut ctx.tx).await?;
     let bundles = super::bundles::list(&mut ctx.tx, true).await?;
     ctx.tx.commit().await?;
     let page = IndexPage {

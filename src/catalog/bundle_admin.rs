@@ -13,10 +13,9 @@ use uuid::Uuid;
 
 use super::bundles::{self, Bundle, BundleBody};
 use super::perm::CATALOG_MANAGE;
-use super::store::{self, Item, Viewer};
+use super::store::{self, Item};
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::WebError;
-use crate::platform::listing;
 use crate::platform::toast::Toast;
 use crate::platform::web::{Choices, Chrome, Errors, Hx, PathId, choices};
 use crate::render_page;
@@ -97,13 +96,7 @@ async fn page(
     errors: BTreeMap<String, String>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let params = listing::parse(
-        &store::ITEM_LIST,
-        &[("per_page".to_string(), "100".to_string())]
-            .into_iter()
-            .collect(),
-    )?;
-    let (items, _) = store::list_items(&mut ctx.tx, &params, Viewer::Manager).await?;
+    let items = store::first_items(&mut ctx.tx).await?;
     let categories = choices(
         &mut ctx.tx,
         "SELECT id, name FROM catalog_categories ORDER BY name",

@@ -312,6 +312,15 @@ pub async fn list_items(
     Ok((qb.build_query_as().fetch_all(&mut **tx).await?, total))
 }
 
+/// The catalog's first hundred items in catalog order, as the administration pages list them.
+pub async fn first_items(tx: &mut TenantTx) -> Result<Vec<Item>, AppError> {
+    let query = [("per_page".to_string(), "100".to_string())]
+        .into_iter()
+        .collect();
+    let params = crate::platform::listing::parse(&ITEM_LIST, &query)?;
+    Ok(list_items(tx, &params, Viewer::Manager).await?.0)
+}
+
 pub async fn item(tx: &mut TenantTx, id: Uuid, viewer: Viewer) -> Result<Item, AppError> {
     let mut qb = QueryBuilder::new(ITEM);
     qb.push(" WHERE i.id = ").push_bind(id);

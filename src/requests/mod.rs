@@ -89,6 +89,20 @@ const EVENTS: &[EventDef] = &[
     },
 ];
 
+/// An event about a step of the request's chain (its approvers hear of it).
+async fn announce(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    actor: &Actor,
+    id: Uuid,
+    step: i32,
+    event: &str,
+) -> Result<(), AppError> {
+    let r = store::get(tx, id, store::Scope::All).await?;
+    let payload = serde_json::json!({"request": &r, "step": step});
+    crate::platform::events::emit(tx, tenant, actor, event, actions::ENTITY, id, payload).await
+}
+
 /// Requests in approvers' inboxes, and what a verdict does to them.
 pub struct Requests;
 
@@ -152,20 +166,8 @@ impl Subject for Requests {
         id: Uuid,
         step: i32,
     ) -> BoxFuture<'a, Result<(), AppError>> {
-        Box::pin(async move {
-            let r = store::get(tx, id, store::Scope::All).await?;
-            // The next step's approvers are told, as the first step's were.
-            crate::platform::events::emit(
-                tx,
-                tenant,
-                actor,
-                "request.submitted",
-                actions::ENTITY,
-                id,
-                serde_json::json!({"request": &r, "step": step}),
-            )
-            .await
-        })
+        // The next step's approvers are told, as the first step's were.
+        Box::pin(announce(tx, tenant, actor, id, step, "request.submitted"))
     }
 
     fn remind<'a>(
@@ -176,19 +178,14 @@ impl Subject for Requests {
         id: Uuid,
         step: i32,
     ) -> BoxFuture<'a, Result<(), AppError>> {
-        Box::pin(async move {
-            let r = store::get(tx, id, store::Scope::All).await?;
-            crate::platform::events::emit(
-                tx,
-                tenant,
-                actor,
-                "request.approval_reminder",
-                actions::ENTITY,
-                id,
-                serde_json::json!({"request": &r, "step": step}),
-            )
-            .await
-        })
+        Box::pin(announce(
+            tx,
+            tenant,
+            actor,
+            id,
+            step,
+            "request.approval_reminder",
+        ))
     }
 
     fn settled<'a>(
