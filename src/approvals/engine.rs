@@ -497,7 +497,7 @@ pub async fn decide(
     audit::record(tx, actor, word, &row.entity_type, row.entity_id, detail).await?;
     if let Some(v) = verdict {
         subject(manifest, &row.entity_type)?
-            .settled(tx, tenant, actor, row.entity_id, v, comment)
+            .settled(tx, tenant, actor, row.entity_id, v, comment, now)
             .await?;
     }
     decidable(tx, id, user, today).await

@@ -122,6 +122,7 @@ async fn fire(manifest: &Manifest, ctx: &mut JobCtx, t: StepTimer) -> anyhow::Re
     };
     let subject = engine::subject(manifest, &t.entity_type)?;
     let actor = Actor::system("approvals");
+    let now = ctx.clock.now();
     let tx: &mut TenantTx = &mut ctx.tx;
     if t.kind == "remind" {
         subject
@@ -153,6 +154,7 @@ async fn fire(manifest: &Manifest, ctx: &mut JobCtx, t: StepTimer) -> anyhow::Re
                     t.entity_id,
                     Settled::Rejected,
                     Some(&why),
+                    now,
                 )
                 .await?;
         }

@@ -366,7 +366,8 @@ pub async fn save_item(
     let tasks = check_tasks(tx, &tasks_value, &mut p).await?;
     const CATEGORY: &str = "SELECT EXISTS (SELECT 1 FROM catalog_categories WHERE id = $1)";
     const GROUP: &str = "SELECT EXISTS (SELECT 1 FROM groups WHERE id = $1)";
-    const POLICY: &str = "SELECT EXISTS (SELECT 1 FROM sla_policies WHERE id = $1)";
+    const POLICY: &str =
+        "SELECT EXISTS (SELECT 1 FROM sla_policies WHERE id = $1 AND entity_type = 'request')";
     if let Some(c) = b.category_id
         && !exists(tx, CATEGORY, c).await?
     {
@@ -380,7 +381,7 @@ pub async fn save_item(
     if let Some(s) = b.sla_policy_id
         && !exists(tx, POLICY, s).await?
     {
-        p.add("sla_policy_id", "no such SLA policy");
+        p.add("sla_policy_id", "no such SLA policy for requests");
     }
     for g in &b.visible_to_groups {
         if !exists(tx, GROUP, *g).await? {

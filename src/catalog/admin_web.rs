@@ -343,7 +343,7 @@ async fn edit_page(
     let groups = choices(&mut ctx.tx, "SELECT id, name FROM groups ORDER BY name").await?;
     let policies = choices(
         &mut ctx.tx,
-        "SELECT id, name FROM sla_policies ORDER BY name",
+        "SELECT id, name FROM sla_policies WHERE entity_type = 'request' ORDER BY name",
     )
     .await?;
     let preview = preview_of(&mut ctx, &item).await?;

@@ -296,6 +296,7 @@ pub async fn seed(
         r.id,
         domain::requests::Action::Assign,
         &assign,
+        who.now,
     )
     .await
     .map_err(|e| err("monitor assignment", e))?;

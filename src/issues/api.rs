@@ -391,7 +391,7 @@ pub async fn sla(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<SlaPanel>, 
     let a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     store::get(a.tx, &a.scope, id).await?;
     let tz = a.principal.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
-    let panel = crate::sla::panel::panel(a.tx, id, a.now, tz).await?;
+    let panel = crate::sla::panel::panel(a.tx, crate::sla::timers::Clocked::Issue(id), a.now, tz).await?;
     ctx.commit().await?;
     Ok(Json(panel))
 }

@@ -27,7 +27,7 @@ use crate::platform::web::PathId;
 use crate::platform::web::PathIds;
 use crate::platform::web::{Choices, Chrome, Errors, Hx, choices, read_multipart, see_other};
 use crate::render_page;
-use crate::sla::panel::{ClockView, SlaPanel};
+use crate::sla::panel::SlaPanel;
 
 #[derive(Template)]
 #[template(path = "issues/issue.html", blocks = ["content"])]
@@ -96,16 +96,6 @@ impl IssuePage {
     fn may_remove(&self, f: &Attachment) -> bool {
         self.agent || f.uploaded_by == Some(self.me)
     }
-
-    fn clocks(&self) -> Vec<(&'static str, &ClockView)> {
-        [
-            ("Response", &self.sla.response),
-            ("Resolution", &self.sla.resolution),
-        ]
-        .into_iter()
-        .filter_map(|(label, c)| c.as_ref().map(|c| (label, c)))
-        .collect()
-    }
 }
 
 async fn render(
@@ -123,7 +113,7 @@ async fn render(
     let tz: chrono_tz::Tz = ctx.principal.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let i = store::get(a.tx, &a.scope, id).await?;
-    let sla = crate::sla::panel::panel(a.tx, id, a.now, tz).await?;
+    let sla = crate::sla::panel::panel(a.tx, crate::sla::timers::Clocked::Issue(id), a.now, tz).await?;
     let comments = activity::comments(&mut a, id).await?;
     let worklogs = match agent {
         true => Some(activity::worklogs(&mut a, id).await?),

@@ -61,7 +61,8 @@ pub trait Subject: Send + Sync {
         id: Uuid,
         step: i32,
     ) -> BoxFuture<'a, Result<(), AppError>>;
-    /// The chain reached a verdict: move the record on, in the deciding transaction.
+    /// The chain reached a verdict at `now`: move the record on, in the deciding transaction.
+    #[expect(clippy::too_many_arguments, reason = "who decided what, when, on which record")]
     fn settled<'a>(
         &'a self,
         tx: &'a mut TenantTx,
@@ -70,5 +71,6 @@ pub trait Subject: Send + Sync {
         id: Uuid,
         verdict: Settled,
         comment: Option<&'a str>,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> BoxFuture<'a, Result<(), AppError>>;
 }

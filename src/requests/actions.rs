@@ -2,6 +2,7 @@
 //! a bundle request following its children, comments. Each writes its audit row and spec event
 //! in the caller's transaction. Submitting is `submit`.
 
+use chrono::{DateTime, Utc};
 use domain::requests::{Action, allowed, is_open, target};
 use serde::Deserialize;
 use serde_json::json;
@@ -61,6 +62,7 @@ pub async fn act(
     id: Uuid,
     action: Action,
     b: &ActionBody,
+    now: DateTime<Utc>,
 ) -> Result<Request, AppError> {
     let before = store::get(tx, id, scope).await?;
     store::lock(tx, id).await?;
@@ -108,13 +110,17 @@ pub async fn act(
             {
                 return Err(AppError::field("assigned_group", "no such group"));
             }
+            // Assigning a person is the first response, if nothing was before.
             sqlx::query(
                 "UPDATE service_requests SET assigned_to = COALESCE($2, assigned_to),
-                    assigned_group = COALESCE($3, assigned_group), updated_at = now() WHERE id = $1",
+                    assigned_group = COALESCE($3, assigned_group), updated_at = $4,
+                    responded_at = CASE WHEN $2::uuid IS NULL THEN responded_at ELSE COALESCE(responded_at, $4) END
+                 WHERE id = $1",
             )
             .bind(id)
             .bind(b.assigned_to)
             .bind(b.assigned_group)
+            .bind(now)
             .execute(&mut **tx)
             .await?;
         }
@@ -145,7 +151,7 @@ pub async fn act(
         }
         Action::Approve | Action::Reject => return Err(refuse(&before, action)),
     }
-    store::set_status(tx, id, to, actor.user_id, notes).await?;
+    store::set_status(tx, tenant, id, to, actor.user_id, notes, now).await?;
     let after = store::get(tx, id, Scope::All).await?;
     let event = match action {
         Action::Complete => "request.completed",
@@ -187,12 +193,13 @@ pub async fn act(
                 child,
                 Action::Cancel,
                 &why,
+                now,
             ))
             .await?;
         }
     }
     if matches!(action, Action::Complete | Action::Cancel) {
-        follow_children(tx, tenant, actor, after.parent_id).await?;
+        follow_children(tx, tenant, actor, after.parent_id, now).await?;
     }
     store::get(tx, id, Scope::All).await
 }
@@ -204,6 +211,7 @@ pub async fn follow_children(
     tenant: &Slug,
     actor: &Actor,
     parent: Option<Uuid>,
+    now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let Some(parent) = parent else {
         return Ok(());
@@ -240,7 +248,7 @@ pub async fn follow_children(
             .execute(&mut **tx)
             .await?;
     }
-    store::set_status(tx, parent, status, actor.user_id, Some(notes)).await?;
+    store::set_status(tx, tenant, parent, status, actor.user_id, Some(notes), now).await?;
     let after = store::get(tx, parent, Scope::All).await?;
     let changes = crate::platform::audit::diff(Some(&before), Some(&after));
     events::record_and_emit(
@@ -267,6 +275,7 @@ pub async fn settle(
     id: Uuid,
     verdict: Settled,
     comment: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let before = store::get(tx, id, Scope::All).await?;
     let (status, event) = match verdict {
@@ -278,7 +287,7 @@ pub async fn settle(
         .bind(status)
         .execute(&mut **tx)
         .await?;
-    store::set_status(tx, id, status, actor.user_id, comment).await?;
+    store::set_status(tx, tenant, id, status, actor.user_id, comment, now).await?;
     let after = store::get(tx, id, Scope::All).await?;
     let changes = crate::platform::audit::diff(Some(&before), Some(&after));
     events::record_and_emit(
@@ -299,7 +308,7 @@ pub async fn settle(
         Settled::Approved => {
             super::tasks::spawn(tx, tenant, actor, &after).await?;
         }
-        Settled::Rejected => follow_children(tx, tenant, actor, after.parent_id).await?,
+        Settled::Rejected => follow_children(tx, tenant, actor, after.parent_id, now).await?,
     }
     Ok(())
 }
@@ -311,6 +320,7 @@ pub async fn finish(
     actor: &Actor,
     id: Uuid,
     notes: &str,
+    now: DateTime<Utc>,
 ) -> Result<Request, AppError> {
     let before = store::get(tx, id, Scope::All).await?;
     sqlx::query("UPDATE service_requests SET completion_notes = $2 WHERE id = $1")
@@ -318,7 +328,7 @@ pub async fn finish(
         .bind(notes)
         .execute(&mut **tx)
         .await?;
-    store::set_status(tx, id, "completed", actor.user_id, Some(notes)).await?;
+    store::set_status(tx, tenant, id, "completed", actor.user_id, Some(notes), now).await?;
     let after = store::get(tx, id, Scope::All).await?;
     let changes = crate::platform::audit::diff(Some(&before), Some(&after));
     events::record_and_emit(
@@ -335,16 +345,20 @@ pub async fn finish(
         json!({"request": &after}),
     )
     .await?;
-    follow_children(tx, tenant, actor, after.parent_id).await?;
+    follow_children(tx, tenant, actor, after.parent_id, now).await?;
     Ok(after)
 }
 
+/// A comment on a request; a public one from the service desk (not the requester or the person
+/// it is for) is the first response, if nothing was before.
 pub async fn comment(
     tx: &mut TenantTx,
+    tenant: &Slug,
     actor: &Actor,
     id: Uuid,
     content: &str,
     internal: bool,
+    now: DateTime<Utc>,
 ) -> Result<store::Comment, AppError> {
     let content = content.trim();
     if content.is_empty() {
@@ -357,18 +371,32 @@ pub async fn comment(
         ));
     }
     let cid: Uuid = sqlx::query_scalar(
-        "INSERT INTO request_comments (request_id, user_id, content, is_internal) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO request_comments (request_id, user_id, content, is_internal, created_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(id)
     .bind(actor.user_id)
     .bind(content)
     .bind(internal)
+    .bind(now)
     .fetch_one(&mut **tx)
     .await?;
-    sqlx::query("UPDATE service_requests SET updated_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+    let responded: bool = sqlx::query_scalar(
+        "UPDATE service_requests SET updated_at = $3,
+            responded_at = CASE WHEN NOT $4 AND $2::uuid IS DISTINCT FROM requester_id
+                    AND $2::uuid IS DISTINCT FROM requested_for_id
+                THEN COALESCE(responded_at, $3) ELSE responded_at END
+         WHERE id = $1 RETURNING responded_at = $3",
+    )
+    .bind(id)
+    .bind(actor.user_id)
+    .bind(now)
+    .bind(internal)
+    .fetch_one(&mut **tx)
+    .await?;
+    if responded {
+        store::clocks_moved(tx, tenant, id, now).await?;
+    }
     crate::platform::audit::record(
         tx,
         actor,

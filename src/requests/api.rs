@@ -18,6 +18,7 @@ use super::edit::UpdateBody;
 use super::perm::{REQUESTS_CREATE, REQUESTS_READ, REQUESTS_READ_ALL, REQUESTS_UPDATE};
 use super::store::{self, Comment, HistoryEntry, Request, Scope};
 use super::tasks::{self, Task, TaskBody};
+use crate::sla::panel::SlaPanel;
 use crate::approvals::engine::{self, ChainState};
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
@@ -101,6 +102,7 @@ pub async fn cancel(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Request>
         id,
         Action::Cancel,
         &ActionBody::default(),
+        ctx.now,
     )
     .await?;
     ctx.commit().await?;
@@ -132,6 +134,7 @@ async fn agent_action(
         id,
         action,
         &body,
+        ctx.now,
     )
     .await?;
     ctx.commit().await?;
@@ -262,6 +265,19 @@ pub async fn approvals(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<Chain
     Ok(Json(state))
 }
 
+/// The request's SLA clocks now, each with the timeline that explains its due time.
+#[utoipa::path(get, path = "/requests/{id}/sla", tag = "requests", operation_id = "getRequestSla",
+    params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = SlaPanel)))]
+pub async fn sla(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<SlaPanel>, AppError> {
+    ctx.require(REQUESTS_READ)?;
+    let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
+    let tz: chrono_tz::Tz = ctx.principal.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let record = crate::sla::timers::Clocked::Request(r.id);
+    let panel = crate::sla::panel::panel(&mut ctx.tx, record, ctx.now, tz).await?;
+    ctx.commit().await?;
+    Ok(Json(panel))
+}
+
 #[utoipa::path(get, path = "/requests/{id}/history", tag = "requests", operation_id = "getRequestHistory",
     params(("id" = Uuid, Path, description = ID)), responses((status = 200, body = Items<HistoryEntry>)))]
 pub async fn history(
@@ -313,7 +329,16 @@ pub async fn add_comment(
     }
     let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
     let actor = ctx.actor();
-    let c = actions::comment(&mut ctx.tx, &actor, r.id, &body.content, body.is_internal).await?;
+    let c = actions::comment(
+        &mut ctx.tx,
+        &ctx.principal.slug,
+        &actor,
+        r.id,
+        &body.content,
+        body.is_internal,
+        ctx.now,
+    )
+    .await?;
     ctx.commit().await?;
     Ok((StatusCode::CREATED, Json(c)))
 }
@@ -353,6 +378,7 @@ async fn task_action(
         task,
         action,
         &body,
+        ctx.now,
     )
     .await?;
     ctx.commit().await?;

@@ -40,6 +40,14 @@ const TOPICS: &[Topic] = &[
         event: "task_ready",
         verb: "has a fulfilment task ready",
     },
+    Topic {
+        event: "sla_warning",
+        verb: "is close to its SLA deadline",
+    },
+    Topic {
+        event: "sla_breached",
+        verb: "breached its SLA",
+    },
 ];
 
 const FIELDS: &[Field] = &[
@@ -198,6 +206,8 @@ impl Audience for Requests {
                 "approved" => asker.into_iter().chain(doers).collect(),
                 "task_ready" => task_doers(conn, event).await?,
                 "task_updated" => Vec::new(),
+                // Deadlines are the service desk's to meet.
+                "sla_warning" | "sla_breached" => doers,
                 _ => asker,
             };
             people.sort();

@@ -45,6 +45,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::reject))
         .routes(routes!(api::approvals))
         .routes(routes!(api::history))
+        .routes(routes!(api::sla))
         .routes(routes!(api::comments, api::add_comment))
         .routes(routes!(api::tasks))
         .routes(routes!(api::start_task))
@@ -196,8 +197,11 @@ impl Subject for Requests {
         id: Uuid,
         verdict: Settled,
         comment: Option<&'a str>,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> BoxFuture<'a, Result<(), AppError>> {
-        Box::pin(actions::settle(tx, tenant, actor, id, verdict, comment))
+        Box::pin(actions::settle(
+            tx, tenant, actor, id, verdict, comment, now,
+        ))
     }
 }
 
@@ -255,6 +259,14 @@ pub fn module() -> Module {
             EventDef {
                 name: "request.task_ready",
                 label: "A fulfilment task can start",
+            },
+            EventDef {
+                name: "request.sla_warning",
+                label: "A request is close to its SLA deadline",
+            },
+            EventDef {
+                name: "request.sla_breached",
+                label: "A request breached its SLA",
             },
         ],
         event_wildcard: Some(EventDef {

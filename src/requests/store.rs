@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::platform::error::AppError;
 use crate::platform::listing::{self, ListParams, ListSpec};
-use crate::platform::tenancy::TenantTx;
+use crate::platform::tenancy::{Slug, TenantTx};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[schema(as = ServiceRequest)]
@@ -43,6 +43,18 @@ pub struct Request {
     pub completed_at: Option<DateTime<Utc>>,
     pub completion_notes: Option<String>,
     pub cancel_reason: Option<String>,
+    /// The SLA policy its clocks follow (the catalog item's, else the matching request policy).
+    pub sla_policy_id: Option<Uuid>,
+    /// When the first response is due (none without a response target, or while paused).
+    pub response_due_at: Option<DateTime<Utc>>,
+    /// When it is due to be completed: its due date.
+    pub resolution_due_at: Option<DateTime<Utc>>,
+    /// The first response: an assignment to a person, a public comment from the service desk,
+    /// work starting or the request closing.
+    pub responded_at: Option<DateTime<Utc>>,
+    pub sla_breached: bool,
+    /// response, resolution or both.
+    pub sla_breach_type: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// A bundle request's child requests, one per item.
@@ -72,13 +84,14 @@ pub async fn children(tx: &mut TenantTx, parent: Uuid) -> Result<Vec<Child>, App
     .await?)
 }
 
-const SELECT: &str =
+pub const SELECT: &str =
     "SELECT r.id, r.request_number, r.title, r.catalog_item_id, r.form_version, r.bundle_id, r.parent_id,
     r.requester_id, rq.name AS requester_name, r.requested_for_id, rf.name AS requested_for_name,
     r.assigned_to, at.name AS assigned_to_name, r.assigned_group, ag.name AS assigned_group_name,
     COALESCE(r.status, 'new') AS status, COALESCE(r.priority, 'medium') AS priority,
     COALESCE(r.form_data, '{}') AS form_data, r.approval_status, r.completed_at, r.completion_notes,
-    r.cancel_reason, r.created_at, r.updated_at
+    r.cancel_reason, r.sla_policy_id, r.response_due_at, r.resolution_due_at, r.responded_at,
+    r.sla_breached, r.sla_breach_type, r.created_at, r.updated_at
     FROM service_requests r
     LEFT JOIN users rq ON rq.id = r.requester_id
     LEFT JOIN users rf ON rf.id = r.requested_for_id
@@ -247,6 +260,8 @@ pub struct NewRequest<'a> {
     pub status: &'a str,
     pub approval_status: Option<&'a str>,
     pub sla_policy: Option<Uuid>,
+    /// When it was raised (the clock's now: SLA clocks start here).
+    pub at: DateTime<Utc>,
 }
 
 pub async fn create(tx: &mut TenantTx, r: &NewRequest<'_>) -> Result<Uuid, AppError> {
@@ -254,10 +269,11 @@ pub async fn create(tx: &mut TenantTx, r: &NewRequest<'_>) -> Result<Uuid, AppEr
         "WITH r AS (
             INSERT INTO service_requests (request_number, title, catalog_item_id, form_version, requester_id,
                 requested_for_id, assigned_group, priority, form_data, status, approval_status, sla_policy_id,
-                bundle_id, parent_id)
-            VALUES (next_id('request'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id, status),
-         h AS (INSERT INTO request_status_history (request_id, to_status, changed_by)
-            SELECT id, status, $4 FROM r)
+                bundle_id, parent_id, created_at, updated_at)
+            VALUES (next_id('request'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+            RETURNING id, status),
+         h AS (INSERT INTO request_status_history (request_id, to_status, changed_by, created_at)
+            SELECT id, status, $4, $14 FROM r)
          SELECT id FROM r",
     )
     .bind(r.title)
@@ -273,33 +289,52 @@ pub async fn create(tx: &mut TenantTx, r: &NewRequest<'_>) -> Result<Uuid, AppEr
     .bind(r.sla_policy)
     .bind(r.bundle)
     .bind(r.parent)
+    .bind(r.at)
     .fetch_one(&mut **tx)
     .await?)
 }
 
-/// A status change with its history row, in one statement.
+/// A status change with its history row, in one statement, at `now`; then the SLA clocks
+/// follow. Work starting or the request closing is its first response, if nothing was before.
 pub async fn set_status(
     tx: &mut TenantTx,
+    tenant: &Slug,
     id: Uuid,
     to: &str,
     by: Option<Uuid>,
     reason: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     sqlx::query(
         "WITH old AS (SELECT status FROM service_requests WHERE id = $1),
-         u AS (UPDATE service_requests SET status = $2, updated_at = now(),
-                completed_at = CASE WHEN $2 = 'completed' THEN now() WHEN $2 = 'in_progress' THEN NULL ELSE completed_at END
+         u AS (UPDATE service_requests SET status = $2, updated_at = $5,
+                completed_at = CASE WHEN $2 = 'completed' THEN $5 WHEN $2 = 'in_progress' THEN NULL ELSE completed_at END,
+                responded_at = CASE WHEN $2 IN ('in_progress', 'completed', 'rejected', 'cancelled')
+                    THEN COALESCE(responded_at, $5) ELSE responded_at END
              WHERE id = $1)
-         INSERT INTO request_status_history (request_id, from_status, to_status, changed_by, reason)
-         SELECT $1, old.status, $2, $3, $4 FROM old WHERE old.status IS DISTINCT FROM $2",
+         INSERT INTO request_status_history (request_id, from_status, to_status, changed_by, reason, created_at)
+         SELECT $1, old.status, $2, $3, $4, $5 FROM old WHERE old.status IS DISTINCT FROM $2",
     )
     .bind(id)
     .bind(to)
     .bind(by)
     .bind(reason)
+    .bind(now)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    clocks_moved(tx, tenant, id, now).await
+}
+
+/// Recomputes the request's SLA due times and moves its timers (after anything that can move
+/// a clock: raising it, a status change, its first response).
+pub async fn clocks_moved(
+    tx: &mut TenantTx,
+    tenant: &Slug,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    use crate::sla::timers::{Clocked, Refresh, refresh};
+    refresh(tx, tenant, Clocked::Request(id), now, Refresh::default()).await
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]

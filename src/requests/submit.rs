@@ -248,6 +248,7 @@ async fn create(
             },
             approval_status: pending.then_some("pending"),
             sla_policy: p.item.sla_policy_id,
+            at: who.now,
         },
     )
     .await?;
@@ -261,6 +262,7 @@ async fn create(
         let outcome = engine::start(tx, tenant, ENTITY, id, &p.chain, &actx, who.now).await?;
         debug_assert_eq!(outcome, Outcome::Pending);
     }
+    store::clocks_moved(tx, tenant, id, who.now).await?;
     let after = store::get(tx, id, Scope::All).await?;
     created(tx, tenant, actor, &after).await?;
     if !pending {
@@ -393,6 +395,7 @@ async fn submit_bundle(
             status: "in_progress",
             approval_status: None,
             sla_policy: None,
+            at: who.now,
         },
     )
     .await?;

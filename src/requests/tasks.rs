@@ -202,6 +202,7 @@ pub async fn act(
     task_id: Uuid,
     action: TaskAction,
     b: &TaskBody,
+    now: DateTime<Utc>,
 ) -> Result<(Task, Request), AppError> {
     store::lock(tx, request_id).await?;
     let request = store::get(tx, request_id, Scope::All).await?;
@@ -227,12 +228,12 @@ pub async fn act(
         return Err(AppError::field("notes", "Say why the task is skipped."));
     }
     sqlx::query(
-        "UPDATE request_tasks SET status = $3, updated_at = now(),
+        "UPDATE request_tasks SET status = $3, updated_at = $6,
             notes = COALESCE($4, notes),
             assigned_to = COALESCE(assigned_to, $5),
             started_at = CASE WHEN $3 = 'in_progress' OR ($3 = 'completed' AND started_at IS NULL)
-                THEN now() ELSE started_at END,
-            finished_at = CASE WHEN $3 IN ('completed', 'skipped') THEN now() END,
+                THEN $6 ELSE started_at END,
+            finished_at = CASE WHEN $3 IN ('completed', 'skipped') THEN $6 END,
             finished_by = CASE WHEN $3 IN ('completed', 'skipped') THEN $5 END
          WHERE request_id = $1 AND id = $2",
     )
@@ -241,6 +242,7 @@ pub async fn act(
     .bind(action.target())
     .bind(notes)
     .bind(actor.user_id)
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     let tasks = list(tx, request_id).await?;
@@ -269,10 +271,19 @@ pub async fn act(
     }
     if request.status == "approved" && !all_done {
         let why = format!("{} was {}", before.task_number, action.target());
-        store::set_status(tx, request_id, "in_progress", actor.user_id, Some(&why)).await?;
+        store::set_status(
+            tx,
+            tenant,
+            request_id,
+            "in_progress",
+            actor.user_id,
+            Some(&why),
+            now,
+        )
+        .await?;
     }
     let after = get(tx, request_id, task_id).await?;
-    let now = store::get(tx, request_id, Scope::All).await?;
+    let current = store::get(tx, request_id, Scope::All).await?;
     let changes = crate::platform::audit::diff(Some(&before), Some(&after));
     events::record_and_emit(
         tx,
@@ -289,12 +300,12 @@ pub async fn act(
         "request.task_updated",
         ENTITY,
         request_id,
-        json!({"request": &now, "task": &after}),
+        json!({"request": &current, "task": &after}),
     )
     .await?;
     for t in list(tx, request_id).await? {
         if released.contains(&t.key) {
-            ready(tx, tenant, actor, &now, &t).await?;
+            ready(tx, tenant, actor, &current, &t).await?;
         }
     }
     if all_done {
@@ -304,11 +315,12 @@ pub async fn act(
             actor,
             request_id,
             "Every fulfilment task is done.",
+            now,
         )
         .await?;
         return Ok((after, done));
     }
-    Ok((after, now))
+    Ok((after, current))
 }
 
 /// When a request is cancelled or an agent completes it by hand, its open tasks are skipped

@@ -27,6 +27,8 @@ use crate::platform::listing;
 use crate::platform::toast::Toast;
 use crate::platform::web::{Choices, Chrome, Errors, Hx, PathId, PathIds, choices, label};
 use crate::render_page;
+use crate::sla::panel::{SlaPanel, panel};
+use crate::sla::timers::Clocked;
 
 #[derive(Template)]
 #[template(path = "requests/list.html", blocks = ["content"])]
@@ -132,6 +134,8 @@ struct ShowPage {
     failed_task: Option<Uuid>,
     errors: Errors,
     notice: Option<String>,
+    /// Its SLA clocks (a bundle's parent has none: its items do).
+    sla: SlaPanel,
 }
 
 pub async fn answers_of(
@@ -202,6 +206,8 @@ async fn show_page_for(
     let can_update = ctx.principal.can(REQUESTS_UPDATE);
     let comments = store::comments(&mut ctx.tx, r.id, can_update).await?;
     let history = store::history(&mut ctx.tx, r.id).await?;
+    let tz: chrono_tz::Tz = ctx.principal.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let sla = panel(&mut ctx.tx, Clocked::Request(r.id), ctx.now, tz).await?;
     let (users, groups) = if can_update {
         (
             choices(
@@ -254,6 +260,7 @@ async fn show_page_for(
         failed_task,
         errors: errors.into(),
         notice,
+        sla,
     };
     Ok(render_page!(hx, page, status))
 }
@@ -325,7 +332,7 @@ pub async fn task_act(
     let saved = ctx
         .save(async |ctx| {
             let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
-            tasks::act(&mut ctx.tx, &slug, &actor, id, task, action, &body).await
+            tasks::act(&mut ctx.tx, &slug, &actor, id, task, action, &body, ctx.now).await
         })
         .await?;
     match saved {
@@ -386,7 +393,7 @@ pub async fn act(
     let saved = ctx
         .save(async |ctx| {
             let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
-            actions::act(&mut ctx.tx, &slug, &actor, scope, id, action, &body).await
+            actions::act(&mut ctx.tx, &slug, &actor, scope, id, action, &body, ctx.now).await
         })
         .await?;
     match saved {
@@ -424,8 +431,8 @@ pub async fn add_comment(
     let saved = ctx
         .save(async |ctx| {
             let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
-            let actor = ctx.actor();
-            actions::comment(&mut ctx.tx, &actor, r.id, &content, internal).await
+            let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
+            actions::comment(&mut ctx.tx, &slug, &actor, r.id, &content, internal, ctx.now).await
         })
         .await?;
     match saved {

@@ -24,11 +24,15 @@ pub struct PolicyRules {
     pub targets: sqlx::types::Json<Vec<Target>>,
 }
 
-/// SQL for the issue policies an issue may fall under, as one JSON array of `PolicyRules`
-/// in the order they are tried (specific ones by sort order, then the default); with
-/// `$2 = false` it also holds the issue's own policy `i.sla_policy_id`, even if inactive.
-/// Meant as a column of a statement over `issues i`.
-pub const POLICIES_JSON: &str = "COALESCE((SELECT json_agg(json_build_object(
+/// SQL for the policies a record may fall under, as one JSON array of `PolicyRules` in the
+/// order they are tried (specific ones by sort order, then the default): the active ones for
+/// its `entity_type` (`issue`, `request`) and, with `$2 = false`, its own `x.sla_policy_id`
+/// even if inactive. Meant as a column of a statement over the record's table aliased `x`.
+pub fn policies_json(entity_type: &str) -> String {
+    POLICIES_JSON.replace("{entity}", entity_type)
+}
+
+const POLICIES_JSON: &str = "COALESCE((SELECT json_agg(json_build_object(
         'id', p.id, 'name', p.name, 'is_default', COALESCE(p.is_default, false),
         'conditions', COALESCE(p.conditions, '{}'), 'business_hours_id', p.business_hours_id,
         'pause_statuses', p.pause_statuses,
@@ -38,7 +42,7 @@ pub const POLICIES_JSON: &str = "COALESCE((SELECT json_agg(json_build_object(
             FROM sla_targets t WHERE t.policy_id = p.id), '[]'))
         ORDER BY COALESCE(p.is_default, false), p.sort_order, p.name)
     FROM sla_policies p
-    WHERE (p.entity_type = 'issue' AND p.is_active) OR (NOT $2 AND p.id = i.sla_policy_id)), '[]')";
+    WHERE (p.entity_type = '{entity}' AND p.is_active) OR (NOT $2 AND p.id = x.sla_policy_id)), '[]')";
 
 /// SQL for every business-hours schedule of the tenant as one JSON array of `Hours` (a
 /// tenant has a handful).
@@ -49,9 +53,9 @@ pub const HOURS_JSON: &str = "COALESCE((SELECT json_agg(json_build_object(
         'holidays', ARRAY(SELECT h.holiday_date FROM business_hours_holidays h WHERE h.business_hours_id = b.id)))
     FROM business_hours b), '[]')";
 
-/// The policy an issue keeps (`current`, unless it is to be chosen again or is gone), else
-/// the first active issue policy (by order) whose conditions all hold, else the default one.
-/// `candidates` come from `POLICIES_JSON`.
+/// The policy a record keeps (`current`, unless it is to be chosen again or is gone), else
+/// the first active policy (by order) whose conditions all hold, else the default one.
+/// `candidates` come from `policies_json`.
 pub fn choose_policy(
     candidates: Vec<PolicyRules>,
     current: Option<Uuid>,

@@ -1,4 +1,4 @@
-//! The SLA panel of an issue: both clocks now, and the timeline that explains each due time.
+//! The SLA panel of an issue or a request: both clocks now, and the timeline that explains each due time.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::engine::{self, ClockState, ExplainStep};
-use super::timers;
+use super::timers::{self, Clocked};
 use crate::platform::error::AppError;
 use crate::platform::tenancy::TenantTx;
 
@@ -26,14 +26,14 @@ pub struct SlaPanel {
     pub resolution: Option<ClockView>,
 }
 
-/// The panel for an issue the caller may already see; times in the text are in `tz`.
+/// The panel for an issue or request the caller may already see; times in the text are in `tz`.
 pub async fn panel(
     tx: &mut TenantTx,
-    issue: Uuid,
+    record: Clocked,
     now: DateTime<Utc>,
     tz: chrono_tz::Tz,
 ) -> Result<SlaPanel, AppError> {
-    let loaded = timers::load(tx, issue, now, false).await?;
+    let loaded = timers::load(tx, record, now, false).await?;
     let view = |c: Option<&ClockState>, schedule| {
         c.map(|c| ClockView {
             explain: engine::explain(c, schedule, loaded.created_at, tz),
@@ -53,4 +53,14 @@ pub async fn panel(
         response,
         resolution,
     })
+}
+
+impl SlaPanel {
+    /// The clocks that have a target, with their names for people.
+    pub fn clocks(&self) -> Vec<(&'static str, &ClockView)> {
+        [("Response", &self.response), ("Resolution", &self.resolution)]
+            .into_iter()
+            .filter_map(|(label, c)| c.as_ref().map(|c| (label, c)))
+            .collect()
+    }
 }

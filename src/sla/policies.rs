@@ -19,8 +19,27 @@ use crate::platform::tenancy::{Slug, TenantTx, exists};
 
 pub const ENTITY_TYPES: &[&str] = &["issue", "request", "change"];
 pub const METRICS: &[&str] = &["response_time", "resolution_time"];
-/// Statuses a clock may pause in; resolved/closed already stop the clocks.
+/// Statuses an issue's clocks may pause in; resolved/closed already stop the clocks.
 pub const PAUSABLE: &[&str] = &["new", "assigned", "in_progress", "pending"];
+/// Statuses a request's clocks may pause in; completed, rejected and cancelled stop them.
+pub const REQUEST_PAUSABLE: &[&str] = &["new", "pending_approval", "approved", "in_progress"];
+
+/// The statuses a policy for `entity_type` may pause in.
+pub fn pausable(entity_type: &str) -> &'static [&'static str] {
+    match entity_type {
+        "request" => REQUEST_PAUSABLE,
+        _ => PAUSABLE,
+    }
+}
+
+/// Where a new policy pauses unless told: an issue waiting on its reporter, a request
+/// waiting on its approvers.
+fn default_pauses(entity_type: &str) -> Vec<String> {
+    match entity_type {
+        "request" => vec!["pending_approval".into()],
+        _ => vec!["pending".into()],
+    }
+}
 /// One year: a longer target is a typo, not a service level.
 const MAX_TARGET_MINUTES: i32 = 525_600;
 
@@ -45,6 +64,8 @@ pub struct Policy {
     pub targets: Vec<Target>,
     /// Issues that use this policy.
     pub issue_count: i64,
+    /// Service requests that use this policy.
+    pub request_count: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -66,7 +87,9 @@ pub struct PolicyBody {
     #[schema(value_type = Object)]
     pub conditions: Option<Value>,
     pub business_hours_id: Option<Uuid>,
-    /// Default `["pending"]`.
+    /// Issue policies: of new, assigned, in_progress, pending (default `["pending"]`).
+    /// Request policies: of new, pending_approval, approved, in_progress (default
+    /// `["pending_approval"]`).
     pub pause_statuses: Option<Vec<String>>,
     /// At most one per metric and priority; a priority without a target has no clock.
     #[serde(default)]
@@ -83,6 +106,7 @@ const SELECT: &str = "SELECT p.id, p.name, p.description, p.entity_type,
             ORDER BY t.metric_type DESC, array_position(ARRAY['critical','high','medium','low'], t.priority::text))
             FROM sla_targets t WHERE t.policy_id = p.id), '[]') AS targets,
         (SELECT count(*) FROM issues i WHERE i.sla_policy_id = p.id) AS issue_count,
+        (SELECT count(*) FROM service_requests r WHERE r.sla_policy_id = p.id) AS request_count,
         COALESCE(p.created_at, now()) AS created_at, COALESCE(p.updated_at, now()) AS updated_at
     FROM sla_policies p LEFT JOIN business_hours b ON b.id = p.business_hours_id";
 
@@ -199,11 +223,16 @@ pub async fn validate(tx: &mut TenantTx, b: &PolicyBody) -> Result<Problems, App
     if b.is_default && b.is_active == Some(false) {
         p.add("is_active", "the default policy must be active");
     }
+    let entity_type = b.entity_type.as_deref().unwrap_or("issue");
+    let allowed = pausable(entity_type);
     for s in b.pause_statuses.iter().flatten() {
-        if !PAUSABLE.contains(&s.as_str()) {
+        if !allowed.contains(&s.as_str()) {
             p.add(
                 "pause_statuses",
-                format!("'{s}' must be one of {}", PAUSABLE.join(", ")),
+                format!(
+                    "'{s}' is not a {entity_type} status; use {}",
+                    allowed.join(", ")
+                ),
             );
             break;
         }
@@ -240,7 +269,7 @@ pub async fn save(
     let pauses = b
         .pause_statuses
         .clone()
-        .unwrap_or_else(|| vec!["pending".into()]);
+        .unwrap_or_else(|| default_pauses(entity_type));
     let description = b
         .description
         .as_deref()

@@ -1,10 +1,10 @@
-//! After a policy's targets or a business-hours schedule change, the open issues that depend on
-//! them get new due times and timers — in the background, a batch per job run, so saving the
+//! After a policy's targets or a business-hours schedule change, the open issues and requests
+//! that depend on them get new due times and timers — in the background, a batch per job run, so saving the
 //! configuration stays fast however many issues are open.
 
 use uuid::Uuid;
 
-use super::timers;
+use super::timers::{self, Clocked};
 use crate::platform::error::AppError;
 use crate::platform::jobs::{self, JobCtx, JobResult};
 use crate::platform::tenancy::{Slug, TenantTx};
@@ -18,9 +18,9 @@ pub enum Scope {
     BusinessHours(Uuid),
 }
 
-/// One batch of the re-computation: the open issues after `after` (by id) that use the policy
-/// or the business hours. (Two optional ids rather than an enum: the payload keeps the shape
-/// jobs already queued have.)
+/// One batch of the re-computation: the open issues (then, with `requests`, the open
+/// requests) after `after` (by id) that use the policy or the business hours. (Two optional
+/// ids rather than an enum: the payload keeps the shape jobs already queued have.)
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Recompute {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28,10 +28,12 @@ struct Recompute {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     business_hours_id: Option<Uuid>,
     after: Option<Uuid>,
+    #[serde(default)]
+    requests: bool,
 }
 
 impl Recompute {
-    fn new(scope: Scope, after: Option<Uuid>) -> Self {
+    fn new(scope: Scope, requests: bool, after: Option<Uuid>) -> Self {
         let (policy_id, business_hours_id) = match scope {
             Scope::Policy(id) => (Some(id), None),
             Scope::BusinessHours(id) => (None, Some(id)),
@@ -40,6 +42,7 @@ impl Recompute {
             policy_id,
             business_hours_id,
             after,
+            requests,
         }
     }
 
@@ -66,7 +69,7 @@ impl jobs::Job for Recompute {
 
 /// Queues the re-computation (a later change to the same policy restarts it from the top).
 pub async fn enqueue(tx: &mut TenantTx, tenant: &Slug, scope: Scope) -> Result<(), AppError> {
-    let job = Recompute::new(scope, None);
+    let job = Recompute::new(scope, false, None);
     jobs::push(tx, Some(tenant), &job, None).await?;
     Ok(())
 }
@@ -84,21 +87,30 @@ async fn run(ctx: &mut JobCtx, job: Recompute) -> anyhow::Result<()> {
         return Ok(());
     };
     let after = job.after;
-    // Issues whose clocks use the changed policy, or a policy on the changed hours (policies
+    // Records whose clocks use the changed policy, or a policy on the changed hours (policies
     // without their own hours use the default ones).
     let (filter, target) = match &scope {
-        Scope::Policy(p) => ("i.sla_policy_id = $1", *p),
+        Scope::Policy(p) => ("x.sla_policy_id = $1", *p),
         Scope::BusinessHours(b) => (
             "p.business_hours_id = $1 OR (p.business_hours_id IS NULL
                  AND EXISTS (SELECT 1 FROM business_hours d WHERE d.id = $1 AND d.is_default))",
             *b,
         ),
     };
+    let (from, open) = match job.requests {
+        false => (
+            "issues",
+            "x.status NOT IN ('resolved', 'closed') AND x.deleted_at IS NULL",
+        ),
+        true => (
+            "service_requests",
+            "x.status NOT IN ('completed', 'rejected', 'cancelled')",
+        ),
+    };
     let sql = format!(
-        "SELECT i.id FROM issues i JOIN sla_policies p ON p.id = i.sla_policy_id
-         WHERE ({filter}) AND i.status NOT IN ('resolved', 'closed') AND i.deleted_at IS NULL
-           AND ($2::uuid IS NULL OR i.id > $2)
-         ORDER BY i.id LIMIT $3"
+        "SELECT x.id FROM {from} x JOIN sla_policies p ON p.id = x.sla_policy_id
+         WHERE ({filter}) AND {open} AND ($2::uuid IS NULL OR x.id > $2)
+         ORDER BY x.id LIMIT $3"
     );
     let ids: Vec<Uuid> = sqlx::query_scalar(&sql)
         .bind(target)
@@ -107,18 +119,27 @@ async fn run(ctx: &mut JobCtx, job: Recompute) -> anyhow::Result<()> {
         .fetch_all(&mut **ctx.tx)
         .await?;
     let now = ctx.clock.now();
-    for issue in &ids {
+    for id in &ids {
+        let record = match job.requests {
+            false => Clocked::Issue(*id),
+            true => Clocked::Request(*id),
+        };
         timers::refresh(
             &mut ctx.tx,
             &tenant,
-            *issue,
+            record,
             now,
             timers::Refresh::default(),
         )
         .await?;
     }
-    if ids.len() as i64 == BATCH {
-        let next = Recompute::new(scope, ids.last().copied());
+    // The next batch of the same kind, else the requests after the issues.
+    let next = match (ids.len() as i64 == BATCH, job.requests) {
+        (true, requests) => Some(Recompute::new(scope, requests, ids.last().copied())),
+        (false, false) => Some(Recompute::new(scope, true, None)),
+        (false, true) => None,
+    };
+    if let Some(next) = next {
         jobs::push(&mut ctx.tx, Some(&tenant), &next, None).await?;
     }
     Ok(())

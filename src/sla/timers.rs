@@ -1,9 +1,9 @@
-//! Keeping an issue's due times and breach timers in step with its state. Timers are keyed jobs
-//! (`sla:<issue>:<metric>`), so moving a due time moves the timer and stopping a clock cancels
-//! it; nothing polls the issues table.
+//! Keeping the due times and breach timers of an issue or a service request in step with its
+//! state. Timers are keyed jobs (`sla:<issue>:<metric>`, `sla:request:<request>:<metric>`), so
+//! moving a due time moves the timer and stopping a clock cancels it; nothing polls the tables.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use domain::time::Schedule;
@@ -17,6 +17,86 @@ use crate::platform::jobs::{self, JobCtx, JobResult};
 use crate::platform::tenancy::{Slug, TenantTx};
 
 pub const TASK: &str = "sla.check";
+
+/// A record with SLA clocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clocked {
+    Issue(Uuid),
+    Request(Uuid),
+}
+
+impl Clocked {
+    pub fn id(self) -> Uuid {
+        match self {
+            Clocked::Issue(id) | Clocked::Request(id) => id,
+        }
+    }
+
+    /// Its `entity_type` (policies, audit rows, events).
+    pub fn entity(self) -> &'static str {
+        match self {
+            Clocked::Issue(_) => "issue",
+            Clocked::Request(_) => "request",
+        }
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            Clocked::Issue(_) => "issues",
+            Clocked::Request(_) => "service_requests",
+        }
+    }
+
+    fn number_column(self) -> &'static str {
+        match self {
+            Clocked::Issue(_) => "issue_number",
+            Clocked::Request(_) => "request_number",
+        }
+    }
+
+    /// The statement behind `load`: the record as `Row`, aliased `x`.
+    fn load_sql(self) -> String {
+        let (policies, hours) = (engine::policies_json(self.entity()), engine::HOURS_JSON);
+        match self {
+            Clocked::Issue(_) => format!(
+                "SELECT x.created_at, x.status, x.priority, x.issue_type, x.category_id, x.application_id,
+                    a.tier, x.first_response_at, x.resolved_at, x.sla_policy_id,
+                    x.response_warned_at, x.resolution_warned_at, x.response_breached_at, x.resolution_breached_at,
+                    x.response_due_at, x.resolution_due_at,
+                    COALESCE((SELECT json_agg(json_build_array(h.created_at, h.to_status) ORDER BY h.created_at, h.id)
+                              FROM issue_status_history h WHERE h.issue_id = x.id), '[]') AS history,
+                    {policies} AS policies, {hours} AS hours
+                 FROM issues x LEFT JOIN applications a ON a.id = x.application_id WHERE x.id = $1"
+            ),
+            // A request "resolves" when it closes (completed, rejected, cancelled): at its last
+            // status change. Its category is its catalog item's. A bundle's parent request has
+            // no clocks: its children do.
+            Clocked::Request(_) => format!(
+                "SELECT COALESCE(x.created_at, now()) AS created_at, COALESCE(x.status, 'new') AS status,
+                    COALESCE(x.priority, 'medium') AS priority, 'request' AS issue_type, c.category_id,
+                    NULL::uuid AS application_id, NULL::text AS tier, x.responded_at AS first_response_at,
+                    CASE WHEN x.status IN ('completed', 'rejected', 'cancelled') THEN
+                        COALESCE((SELECT max(h.created_at) FROM request_status_history h WHERE h.request_id = x.id), x.updated_at)
+                    END AS resolved_at,
+                    x.sla_policy_id,
+                    x.response_warned_at, x.resolution_warned_at, x.response_breached_at, x.resolution_breached_at,
+                    x.response_due_at, x.resolution_due_at,
+                    COALESCE((SELECT json_agg(json_build_array(h.created_at, h.to_status) ORDER BY h.created_at, h.id)
+                              FROM request_status_history h WHERE h.request_id = x.id), '[]') AS history,
+                    CASE WHEN x.bundle_id IS NULL THEN {policies} ELSE '[]' END AS policies, {hours} AS hours
+                 FROM service_requests x LEFT JOIN catalog_items c ON c.id = x.catalog_item_id WHERE x.id = $1"
+            ),
+        }
+    }
+
+    /// Which of its statuses leave it open.
+    fn open(self) -> fn(&str) -> bool {
+        match self {
+            Clocked::Issue(_) => domain::issues::is_open,
+            Clocked::Request(_) => domain::requests::is_open,
+        }
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -41,7 +121,7 @@ struct Row {
     hours: Json<Vec<engine::Hours>>,
 }
 
-/// An issue's clocks as of `now`, with the policy and start they came from.
+/// A record's clocks as of `now`, with the policy and start they came from.
 pub struct Loaded {
     pub policy: Option<PolicyRules>,
     pub clocks: Option<Clocks>,
@@ -62,29 +142,17 @@ impl Loaded {
     }
 }
 
-/// Loads an issue's clocks — the issue, its status history, the policies it may fall under
+/// Loads a record's clocks — the record, its status history, the policies it may fall under
 /// and the business hours, in one statement; with `reselect` the policy is chosen again
-/// (priority, category, application or type changed), else the issue keeps the one it has.
+/// (priority, category, application or type changed), else the record keeps the one it has.
 pub async fn load(
     tx: &mut TenantTx,
-    issue: Uuid,
+    what: Clocked,
     now: DateTime<Utc>,
     reselect: bool,
 ) -> Result<Loaded, AppError> {
-    let sql = format!(
-        "SELECT i.created_at, i.status, i.priority, i.issue_type, i.category_id, i.application_id,
-                a.tier, i.first_response_at, i.resolved_at, i.sla_policy_id,
-                i.response_warned_at, i.resolution_warned_at, i.response_breached_at, i.resolution_breached_at,
-                i.response_due_at, i.resolution_due_at,
-                COALESCE((SELECT json_agg(json_build_array(h.created_at, h.to_status) ORDER BY h.created_at, h.id)
-                          FROM issue_status_history h WHERE h.issue_id = i.id), '[]') AS history,
-                {} AS policies, {} AS hours
-         FROM issues i LEFT JOIN applications a ON a.id = i.application_id WHERE i.id = $1",
-        engine::POLICIES_JSON,
-        engine::HOURS_JSON
-    );
-    let mut row: Row = sqlx::query_as(&sql)
-        .bind(issue)
+    let mut row: Row = sqlx::query_as(&what.load_sql())
+        .bind(what.id())
         .bind(reselect)
         .fetch_optional(&mut **tx)
         .await?
@@ -110,6 +178,7 @@ pub async fn load(
             first_response_at: row.first_response_at,
             resolved_at: row.resolved_at,
             history: &row.history.0,
+            open: what.open(),
         };
         let mut clocks = engine::compute(policy, &schedule, &input, now);
         // A recorded breach stands even if a later change (re-prioritising, say) moved the
@@ -149,12 +218,12 @@ pub struct Refresh {
 pub async fn refresh(
     tx: &mut TenantTx,
     tenant: &Slug,
-    issue: Uuid,
+    record: Clocked,
     now: DateTime<Utc>,
     what: Refresh,
 ) -> Result<(), AppError> {
     let Refresh { reselect, measure } = what;
-    let loaded = load(tx, issue, now, reselect).await?;
+    let loaded = load(tx, record, now, reselect).await?;
     let clocks = loaded.clocks.as_ref();
     let due = |m: &str| {
         clocks
@@ -171,7 +240,21 @@ pub async fn refresh(
             row.resolution_due_at,
         );
     // Most actions move no clock: then the row is left alone.
-    if moved || measure {
+    if let Clocked::Request(id) = record {
+        // The resolution due time is the request's due date.
+        if moved {
+            sqlx::query(
+                "UPDATE service_requests SET sla_policy_id = $2, response_due_at = $3,
+                    resolution_due_at = $4, due_date = $4 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(policy)
+            .bind(response)
+            .bind(resolution)
+            .execute(&mut **tx)
+            .await?;
+        }
+    } else if moved || measure {
         let created = row.created_at;
         let wall = |t: Option<DateTime<Utc>>| t.map(|t| (t - created).num_minutes() as i32);
         let business = |t: Option<DateTime<Utc>>| {
@@ -186,7 +269,7 @@ pub async fn refresh(
                 business_time_to_resolution = CASE WHEN $5 THEN $9 ELSE business_time_to_resolution END
              WHERE id = $1",
         )
-        .bind(issue)
+        .bind(record.id())
         .bind(policy)
         .bind(response)
         .bind(resolution)
@@ -198,13 +281,13 @@ pub async fn refresh(
         .execute(&mut **tx)
         .await?;
     }
-    schedule_timers(tx, tenant, issue, &loaded).await
+    schedule_timers(tx, tenant, record, &loaded).await
 }
 
 async fn schedule_timers(
     tx: &mut TenantTx,
     tenant: &Slug,
-    issue: Uuid,
+    record: Clocked,
     loaded: &Loaded,
 ) -> Result<(), AppError> {
     let plan: Vec<(Timer, Option<DateTime<Utc>>)> = ["response", "resolution"]
@@ -222,10 +305,7 @@ async fn schedule_timers(
                 },
                 _ => None,
             };
-            let timer = Timer {
-                issue_id: issue,
-                metric: metric.to_string(),
-            };
+            let timer = Timer::new(record, metric);
             (timer, next)
         })
         .collect();
@@ -233,11 +313,37 @@ async fn schedule_timers(
     Ok(())
 }
 
-/// An issue's SLA timer for one metric: one per (issue, metric), moved as its clock moves.
+/// A record's SLA timer for one metric: one per (record, metric), moved as its clock moves.
+/// (An issue's timer names only `issue_id`: the payload keeps the shape queued timers have.)
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Timer {
-    issue_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issue_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request_id: Option<Uuid>,
     metric: String,
+}
+
+impl Timer {
+    fn new(record: Clocked, metric: &str) -> Self {
+        let (issue_id, request_id) = match record {
+            Clocked::Issue(id) => (Some(id), None),
+            Clocked::Request(id) => (None, Some(id)),
+        };
+        Timer {
+            issue_id,
+            request_id,
+            metric: metric.to_string(),
+        }
+    }
+
+    fn record(&self) -> Option<Clocked> {
+        match (self.issue_id, self.request_id) {
+            (Some(id), _) => Some(Clocked::Issue(id)),
+            (None, Some(id)) => Some(Clocked::Request(id)),
+            (None, None) => None,
+        }
+    }
 }
 
 impl jobs::Job for Timer {
@@ -245,16 +351,15 @@ impl jobs::Job for Timer {
     const MAX_ATTEMPTS: i32 = 20;
 
     fn key(&self) -> Option<String> {
-        Some(timer_key(self.issue_id, &self.metric))
+        self.record().map(|r| match r {
+            Clocked::Issue(id) => format!("sla:{id}:{}", self.metric),
+            Clocked::Request(id) => format!("sla:request:{id}:{}", self.metric),
+        })
     }
 }
 
-fn timer_key(issue: Uuid, metric: &str) -> String {
-    format!("sla:{issue}:{metric}")
-}
-
-/// The timer: at the warning threshold emits `issue.sla_warning`, at the due time marks the
-/// breach and emits `issue.sla_breached` — each once — then sets the next timer.
+/// The timer: at the warning threshold emits `<entity>.sla_warning`, at the due time marks the
+/// breach and emits `<entity>.sla_breached` — each once — then sets the next timer.
 pub async fn check_job(mut ctx: JobCtx) -> (JobCtx, JobResult) {
     let result = match ctx.job::<Timer>() {
         Ok(timer) => check(&mut ctx, timer).await.map_err(jobs::JobError::from),
@@ -264,17 +369,16 @@ pub async fn check_job(mut ctx: JobCtx) -> (JobCtx, JobResult) {
 }
 
 async fn check(ctx: &mut JobCtx, timer: Timer) -> anyhow::Result<()> {
-    let Some(tenant) = ctx.tenant.clone() else {
+    let (Some(tenant), Some(record)) = (ctx.tenant.clone(), timer.record()) else {
         return Ok(());
     };
-    let issue = timer.issue_id;
     // Only these two names ever reach the SQL below.
     let metric = match timer.metric.as_str() {
         "response" => "response",
         _ => "resolution",
     };
     let now = ctx.clock.now();
-    let loaded = match load(&mut ctx.tx, issue, now, false).await {
+    let loaded = match load(&mut ctx.tx, record, now, false).await {
         Ok(l) => l,
         Err(AppError::NotFound) => return Ok(()),
         Err(e) => return Err(e.into()),
@@ -290,54 +394,69 @@ async fn check(ctx: &mut JobCtx, timer: Timer) -> anyhow::Result<()> {
     let (warned, breached) = loaded.marks(metric);
     let running = clock.stopped_at.is_none() && !clock.paused;
     let actor = Actor::system("sla");
+    let (table, entity) = (record.table(), record.entity());
     let event = if running && breached.is_none() && clock.due_at.is_some_and(|d| now >= d) {
         let sql = format!(
-            "UPDATE issues SET {metric}_breached_at = $2, {metric}_warned_at = COALESCE({metric}_warned_at, $2),
+            "UPDATE {table} SET {metric}_breached_at = $2, {metric}_warned_at = COALESCE({metric}_warned_at, $2),
                 sla_breached = true,
                 sla_breach_type = CASE WHEN sla_breach_type IS NULL OR sla_breach_type = $3 THEN $3 ELSE 'both' END
              WHERE id = $1"
         );
         sqlx::query(&sql)
-            .bind(issue)
+            .bind(record.id())
             .bind(now)
             .bind(metric)
             .execute(&mut **ctx.tx)
             .await?;
-        Some("issue.sla_breached")
+        Some("sla_breached")
     } else if running && warned.is_none() && clock.warn_at.is_some_and(|w| now >= w) {
         sqlx::query(&format!(
-            "UPDATE issues SET {metric}_warned_at = $2 WHERE id = $1"
+            "UPDATE {table} SET {metric}_warned_at = $2 WHERE id = $1"
         ))
-        .bind(issue)
+        .bind(record.id())
         .bind(now)
         .execute(&mut **ctx.tx)
         .await?;
-        Some("issue.sla_warning")
+        Some("sla_warning")
     } else {
         None
     };
-    if let Some(event) = event {
-        let number: String = sqlx::query_scalar("SELECT issue_number FROM issues WHERE id = $1")
-            .bind(issue)
-            .fetch_one(&mut **ctx.tx)
-            .await?;
-        let payload: Value = json!({
-            "issue_id": issue, "issue_number": number, "metric": metric,
-            "due_at": clock.due_at, "target_minutes": clock.target_minutes,
+    if let Some(action) = event {
+        let number: String = sqlx::query_scalar(&format!(
+            "SELECT {} FROM {table} WHERE id = $1",
+            record.number_column()
+        ))
+        .bind(record.id())
+        .fetch_one(&mut **ctx.tx)
+        .await?;
+        let mut payload = json!({
+            "metric": metric, "due_at": clock.due_at, "target_minutes": clock.target_minutes,
         });
+        payload[format!("{entity}_id")] = json!(record.id());
+        payload[record.number_column()] = json!(number);
         crate::platform::audit::record(
             &mut ctx.tx,
             &actor,
-            event.trim_start_matches("issue."),
-            "issue",
-            issue,
+            action,
+            entity,
+            record.id(),
             json!({"metric": metric}),
         )
         .await?;
-        events::emit(&mut ctx.tx, &tenant, &actor, event, "issue", issue, payload).await?;
+        let event = format!("{entity}.{action}");
+        events::emit(
+            &mut ctx.tx,
+            &tenant,
+            &actor,
+            &event,
+            entity,
+            record.id(),
+            payload,
+        )
+        .await?;
     }
     // The next timer (warning → breach), from the state just written.
-    let loaded = load(&mut ctx.tx, issue, now, false).await?;
-    schedule_timers(&mut ctx.tx, &tenant, issue, &loaded).await?;
+    let loaded = load(&mut ctx.tx, record, now, false).await?;
+    schedule_timers(&mut ctx.tx, &tenant, record, &loaded).await?;
     Ok(())
 }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::engine::Target;
-use super::policies::{self, PAUSABLE, Policy, PolicyBody};
+use super::policies::{self, Policy, PolicyBody};
 use super::web::{PRIORITIES, can_save, indexed};
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::WebError;
@@ -19,6 +19,7 @@ use crate::platform::web::{Choices, Chrome, Errors, FormValues, Hx, choices, see
 use crate::render_page;
 
 const HOURS: &str = "SELECT id, name FROM business_hours ORDER BY is_default DESC, name";
+const CATALOG_CATEGORIES: &str = "SELECT id, name FROM catalog_categories ORDER BY sort_order, name";
 const CONDITION_FIELDS: &[&str] = &[
     "priority",
     "tier",
@@ -40,7 +41,10 @@ struct PolicyForm {
     priorities: &'static [&'static str],
     tiers: &'static [&'static str],
     types: &'static [&'static str],
-    pausable: &'static [&'static str],
+    /// `issue` or `request`: which conditions and statuses the form offers.
+    entity_type: String,
+    /// The statuses the clocks may pause in, with their labels.
+    pausable: Vec<(&'static str, String)>,
     can_save: bool,
     can_delete: bool,
 }
@@ -205,8 +209,16 @@ async fn policy_form(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let policy_exists = policy.is_some();
+    let entity_type = match f.get("entity_type") {
+        "" => "issue".to_string(),
+        e => e.to_string(),
+    };
     let hours = choices(&mut ctx.tx, HOURS).await?;
-    let categories = choices(&mut ctx.tx, crate::issues::web::CATEGORIES).await?;
+    // A request's category is its catalog item's.
+    let categories = match entity_type.as_str() {
+        "request" => choices(&mut ctx.tx, CATALOG_CATEGORIES).await?,
+        _ => choices(&mut ctx.tx, crate::issues::web::CATEGORIES).await?,
+    };
     let applications = choices(&mut ctx.tx, crate::issues::web::APPLICATIONS).await?;
     ctx.tx.commit().await?;
     let page = PolicyForm {
@@ -220,19 +232,40 @@ async fn policy_form(
         priorities: PRIORITIES,
         tiers: crate::registry::store::TIERS,
         types: domain::issues::TYPES,
-        pausable: PAUSABLE,
+        pausable: policies::pausable(&entity_type)
+            .iter()
+            .map(|s| (*s, crate::platform::web::label(s)))
+            .collect(),
+        entity_type,
         can_save: can_save(&ctx.principal, policy_exists),
         can_delete: ctx.principal.can(crate::sla::perm::SLA_DELETE),
     };
     Ok(render_page!(hx, page, status))
 }
 
-pub async fn new_policy(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
+#[derive(serde::Deserialize)]
+pub struct NewQuery {
+    /// `request` for a service-request policy; issues otherwise.
+    #[serde(default, rename = "for")]
+    entity_type: Option<String>,
+}
+
+pub async fn new_policy(
+    ctx: WebCtx,
+    Hx(hx): Hx,
+    axum::extract::Query(q): axum::extract::Query<NewQuery>,
+) -> Result<Response, WebError> {
     ctx.require(crate::sla::perm::SLA_CREATE)?;
     let mut f = FormValues::default();
     f.set("sort_order", "100");
     f.set("is_active", "on");
-    f.set("pause_statuses", "pending");
+    match q.entity_type.as_deref() {
+        Some("request") => {
+            f.set("entity_type", "request");
+            f.set("pause_statuses", "pending_approval");
+        }
+        _ => f.set("pause_statuses", "pending"),
+    }
     for p in PRIORITIES {
         f.set(&format!("warn.{p}"), "80");
         f.set(&format!("bh.{p}"), "on");

@@ -1,6 +1,9 @@
-//! SLA clocks of one issue: which policy's conditions hold, when each clock is due, and why.
+//! SLA clocks of one issue or service request: which policy's conditions hold, when each clock
+//! is due, and why.
 //!
-//! Clock rules (also in the README):
+//! Clock rules (also in the README; for requests "resolved" reads "completed, rejected or
+//! cancelled" and the first response is the first assignment to a person, public comment by
+//! the service desk or start of work):
 //! * Both clocks start when the issue is created.
 //! * The **response** clock stops at the first response: the first public comment by someone
 //!   other than the reporter, an assignment to a person, or work starting/resolving — whichever
@@ -92,6 +95,9 @@ pub struct ClockInput<'a> {
     pub resolved_at: Option<DateTime<Utc>>,
     /// Status changes (at, to_status), oldest first.
     pub history: &'a [(DateTime<Utc>, String)],
+    /// Whether a status leaves the record open (the resolution clock runs): issues and
+    /// requests close in different words.
+    pub open: fn(&str) -> bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -255,12 +261,12 @@ pub fn compute(
     });
     let resolution = st.map(|t| {
         let mut pauses = paused.clone();
-        let stopped = match crate::issues::is_open(input.status) {
+        let stopped = match (input.open)(input.status) {
             true => None,
             false => input.resolved_at,
         };
         // Earlier resolved spans (before a reopen) count as pauses.
-        let done = intervals(input.history, &|s| !crate::issues::is_open(s));
+        let done = intervals(input.history, &|s| !(input.open)(s));
         pauses.extend(done.into_iter().filter(|p| p.1.is_some()));
         clock(
             "resolution",

@@ -79,7 +79,7 @@ pub async fn assign(
         reselect: false,
         measure,
     };
-    timers::refresh(a.tx, &tenant, id, a.now, what).await?;
+    timers::refresh(a.tx, &tenant, Clocked::Issue(id), a.now, what).await?;
     finish(
         a,
         id,
@@ -189,7 +189,7 @@ pub async fn resolve(a: &mut Acting<'_>, id: Uuid, b: &ResolveBody) -> Result<Is
     timers::refresh(
         a.tx,
         &tenant,
-        id,
+        Clocked::Issue(id),
         a.now,
         timers::Refresh {
             measure: true,
@@ -247,7 +247,7 @@ pub async fn close(a: &mut Acting<'_>, id: Uuid, b: &CloseBody) -> Result<Issue,
         .await?;
     history(a, id, Some(&before.status), status, b.reason.as_deref()).await?;
     let tenant = a.tenant().clone();
-    timers::refresh(a.tx, &tenant, id, a.now, timers::Refresh::default()).await?;
+    timers::refresh(a.tx, &tenant, Clocked::Issue(id), a.now, timers::Refresh::default()).await?;
     finish(a, id, Some(&before), "close", "issue.closed", Value::Null).await
 }
 
@@ -284,7 +284,7 @@ pub async fn reopen(a: &mut Acting<'_>, id: Uuid, b: &ReopenBody) -> Result<Issu
     .await?;
     history(a, id, Some(&before.status), status, Some(b.reason.trim())).await?;
     let tenant = a.tenant().clone();
-    timers::refresh(a.tx, &tenant, id, a.now, timers::Refresh::default()).await?;
+    timers::refresh(a.tx, &tenant, Clocked::Issue(id), a.now, timers::Refresh::default()).await?;
     finish(
         a,
         id,
@@ -350,7 +350,7 @@ pub async fn note_response(a: &mut Acting<'_>, issue: &Issue) -> Result<(), AppE
     timers::refresh(
         a.tx,
         &tenant,
-        issue.id,
+        Clocked::Issue(issue.id),
         a.now,
         timers::Refresh {
             measure: true,

@@ -16,7 +16,7 @@ use crate::platform::error::AppError;
 use crate::platform::events;
 use crate::platform::listing::Problems;
 use crate::platform::tenancy::{Slug, TenantTx, exists};
-use crate::sla::timers;
+use crate::sla::timers::{self, Clocked};
 
 /// Everything an issue action needs: who acts (and what they may see), where, and when.
 pub struct Acting<'a> {
@@ -383,7 +383,7 @@ pub async fn create(
         reselect: true,
         measure,
     };
-    timers::refresh(a.tx, &tenant, id, a.now, what).await?;
+    timers::refresh(a.tx, &tenant, Clocked::Issue(id), a.now, what).await?;
     let issue = finish(a, id, None, "create", "issue.created", Value::Null).await?;
     if assigning {
         let tenant = a.tenant().clone();
@@ -534,7 +534,7 @@ pub async fn update(a: &mut Acting<'_>, id: Uuid, c: &IssueChanges) -> Result<Is
     let tenant = a.tenant().clone();
     let measure = before.first_response_at.is_none() && first_response.is_some();
     let what = timers::Refresh { reselect, measure };
-    timers::refresh(a.tx, &tenant, id, a.now, what).await?;
+    timers::refresh(a.tx, &tenant, Clocked::Issue(id), a.now, what).await?;
     finish(a, id, Some(&before), "update", "issue.updated", Value::Null).await
 }
 
