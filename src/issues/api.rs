@@ -89,10 +89,14 @@ pub async fn list(
     let r = super::queue::list(&mut ctx.tx, &scope, &query, ctx.principal.user_id, ctx.now).await?;
     ctx.commit().await?;
     Ok(Json(IssueList {
-        data: r.issues,
+        data: r.rows,
         meta: IssueListMeta {
-            page: if query.has_cursor() { 0 } else { query.page },
-            per_page: query.per_page,
+            page: if query.paging.has_cursor() {
+                0
+            } else {
+                query.paging.page
+            },
+            per_page: query.paging.per_page,
             total: r.total,
             total_capped: r.total_capped,
             next_cursor: r.next_cursor,
@@ -391,7 +395,8 @@ pub async fn sla(mut ctx: ApiCtx, PathId(id): PathId) -> Result<Json<SlaPanel>, 
     let a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     store::get(a.tx, &a.scope, id).await?;
     let tz = a.principal.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
-    let panel = crate::sla::panel::panel(a.tx, crate::sla::timers::Clocked::Issue(id), a.now, tz).await?;
+    let panel =
+        crate::sla::panel::panel(a.tx, crate::sla::timers::Clocked::Issue(id), a.now, tz).await?;
     ctx.commit().await?;
     Ok(Json(panel))
 }

@@ -1,9 +1,8 @@
-//! The queue query: filters, sorts, keyset cursors and the capped count, over the issue rows
-//! of `store` and within the viewer's `Scope`.
+//! The issue queue's query: its filters and sorts over the issue rows of `store`, within the
+//! viewer's `Scope`; paging, cursors and the capped count are `platform::queue`'s.
 
 use std::collections::HashMap;
 
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -11,6 +10,7 @@ use uuid::Uuid;
 use super::store::{Issue, SELECT, Scope, normalize_number};
 use crate::platform::error::AppError;
 use crate::platform::listing::contains_pattern;
+use crate::platform::queue::{self, KeyType, PAGING_NAMES, Paging, Rows, SortKey, Source};
 use crate::platform::tenancy::TenantTx;
 
 /// The queue's sort orders. Each is a key of columns ending in `id`, so keyset paging is exact.
@@ -31,20 +31,10 @@ pub const SORTS: &[(&str, Sort)] = &[
     ("resolution_due_at", Sort::Due),
 ];
 
-#[derive(Clone, Copy)]
-enum KeyType {
-    Time,
-    Rank,
-    Id,
-}
-
 impl Sort {
-    /// The key's SQL expressions, all sorted in one direction, and whether that direction is
-    /// ascending in the default order. One direction lets a cursor be a single row comparison,
-    /// which an index range scan starts from directly (mixed directions need an OR chain that
-    /// the planner cannot turn into a range).
-    fn keys(self) -> (&'static [(&'static str, KeyType)], bool) {
-        match self {
+    /// The key's SQL expressions (see `SortKey`).
+    fn key(self) -> SortKey {
+        let (keys, ascending): (&'static [_], bool) = match self {
             Sort::Created => (
                 &[("i.created_at", KeyType::Time), ("i.id", KeyType::Id)],
                 false,
@@ -71,16 +61,9 @@ impl Sort {
                 ],
                 true,
             ),
-        }
+        };
+        SortKey { keys, ascending }
     }
-}
-
-#[derive(Debug, Clone)]
-enum KeyValue {
-    /// RFC 3339, or `infinity` for "no due time" (bound as text, cast in SQL).
-    Time(String),
-    Rank(i16),
-    Id(Uuid),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -106,12 +89,7 @@ pub struct Filters {
 pub struct Query {
     pub filters: Filters,
     pub sort: Sort,
-    /// Reversed from the sort's natural direction (`order=asc` on a newest-first sort).
-    pub reversed: bool,
-    pub per_page: i64,
-    /// Offset paging (page ≥ 1) when no cursor is given.
-    pub page: i64,
-    cursor: Option<Vec<KeyValue>>,
+    pub paging: Paging,
 }
 
 pub const FILTER_NAMES: &[&str] = &[
@@ -157,12 +135,7 @@ impl Query {
     /// Parses list parameters; unknown names and malformed values → 400 naming them.
     pub fn parse(q: &HashMap<String, String>, default_status: &str) -> Result<Query, AppError> {
         for k in q.keys() {
-            if !FILTER_NAMES.contains(&k.as_str())
-                && !matches!(
-                    k.as_str(),
-                    "page" | "per_page" | "sort" | "order" | "cursor" | "view"
-                )
-            {
+            if !FILTER_NAMES.contains(&k.as_str()) && !PAGING_NAMES.contains(&k.as_str()) {
                 return Err(AppError::BadRequest(format!("unknown filter '{k}'")));
             }
         }
@@ -231,85 +204,20 @@ impl Query {
             .find(|(n, _)| *n == sort_name)
             .map(|(_, s)| *s)
             .ok_or_else(|| AppError::BadRequest(format!("unknown sort field '{sort_name}'")))?;
-        // `order` names the direction of the first key as people read it: desc = newest /
-        // most urgent / latest due first.
         let natural_desc = matches!(sort, Sort::Created | Sort::Updated | Sort::Priority);
-        let reversed = match get("order") {
-            None => false,
-            Some("desc") => !natural_desc,
-            Some("asc") => natural_desc,
-            Some(o) => {
-                return Err(AppError::BadRequest(format!(
-                    "'order' must be asc or desc, not '{o}'"
-                )));
-            }
-        };
-        let int = |name: &str, default: i64| -> Result<i64, AppError> {
-            get(name).map_or(Ok(default), |v| {
-                v.parse()
-                    .map_err(|_| AppError::BadRequest(format!("'{name}' must be a whole number")))
-            })
-        };
-        let per_page = int("per_page", 25)?;
-        if !(1..=100).contains(&per_page) {
-            return Err(AppError::BadRequest(
-                "'per_page' must be between 1 and 100".into(),
-            ));
-        }
-        let page = int("page", 1)?;
-        if !(1..=crate::platform::listing::MAX_PAGE).contains(&page) {
-            return Err(AppError::BadRequest(
-                "'page' must be between 1 and 1000000".into(),
-            ));
-        }
-        let cursor = get("cursor").map(|c| decode_cursor(sort, c)).transpose()?;
+        let paging = Paging::parse(q, sort.key(), natural_desc)?;
         Ok(Query {
             filters: f,
             sort,
-            reversed,
-            per_page,
-            page,
-            cursor,
+            paging,
         })
-    }
-
-    pub fn has_cursor(&self) -> bool {
-        self.cursor.is_some()
     }
 }
 
-fn decode_cursor(sort: Sort, c: &str) -> Result<Vec<KeyValue>, AppError> {
-    let bad = || AppError::BadRequest("'cursor' is not valid for this sort".into());
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(c)
-        .map_err(|_| bad())?;
-    let text = String::from_utf8(raw).map_err(|_| bad())?;
-    let parts: Vec<&str> = text.split('|').collect();
-    let keys = sort.keys().0;
-    if parts.len() != keys.len() {
-        return Err(bad());
-    }
-    keys.iter()
-        .zip(parts)
-        .map(|((_, t), v)| {
-            Ok(match t {
-                KeyType::Time if v == "infinity" => KeyValue::Time(v.to_string()),
-                KeyType::Time => {
-                    DateTime::parse_from_rfc3339(v).map_err(|_| bad())?;
-                    KeyValue::Time(v.to_string())
-                }
-                KeyType::Rank => KeyValue::Rank(v.parse().map_err(|_| bad())?),
-                KeyType::Id => KeyValue::Id(v.parse().map_err(|_| bad())?),
-            })
-        })
-        .collect()
-}
-
-/// The cursor that continues after `issue` in `sort`.
-pub fn cursor_after(sort: Sort, issue: &Issue) -> String {
-    let parts: Vec<String> = sort
-        .keys()
-        .0
+/// The cursor parts of `issue` in `sort`.
+fn key_of(sort: Sort, issue: &Issue) -> Vec<String> {
+    sort.key()
+        .keys
         .iter()
         .map(|(expr, _)| match *expr {
             "i.created_at" => issue.created_at.to_rfc3339(),
@@ -320,8 +228,7 @@ pub fn cursor_after(sort: Sort, issue: &Issue) -> String {
                 .resolution_due_at
                 .map_or("infinity".to_string(), |d| d.to_rfc3339()),
         })
-        .collect();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(parts.join("|"))
+        .collect()
 }
 
 pub fn rank(priority: &str) -> i16 {
@@ -458,105 +365,23 @@ fn push_filters(
     }
 }
 
-/// Counting stops here: past a thousand open issues nobody reads the exact figure, and the
-/// count must stay cheap at a million rows.
-pub const COUNT_CAP: i64 = 1_000;
-
-pub struct ListResult {
-    pub issues: Vec<Issue>,
-    /// Up to `COUNT_CAP`; `total_capped` says there are at least that many. Not counted on
-    /// keyset pages after the first (the first page said it).
-    pub total: Option<i64>,
-    pub total_capped: bool,
-    pub next_cursor: Option<String>,
-}
-
 pub async fn list(
     tx: &mut TenantTx,
     scope: &Scope,
     q: &Query,
     me: Uuid,
     now: DateTime<Utc>,
-) -> Result<ListResult, AppError> {
+) -> Result<Rows<Issue>, AppError> {
     let groups = my_groups(tx, scope, &q.filters, me).await?;
     let viewer = (me, groups.as_ref());
-    // The capped count rides along in the page's own statement (one round trip); keyset
-    // pages after the first skip it.
-    let counted = q.cursor.is_none();
-    let mut qb = QueryBuilder::new("");
-    if counted {
-        qb.push("WITH total AS (SELECT COUNT(*) AS n FROM (SELECT 1 FROM issues i");
-        push_filters(&mut qb, scope, &q.filters, viewer, now);
-        // A literal limit: as a bind parameter the generic plan guesses 10 % of the table and
-        // picks a sequential scan (measured by `firelater bench issues`).
-        qb.push(format!(" LIMIT {COUNT_CAP}) t) "));
-        let columns = SELECT.strip_prefix("SELECT ").unwrap_or(SELECT);
-        qb.push("SELECT (SELECT n FROM total) AS total_count, ")
-            .push(columns);
-    } else {
-        qb.push(SELECT);
-    }
-    push_filters(&mut qb, scope, &q.filters, viewer, now);
-    let (keys, natural_asc) = q.sort.keys();
-    let dir = if natural_asc != q.reversed {
-        " ASC"
-    } else {
-        " DESC"
+    let filters = |qb: &mut QueryBuilder<'_, Postgres>| {
+        push_filters(qb, scope, &q.filters, viewer, now);
     };
-    if let Some(cursor) = &q.cursor {
-        // "After the cursor" as one row comparison: (k1, k2, …) > (v1, v2, …).
-        qb.push(" AND (");
-        for (n, (expr, _)) in keys.iter().enumerate() {
-            qb.push(if n > 0 { ", " } else { "" }).push(*expr);
-        }
-        qb.push(if dir == " ASC" { ") > (" } else { ") < (" });
-        for (n, v) in cursor.iter().enumerate() {
-            qb.push(if n > 0 { ", " } else { "" });
-            match v {
-                KeyValue::Time(t) => qb.push_bind(t.clone()).push("::timestamptz"),
-                KeyValue::Rank(r) => qb.push_bind(*r),
-                KeyValue::Id(id) => qb.push_bind(*id),
-            };
-        }
-        qb.push(")");
-    }
-    qb.push(" ORDER BY ");
-    for (n, (expr, _)) in keys.iter().enumerate() {
-        qb.push(if n > 0 { ", " } else { "" }).push(*expr).push(dir);
-    }
-    // A literal (per_page is checked to be 1–100): with `LIMIT $n` PostgreSQL cannot cost the
-    // generic plan and re-plans this statement on every call (0.8 ms of the list's 2 ms in
-    // `firelater bench issues --mix jsm`); with a literal it keeps the generic plan.
-    qb.push(format!(" LIMIT {}", q.per_page + 1));
-    if q.cursor.is_none() && q.page > 1 {
-        qb.push(" OFFSET ").push_bind((q.page - 1) * q.per_page);
-    }
-    let rows: Vec<sqlx::postgres::PgRow> = qb.build().fetch_all(&mut **tx).await?;
-    let mut total = counted.then_some(0);
-    let mut issues = Vec::with_capacity(rows.len());
-    for row in &rows {
-        if counted {
-            total = Some(sqlx::Row::try_get(row, "total_count")?);
-        }
-        issues.push(<Issue as sqlx::FromRow<_>>::from_row(row)?);
-    }
-    // An empty first page past the end (offset paging) still knows the total.
-    if counted && rows.is_empty() && q.page > 1 {
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM issues i");
-        push_filters(&mut count, scope, &q.filters, viewer, now);
-        count.push(format!(" LIMIT {COUNT_CAP}) t"));
-        total = Some(count.build_query_scalar().fetch_one(&mut **tx).await?);
-    }
-    let more = issues.len() as i64 > q.per_page;
-    issues.truncate(q.per_page as usize);
-    let next_cursor = match more {
-        true => issues.last().map(|i| cursor_after(q.sort, i)),
-        false => None,
+    let src = Source {
+        select: SELECT,
+        from: "issues i",
+        filters: &filters,
     };
-    Ok(ListResult {
-        issues,
-        total,
-        total_capped: total.is_some_and(|t| t >= COUNT_CAP),
-        next_cursor,
-    })
+    let sort = q.sort;
+    queue::page(tx, &src, sort.key(), &q.paging, |i| key_of(sort, i)).await
 }

@@ -12,12 +12,12 @@ use uuid::Uuid;
 use super::actions::{self, Acting, AssignBody, CloseBody, IssueChanges};
 use super::store::{self, Issue, Scope};
 use crate::identity::users_api::parse_id;
-use crate::platform::audit;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::queue_views::{self, Address, Tab};
 use crate::platform::toast::{Toast, Undo, see_other_with};
 use crate::platform::web::PathId;
-use crate::platform::web::{Choices, Chrome, Hx, choices, label, see_other};
+use crate::platform::web::{Choices, Chrome, Hx, choices, label};
 use crate::render_page;
 
 pub const AGENTS: &str = "SELECT DISTINCT u.id, u.name FROM users u
@@ -39,7 +39,7 @@ pub async fn acting<'a>(
 }
 
 /// The queue tabs: (key, label, query string).
-pub const TABS: &[(&str, &str, &str)] = &[
+pub const TABS: &[Tab] = &[
     ("mine", "My issues", "assigned_to=me"),
     ("groups", "My groups", "mine=groups"),
     (
@@ -126,32 +126,13 @@ async fn queue(
     error: Option<(StatusCode, String)>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::issues::perm::ISSUES_READ)?;
-    let f: BTreeMap<String, String> = q
-        .iter()
-        .filter(|(k, v)| KEEP.contains(&k.as_str()) && !v.trim().is_empty())
-        .map(|(k, v)| (k.clone(), v.trim().to_string()))
-        .collect();
-    let query = serde_urlencoded::to_string(&f).unwrap_or_default();
-    let tab = TABS
-        .iter()
-        .find(|t| {
-            let want: BTreeMap<String, String> =
-                serde_urlencoded::from_str(t.2).unwrap_or_default();
-            want == f
-                .iter()
-                .filter(|(k, _)| *k != "order")
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .map_or("", |t| t.0);
-    let mut params: HashMap<String, String> = f.clone().into_iter().collect();
-    params.insert("per_page".into(), "50".into());
-    let mut here = format!("/issues?{query}");
-    if let Some(c) = q.get("cursor").filter(|c| !c.is_empty()) {
-        params.insert("cursor".into(), c.clone());
-        here.push('&');
-        here.push_str(&serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default());
-    }
+    let Address {
+        f,
+        query,
+        here,
+        tab,
+        params,
+    } = queue_views::address("/issues", &q, KEEP, TABS, 50);
     let parsed = super::queue::Query::parse(&params, "open")?;
     let scope = Scope::of(&mut ctx.tx, &ctx.principal).await?;
     let r =
@@ -159,12 +140,7 @@ async fn queue(
     let agents = choices(&mut ctx.tx, AGENTS).await?;
     let groups = choices(&mut ctx.tx, GROUPS).await?;
     let applications = choices(&mut ctx.tx, APPLICATIONS).await?;
-    let views: Vec<(Uuid, String, String)> = sqlx::query_as(
-        "SELECT id, name, query FROM saved_views WHERE user_id = $1 AND entity_type = 'issue' ORDER BY name",
-    )
-    .bind(ctx.principal.user_id)
-    .fetch_all(&mut *ctx.tx)
-    .await?;
+    let views = queue_views::list(&mut ctx.tx, ctx.principal.user_id, "issue").await?;
     ctx.tx.commit().await?;
     let (status, error) = match error {
         Some((s, e)) => (s, Some(e)),
@@ -172,7 +148,7 @@ async fn queue(
     };
     let page = QueuePage {
         chrome: Chrome::new(&ctx.principal, &ctx.csrf, "issues", &ctx.manifest, ctx.now),
-        issues: r.issues,
+        issues: r.rows,
         total: r.total,
         total_capped: r.total_capped,
         f,
@@ -367,19 +343,7 @@ pub async fn bulk(
             for raw in &ids {
                 let id = parse_id(raw)?;
                 let number = store::get(a.tx, &a.scope, id).await?.issue_number;
-                let label = |e: AppError| match e {
-                    AppError::Validation { fields, .. } => AppError::field(
-                        "ids",
-                        format!(
-                            "{number}: {}",
-                            fields.values().cloned().collect::<Vec<_>>().join("; ")
-                        ),
-                    ),
-                    AppError::Conflict { message, .. } => {
-                        AppError::conflict(format!("{number}: {message}"))
-                    }
-                    other => other,
-                };
+                let label = |e: AppError| queue_views::about(&number, e);
                 match (action.as_str(), value.as_deref()) {
                     ("assign", Some(v)) => {
                         let (user, group) = match v.split_once(':') {
@@ -435,104 +399,30 @@ pub async fn bulk(
         Err(refused) => {
             // Nothing of the batch is kept.
             let q: HashMap<String, String> = serde_urlencoded::from_str(&back).unwrap_or_default();
-            let msg = match (refused.status, refused.notice) {
-                // Allowed for some ticked issues but not for all.
-                (StatusCode::FORBIDDEN, _) => "you may not do that to every ticked issue".into(),
-                (_, Some(n)) => n,
-                (_, None) => refused
-                    .errors
-                    .0
-                    .into_values()
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            };
-            let said = format!("{msg} — nothing was changed");
-            queue(ctx, hx, q, Some((refused.status, said))).await
+            let status = refused.status;
+            let said = queue_views::refusal(refused, "issues");
+            queue(ctx, hx, q, Some((status, said))).await
         }
     }
 }
 
 /// Saves the current filters as a named view of the user's.
 pub async fn save_view(
-    mut ctx: WebCtx,
+    ctx: WebCtx,
     Hx(hx): Hx,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     ctx.require(crate::issues::perm::ISSUES_READ)?;
-    let name = form
-        .get("name")
-        .map(|n| n.trim())
-        .unwrap_or_default()
-        .to_string();
-    let query = form.get("query").cloned().unwrap_or_default();
-    if name.is_empty() || name.chars().count() > 100 {
-        let q: HashMap<String, String> = serde_urlencoded::from_str(&query).unwrap_or_default();
-        return queue(
-            ctx,
-            hx,
-            q,
-            Some((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "a view needs a name (up to 100 characters)".into(),
-            )),
-        )
-        .await;
-    }
-    // Only the queue's own parameters are kept: the view is a shareable URL.
-    let q: BTreeMap<String, String> = serde_urlencoded::from_str::<Vec<(String, String)>>(&query)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(k, _)| KEEP.contains(&k.as_str()))
-        .collect();
-    let query = serde_urlencoded::to_string(&q).unwrap_or_default();
-    let view: Uuid = sqlx::query_scalar(
-        "INSERT INTO saved_views (user_id, entity_type, name, query) VALUES ($1, 'issue', $2, $3)
-         ON CONFLICT (user_id, entity_type, name) DO UPDATE SET query = EXCLUDED.query RETURNING id",
-    )
-    .bind(ctx.principal.user_id)
-    .bind(&name)
-    .bind(&query)
-    .fetch_one(&mut *ctx.tx)
-    .await?;
-    let actor = ctx.actor();
-    audit::record(
-        &mut ctx.tx,
-        &actor,
-        "save",
-        "saved_view",
-        view,
-        serde_json::json!({"name": name, "query": query}),
-    )
-    .await?;
-    ctx.tx.commit().await?;
-    Ok(see_other(hx, &format!("/issues?{query}")))
+    queue_views::save_page(ctx, hx, form, "issue", "/issues", KEEP, queue).await
 }
 
 pub async fn delete_view(
-    mut ctx: WebCtx,
+    ctx: WebCtx,
     Hx(hx): Hx,
     PathId(id): PathId,
 ) -> Result<Response, WebError> {
     ctx.require(crate::issues::perm::ISSUES_READ)?;
-    let name: String =
-        sqlx::query_scalar("DELETE FROM saved_views WHERE id = $1 AND user_id = $2 RETURNING name")
-            .bind(id)
-            .bind(ctx.principal.user_id)
-            .fetch_optional(&mut *ctx.tx)
-            .await?
-            .ok_or(AppError::NotFound)?;
-    let actor = ctx.actor();
-    audit::record(
-        &mut ctx.tx,
-        &actor,
-        "delete",
-        "saved_view",
-        id,
-        serde_json::json!({"name": name}),
-    )
-    .await?;
-    ctx.tx.commit().await?;
-    Ok(see_other(hx, "/issues"))
+    queue_views::delete_page(ctx, hx, id, "/issues").await
 }
 
 /// For templates: whether an optional id is the option's id.

@@ -113,7 +113,8 @@ async fn render(
     let tz: chrono_tz::Tz = ctx.principal.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
     let mut a = acting(&mut ctx, crate::issues::perm::ISSUES_READ).await?;
     let i = store::get(a.tx, &a.scope, id).await?;
-    let sla = crate::sla::panel::panel(a.tx, crate::sla::timers::Clocked::Issue(id), a.now, tz).await?;
+    let sla =
+        crate::sla::panel::panel(a.tx, crate::sla::timers::Clocked::Issue(id), a.now, tz).await?;
     let comments = activity::comments(&mut a, id).await?;
     let worklogs = match agent {
         true => Some(activity::worklogs(&mut a, id).await?),

@@ -62,7 +62,10 @@ pub trait Subject: Send + Sync {
         step: i32,
     ) -> BoxFuture<'a, Result<(), AppError>>;
     /// The chain reached a verdict at `now`: move the record on, in the deciding transaction.
-    #[expect(clippy::too_many_arguments, reason = "who decided what, when, on which record")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "who decided what, when, on which record"
+    )]
     fn settled<'a>(
         &'a self,
         tx: &'a mut TenantTx,

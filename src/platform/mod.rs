@@ -22,6 +22,8 @@ pub mod markdown;
 pub mod module;
 pub mod openapi;
 pub mod outbound;
+pub mod queue;
+pub mod queue_views;
 pub mod state;
 pub mod storage;
 pub mod tenancy;

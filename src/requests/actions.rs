@@ -54,6 +54,10 @@ fn refuse(r: &Request, action: Action) -> AppError {
 
 /// An agent's action on a request (assign, reassign, complete, reopen), or the requester's
 /// cancel. The caller has checked the permission; `scope` limits which requests it reaches.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "who does what to which request, when"
+)]
 pub async fn act(
     tx: &mut TenantTx,
     tenant: &Slug,

@@ -18,7 +18,6 @@ use super::edit::UpdateBody;
 use super::perm::{REQUESTS_CREATE, REQUESTS_READ, REQUESTS_READ_ALL, REQUESTS_UPDATE};
 use super::store::{self, Comment, HistoryEntry, Request, Scope};
 use super::tasks::{self, Task, TaskBody};
-use crate::sla::panel::SlaPanel;
 use crate::approvals::engine::{self, ChainState};
 use crate::platform::auth::api::ApiCtx;
 use crate::platform::error::AppError;
@@ -26,6 +25,7 @@ use crate::platform::json::ApiJson;
 use crate::platform::listing;
 use crate::platform::openapi::{Items, ListQuery, Page};
 use crate::platform::web::{PathId, PathIds};
+use crate::sla::panel::SlaPanel;
 
 const ID: &str = "Request id";
 

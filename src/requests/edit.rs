@@ -148,7 +148,16 @@ pub async fn update(
             .execute(&mut **tx)
             .await?;
         let why = "The answers changed, so the approvals start again.";
-        store::set_status(tx, tenant, id, "pending_approval", actor.user_id, Some(why), now).await?;
+        store::set_status(
+            tx,
+            tenant,
+            id,
+            "pending_approval",
+            actor.user_id,
+            Some(why),
+            now,
+        )
+        .await?;
     }
     let after = store::get(tx, id, Scope::All).await?;
     let changes = crate::platform::audit::diff(Some(&before), Some(&after));

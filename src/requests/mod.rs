@@ -5,6 +5,8 @@ pub mod api;
 pub mod audience;
 pub mod edit;
 pub mod edit_web;
+pub mod queue;
+pub mod queue_web;
 pub mod store;
 pub mod submit;
 pub mod tasks;
@@ -56,6 +58,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 pub fn web_routes() -> Routes {
     Routes::new()
         .route("/requests", get(web::list))
+        .route("/requests/bulk", post(queue_web::bulk))
+        .route("/requests/views", post(queue_web::save_view))
+        .route("/requests/views/{id}/delete", post(queue_web::delete_view))
         .route("/requests/{id}", get(web::show))
         .route("/requests/{id}/act", post(web::act))
         .route(

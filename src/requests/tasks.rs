@@ -194,6 +194,10 @@ fn refuse(task: &Task, action: TaskAction) -> AppError {
 
 /// Start, complete or skip a task; releases the tasks that waited for it and completes the
 /// request when it was the last. Returns the task and the request as they are now.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "who does what to which task, when"
+)]
 pub async fn act(
     tx: &mut TenantTx,
     tenant: &Slug,

@@ -1,4 +1,4 @@
-//! Request pages: the list (everyone's for the service desk, one's own for requesters), a
+//! Request pages: "My requests" for requesters (the desk gets the queue, `queue_web`), a
 //! request with its answers (in the labels of the version it was submitted under), approvals,
 //! actions, comments and history.
 
@@ -36,7 +36,6 @@ struct ListPage {
     chrome: Chrome,
     rows: Vec<Request>,
     total: i64,
-    agent: bool,
     /// The status tab: open, pending_approval, completed, all.
     tab: String,
     q: String,
@@ -55,6 +54,10 @@ pub async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     ctx.require(REQUESTS_READ)?;
+    // The service desk works a queue; requesters follow their own requests.
+    if ctx.principal.can(REQUESTS_READ_ALL) {
+        return super::queue_web::queue(ctx, hx, q, None).await;
+    }
     let tab = q
         .get("tab")
         .filter(|t| TABS.iter().any(|(k, _)| k == t))
@@ -92,7 +95,6 @@ pub async fn list(
         ),
         rows,
         total,
-        agent: ctx.principal.can(REQUESTS_READ_ALL),
         tab,
         q: text,
     };
@@ -393,7 +395,17 @@ pub async fn act(
     let saved = ctx
         .save(async |ctx| {
             let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
-            actions::act(&mut ctx.tx, &slug, &actor, scope, id, action, &body, ctx.now).await
+            actions::act(
+                &mut ctx.tx,
+                &slug,
+                &actor,
+                scope,
+                id,
+                action,
+                &body,
+                ctx.now,
+            )
+            .await
         })
         .await?;
     match saved {
@@ -432,7 +444,16 @@ pub async fn add_comment(
         .save(async |ctx| {
             let r = store::get(&mut ctx.tx, id, scope_of(&ctx.principal)).await?;
             let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
-            actions::comment(&mut ctx.tx, &slug, &actor, r.id, &content, internal, ctx.now).await
+            actions::comment(
+                &mut ctx.tx,
+                &slug,
+                &actor,
+                r.id,
+                &content,
+                internal,
+                ctx.now,
+            )
+            .await
         })
         .await?;
     match saved {

@@ -58,9 +58,12 @@ pub async fn panel(
 impl SlaPanel {
     /// The clocks that have a target, with their names for people.
     pub fn clocks(&self) -> Vec<(&'static str, &ClockView)> {
-        [("Response", &self.response), ("Resolution", &self.resolution)]
-            .into_iter()
-            .filter_map(|(label, c)| c.as_ref().map(|c| (label, c)))
-            .collect()
+        [
+            ("Response", &self.response),
+            ("Resolution", &self.resolution),
+        ]
+        .into_iter()
+        .filter_map(|(label, c)| c.as_ref().map(|c| (label, c)))
+        .collect()
     }
 }

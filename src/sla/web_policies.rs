@@ -19,7 +19,8 @@ use crate::platform::web::{Choices, Chrome, Errors, FormValues, Hx, choices, see
 use crate::render_page;
 
 const HOURS: &str = "SELECT id, name FROM business_hours ORDER BY is_default DESC, name";
-const CATALOG_CATEGORIES: &str = "SELECT id, name FROM catalog_categories ORDER BY sort_order, name";
+const CATALOG_CATEGORIES: &str =
+    "SELECT id, name FROM catalog_categories ORDER BY sort_order, name";
 const CONDITION_FIELDS: &[&str] = &[
     "priority",
     "tier",

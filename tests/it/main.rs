@@ -22,6 +22,7 @@ mod notifications;
 mod platform;
 mod registry;
 mod request_changes;
+mod request_queue;
 mod request_sla;
 mod routes;
 mod search;

@@ -98,7 +98,8 @@ async fn request_clocks_pause_for_approval_warn_breach_once_and_stop_on_completi
     let (agent_id, _) = app.user_with_role("agent").await;
     let (requester_id, _) = app.user_with_role("requester").await;
     let form = json!({"fields": [{"id": "why", "type": "text", "label": "Why"}]});
-    let chain = json!({"stages": [{"approvers": [{"type": "user", "id": boss_id}], "rule": "all"}]});
+    let chain =
+        json!({"stages": [{"approvers": [{"type": "user", "id": boss_id}], "rule": "all"}]});
     let item = |sla: &str| {
         json!({"name": "Dock", "form_schema": form, "approval_chain": chain, "sla_policy_id": sla,
             "task_templates": [{"key": "ship", "title": "Ship the dock"}]})
@@ -117,7 +118,12 @@ async fn request_clocks_pause_for_approval_warn_breach_once_and_stop_on_completi
         "no such SLA policy for requests"
     );
     let (s, made) = app
-        .json("POST", "/v1/catalog/items", Some(&admin), Some(item(&policy)))
+        .json(
+            "POST",
+            "/v1/catalog/items",
+            Some(&admin),
+            Some(item(&policy)),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{made}");
     let item_id = id_of(&made);
@@ -171,7 +177,10 @@ async fn request_clocks_pause_for_approval_warn_breach_once_and_stop_on_completi
     assert_eq!(r["status"], "approved");
     // (The test's clock runs on from the shifted start, a second or so per step.)
     near(at(&r["response_due_at"]), t0 + Duration::minutes(60 + 30));
-    near(at(&r["resolution_due_at"]), t0 + Duration::minutes(60 + 120));
+    near(
+        at(&r["resolution_due_at"]),
+        t0 + Duration::minutes(60 + 120),
+    );
 
     app.run_jobs().await;
     assert!(sla_events(&app, &id).await.is_empty(), "nothing is due yet");
@@ -179,7 +188,10 @@ async fn request_clocks_pause_for_approval_warn_breach_once_and_stop_on_completi
     app.clock.advance(Duration::minutes(25));
     app.run_jobs().await;
     app.run_jobs().await;
-    assert_eq!(sla_events(&app, &id).await, ["request.sla_warning:response"]);
+    assert_eq!(
+        sla_events(&app, &id).await,
+        ["request.sla_warning:response"]
+    );
     // Assigning a person is the first response: the response clock is met and never breaches.
     let (s, assigned) = app
         .json(
@@ -193,7 +205,10 @@ async fn request_clocks_pause_for_approval_warn_breach_once_and_stop_on_completi
     assert!(assigned["responded_at"].is_string(), "{assigned}");
     app.clock.advance(Duration::minutes(10));
     app.run_jobs().await;
-    assert_eq!(sla_events(&app, &id).await, ["request.sla_warning:response"]);
+    assert_eq!(
+        sla_events(&app, &id).await,
+        ["request.sla_warning:response"]
+    );
     let panel = get(&app, &format!("/v1/requests/{id}/sla")).await;
     assert_eq!(panel["response"]["state"], "met", "{panel}");
 

@@ -247,7 +247,14 @@ pub async fn close(a: &mut Acting<'_>, id: Uuid, b: &CloseBody) -> Result<Issue,
         .await?;
     history(a, id, Some(&before.status), status, b.reason.as_deref()).await?;
     let tenant = a.tenant().clone();
-    timers::refresh(a.tx, &tenant, Clocked::Issue(id), a.now, timers::Refresh::default()).await?;
+    timers::refresh(
+        a.tx,
+        &tenant,
+        Clocked::Issue(id),
+        a.now,
+        timers::Refresh::default(),
+    )
+    .await?;
     finish(a, id, Some(&before), "close", "issue.closed", Value::Null).await
 }
 
@@ -284,7 +291,14 @@ pub async fn reopen(a: &mut Acting<'_>, id: Uuid, b: &ReopenBody) -> Result<Issu
     .await?;
     history(a, id, Some(&before.status), status, Some(b.reason.trim())).await?;
     let tenant = a.tenant().clone();
-    timers::refresh(a.tx, &tenant, Clocked::Issue(id), a.now, timers::Refresh::default()).await?;
+    timers::refresh(
+        a.tx,
+        &tenant,
+        Clocked::Issue(id),
+        a.now,
+        timers::Refresh::default(),
+    )
+    .await?;
     finish(
         a,
         id,
