@@ -193,21 +193,12 @@ fn key_of(sort: Sort, r: &Request) -> Vec<String> {
             "r.created_at" => r.created_at.to_rfc3339(),
             "r.updated_at" => r.updated_at.to_rfc3339(),
             "r.id" => r.id.to_string(),
-            RANK => rank(&r.priority).to_string(),
+            RANK => crate::issues::queue::rank(&r.priority).to_string(),
             _ => r
                 .resolution_due_at
                 .map_or("infinity".to_string(), |d| d.to_rfc3339()),
         })
         .collect()
-}
-
-fn rank(priority: &str) -> i16 {
-    match priority {
-        "critical" => 1,
-        "high" => 2,
-        "medium" => 3,
-        _ => 4,
-    }
 }
 
 fn push_filters(
