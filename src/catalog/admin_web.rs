@@ -247,7 +247,7 @@ impl EditPage {
     }
 }
 
-fn values_of(i: &Item) -> BTreeMap<&'static str, String> {
+pub(super) fn values_of(i: &Item) -> BTreeMap<&'static str, String> {
     let id = |v: Option<Uuid>| v.map(|u| u.to_string()).unwrap_or_default();
     BTreeMap::from([
         ("name", i.name.clone()),
@@ -390,7 +390,7 @@ pub async fn edit_item(
     edit_page(ctx, hx, item, v, BTreeMap::new(), StatusCode::OK).await
 }
 
-fn item_body(
+pub(super) fn item_body(
     v: &BTreeMap<&'static str, String>,
     errors: &mut BTreeMap<String, String>,
 ) -> ItemBody {

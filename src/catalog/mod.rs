@@ -8,6 +8,7 @@ pub mod builder;
 pub mod bundle_admin;
 pub mod bundle_portal;
 pub mod bundles;
+pub mod chain_web;
 pub mod form;
 pub mod portal;
 pub mod store;
@@ -74,6 +75,10 @@ pub fn web_routes() -> Routes {
         .route(
             "/catalog/manage/items/{id}",
             get(admin_web::edit_item).post(admin_web::update_item),
+        )
+        .route(
+            "/catalog/manage/items/{id}/approvals",
+            get(chain_web::show).post(chain_web::apply_form),
         )
         .route(
             "/catalog/manage/items/{id}/preview",

@@ -171,11 +171,13 @@
     edit.querySelector("form").reset();
     openEdit(edit.previousElementSibling, false);
   });
-  // Destructive actions: a form with data-confirm="sentence" asks in a dialog first (Cancel is
-  // the default button); confirming submits it as usual, htmx or not.
+  // Destructive actions: a form (or the button that submits it) with data-confirm="sentence"
+  // asks in a dialog first (Cancel is the default button); confirming submits it as usual,
+  // htmx or not.
   document.addEventListener("submit", function (e) {
     var form = e.target;
-    var question = form.getAttribute && form.getAttribute("data-confirm");
+    var by = e.submitter && e.submitter.getAttribute("data-confirm");
+    var question = by || (form.getAttribute && form.getAttribute("data-confirm"));
     var d = document.getElementById("confirm-dialog");
     if (!question || !d || form.dataset.confirmed === "yes") { if (form.dataset) delete form.dataset.confirmed; return; }
     var submitter = e.submitter;

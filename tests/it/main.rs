@@ -5,6 +5,7 @@ mod attachments;
 mod browser;
 mod bundles;
 mod catalog;
+mod catalog_chain;
 mod edge;
 mod fulfilment;
 mod identity;
