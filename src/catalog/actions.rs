@@ -25,6 +25,7 @@ pub(super) fn blank(v: &Option<String>) -> Option<&str> {
 pub struct CategoryBody {
     pub name: String,
     pub description: Option<String>,
+    /// One of the catalog icons (`laptop`, `key-round`, … as the 422 lists them).
     pub icon: Option<String>,
     /// `#rrggbb`.
     pub color: Option<String>,
@@ -61,8 +62,8 @@ pub async fn save_category(
     if let Some(c) = blank(&b.color).filter(|c| !is_colour(c)) {
         p.add("color", format!("'{c}' is not a colour like #1d4ed8"));
     }
-    if blank(&b.icon).is_some_and(|i| i.chars().count() > 100) {
-        p.add("icon", "must be at most 100 characters");
+    if let Some(why) = blank(&b.icon).and_then(super::icons::problem) {
+        p.add("icon", why);
     }
     if let Some(parent) = b.parent_id {
         const CATEGORY: &str = "SELECT EXISTS (SELECT 1 FROM catalog_categories WHERE id = $1)";
@@ -120,6 +121,7 @@ pub struct ItemBody {
     pub short_desc: Option<String>,
     /// Markdown.
     pub description: Option<String>,
+    /// One of the catalog icons (`laptop`, `key-round`, … as the 422 lists them).
     pub icon: Option<String>,
     /// The form, in the spec's form schema format; left out: an empty form.
     #[schema(value_type = Option<Object>)]
@@ -360,6 +362,9 @@ pub async fn save_item(
             None
         }
     };
+    if let Some(why) = blank(&b.icon).and_then(super::icons::problem) {
+        p.add("icon", why);
+    }
     let chain_value = b.approval_chain.clone().unwrap_or(json!({"stages": []}));
     let chain = check_chain(tx, &chain_value, form.as_ref(), &mut p).await?;
     let tasks_value = b.task_templates.clone().unwrap_or(json!([]));

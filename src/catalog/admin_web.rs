@@ -273,6 +273,7 @@ pub(super) fn values_of(i: &Item) -> BTreeMap<&'static str, String> {
                 .join(","),
         ),
         ("sort_order", i.sort_order.to_string()),
+        ("icon", i.icon.clone().unwrap_or_default()),
         (
             "form_schema",
             serde_json::to_string_pretty(&i.form_schema).unwrap_or_default(),
@@ -305,6 +306,7 @@ const FIELDS: &[&str] = &[
     "approval_chain",
     "task_templates",
     "visible_to_groups",
+    "icon",
 ];
 
 async fn preview_of(ctx: &mut WebCtx, item: &Item) -> Result<Option<FormView>, AppError> {
@@ -423,7 +425,7 @@ pub(super) fn item_body(
         category_id: id_of(&s, "category_id", errors),
         short_desc: opt(&s, "short_desc"),
         description: opt(&s, "description"),
-        icon: None,
+        icon: opt(&s, "icon"),
         form_schema: json_of("form_schema", errors),
         fulfillment_group_id: id_of(&s, "fulfillment_group_id", errors),
         approval_chain: json_of("approval_chain", errors),
@@ -476,9 +478,7 @@ pub async fn update_item(
         .collect();
     v.insert("visible_to_groups", groups.join(","));
     let mut errors = BTreeMap::new();
-    let mut body = item_body(&v, &mut errors);
-    // Settings this page does not edit are kept.
-    body.icon = before.icon.clone();
+    let body = item_body(&v, &mut errors);
     if !errors.is_empty() {
         return edit_page(ctx, hx, before, v, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     }

@@ -380,8 +380,7 @@ pub async fn apply_form(
         "approval_chain",
         serde_json::to_string(&chain).unwrap_or_default(),
     );
-    let mut body = item_body(&values, &mut errors);
-    body.icon = before.icon.clone();
+    let body = item_body(&values, &mut errors);
     let saved = ctx
         .save(async |ctx| {
             let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());

@@ -10,6 +10,7 @@ pub mod bundle_portal;
 pub mod bundles;
 pub mod chain_web;
 pub mod form;
+pub mod icons;
 pub mod portal;
 pub mod store;
 

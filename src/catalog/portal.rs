@@ -43,6 +43,16 @@ impl IndexPage {
     fn is_current(&self, id: &Uuid) -> bool {
         self.category == Some(*id)
     }
+
+    /// The item's icon, else its category's.
+    fn icon_of<'a>(&'a self, i: &'a Item) -> Option<&'a str> {
+        i.icon.as_deref().or_else(|| {
+            self.categories
+                .iter()
+                .find(|c| Some(c.id) == i.category_id)
+                .and_then(|c| c.icon.as_deref())
+        })
+    }
 }
 
 pub async fn index(

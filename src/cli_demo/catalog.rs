@@ -25,6 +25,18 @@ fn options(pairs: &[(&str, &str)]) -> Value {
     )
 }
 
+/// The demo items' icons (the others show their category's).
+fn icon_for(item: &str) -> Option<&'static str> {
+    Some(match item {
+        "Laptop" => "laptop",
+        "Monitor and accessories" => "monitor",
+        "VPN access" => "wifi",
+        "New shared mailbox" => "mail",
+        "Desk booking for a visitor" => "briefcase",
+        _ => return None,
+    })
+}
+
 /// Fulfilment tasks of the demo items: ordering and setup wait for each other, the rest run
 /// side by side.
 fn tasks_for(item: &str) -> Value {
@@ -60,10 +72,10 @@ pub async fn seed(
         .execute(&mut **tx)
         .await?;
     let mut cats = Vec::new();
-    for (i, (name, color)) in [
-        ("Hardware", "#1d4ed8"),
-        ("Software and access", "#047857"),
-        ("Workplace", "#b45309"),
+    for (i, (name, color, icon)) in [
+        ("Hardware", "#1d4ed8", "package"),
+        ("Software and access", "#047857", "key-round"),
+        ("Workplace", "#b45309", "building"),
     ]
     .into_iter()
     .enumerate()
@@ -71,6 +83,7 @@ pub async fn seed(
         let body = CategoryBody {
             name: name.into(),
             color: Some(color.into()),
+            icon: Some(icon.into()),
             sort_order: Some(i as i32),
             ..Default::default()
         };
@@ -206,6 +219,7 @@ pub async fn seed(
             fulfillment_group_id: Some(groups[group]),
             approval_chain: Some(chain),
             task_templates: Some(tasks_for(name)),
+            icon: icon_for(name).map(str::to_string),
             estimated_hours: Some(hours),
             sort_order: Some(i as i32),
             ..Default::default()

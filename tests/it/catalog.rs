@@ -989,3 +989,86 @@ async fn an_item_limited_to_groups_on_its_page_is_hidden_from_everyone_else() {
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn icons_come_from_the_catalog_set_and_show_on_the_cards() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let (s, bad) = app
+        .json(
+            "POST",
+            "/v1/catalog/categories",
+            Some(&admin),
+            Some(json!({"name": "Hardware", "icon": "rocket-ship"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert!(
+        bad["error"]["details"]["icon"]
+            .as_str()
+            .unwrap()
+            .contains("laptop"),
+        "{bad}"
+    );
+    let (s, cat) = app
+        .json(
+            "POST",
+            "/v1/catalog/categories",
+            Some(&admin),
+            Some(json!({"name": "Hardware", "icon": "package"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{cat}");
+    let form = json!({"fields": [{"id": "why", "type": "text", "label": "Why"}]});
+    let (s, bad) = app
+        .json(
+            "POST",
+            "/v1/catalog/items",
+            Some(&admin),
+            Some(json!({"name": "Laptop", "form_schema": form, "icon": "nope"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    for (name, icon) in [("Laptop", Some("laptop")), ("Dock", None)] {
+        let (s, item) = app
+            .json(
+                "POST",
+                "/v1/catalog/items",
+                Some(&admin),
+                Some(json!({"name": name, "form_schema": form, "icon": icon, "category_id": cat["id"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{item}");
+        let (s, _) = app
+            .json(
+                "POST",
+                &format!("/v1/catalog/items/{}/publish", id_of(&item)),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let b = app.browser_login("admin@example.com").await;
+    let portal = app.page("GET", "/catalog", Some(&b.cookie), None).await;
+    let doc = scraper::Html::parse_document(&portal.body);
+    let icon = |item: &str| {
+        let sel = scraper::Selector::parse(&format!("a[data-item={item}] use")).unwrap();
+        doc.select(&sel)
+            .next()
+            .and_then(|u| u.value().attr("href").map(str::to_string))
+    };
+    assert!(icon("Laptop").unwrap().ends_with("#laptop"));
+    // Without its own, an item shows its category's.
+    assert!(icon("Dock").unwrap().ends_with("#package"));
+    let sprite = app
+        .page(
+            "GET",
+            "/static/vendor/catalog-icons-0.460.0.svg",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(sprite.status, StatusCode::OK);
+    assert!(sprite.body.contains("<symbol id=\"laptop\""));
+}
