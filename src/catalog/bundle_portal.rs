@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use askama::Template;
-use axum::Form;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use domain::catalog::answers::{self, Context};
@@ -17,9 +17,11 @@ use uuid::Uuid;
 use super::bundles::{Bundle, get};
 use super::form::{self, FormView};
 use super::perm::CATALOG_READ;
+use super::portal::{Accepted, choose_again, read_form, store_files, take_files};
 use super::store::{self, Viewer};
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
+use crate::platform::state::AppState;
 use crate::platform::tenancy::{self, TenantTx};
 use crate::platform::web::{Chrome, Hx, PathId, html, see_other};
 use crate::render_page;
@@ -47,6 +49,8 @@ pub struct BundlePage {
     pub requested_for: String,
     pub notice: Option<String>,
     pub top_errors: BTreeMap<String, String>,
+    /// Some question takes files: the form is sent as multipart.
+    pub has_files: bool,
 }
 
 /// The bundle's questions and the published forms of its items (`None`: not requestable).
@@ -78,6 +82,19 @@ async fn forms(tx: &mut TenantTx, id: Uuid, user: Uuid) -> Result<Forms, AppErro
         items,
         schemas,
     })
+}
+
+impl Forms {
+    /// Every field of the bundle's questions and its items' forms, each id once (a shared id
+    /// is one question).
+    fn fields(&self) -> Vec<&schema::Field> {
+        let mut seen = BTreeSet::new();
+        std::iter::once(&self.questions)
+            .chain(self.schemas.iter().flatten())
+            .flat_map(|s| s.fields.iter())
+            .filter(|f| seen.insert(f.id.clone()))
+            .collect()
+    }
 }
 
 /// All answers in the posted form, read by each form's own types.
@@ -122,6 +139,7 @@ async fn view(
         today: ctx.principal.today(ctx.now),
         requester: ctx.principal.user_id,
     };
+    let has_files = f.fields().iter().any(|x| x.kind == schema::FieldType::File);
     let questions = form::view(&mut ctx.tx, &f.questions, answers, &errors, fctx).await?;
     let checked = answers::check(&f.questions, answers, fctx, false);
     let mut asked: BTreeSet<String> = f.questions.fields.iter().map(|q| q.id.clone()).collect();
@@ -184,6 +202,7 @@ async fn view(
         requested_for,
         notice,
         top_errors,
+        has_files,
     })
 }
 
@@ -222,11 +241,13 @@ fn pair(pairs: &[(String, String)], key: &str) -> Option<String> {
 
 /// The fields again for the answers so far.
 pub async fn evaluate(
+    State(state): State<AppState>,
     mut ctx: WebCtx,
     PathId(id): PathId,
-    Form(pairs): Form<Vec<(String, String)>>,
+    req: Request,
 ) -> Result<Response, WebError> {
     ctx.require(CATALOG_READ)?;
+    let (pairs, _) = read_form(&state, req).await?;
     let f = forms(&mut ctx.tx, id, ctx.principal.user_id).await?;
     let answers = answers_of(&f, &pairs);
     let off = unticked(&f, Some(&pairs));
@@ -248,20 +269,24 @@ pub async fn evaluate(
 }
 
 /// Submits the bundle: a parent request and one per chosen item, or the page again with the
-/// errors in place (422).
+/// errors in place (422). Files go to the request whose form asks for them: the parent for a
+/// bundle question, else every child whose item has the field.
 pub async fn submit(
+    State(state): State<AppState>,
     mut ctx: WebCtx,
     Hx(hx): Hx,
     PathId(id): PathId,
-    Form(pairs): Form<Vec<(String, String)>>,
+    req: Request,
 ) -> Result<Response, WebError> {
     ctx.require(crate::requests::perm::REQUESTS_CREATE)?;
+    let (pairs, uploads) = read_form(&state, req).await?;
     let f = forms(&mut ctx.tx, id, ctx.principal.user_id).await?;
     let answers = answers_of(&f, &pairs);
     let off = unticked(&f, Some(&pairs));
     let me = ctx.principal.user_id.to_string();
     let requested_for = pair(&pairs, "requested_for_id").unwrap_or(me);
     let mut errors = BTreeMap::new();
+    let (files, accepted) = take_files(f.fields().into_iter(), &uploads, &mut errors)?;
     let requested_for_id = match requested_for.parse::<Uuid>() {
         Ok(u) => Some(u),
         Err(_) => {
@@ -285,11 +310,36 @@ pub async fn submit(
             today: ctx.principal.today(ctx.now),
             now: ctx.now,
             api: false,
-            files: BTreeMap::new(),
+            files,
         };
         tenancy::savepoint(&mut ctx.tx).await?;
         let (actor, slug) = (ctx.actor(), ctx.principal.slug.clone());
-        match crate::requests::actions::submit(&mut ctx.tx, &slug, &actor, &who, &body).await {
+        let done = async {
+            let r =
+                crate::requests::actions::submit(&mut ctx.tx, &slug, &actor, &who, &body).await?;
+            let asks = |s: &FormSchema, field: &str| s.field(field).is_some();
+            let mine = |field: &str| asks(&f.questions, field);
+            let parents: Vec<&Accepted> = accepted.iter().filter(|a| mine(&a.0)).collect();
+            store_files(&mut ctx.tx, &state, &slug, actor.user_id, r.id, &parents).await?;
+            for child in &r.children {
+                let Some(i) = f
+                    .items
+                    .iter()
+                    .position(|it| Some(it.item_id) == child.catalog_item_id)
+                else {
+                    continue;
+                };
+                let Some(s) = &f.schemas[i] else { continue };
+                let theirs: Vec<&Accepted> = accepted
+                    .iter()
+                    .filter(|a| !mine(&a.0) && asks(s, &a.0))
+                    .collect();
+                store_files(&mut ctx.tx, &state, &slug, actor.user_id, child.id, &theirs).await?;
+            }
+            Ok::<_, AppError>(r)
+        }
+        .await;
+        match done {
             Ok(r) => {
                 ctx.tx.commit().await?;
                 return Ok(see_other(hx, &format!("/requests/{}", r.id)));
@@ -303,6 +353,7 @@ pub async fn submit(
             Err(e) => return Err(e.into()),
         }
     }
+    choose_again(f.fields().into_iter(), &uploads, &mut errors);
     let n = errors.len();
     let notice = Some(if n == 1 {
         "One answer needs attention; it is marked below.".to_string()

@@ -241,7 +241,7 @@ fn pair(pairs: &[(String, String)], key: &str) -> Option<String> {
 }
 
 /// The form's fields and files: multipart when it has file fields, urlencoded otherwise.
-async fn read_form(
+pub(super) async fn read_form(
     state: &AppState,
     req: Request,
 ) -> Result<(Vec<(String, String)>, Vec<Upload>), AppError> {
@@ -278,45 +278,7 @@ pub async fn submit(
     let me = ctx.principal.user_id.to_string();
     let requested_for = pair(&pairs, "requested_for_id").unwrap_or(me);
     let mut errors = BTreeMap::new();
-    // Uploads are checked by the attachment rules first; their names and sizes then face the
-    // field's own limits with the other answers.
-    let mut files: BTreeMap<String, Value> = BTreeMap::new();
-    let mut accepted: Vec<(String, Upload, &'static str)> = Vec::new();
-    for f in schema.fields.iter().filter(|f| f.kind == FieldType::File) {
-        let name = format!("f_{}", f.id);
-        let mine: Vec<Upload> = uploads
-            .iter()
-            .filter(|u| u.field == name)
-            .map(clone_upload)
-            .collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let mut list = Vec::new();
-        for u in mine {
-            let filename = u
-                .filename
-                .rsplit(['/', '\\'])
-                .next()
-                .unwrap_or(&u.filename)
-                .trim()
-                .to_string();
-            match crate::issues::attachments::check(&filename, &u.bytes) {
-                Ok(ct) => {
-                    list.push(json!({"filename": filename, "size_bytes": u.bytes.len()}));
-                    accepted.push((f.id.clone(), u, ct));
-                }
-                Err(AppError::Validation { fields, .. }) => {
-                    errors.insert(
-                        f.id.clone(),
-                        fields.into_values().next().unwrap_or_default(),
-                    );
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        files.insert(f.id.clone(), Value::Array(list));
-    }
+    let (files, accepted) = take_files(schema.fields.iter(), &uploads, &mut errors)?;
     let requested_for_id = match requested_for.parse::<Uuid>() {
         Ok(u) => Some(u),
         Err(_) => {
@@ -345,22 +307,10 @@ pub async fn submit(
         let actor = ctx.actor();
         let slug = ctx.principal.slug.clone();
         let done = async {
-            let r = crate::requests::actions::submit(&mut ctx.tx, &slug, &actor, &who, &body).await?;
-            for (_field, u, ct) in accepted {
-                let key = state.storage.put(slug.as_str(), u.bytes.clone()).await?;
-                sqlx::query(
-                    "INSERT INTO attachments (entity_type, entity_id, filename, content_type, size_bytes, storage_path, uploaded_by)
-                     VALUES ('request', $1, $2, $3, $4, $5, $6)",
-                )
-                .bind(r.id)
-                .bind(u.filename.rsplit(['/', '\\']).next().unwrap_or(&u.filename).trim())
-                .bind(ct)
-                .bind(u.bytes.len() as i64)
-                .bind(&key)
-                .bind(actor.user_id)
-                .execute(&mut *ctx.tx)
-                .await?;
-            }
+            let r =
+                crate::requests::actions::submit(&mut ctx.tx, &slug, &actor, &who, &body).await?;
+            let all: Vec<&Accepted> = accepted.iter().collect();
+            store_files(&mut ctx.tx, &state, &slug, actor.user_id, r.id, &all).await?;
             Ok::<_, AppError>(r)
         }
         .await;
@@ -378,15 +328,7 @@ pub async fn submit(
             Err(e) => return Err(e.into()),
         }
     }
-    // A browser cannot refill a file input: say so on the file fields that had files.
-    for f in schema.fields.iter().filter(|f| f.kind == FieldType::File) {
-        if uploads.iter().any(|u| u.field == format!("f_{}", f.id)) && !errors.contains_key(&f.id) {
-            errors.insert(
-                f.id.clone(),
-                "Choose the files again: a browser cannot keep them after an error.".into(),
-            );
-        }
-    }
+    choose_again(schema.fields.iter(), &uploads, &mut errors);
     item_page(
         ctx,
         hx,
@@ -398,6 +340,97 @@ pub async fn submit(
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await
+}
+
+/// A file accepted for a field: (field id, the upload, its content type).
+pub(super) type Accepted = (String, Upload, &'static str);
+
+/// The uploads of the file fields among `fields` (inputs `f_<id>`), checked by the attachment
+/// rules: their names and sizes as answers (for the field's own limits, with the other
+/// answers), and the files to store once the request is made. Refused files → `errors`.
+pub(super) fn take_files<'a>(
+    fields: impl Iterator<Item = &'a domain::catalog::schema::Field>,
+    uploads: &[Upload],
+    errors: &mut BTreeMap<String, String>,
+) -> Result<(BTreeMap<String, Value>, Vec<Accepted>), AppError> {
+    let mut files: BTreeMap<String, Value> = BTreeMap::new();
+    let mut accepted = Vec::new();
+    for f in fields.filter(|f| f.kind == FieldType::File) {
+        let name = format!("f_{}", f.id);
+        let mut list = Vec::new();
+        for u in uploads.iter().filter(|u| u.field == name) {
+            let filename = u
+                .filename
+                .rsplit(['/', '\\'])
+                .next()
+                .unwrap_or(&u.filename)
+                .trim()
+                .to_string();
+            match crate::issues::attachments::check(&filename, &u.bytes) {
+                Ok(ct) => {
+                    list.push(json!({"filename": filename, "size_bytes": u.bytes.len()}));
+                    let mut kept = clone_upload(u);
+                    kept.filename = filename;
+                    accepted.push((f.id.clone(), kept, ct));
+                }
+                Err(AppError::Validation { fields, .. }) => {
+                    errors.insert(
+                        f.id.clone(),
+                        fields.into_values().next().unwrap_or_default(),
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if !list.is_empty() {
+            files.insert(f.id.clone(), Value::Array(list));
+        }
+    }
+    Ok((files, accepted))
+}
+
+/// Stores accepted files as attachments of the request `request` (the attachment rules
+/// already passed).
+pub(super) async fn store_files(
+    tx: &mut crate::platform::tenancy::TenantTx,
+    state: &AppState,
+    slug: &crate::platform::tenancy::Slug,
+    by: Option<Uuid>,
+    request: Uuid,
+    files: &[&Accepted],
+) -> Result<(), AppError> {
+    for (_field, u, ct) in files {
+        let key = state.storage.put(slug.as_str(), u.bytes.clone()).await?;
+        sqlx::query(
+            "INSERT INTO attachments (entity_type, entity_id, filename, content_type, size_bytes, storage_path, uploaded_by)
+             VALUES ('request', $1, $2, $3, $4, $5, $6)",
+        )
+        .bind(request)
+        .bind(&u.filename)
+        .bind(*ct)
+        .bind(u.bytes.len() as i64)
+        .bind(&key)
+        .bind(by)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A browser cannot refill a file input: after a refusal, the file fields that had files say so.
+pub(super) fn choose_again<'a>(
+    fields: impl Iterator<Item = &'a domain::catalog::schema::Field>,
+    uploads: &[Upload],
+    errors: &mut BTreeMap<String, String>,
+) {
+    for f in fields.filter(|f| f.kind == FieldType::File) {
+        if uploads.iter().any(|u| u.field == format!("f_{}", f.id)) && !errors.contains_key(&f.id) {
+            errors.insert(
+                f.id.clone(),
+                "Choose the files again: a browser cannot keep them after an error.".into(),
+            );
+        }
+    }
 }
 
 fn clone_upload(u: &Upload) -> Upload {

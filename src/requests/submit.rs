@@ -336,6 +336,21 @@ async fn submit_bundle(
     let (for_id, for_name) = requested_for(tx, who, b, &mut errors).await?;
     let mut shared = b.form_data.clone();
     shared.retain(|k, _| questions.field(k).is_some());
+    // A file question's answer is what the page stored, never what a client claims.
+    for q in questions
+        .fields
+        .iter()
+        .filter(|q| q.kind == FieldType::File)
+    {
+        match who.files.get(&q.id) {
+            Some(v) => {
+                shared.insert(q.id.clone(), v.clone());
+            }
+            None => {
+                shared.remove(&q.id);
+            }
+        }
+    }
     let ctx = Context {
         today: who.today,
         requester: who.user,

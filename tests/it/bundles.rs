@@ -427,3 +427,100 @@ async fn the_bundle_page_reacts_and_submits() {
     assert!(parent.body.contains("Laptop"));
     assert!(!parent.body.contains("Mouse"));
 }
+
+#[tokio::test]
+async fn files_in_a_bundle_go_to_the_request_whose_form_asks_for_them() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let laptop = item(
+        &app,
+        &admin,
+        json!({"name": "Laptop", "form_schema": {"fields": [
+            {"id": "quote", "type": "file", "label": "Supplier quote", "required": true}]}}),
+    )
+    .await;
+    let badge = item(
+        &app,
+        &admin,
+        json!({"name": "Badge", "form_schema": {"fields": [
+            {"id": "photo", "type": "file", "label": "Photo for the badge"}]}}),
+    )
+    .await;
+    let (s, b) = app
+        .json(
+            "POST",
+            "/v1/catalog/bundles",
+            Some(&admin),
+            Some(json!({"name": "Starter", "items": [{"item_id": laptop}, {"item_id": badge}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let bundle = id_of(&b);
+    let br = app.browser_login("admin@example.com").await;
+    let page = app
+        .page(
+            "GET",
+            &format!("/catalog/bundles/{bundle}"),
+            Some(&br.cookie),
+            None,
+        )
+        .await;
+    assert!(page.body.contains("enctype=\"multipart/form-data\""));
+    let uri = format!("/catalog/bundles/{bundle}/request");
+    let fields = [("_csrf", br.csrf.as_str())];
+    // The laptop's quote is required: only the photo sent → the page again, saying so.
+    let r = app
+        .upload(
+            &uri,
+            &br.cookie,
+            &fields,
+            ("f_photo", "me.png", "image/png", b"\x89PNG\r\n\x1a\n0000"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Choose the files again"), "{}", r.body);
+    let r = app
+        .upload(
+            &uri,
+            &br.cookie,
+            &fields,
+            ("f_quote", "quote.pdf", "application/pdf", b"%PDF-1.4 quote"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let parent = r.location.unwrap().rsplit('/').next().unwrap().to_string();
+    let (_, p) = app
+        .json("GET", &format!("/v1/requests/{parent}"), Some(&admin), None)
+        .await;
+    let files: Vec<(String, String)> = sqlx::query_as(&format!(
+        "SELECT r.title, a.filename FROM tenant_{0}.attachments a
+         JOIN tenant_{0}.service_requests r ON r.id = a.entity_id
+         WHERE a.entity_type = 'request' AND r.parent_id = $1",
+        app.slug
+    ))
+    .bind(uuid::Uuid::parse_str(&parent).unwrap())
+    .fetch_all(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        files,
+        [("Laptop".to_string(), "quote.pdf".to_string())],
+        "{p}"
+    );
+    let laptop_child = p["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["title"] == "Laptop")
+        .unwrap()["id"]
+        .clone();
+    let (_, child) = app
+        .json(
+            "GET",
+            &format!("/v1/requests/{}", laptop_child.as_str().unwrap()),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(child["form_data"]["quote"][0]["filename"], "quote.pdf");
+}
