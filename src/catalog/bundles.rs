@@ -41,6 +41,9 @@ pub struct Bundle {
     #[schema(value_type = Object)]
     pub form_schema: Value,
     pub sort_order: i32,
+    /// Goes up with every saved change to the questions or the items; a bundle request keeps
+    /// the version it was submitted under.
+    pub version: i32,
     pub items: Vec<BundleEntry>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -93,12 +96,13 @@ struct Row {
     status: String,
     form_schema: Value,
     sort_order: i32,
+    version: i32,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
 const SELECT: &str = "SELECT id, name, short_desc, description, icon, category_id,
-    COALESCE(status, 'active') AS status, form_schema, sort_order,
+    COALESCE(status, 'active') AS status, form_schema, sort_order, version,
     COALESCE(created_at, now()) AS created_at, COALESCE(updated_at, now()) AS updated_at
     FROM catalog_bundles";
 
@@ -140,6 +144,7 @@ fn assemble(rows: Vec<Row>, mut items: Vec<(Uuid, BundleEntry)>) -> Vec<Bundle> 
                 status: r.status,
                 form_schema: r.form_schema,
                 sort_order: r.sort_order,
+                version: r.version,
                 items: mine,
                 created_at: r.created_at,
                 updated_at: r.updated_at,
@@ -171,6 +176,21 @@ pub async fn get(tx: &mut TenantTx, id: Uuid, manager: bool) -> Result<Bundle, A
     .await?;
     let items = entries(tx, &[id]).await?;
     assemble(rows, items).pop().ok_or(AppError::NotFound)
+}
+
+/// The questions of `version` of a bundle (what its requests of that version were asked).
+pub async fn version_form(
+    tx: &mut TenantTx,
+    bundle: Uuid,
+    version: i32,
+) -> Result<Option<Value>, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT form_schema FROM catalog_bundle_versions WHERE bundle_id = $1 AND version = $2",
+    )
+    .bind(bundle)
+    .bind(version)
+    .fetch_optional(&mut **tx)
+    .await?)
 }
 
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
@@ -294,6 +314,27 @@ pub async fn save(
         .bind(i as i32)
         .bind(it.optional)
         .bind(when)
+        .execute(&mut **tx)
+        .await?;
+    }
+    // A change to what is asked or requested is a new version; requests keep theirs.
+    let changed = before.as_ref().is_none_or(|b| {
+        let (old_questions, old_items) = b.rules();
+        serde_json::to_value(&old_questions).unwrap_or_default() != form_value || old_items != items
+    });
+    if changed {
+        sqlx::query(
+            "WITH v AS (UPDATE catalog_bundles SET version = CASE WHEN $5 THEN version ELSE version + 1 END
+                        WHERE id = $1 RETURNING version)
+             INSERT INTO catalog_bundle_versions (bundle_id, version, name, form_schema, items, saved_by)
+             SELECT $1, v.version, $2, $3, $4, $6 FROM v",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(&form_value)
+        .bind(serde_json::to_value(&items).unwrap_or_default())
+        .bind(before.is_none())
+        .bind(actor.user_id)
         .execute(&mut **tx)
         .await?;
     }

@@ -18,7 +18,7 @@ pub struct Request {
     pub request_number: String,
     pub title: String,
     pub catalog_item_id: Option<Uuid>,
-    /// The published form version it was submitted under.
+    /// The published form version it was submitted under (a bundle request: the bundle's).
     pub form_version: Option<i32>,
     /// Set on a bundle's parent request (its children each name their item).
     pub bundle_id: Option<Uuid>,

@@ -398,7 +398,7 @@ async fn submit_bundle(
         &NewRequest {
             title: &titled(&bundle.name, 1, &for_name),
             item: None,
-            version: None,
+            version: Some(bundle.version),
             bundle: Some(bundle.id),
             parent: None,
             requester: who.user,

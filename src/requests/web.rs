@@ -150,11 +150,20 @@ pub async fn answers_of(
                 .await?
                 .form_schema
         }
-        // A bundle request's answers are those to the bundle's shared questions.
-        (_, _, Some(bundle)) => {
-            crate::catalog::bundles::get(tx, bundle, true)
-                .await?
-                .form_schema
+        // A bundle request's answers are those to the shared questions of its version.
+        (_, version, Some(bundle)) => {
+            let asked = match version {
+                Some(v) => crate::catalog::bundles::version_form(tx, bundle, v).await?,
+                None => None,
+            };
+            match asked {
+                Some(form) => form,
+                None => {
+                    crate::catalog::bundles::get(tx, bundle, true)
+                        .await?
+                        .form_schema
+                }
+            }
         }
         _ => return Ok(Vec::new()),
     };

@@ -524,3 +524,75 @@ async fn files_in_a_bundle_go_to_the_request_whose_form_asks_for_them() {
         .await;
     assert_eq!(child["form_data"]["quote"][0]["filename"], "quote.pdf");
 }
+
+#[tokio::test]
+async fn a_bundle_request_keeps_the_questions_of_its_version() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let mouse = item(
+        &app,
+        &admin,
+        json!({"name": "Mouse", "form_schema": {"fields": [
+            {"id": "hand", "type": "text", "label": "Which hand"}]}}),
+    )
+    .await;
+    let body = |label: &str, quantity: i32| {
+        json!({"name": "Desk kit", "form_schema": {"fields": [
+            {"id": "room", "type": "text", "label": label, "required": true}]},
+            "items": [{"item_id": mouse, "quantity": quantity}]})
+    };
+    let (s, b) = app
+        .json(
+            "POST",
+            "/v1/catalog/bundles",
+            Some(&admin),
+            Some(body("Which room", 1)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["version"], 1);
+    let bundle = id_of(&b);
+    let (s, r) = app
+        .json(
+            "POST",
+            "/v1/requests",
+            Some(&admin),
+            Some(json!({"bundle_id": bundle, "form_data": {"room": "4.12", "hand": "left"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert_eq!(r["form_version"], 1);
+    // Renaming the question is a new version; saving the same again is not.
+    for _ in 0..2 {
+        let (s, b) = app
+            .json(
+                "PUT",
+                &format!("/v1/catalog/bundles/{bundle}"),
+                Some(&admin),
+                Some(body("Office and floor", 2)),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["version"], 2);
+    }
+    let b2 = app.browser_login("admin@example.com").await;
+    let page = app
+        .page(
+            "GET",
+            &format!("/requests/{}", id_of(&r)),
+            Some(&b2.cookie),
+            None,
+        )
+        .await;
+    assert!(page.body.contains("Which room"), "{}", page.body);
+    assert!(!page.body.contains("Office and floor"));
+    let versions: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM tenant_{}.catalog_bundle_versions WHERE bundle_id = $1",
+        app.slug
+    ))
+    .bind(uuid::Uuid::parse_str(&bundle).unwrap())
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(versions, 2);
+}
