@@ -63,6 +63,16 @@ async fn index_page(
     Ok(render_page!(hx, page, status))
 }
 
+/// The administration page with `errors` (a refused import).
+pub(super) async fn index_with(
+    ctx: WebCtx,
+    hx: bool,
+    errors: BTreeMap<String, String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    index_page(ctx, hx, errors, BTreeMap::new(), status).await
+}
+
 pub async fn index(ctx: WebCtx, Hx(hx): Hx) -> Result<Response, WebError> {
     ctx.require(CATALOG_MANAGE)?;
     index_page(ctx, hx, BTreeMap::new(), BTreeMap::new(), StatusCode::OK).await

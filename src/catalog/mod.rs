@@ -13,6 +13,7 @@ pub mod form;
 pub mod icons;
 pub mod portal;
 pub mod store;
+pub mod transfer;
 
 use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
@@ -73,6 +74,8 @@ pub fn web_routes() -> Routes {
             get(bundle_admin::edit).post(bundle_admin::update),
         )
         .route("/catalog/manage/items", post(admin_web::create_item))
+        .route("/catalog/manage/items/import", post(transfer::import))
+        .route("/catalog/manage/items/{id}/export", get(transfer::export))
         .route(
             "/catalog/manage/items/{id}",
             get(admin_web::edit_item).post(admin_web::update_item),

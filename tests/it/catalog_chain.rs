@@ -156,3 +156,122 @@ async fn an_admin_builds_a_chain_step_by_step() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn an_item_exports_and_imports_as_a_new_draft() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let (_, group) = app
+        .json(
+            "POST",
+            "/v1/groups",
+            Some(&admin),
+            Some(json!({"name": "Workplace"})),
+        )
+        .await;
+    let form = json!({"fields": [{"id": "why", "type": "text", "label": "Why", "required": true}]});
+    let (s, item) = app
+        .json(
+            "POST",
+            "/v1/catalog/items",
+            Some(&admin),
+            Some(
+                json!({"name": "Desk lamp", "form_schema": form, "icon": "building",
+                "fulfillment_group_id": group["id"], "tags": ["light"],
+                "task_templates": [{"key": "ship", "title": "Ship the lamp"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{item}");
+    let b = app.browser_login("admin@example.com").await;
+    let export = app
+        .page(
+            "GET",
+            &format!("/catalog/manage/items/{}/export", id_of(&item)),
+            Some(&b.cookie),
+            None,
+        )
+        .await;
+    assert_eq!(export.status, StatusCode::OK);
+    assert!(
+        export.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("Desk-lamp.json")
+    );
+    let doc: Value = serde_json::from_str(&export.body).unwrap();
+    assert_eq!(doc["form_schema"]["fields"][0]["label"], "Why");
+
+    // Pasted, it becomes a new draft with the same form and settings.
+    let r = app
+        .page(
+            "POST",
+            "/catalog/manage/items/import",
+            Some(&b.cookie),
+            Some(&[("_csrf", &b.csrf), ("json", &export.body)]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let copy = r.location.unwrap().rsplit('/').next().unwrap().to_string();
+    assert_ne!(copy, id_of(&item));
+    let (_, imported) = app
+        .json(
+            "GET",
+            &format!("/v1/catalog/items/{copy}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(imported["status"], "draft");
+    assert_eq!(imported["form_schema"], item["form_schema"]);
+    assert_eq!(imported["task_templates"], item["task_templates"]);
+    assert_eq!(imported["icon"], "building");
+    // As a file too.
+    let r = app
+        .upload(
+            "/catalog/manage/items/import",
+            &b.cookie,
+            &[("_csrf", &b.csrf)],
+            (
+                "file",
+                "Desk-lamp.json",
+                "application/json",
+                export.body.as_bytes(),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // Not an export: said, nothing made.
+    let r = app
+        .page(
+            "POST",
+            "/catalog/manage/items/import",
+            Some(&b.cookie),
+            Some(&[("_csrf", &b.csrf), ("json", "{\"title\": 1}")]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("This is not an exported item"),
+        "{}",
+        r.body
+    );
+
+    // Another tenant lacks the group it names: refused with the field.
+    let other = TestApp::new().await;
+    let ob = other.browser_login("admin@example.com").await;
+    let r = other
+        .page(
+            "POST",
+            "/catalog/manage/items/import",
+            Some(&ob.cookie),
+            Some(&[("_csrf", &ob.csrf), ("json", &export.body)]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("fulfillment_group_id: no such group"),
+        "{}",
+        r.body
+    );
+}
