@@ -34,6 +34,12 @@ fn main_pages(issue: &str) -> Vec<String> {
         "/sla",
         "/admin/audit",
         "/admin/jobs",
+        "/catalog",
+        "/catalog/manage",
+        "/requests",
+        "/approvals",
+        "/approvals/delegations",
+        "/sla/policies/new?for=request",
     ]
     .iter()
     .map(|p| p.to_string())
@@ -96,12 +102,34 @@ async fn set_theme(driver: &WebDriver, theme: &str) -> WebDriverResult<()> {
 
 /// No serious or critical violation on any main page, in light and dark mode, on a desktop
 /// window and (for the pages a phone user opens) a phone-sized one.
+/// The path of the first link matching `css` on `page`.
+async fn first_href(
+    driver: &WebDriver,
+    base: &str,
+    page: &str,
+    css: &str,
+) -> WebDriverResult<String> {
+    driver.goto(format!("{base}{page}")).await?;
+    let href = driver.find(By::Css(css)).await?.attr("href").await?;
+    Ok(href.unwrap_or_default())
+}
+
 pub async fn main_pages_pass_axe(
     driver: &WebDriver,
     base: &str,
     issue: &str,
 ) -> WebDriverResult<()> {
-    let pages = main_pages(issue);
+    let mut pages = main_pages(issue);
+    // A request and an item's approval chain, as the demo has them.
+    let request = first_href(
+        driver,
+        base,
+        "/requests",
+        "#requests-table a[data-row-open]",
+    )
+    .await?;
+    let item = first_href(driver, base, "/catalog/manage", "#catalog-admin-items a").await?;
+    pages.extend([request, format!("{item}/approvals"), item]);
     let phone_pages = ["/", "/issues", issue, "/issues/new", "/notifications"];
     let mut problems = Vec::new();
     for theme in ["light", "dark"] {
