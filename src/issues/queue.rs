@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::store::{Issue, SELECT, Scope, normalize_number};
 use crate::platform::error::AppError;
 use crate::platform::listing::contains_pattern;
-use crate::platform::queue::{self, KeyType, PAGING_NAMES, Paging, Rows, SortKey, Source};
+use crate::platform::queue::{self, Common, KeyType, Paging, Rows, SortKey, Source, uuid_param};
 use crate::platform::tenancy::TenantTx;
 
 /// The queue's sort orders. Each is a key of columns ending in `id`, so keyset paging is exact.
@@ -105,11 +105,6 @@ pub const FILTER_NAMES: &[&str] = &[
     "q",
 ];
 
-fn uuid_param(name: &str, v: &str) -> Result<Uuid, AppError> {
-    v.parse()
-        .map_err(|_| AppError::BadRequest(format!("'{name}' must be an id")))
-}
-
 impl Query {
     /// The API's reading: as `parse`, but an id filter given empty (`application_id=`) is a
     /// malformed id, not "any" — the queue's form sends empty selects for "any", a client that
@@ -134,76 +129,28 @@ impl Query {
 
     /// Parses list parameters; unknown names and malformed values → 400 naming them.
     pub fn parse(q: &HashMap<String, String>, default_status: &str) -> Result<Query, AppError> {
-        for k in q.keys() {
-            if !FILTER_NAMES.contains(&k.as_str()) && !PAGING_NAMES.contains(&k.as_str()) {
-                return Err(AppError::BadRequest(format!("unknown filter '{k}'")));
-            }
-        }
+        queue::known_names(q, FILTER_NAMES)?;
         let get = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let mut f = Filters {
-            status: Some(get("status").unwrap_or(default_status).to_string()),
-            ..Default::default()
+        let c = Common::parse(
+            q,
+            default_status,
+            domain::issues::STATUSES,
+            domain::issues::PRIORITIES,
+        )?;
+        let id = |name: &str| get(name).map(|v| uuid_param(name, v)).transpose();
+        let f = Filters {
+            status: c.status,
+            priority: c.priority,
+            assigned_group: c.assigned_group,
+            assigned_to: c.assigned_to,
+            application_id: id("application_id")?,
+            category_id: id("category_id")?,
+            reporter_id: id("reporter_id")?,
+            sla: c.sla,
+            my_groups: c.my_groups,
+            q: c.q,
         };
-        if let Some(s) = &f.status
-            && s != "open"
-            && s != "all"
-        {
-            for part in s.split(',') {
-                if !domain::issues::STATUSES.contains(&part.trim()) {
-                    return Err(AppError::BadRequest(format!("unknown status '{part}'")));
-                }
-            }
-        }
-        if let Some(p) = get("priority") {
-            for part in p.split(',').map(str::trim) {
-                if !domain::issues::PRIORITIES.contains(&part) {
-                    return Err(AppError::BadRequest(format!("unknown priority '{part}'")));
-                }
-                f.priority.push(part.to_string());
-            }
-        }
-        if let Some(g) = get("assigned_group") {
-            if g != "none" {
-                uuid_param("assigned_group", g)?;
-            }
-            f.assigned_group = Some(g.to_string());
-        }
-        if let Some(a) = get("assigned_to") {
-            if a != "none" && a != "me" {
-                uuid_param("assigned_to", a)?;
-            }
-            f.assigned_to = Some(a.to_string());
-        }
-        f.application_id = get("application_id")
-            .map(|v| uuid_param("application_id", v))
-            .transpose()?;
-        f.category_id = get("category_id")
-            .map(|v| uuid_param("category_id", v))
-            .transpose()?;
-        f.reporter_id = get("reporter_id")
-            .map(|v| uuid_param("reporter_id", v))
-            .transpose()?;
-        if let Some(s) = get("sla") {
-            if !matches!(s, "breached" | "breaching_soon" | "ok") {
-                return Err(AppError::BadRequest(
-                    "'sla' must be breached, breaching_soon or ok".into(),
-                ));
-            }
-            f.sla = Some(s.to_string());
-        }
-        f.my_groups = get("mine") == Some("groups");
-        if let Some(m) = get("mine")
-            && m != "groups"
-        {
-            return Err(AppError::BadRequest("'mine' can only be 'groups'".into()));
-        }
-        f.q = get("q").map(str::to_string);
-        let sort_name = get("sort").unwrap_or("created_at");
-        let sort = SORTS
-            .iter()
-            .find(|(n, _)| *n == sort_name)
-            .map(|(_, s)| *s)
-            .ok_or_else(|| AppError::BadRequest(format!("unknown sort field '{sort_name}'")))?;
+        let sort = queue::sort_of(q, SORTS)?;
         let natural_desc = matches!(sort, Sort::Created | Sort::Updated | Sort::Priority);
         let paging = Paging::parse(q, sort.key(), natural_desc)?;
         Ok(Query {

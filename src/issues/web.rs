@@ -83,6 +83,9 @@ struct QueuePage {
     /// This page's own address, cursor included: what a live refresh re-fetches.
     here: String,
     tab: &'static str,
+    /// The queue's address and tabs (the shared queue templates use them).
+    path: &'static str,
+    tabs: &'static [Tab],
     next: Option<String>,
     agents: Choices,
     groups: Choices,
@@ -100,22 +103,16 @@ impl QueuePage {
     /// How many filters besides the search words narrow the queue (the phone's folded filter
     /// form says so, and opens when any is on).
     fn filters_on(&self) -> usize {
-        let on = |k: &str| self.f.get(k).is_some_and(|v| !v.is_empty());
-        let status = self
-            .f
-            .get("status")
-            .is_some_and(|v| !v.is_empty() && v != "open");
-        [
-            "priority",
-            "assigned_group",
-            "assigned_to",
-            "application_id",
-            "sla",
-        ]
-        .into_iter()
-        .filter(|k| on(k))
-        .count()
-            + usize::from(status)
+        queue_views::filters_on(
+            &self.f,
+            &[
+                "priority",
+                "assigned_group",
+                "assigned_to",
+                "application_id",
+                "sla",
+            ],
+        )
     }
 }
 
@@ -155,6 +152,8 @@ async fn queue(
         query,
         here,
         tab,
+        path: "/issues",
+        tabs: TABS,
         next: r.next_cursor,
         agents,
         groups,

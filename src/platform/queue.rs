@@ -43,6 +43,113 @@ enum KeyValue {
     Id(Uuid),
 }
 
+/// The filters every work queue reads (issues and requests alike).
+#[derive(Debug, Clone, Default)]
+pub struct Common {
+    /// `open`, `all`, or a comma list of statuses.
+    pub status: Option<String>,
+    pub priority: Vec<String>,
+    /// A group id or `none`.
+    pub assigned_group: Option<String>,
+    /// A user id, `me` or `none`.
+    pub assigned_to: Option<String>,
+    /// `breached`, `breaching_soon` (due within 2 h) or `ok`.
+    pub sla: Option<String>,
+    /// Only the viewer's groups' records (`mine=groups`).
+    pub my_groups: bool,
+    pub q: Option<String>,
+}
+
+/// `v` as an id, else 400 naming the parameter.
+pub fn uuid_param(name: &str, v: &str) -> Result<Uuid, AppError> {
+    v.parse()
+        .map_err(|_| AppError::BadRequest(format!("'{name}' must be an id")))
+}
+
+impl Common {
+    /// Reads the common filters; `statuses` and `priorities` are the record's own words.
+    pub fn parse(
+        q: &HashMap<String, String>,
+        default_status: &str,
+        statuses: &[&str],
+        priorities: &[&str],
+    ) -> Result<Common, AppError> {
+        let get = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let status = get("status").unwrap_or(default_status);
+        if status != "open" && status != "all" {
+            for part in status.split(',') {
+                if !statuses.contains(&part.trim()) {
+                    return Err(AppError::BadRequest(format!("unknown status '{part}'")));
+                }
+            }
+        }
+        let mut f = Common {
+            status: Some(status.to_string()),
+            ..Default::default()
+        };
+        if let Some(p) = get("priority") {
+            for part in p.split(',').map(str::trim) {
+                if !priorities.contains(&part) {
+                    return Err(AppError::BadRequest(format!("unknown priority '{part}'")));
+                }
+                f.priority.push(part.to_string());
+            }
+        }
+        if let Some(g) = get("assigned_group") {
+            if g != "none" {
+                uuid_param("assigned_group", g)?;
+            }
+            f.assigned_group = Some(g.to_string());
+        }
+        if let Some(a) = get("assigned_to") {
+            if a != "none" && a != "me" {
+                uuid_param("assigned_to", a)?;
+            }
+            f.assigned_to = Some(a.to_string());
+        }
+        if let Some(s) = get("sla") {
+            if !matches!(s, "breached" | "breaching_soon" | "ok") {
+                return Err(AppError::BadRequest(
+                    "'sla' must be breached, breaching_soon or ok".into(),
+                ));
+            }
+            f.sla = Some(s.to_string());
+        }
+        match get("mine") {
+            None => {}
+            Some("groups") => f.my_groups = true,
+            Some(_) => return Err(AppError::BadRequest("'mine' can only be 'groups'".into())),
+        }
+        f.q = get("q").map(str::to_string);
+        Ok(f)
+    }
+}
+
+/// The `sort` parameter among a queue's `sorts` (default `created_at`), else 400.
+pub fn sort_of<S: Copy>(q: &HashMap<String, String>, sorts: &[(&str, S)]) -> Result<S, AppError> {
+    let name = q
+        .get("sort")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .unwrap_or("created_at");
+    sorts
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| *s)
+        .ok_or_else(|| AppError::BadRequest(format!("unknown sort field '{name}'")))
+}
+
+/// Refuses parameters that are neither `filters` nor paging ones (400 naming the first).
+pub fn known_names(q: &HashMap<String, String>, filters: &[&str]) -> Result<(), AppError> {
+    match q
+        .keys()
+        .find(|k| !filters.contains(&k.as_str()) && !PAGING_NAMES.contains(&k.as_str()))
+    {
+        Some(k) => Err(AppError::BadRequest(format!("unknown filter '{k}'"))),
+        None => Ok(()),
+    }
+}
+
 /// The paging part of a queue's parameters.
 #[derive(Debug, Clone)]
 pub struct Paging {

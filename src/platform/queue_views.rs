@@ -72,6 +72,16 @@ pub fn address(
     }
 }
 
+/// How many of the `narrowing` filters are on, a status other than "open" included (the
+/// phone's folded filter form says so, and opens when any is on).
+pub fn filters_on(f: &BTreeMap<String, String>, narrowing: &[&str]) -> usize {
+    let on = |k: &str| f.get(k).is_some_and(|v| !v.is_empty());
+    let status = f
+        .get("status")
+        .is_some_and(|v| !v.is_empty() && v != "open");
+    narrowing.iter().filter(|k| on(k)).count() + usize::from(status)
+}
+
 /// A saved view: (id, name, query string).
 pub type View = (Uuid, String, String);
 

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::store::{Request, SELECT};
 use crate::platform::error::AppError;
 use crate::platform::listing::contains_pattern;
-use crate::platform::queue::{self, KeyType, PAGING_NAMES, Paging, Rows, SortKey, Source};
+use crate::platform::queue::{self, Common, KeyType, Paging, Rows, SortKey, Source, uuid_param};
 use crate::platform::tenancy::TenantTx;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,78 +103,31 @@ pub struct Query {
     pub paging: Paging,
 }
 
-fn uuid_param(name: &str, v: &str) -> Result<Uuid, AppError> {
-    v.parse()
-        .map_err(|_| AppError::BadRequest(format!("'{name}' must be an id")))
-}
-
 impl Query {
     /// Parses the queue's parameters; unknown names and malformed values → 400 naming them.
     pub fn parse(q: &HashMap<String, String>) -> Result<Query, AppError> {
-        if let Some(k) = q
-            .keys()
-            .find(|k| !FILTER_NAMES.contains(&k.as_str()) && !PAGING_NAMES.contains(&k.as_str()))
-        {
-            return Err(AppError::BadRequest(format!("unknown filter '{k}'")));
-        }
-        let get = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let mut f = Filters {
-            status: Some(get("status").unwrap_or("open").to_string()),
-            ..Default::default()
+        queue::known_names(q, FILTER_NAMES)?;
+        let c = Common::parse(
+            q,
+            "open",
+            domain::requests::STATUSES,
+            domain::issues::PRIORITIES,
+        )?;
+        let item = q
+            .get("catalog_item_id")
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty());
+        let f = Filters {
+            status: c.status,
+            priority: c.priority,
+            assigned_group: c.assigned_group,
+            assigned_to: c.assigned_to,
+            catalog_item_id: item.map(|v| uuid_param("catalog_item_id", v)).transpose()?,
+            sla: c.sla,
+            my_groups: c.my_groups,
+            q: c.q,
         };
-        if let Some(s) = get("status")
-            && s != "open"
-            && s != "all"
-        {
-            for part in s.split(',') {
-                if !domain::requests::STATUSES.contains(&part.trim()) {
-                    return Err(AppError::BadRequest(format!("unknown status '{part}'")));
-                }
-            }
-        }
-        if let Some(p) = get("priority") {
-            for part in p.split(',').map(str::trim) {
-                if !domain::issues::PRIORITIES.contains(&part) {
-                    return Err(AppError::BadRequest(format!("unknown priority '{part}'")));
-                }
-                f.priority.push(part.to_string());
-            }
-        }
-        if let Some(g) = get("assigned_group") {
-            if g != "none" {
-                uuid_param("assigned_group", g)?;
-            }
-            f.assigned_group = Some(g.to_string());
-        }
-        if let Some(a) = get("assigned_to") {
-            if a != "none" && a != "me" {
-                uuid_param("assigned_to", a)?;
-            }
-            f.assigned_to = Some(a.to_string());
-        }
-        f.catalog_item_id = get("catalog_item_id")
-            .map(|v| uuid_param("catalog_item_id", v))
-            .transpose()?;
-        if let Some(s) = get("sla") {
-            if !matches!(s, "breached" | "breaching_soon" | "ok") {
-                return Err(AppError::BadRequest(
-                    "'sla' must be breached, breaching_soon or ok".into(),
-                ));
-            }
-            f.sla = Some(s.to_string());
-        }
-        match get("mine") {
-            None => {}
-            Some("groups") => f.my_groups = true,
-            Some(_) => return Err(AppError::BadRequest("'mine' can only be 'groups'".into())),
-        }
-        f.q = get("q").map(str::to_string);
-        let sort_name = get("sort").unwrap_or("created_at");
-        let sort = SORTS
-            .iter()
-            .find(|(n, _)| *n == sort_name)
-            .map(|(_, s)| *s)
-            .ok_or_else(|| AppError::BadRequest(format!("unknown sort field '{sort_name}'")))?;
+        let sort = queue::sort_of(q, SORTS)?;
         let natural_desc = matches!(sort, Sort::Created | Sort::Updated | Sort::Priority);
         let paging = Paging::parse(q, sort.key(), natural_desc)?;
         Ok(Query {

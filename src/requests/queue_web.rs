@@ -70,6 +70,7 @@ struct QueuePage {
     query: String,
     here: String,
     tab: &'static str,
+    path: &'static str,
     tabs: &'static [Tab],
     next: Option<String>,
     agents: Choices,
@@ -86,22 +87,16 @@ impl QueuePage {
     /// How many filters besides the search words narrow the queue (the phone's folded filter
     /// form says so, and opens when any is on).
     fn filters_on(&self) -> usize {
-        let on = |k: &str| self.f.get(k).is_some_and(|v| !v.is_empty());
-        let status = self
-            .f
-            .get("status")
-            .is_some_and(|v| !v.is_empty() && v != "open");
-        [
-            "priority",
-            "assigned_group",
-            "assigned_to",
-            "catalog_item_id",
-            "sla",
-        ]
-        .into_iter()
-        .filter(|k| on(k))
-        .count()
-            + usize::from(status)
+        queue_views::filters_on(
+            &self.f,
+            &[
+                "priority",
+                "assigned_group",
+                "assigned_to",
+                "catalog_item_id",
+                "sla",
+            ],
+        )
     }
 }
 
@@ -146,6 +141,7 @@ pub async fn queue(
         query,
         here,
         tab,
+        path: "/requests",
         tabs: TABS,
         next: r.next_cursor,
         agents,
