@@ -1,4 +1,4 @@
-//! Loads what the SLA clocks need — the policy that applies to an issue and its business-hours
+//! Loads what the SLA clocks need — the policy that applies to an issue or a request and its business-hours
 //! schedule — for the pure rules in `domain::sla` (clock rules are documented there and in the
 //! README).
 

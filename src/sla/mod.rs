@@ -1,5 +1,6 @@
 //! Service levels: policies with targets per priority, business hours with holidays, and the
-//! clocks/timers that apply them to issues (the time arithmetic is `domain::time`).
+//! clocks/timers that apply them to issues and service requests (the time arithmetic is
+//! `domain::time`).
 
 pub mod api;
 pub mod engine;

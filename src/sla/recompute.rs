@@ -1,6 +1,6 @@
 //! After a policy's targets or a business-hours schedule change, the open issues and requests
-//! that depend on them get new due times and timers — in the background, a batch per job run, so saving the
-//! configuration stays fast however many issues are open.
+//! that depend on them get new due times and timers — in the background, a batch per job run,
+//! so saving the configuration stays fast however many are open.
 
 use uuid::Uuid;
 

@@ -207,9 +207,9 @@ pub async fn load(
 pub struct Refresh {
     /// Choose the policy again (priority, category, application or type changed).
     pub reselect: bool,
-    /// Also store time to first response and to resolution, wall-clock and in business
-    /// minutes of the issue's SLA schedule (unset while the moment has not come): after the
-    /// first response and on resolving.
+    /// Issues only: also store time to first response and to resolution, wall-clock and in
+    /// business minutes of the issue's SLA schedule (unset while the moment has not come):
+    /// after the first response and on resolving.
     pub measure: bool,
 }
 
