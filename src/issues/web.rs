@@ -14,7 +14,7 @@ use super::store::{self, Issue, Scope};
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
-use crate::platform::queue_views::{self, Address, Tab};
+use crate::platform::queue_views::{self, Address, Bulk, Tab};
 use crate::platform::toast::{Toast, Undo, see_other_with};
 use crate::platform::web::PathId;
 use crate::platform::web::{Choices, Chrome, Hx, choices, label};
@@ -315,21 +315,13 @@ pub async fn bulk(
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    let back = get("back").unwrap_or_default();
-    let action = get("action").unwrap_or_default();
-    let value = get("value");
-    let ids: Vec<String> = pairs
-        .iter()
-        .filter(|(k, _)| k == "ids")
-        .map(|(_, v)| v.clone())
-        .collect();
+    let form = Bulk::read(&pairs);
+    let Bulk {
+        back,
+        action,
+        value,
+        ids,
+    } = &form;
     ctx.require(crate::issues::perm::ISSUES_READ)?;
     let saved = ctx
         .save(async |ctx| {
@@ -339,7 +331,7 @@ pub async fn bulk(
             if ids.is_empty() {
                 return Err(AppError::field("ids", "tick at least one issue"));
             }
-            for raw in &ids {
+            for raw in ids {
                 let id = parse_id(raw)?;
                 let number = store::get(a.tx, &a.scope, id).await?.issue_number;
                 let label = |e: AppError| queue_views::about(&number, e);
@@ -389,15 +381,12 @@ pub async fn bulk(
         .await?;
     match saved {
         Ok(()) => {
-            let done = Toast::success(match ids.len() {
-                1 => "1 issue changed.".to_string(),
-                n => format!("{n} issues changed."),
-            });
+            let done = Toast::success(form.done("issue", "issues"));
             ctx.saved_with(hx, &format!("/issues?{back}"), &done).await
         }
         Err(refused) => {
             // Nothing of the batch is kept.
-            let q: HashMap<String, String> = serde_urlencoded::from_str(&back).unwrap_or_default();
+            let q: HashMap<String, String> = serde_urlencoded::from_str(back).unwrap_or_default();
             let status = refused.status;
             let said = queue_views::refusal(refused, "issues");
             queue(ctx, hx, q, Some((status, said))).await

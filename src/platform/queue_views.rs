@@ -167,6 +167,44 @@ pub async fn delete(
     .await
 }
 
+/// A queue's bulk form: which action, its value, the ticked ids and the queue to go back to.
+pub struct Bulk {
+    pub back: String,
+    pub action: String,
+    pub value: Option<String>,
+    pub ids: Vec<String>,
+}
+
+impl Bulk {
+    pub fn read(pairs: &[(String, String)]) -> Bulk {
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        Bulk {
+            back: get("back").unwrap_or_default(),
+            action: get("action").unwrap_or_default(),
+            value: get("value"),
+            ids: pairs
+                .iter()
+                .filter(|(k, _)| k == "ids")
+                .map(|(_, v)| v.clone())
+                .collect(),
+        }
+    }
+
+    /// "1 issue changed." / "3 issues changed." (`noun` singular, `plural`).
+    pub fn done(&self, noun: &str, plural: &str) -> String {
+        match self.ids.len() {
+            1 => format!("1 {noun} changed."),
+            n => format!("{n} {plural} changed."),
+        }
+    }
+}
+
 /// A bulk action's refusal for one record: the same error, its message led by the record's
 /// number, so the person knows which ticked record stopped the batch.
 pub fn about(number: &str, e: AppError) -> AppError {

@@ -16,7 +16,7 @@ use super::store::{self, Request, Scope};
 use crate::identity::users_api::parse_id;
 use crate::platform::auth::session::WebCtx;
 use crate::platform::error::{AppError, WebError};
-use crate::platform::queue_views::{self, Address, Tab, View};
+use crate::platform::queue_views::{self, Address, Bulk, Tab, View};
 use crate::platform::toast::Toast;
 use crate::platform::web::{Choices, Chrome, Hx, PathId, choices};
 use crate::render_page;
@@ -163,21 +163,13 @@ pub async fn bulk(
     Hx(hx): Hx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    let back = get("back").unwrap_or_default();
-    let action = get("action").unwrap_or_default();
-    let value = get("value");
-    let ids: Vec<String> = pairs
-        .iter()
-        .filter(|(k, _)| k == "ids")
-        .map(|(_, v)| v.clone())
-        .collect();
+    let form = Bulk::read(&pairs);
+    let Bulk {
+        back,
+        action,
+        value,
+        ids,
+    } = &form;
     ctx.require(REQUESTS_UPDATE)?;
     let saved = ctx
         .save(async |ctx| {
@@ -185,7 +177,7 @@ pub async fn bulk(
                 return Err(AppError::field("ids", "tick at least one request"));
             }
             let (actor, slug, now) = (ctx.actor(), ctx.principal.slug.clone(), ctx.now);
-            for raw in &ids {
+            for raw in ids {
                 let id = parse_id(raw)?;
                 let number = store::get(&mut ctx.tx, id, Scope::All)
                     .await?
@@ -231,15 +223,12 @@ pub async fn bulk(
         .await?;
     match saved {
         Ok(()) => {
-            let done = Toast::success(match ids.len() {
-                1 => "1 request changed.".to_string(),
-                n => format!("{n} requests changed."),
-            });
+            let done = Toast::success(form.done("request", "requests"));
             ctx.saved_with(hx, &format!("/requests?{back}"), &done)
                 .await
         }
         Err(refused) => {
-            let q: HashMap<String, String> = serde_urlencoded::from_str(&back).unwrap_or_default();
+            let q: HashMap<String, String> = serde_urlencoded::from_str(back).unwrap_or_default();
             let status = refused.status;
             let said = queue_views::refusal(refused, "requests");
             queue(ctx, hx, q, Some((status, said))).await
